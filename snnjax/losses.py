@@ -1,0 +1,377 @@
+r"""Readout losses and predictions on output spike trains (SPEC §5).
+
+All functions take output spike times ``times`` of shape ``[..., n_classes, K]`` (float,
+seconds, sorted ascending along the last axis, ``+inf`` = empty slot) and, for the
+losses, integer ``labels`` of shape ``[...]``. Losses are returned per sample, shape
+``[...]``: reduce them (``jnp.mean``) yourself.
+
+* :func:`spike_count_loss` — multi-spike networks (Bacho & Chu 2023): squared error
+  between spike counts and target counts, with the SPEC surrogate gradient.
+* :func:`ttfs_cross_entropy` — single-spike / TTFS networks (Göltz et al. 2021, "Fast &
+  Deep"): softmax cross-entropy over negative first-spike times, with its exact gradient.
+* :func:`predict_from_counts`, :func:`predict_from_first_spike`, :func:`accuracy` —
+  predictions that report all-silent outputs (``pred == -1``, ``silent == True``) instead
+  of silently answering class 0.
+
+Validation (shapes, dtypes) always runs; checks on values (NaN or negative times,
+unsorted trains, labels out of range) run only when the arrays are concrete, i.e. outside
+``jit``. Under ``jit`` an out-of-range label gives a meaningless loss.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = [
+    "spike_counts",
+    "first_spike_times",
+    "spike_count_loss",
+    "ttfs_cross_entropy",
+    "predict_from_counts",
+    "predict_from_first_spike",
+    "accuracy",
+]
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def _is_concrete(x) -> bool:
+    return not isinstance(x, jax.core.Tracer)
+
+
+def _check_shape(times) -> jax.Array:
+    t = jnp.asarray(times)
+    if t.ndim < 2:
+        raise ValueError(f"times must have shape [..., n_classes, K], got {t.shape}")
+    return t
+
+
+def _check_times(times) -> jax.Array:
+    t = _check_shape(times)
+    if not jnp.issubdtype(t.dtype, jnp.floating):
+        raise ValueError(f"times must be floating point, got dtype {t.dtype}")
+    if t.shape[-1] < 1 or t.shape[-2] < 1:
+        raise ValueError(f"times needs at least one neuron and one slot, got {t.shape}")
+    if _is_concrete(times):
+        x = np.asarray(times)
+        if np.isnan(x).any():
+            raise ValueError("times contain NaN")
+        if (x < 0).any():
+            raise ValueError("times contain negative values")
+        with np.errstate(invalid="ignore"):  # inf - inf = nan compares False
+            unsorted = x.shape[-1] > 1 and (np.diff(x, axis=-1) < 0).any()
+        if unsorted:
+            raise ValueError("spike trains must be sorted ascending along the last axis")
+    return t
+
+
+def _check_labels(labels, times: jax.Array) -> jax.Array:
+    y = jnp.asarray(labels)
+    if not jnp.issubdtype(y.dtype, jnp.integer):
+        raise ValueError(f"labels must be integers, got dtype {y.dtype}")
+    if y.shape != times.shape[:-2]:
+        raise ValueError(
+            f"labels of shape {y.shape} do not match times of shape {times.shape} "
+            f"(expected labels of shape {times.shape[:-2]})"
+        )
+    n_classes = times.shape[-2]
+    if _is_concrete(labels):
+        x = np.asarray(labels)
+        if x.size and (x.min() < 0 or x.max() >= n_classes):
+            raise ValueError(f"labels must lie in [0, {n_classes}), got [{x.min()}, {x.max()}]")
+    return y
+
+
+# ------------------------------------------------------------------------- statistics
+
+
+def spike_counts(times) -> jax.Array:
+    """Number of spikes per neuron.
+
+    Args:
+      times: ``[..., n, K]`` float spike times; ``+inf`` = empty slot.
+
+    Returns:
+      ``[..., n]`` int32: number of finite entries along the last axis.
+    """
+    t = jnp.asarray(times)
+    if t.ndim < 2:
+        raise ValueError(f"times must have shape [..., n, K], got {t.shape}")
+    return jnp.sum(jnp.isfinite(t), axis=-1, dtype=jnp.int32)
+
+
+def first_spike_times(times) -> jax.Array:
+    """First spike time of each neuron, ``times[..., 0]`` (the trains are sorted).
+
+    Args:
+      times: ``[..., n, K]`` float spike times, sorted along the last axis; ``+inf`` =
+        empty slot.
+
+    Returns:
+      ``[..., n]`` float; ``+inf`` for a silent neuron. Differentiable (the gradient
+      flows into slot 0 only).
+    """
+    t = jnp.asarray(times)
+    if t.ndim < 2:
+        raise ValueError(f"times must have shape [..., n, K], got {t.shape}")
+    return t[..., 0]
+
+
+# ------------------------------------------------------------------ spike-count loss
+
+
+@jax.custom_vjp
+def _count_loss(times: jax.Array, targets: jax.Array) -> jax.Array:
+    n = jnp.sum(jnp.isfinite(times), axis=-1).astype(targets.dtype)
+    return 0.5 * jnp.sum((n - targets) ** 2, axis=-1)
+
+
+def _count_loss_fwd(times, targets):
+    finite = jnp.isfinite(times)
+    n = jnp.sum(finite, axis=-1).astype(targets.dtype)
+    err = targets - n  # (y_j - n_j), [..., n_classes]
+    return 0.5 * jnp.sum(err**2, axis=-1), (finite, err)
+
+
+def _count_loss_bwd(res, g):
+    finite, err = res
+    ge = g[..., None] * err  # [..., n_classes]
+    # Surrogate dn_j/dt = -1 for every finite spike of neuron j:
+    # dL/dt_jk = (n_j - y_j) * (-1) = y_j - n_j; empty slots get exactly 0.
+    d_times = jnp.where(finite, ge[..., None], 0.0)
+    # dL/dy_j = y_j - n_j is exact.
+    return d_times, ge
+
+
+_count_loss.defvjp(_count_loss_fwd, _count_loss_bwd)
+
+
+def spike_count_loss(times, labels, *, n_true: float = 15.0, n_false: float = 3.0) -> jax.Array:
+    r"""Spike-count class loss with the SPEC surrogate gradient (Bacho & Chu 2023).
+
+    With :math:`n_j` the number of spikes of output neuron :math:`j` and targets
+    :math:`y_j = n_\text{true}` for the label neuron, :math:`n_\text{false}` otherwise:
+
+    .. math::  L = \tfrac12 \sum_j (n_j - y_j)^2 .
+
+    :math:`n_j` is piecewise constant in the spike times, so its true derivative is 0.
+    The gradient returned by ``jax.grad`` w.r.t. ``times`` is the SPEC §5 surrogate
+    :math:`\partial n_j / \partial t_{jk} = -1` for every finite spike :math:`t_{jk}`:
+
+    .. math::  \frac{\partial L}{\partial t_{jk}} = (y_j - n_j)
+               \quad\text{for finite } t_{jk}, \qquad 0 \text{ for empty (+inf) slots.}
+
+    Sign convention: with gradient descent, :math:`t \leftarrow t - \eta (y_j - n_j)`. A
+    neuron with too many spikes (:math:`n_j > y_j`) gets a negative error, so its spikes
+    move *later* (towards and past ``t_max``, where they vanish); a neuron with too few
+    spikes gets its spikes moved *earlier* (which, upstream, means more depolarisation).
+    The gradient is finite everywhere, silent neurons included. ``n_true`` and
+    ``n_false`` are differentiable (exactly: :math:`\partial L/\partial y_j = y_j - n_j`).
+
+    Args:
+      times: ``[..., n_classes, K]`` float output spike times; ``+inf`` = empty slot.
+      labels: ``[...]`` integer class labels in ``[0, n_classes)``.
+      n_true: target count of the label neuron.
+      n_false: target count of the other neurons.
+
+    Returns:
+      ``[...]`` per-sample loss, dtype of ``times``.
+    """
+    t = _check_times(times)
+    y = _check_labels(labels, t)
+    return _spike_count_loss_core(t, y, n_true, n_false)
+
+
+@jax.jit
+def _spike_count_loss_core(t, y, n_true, n_false):
+    onehot = jax.nn.one_hot(y, t.shape[-2], dtype=jnp.bool_)
+    targets = jnp.where(onehot, jnp.asarray(n_true, t.dtype), jnp.asarray(n_false, t.dtype))
+    return _count_loss(t, targets)
+
+
+# ---------------------------------------------------------------- TTFS cross-entropy
+
+
+def ttfs_cross_entropy(
+    times,
+    labels,
+    *,
+    tau_loss: float = 0.005,
+    alpha: float = 0.0,
+    beta: float = 1.0,
+    tau_syn: float | None = None,
+) -> jax.Array:
+    r"""Softmax cross-entropy over first-spike times (TTFS; Göltz et al. 2021).
+
+    With first-spike times :math:`\hat t_j` (``times[..., j, 0]``, ``+inf`` if silent)
+    and label :math:`y`:
+
+    .. math::
+        p_j = \frac{e^{-\hat t_j/\tau_L}}{\sum_i e^{-\hat t_i/\tau_L}}, \qquad
+        L = -\ln p_y + \alpha\,\bigl(e^{\hat t_y/(\beta\tau_s)} - 1\bigr),
+
+    the second term being Fast & Deep's regulariser pushing the label spike early
+    (only when ``alpha > 0``). The exact gradient w.r.t. the first-spike times is
+
+    .. math::
+        \frac{\partial L}{\partial \hat t_j} = \frac{\delta_{jy} - p_j}{\tau_L}
+        + \delta_{jy}\,\frac{\alpha}{\beta\tau_s} e^{\hat t_y/(\beta\tau_s)},
+
+    positive for the label neuron (gradient descent moves its spike earlier) and
+    negative for the others (moved later); later slots ``k > 0`` get no gradient.
+
+    The log-sum-exp is computed stably (shifted by the earliest first spike) and inf
+    times are masked with the double-``where`` trick, so values and gradients are never
+    NaN. Silent neurons:
+
+    * a silent neuron has :math:`p_j = 0` exactly and gets a zero gradient;
+    * **label silent, another output fires**: :math:`p_y = 0`, so the loss is the exact
+      value ``+inf``; its gradient stays finite (:math:`-p_j/\tau_L` on the firing
+      outputs, 0 elsewhere). Mask with ``jnp.isfinite`` before logging means if needed;
+    * **all outputs silent**: the loss is :math:`\ln(n_\text{classes})` (the uniform
+      distribution) and the gradient is exactly 0;
+    * the regulariser of a silent label is 0 (no finite time to penalise) with zero
+      gradient; silence is reported by the cross-entropy term above and by
+      :func:`predict_from_first_spike`.
+
+    Args:
+      times: ``[..., n_classes, K]`` float output spike times (sorted; ``+inf`` = empty).
+      labels: ``[...]`` integer class labels in ``[0, n_classes)``.
+      tau_loss: softmax temperature :math:`\tau_L` in seconds (Göltz: ξ τ_s).
+      alpha: regulariser strength :math:`\alpha` (0 disables it).
+      beta: regulariser time scale factor :math:`\beta`.
+      tau_syn: synaptic time constant :math:`\tau_s` in seconds; required when
+        ``alpha > 0``.
+
+    Returns:
+      ``[...]`` per-sample loss, dtype of ``times``.
+    """
+    t = _check_times(times)
+    y = _check_labels(labels, t)
+    use_reg = not (_is_concrete(alpha) and float(np.asarray(alpha)) == 0.0)
+    if use_reg and tau_syn is None:
+        raise ValueError("tau_syn is required when alpha > 0 (Fast & Deep regulariser)")
+    for name, value in (("tau_loss", tau_loss), ("beta", beta), ("tau_syn", tau_syn)):
+        if value is not None and _is_concrete(value):
+            v = np.asarray(value)
+            if v.ndim != 0 or not np.isfinite(v) or v <= 0:
+                raise ValueError(f"{name} must be a positive finite scalar, got {value!r}")
+
+    return _ttfs_cross_entropy_core(
+        t, y, tau_loss, alpha, beta, 1.0 if tau_syn is None else tau_syn, use_reg
+    )
+
+
+@partial(jax.jit, static_argnums=6)
+def _ttfs_cross_entropy_core(t, y, tau_loss, alpha, beta, tau_syn, use_reg: bool):
+    n_classes = t.shape[-2]
+    t_hat = t[..., 0]  # [..., n]
+    finite = jnp.isfinite(t_hat)
+    any_finite = jnp.any(finite, axis=-1)
+    # Double-where: no inf enters the arithmetic, so no NaN appears in any cotangent.
+    t_safe = jnp.where(finite, t_hat, 0.0)
+    logits = -t_safe / jnp.asarray(tau_loss, t.dtype)  # [..., n]
+    shift = jnp.max(jnp.where(finite, logits, -jnp.inf), axis=-1)
+    shift = jax.lax.stop_gradient(jnp.where(any_finite, shift, 0.0))
+    expo = jnp.where(finite, jnp.exp(logits - shift[..., None]), 0.0)
+    total = jnp.sum(expo, axis=-1)  # >= 1 when any output fires
+    lse = shift + jnp.log(jnp.where(any_finite, total, 1.0))
+
+    y_idx = y[..., None]
+    logit_y = jnp.take_along_axis(logits, y_idx, axis=-1)[..., 0]
+    label_fires = jnp.take_along_axis(finite, y_idx, axis=-1)[..., 0]
+    # A silent label has p_y = 0: the loss is +inf, but the gradient of the finite part
+    # (-p_j / tau_L on the firing outputs) still flows; the inf term is constant.
+    ce = (lse - logit_y) + jnp.where(label_fires, 0.0, jnp.inf)
+    loss = jnp.where(any_finite, ce, jnp.log(jnp.asarray(n_classes, t.dtype)))
+
+    if use_reg:
+        t_y = jnp.take_along_axis(t_safe, y_idx, axis=-1)[..., 0]
+        scale = jnp.asarray(beta, t.dtype) * jnp.asarray(tau_syn, t.dtype)
+        reg = jnp.where(label_fires, jnp.expm1(t_y / scale), 0.0)
+        loss = loss + jnp.asarray(alpha, t.dtype) * reg
+    return loss.astype(t.dtype)
+
+
+# ---------------------------------------------------------------------- predictions
+
+
+def predict_from_counts(times) -> tuple[jax.Array, jax.Array]:
+    """Predict the class with the most output spikes.
+
+    Ties in the count are broken by the earliest first spike; if the first spikes tie
+    too, the lowest class index wins.
+
+    Args:
+      times: ``[..., n_classes, K]`` float output spike times (sorted; ``+inf`` = empty).
+
+    Returns:
+      ``(pred, silent)``: ``pred`` ``[...]`` int32 class index, ``-1`` when every output
+      neuron is silent (never class 0 by default); ``silent`` ``[...]`` bool, True when
+      every output neuron is silent.
+    """
+    return _predict_from_counts_core(_check_shape(times))
+
+
+@jax.jit
+def _predict_from_counts_core(times):
+    counts = spike_counts(times)
+    t_hat = first_spike_times(times)
+    best = jnp.max(counts, axis=-1, keepdims=True)
+    # Among the neurons with the top count (>= 1 unless silent), the earliest first spike.
+    key = jnp.where(counts == best, t_hat, jnp.inf)
+    pred = jnp.argmin(key, axis=-1).astype(jnp.int32)
+    silent = best[..., 0] == 0
+    return jnp.where(silent, jnp.int32(-1), pred), silent
+
+
+def predict_from_first_spike(times) -> tuple[jax.Array, jax.Array]:
+    """Predict the class whose output neuron spikes first (TTFS readout).
+
+    Ties in the first spike time are broken by the lowest class index.
+
+    Args:
+      times: ``[..., n_classes, K]`` float output spike times (sorted; ``+inf`` = empty).
+
+    Returns:
+      ``(pred, silent)``: ``pred`` ``[...]`` int32 class index, ``-1`` when every output
+      neuron is silent; ``silent`` ``[...]`` bool, True when every output is silent.
+    """
+    return _predict_from_first_spike_core(_check_shape(times))
+
+
+@jax.jit
+def _predict_from_first_spike_core(times):
+    t_hat = first_spike_times(times)
+    silent = jnp.all(jnp.isinf(t_hat), axis=-1)
+    pred = jnp.argmin(t_hat, axis=-1).astype(jnp.int32)
+    return jnp.where(silent, jnp.int32(-1), pred), silent
+
+
+def accuracy(pred, labels) -> jax.Array:
+    """Fraction of correct predictions; silent predictions (``-1``) count as wrong.
+
+    Args:
+      pred: ``[...]`` integer predictions (``-1`` = silent, as returned by the
+        ``predict_*`` functions).
+      labels: ``[...]`` integer labels, same shape.
+
+    Returns:
+      float32 scalar in ``[0, 1]`` (the mean over all entries; NaN for empty input).
+    """
+    p = jnp.asarray(pred)
+    y = jnp.asarray(labels)
+    if p.shape != y.shape:
+        raise ValueError(f"pred shape {p.shape} does not match labels shape {y.shape}")
+    return _accuracy_core(p, y)
+
+
+@jax.jit
+def _accuracy_core(p, y):
+    correct = (p == y) & (p >= 0)
+    return jnp.mean(correct.astype(jnp.float32))
