@@ -1,0 +1,216 @@
+"""Reader for IDX files (the MNIST file format), raw or gzip-compressed, with md5 checks.
+
+An IDX file is a big-endian header -- two zero bytes, a type code (``0x08`` = uint8),
+the number of dimensions -- then one big-endian uint32 per dimension, then the data
+in C order. MNIST-style label files have magic 2049 (``0x00000801``: uint8, 1-D) and
+image files magic 2051 (``0x00000803``: uint8, 3-D).
+
+Checksums are taken over the *decompressed* payload, so that a file verifies whatever
+gzip header it was packed with (the Debian Fashion-MNIST package, for instance,
+re-packed the upstream ``.gz`` files with different headers but identical contents).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import logging
+import os
+from typing import NamedTuple
+
+import numpy as np
+
+__all__ = [
+    "KNOWN_IDX_MD5",
+    "ChecksumError",
+    "IdxFile",
+    "load_idx",
+    "read_idx",
+]
+
+logger = logging.getLogger(__name__)
+
+#: md5 of the decompressed IDX files, keyed by dataset then canonical file name
+#: (the name without ``.gz`` and with ``.idx`` spelled ``-idx``).
+KNOWN_IDX_MD5: dict[str, dict[str, str]] = {
+    "mnist": {
+        "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+        "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
+        "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+        "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
+    },
+    "fashion_mnist": {
+        "train-images-idx3-ubyte": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
+        "train-labels-idx1-ubyte": "9018921c3c673c538a1fc5bad174d6f9",
+        "t10k-images-idx3-ubyte": "8181f5470baa50b63fa0f6fddb340f0a",
+        "t10k-labels-idx1-ubyte": "15d484375f8d13e6eb1aabb0c3f46965",
+    },
+    "emnist": {
+        "emnist-bymerge-test-images-idx3-ubyte": "faf1876b296b797b4891ee9bd35f388d",
+        "emnist-bymerge-test-labels-idx1-ubyte": "7648e443fa0e8f0efac7f8978ee42db4",
+    },
+}
+
+_MD5_TO_ID: dict[str, tuple[str, str]] = {
+    md5: (dataset, name) for dataset, files in KNOWN_IDX_MD5.items() for name, md5 in files.items()
+}
+
+# IDX type code -> big-endian NumPy dtype.
+_IDX_DTYPES: dict[int, str] = {
+    0x08: "u1",
+    0x09: "i1",
+    0x0B: ">i2",
+    0x0C: ">i4",
+    0x0D: ">f4",
+    0x0E: ">f8",
+}
+
+
+class ChecksumError(ValueError):
+    """The md5 of a decompressed IDX payload differs from the known one."""
+
+
+class IdxFile(NamedTuple):
+    """An IDX file as read from disk, with the outcome of its checksum check.
+
+    Attributes:
+        data: the array, native byte order (``uint8`` for MNIST-style files).
+        path: the file it was read from.
+        md5: md5 hex digest of the decompressed payload.
+        expected_md5: the known md5 it was checked against, or ``None`` when the file
+            is not in :data:`KNOWN_IDX_MD5` (then it was read but **not** verified).
+        identity: ``(dataset, file name)`` of the known file whose md5 matched, or
+            ``None``.
+    """
+
+    data: np.ndarray
+    path: str
+    md5: str
+    expected_md5: str | None
+    identity: tuple[str, str] | None
+
+    @property
+    def verified(self) -> bool:
+        """True iff the payload matched a known md5."""
+        return self.expected_md5 is not None and self.md5 == self.expected_md5
+
+
+def canonical_idx_name(path: str | os.PathLike[str]) -> str:
+    """File name without directory and ``.gz``, with ``.idxN`` spelled ``-idxN``."""
+    name = os.path.basename(os.fspath(path))
+    if name.endswith(".gz"):
+        name = name[:-3]
+    return name.replace(".idx", "-idx")
+
+
+def _parse_idx(raw: bytes, path: str) -> np.ndarray:
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
+        raise ValueError(f"{path}: not an IDX file (bad magic number {raw[:4].hex()})")
+    dtype = np.dtype(_IDX_DTYPES[raw[2]])
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise ValueError(f"{path}: truncated IDX header")
+    shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if len(raw) - header != expected:
+        raise ValueError(
+            f"{path}: IDX payload has {len(raw) - header} bytes, header {shape} "
+            f"(dtype {dtype}) implies {expected}"
+        )
+    data = np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
+    return data.astype(dtype.newbyteorder("="), copy=True)
+
+
+def load_idx(
+    path: str | os.PathLike[str],
+    *,
+    dataset: str | None = None,
+    expected_md5: str | None = None,
+) -> IdxFile:
+    """Reads an IDX file (``.gz`` or raw) and checks the md5 of its decompressed bytes.
+
+    The expected md5 is, in order: ``expected_md5`` if given; the entry of
+    :data:`KNOWN_IDX_MD5` for ``(dataset, file name)`` if ``dataset`` is given; else
+    whatever known file has the same md5 (a match identifies the file). A mismatch with
+    an expected md5 raises; a file with no known md5 is read, logged and returned with
+    ``expected_md5=None`` (``verified`` is False) -- never reported as verified.
+
+    Args:
+        path: the ``.gz`` or uncompressed IDX file.
+        dataset: ``"mnist"``, ``"fashion_mnist"`` or ``"emnist"``: the dataset the file
+            must belong to (MNIST and Fashion-MNIST share file names, so the name alone
+            does not say which md5 applies).
+        expected_md5: an explicit md5 hex digest to check against.
+
+    Returns:
+        An :class:`IdxFile` with the array (``uint8`` for MNIST-style files, shape
+        ``[N]`` for labels, ``[N, 28, 28]`` for images) and the checksum outcome.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: the file is not a well-formed IDX file, or ``dataset`` is unknown.
+        ChecksumError: the md5 differs from the expected one; the message names the
+            file, the expected and the actual md5 (and what the file is, if known).
+    """
+    path = os.fspath(path)
+    if dataset is not None and dataset not in KNOWN_IDX_MD5:
+        raise ValueError(
+            f"unknown dataset {dataset!r} for checksums; known: {', '.join(KNOWN_IDX_MD5)}"
+        )
+    with open(path, "rb") as f:
+        raw = f.read()
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    md5 = hashlib.md5(raw).hexdigest()
+    name = canonical_idx_name(path)
+    if expected_md5 is None and dataset is not None:
+        expected_md5 = KNOWN_IDX_MD5[dataset].get(name)
+    identity = _MD5_TO_ID.get(md5)
+    if expected_md5 is None and identity is not None:
+        if dataset is not None and identity[0] != dataset:
+            raise ChecksumError(
+                f"{path} is the known {identity[0]} file {identity[1]} (md5 {md5}), "
+                f"not a {dataset} file"
+            )
+        expected_md5 = md5
+    if expected_md5 is not None and md5 != expected_md5.lower():
+        if identity is not None:
+            advice = (
+                f"Its content is the known {identity[0]} file {identity[1]}: "
+                "point the loader at the right directory."
+            )
+        else:
+            advice = "The file is corrupt, truncated or from another dataset; download it again."
+        raise ChecksumError(
+            f"checksum mismatch for {path}: expected md5 {expected_md5}"
+            f"{f' ({dataset} {name})' if dataset else ''}, got {md5}. {advice}"
+        )
+    if expected_md5 is None:
+        logger.info("%s: no known md5 (got %s); read WITHOUT checksum verification", path, md5)
+    data = _parse_idx(raw, path)
+    return IdxFile(data=data, path=path, md5=md5, expected_md5=expected_md5, identity=identity)
+
+
+def read_idx(
+    path: str | os.PathLike[str],
+    *,
+    dataset: str | None = None,
+    expected_md5: str | None = None,
+) -> np.ndarray:
+    """Reads an IDX file and returns its array; see :func:`load_idx` for the checks.
+
+    Args:
+        path: the ``.gz`` or uncompressed IDX file.
+        dataset: optional dataset name whose known md5 the file must match.
+        expected_md5: optional explicit md5 hex digest.
+
+    Returns:
+        The array in native byte order: ``[N]`` uint8 labels (magic 2049) or
+        ``[N, rows, cols]`` uint8 images (magic 2051).
+
+    Raises:
+        ChecksumError: the md5 differs from a known or given one.
+        ValueError: malformed file.
+    """
+    return load_idx(path, dataset=dataset, expected_md5=expected_md5).data
