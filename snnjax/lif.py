@@ -1,0 +1,106 @@
+"""LIF neuron parameters and the closed-form threshold crossing.
+
+Units: times in seconds, weights in units of the membrane potential per unit of synaptic
+current (the post-synaptic potential of one input spike of weight ``w`` is
+``tau_mem * w * (exp(-s/tau_mem) - exp(-s/tau_syn))``, ``s`` seconds after the spike).
+
+The neuron (SPEC §1, Göltz et al. 2021, Bacho & Chu 2023) is a current-based LIF with
+``tau_mem = 2 * tau_syn``, threshold ``theta`` and subtractive reset ``delta_theta``.
+With ``z = exp(t / tau_mem)`` the crossing ``u(t) = theta`` is the quadratic
+``c z**2 - b z + a = 0`` (``c = theta / tau_mem``), whose first upward crossing is the
+smaller root, evaluated in the cancellation-free form ``z* = 2 a / (b + sqrt(b**2 - 4 a c))``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["LIFParams", "crossing_z"]
+
+
+def _is_concrete(x: Any) -> bool:
+    """True for concrete numbers/arrays (validated); False for tracers and pytree placeholders."""
+    if isinstance(x, jax.core.Tracer):
+        return False
+    return isinstance(x, (int, float, np.ndarray, np.generic, jax.Array)) and not isinstance(
+        x, bool)
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class LIFParams:
+    """Physical parameters of a layer of LIF neurons (traced: sweeping them does not recompile).
+
+    Args:
+      tau_syn: synaptic time constant ``tau_s`` in seconds (> 0). Scalar or ``[n_out]``.
+      theta: firing threshold (> 0). Scalar or ``[n_out]``.
+      delta_theta: subtractive reset applied to the membrane at every spike (> 0);
+        ``None`` means ``theta`` (the papers' choice: reset to rest).
+      tau_mem: optional; the closed form needs ``tau_mem == 2 * tau_syn``, anything else
+        raises ``ValueError``. Read it back as ``params.tau_mem``.
+
+    Example:
+      >>> import snnjax
+      >>> p = snnjax.LIFParams(tau_syn=0.13, theta=0.2)
+      >>> round(float(p.tau_mem), 2), float(p.delta_theta)
+      (0.26, 0.2)
+    """
+
+    tau_syn: Any = 0.13
+    theta: Any = 1.0
+    delta_theta: Any = None
+
+    def __init__(self, tau_syn: Any = 0.13, theta: Any = 1.0, delta_theta: Any = None,
+                 tau_mem: Any = None):
+        if delta_theta is None:
+            delta_theta = theta
+        for name, value in (("tau_syn", tau_syn), ("theta", theta),
+                            ("delta_theta", delta_theta)):
+            if _is_concrete(value):
+                arr = np.asarray(value)
+                if not np.issubdtype(arr.dtype, np.number):
+                    raise TypeError(f"LIFParams.{name} must be numeric, got {arr.dtype}")
+                if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+                    raise ValueError(f"LIFParams.{name} must be finite and > 0, got {value!r}")
+        if tau_mem is not None and _is_concrete(tau_mem) and _is_concrete(tau_syn):
+            if not np.allclose(np.asarray(tau_mem), 2 * np.asarray(tau_syn), rtol=1e-6):
+                raise ValueError(
+                    f"the closed-form LIF needs tau_mem == 2 * tau_syn; got tau_mem={tau_mem!r}, "
+                    f"tau_syn={tau_syn!r}")
+        object.__setattr__(self, "tau_syn", tau_syn)
+        object.__setattr__(self, "theta", theta)
+        object.__setattr__(self, "delta_theta", delta_theta)
+
+    @property
+    def tau_mem(self):
+        """Membrane time constant, ``2 * tau_syn`` (seconds)."""
+        return 2 * self.tau_syn
+
+
+def crossing_z(a, b, c):
+    """Smaller positive root of ``c z**2 - b z + a = 0`` and the slope term ``x``.
+
+    Args:
+      a: ``sum w exp((t_in - t_ref) / tau_syn)`` (any shape).
+      b: ``sum w exp((t_in - t_ref) / tau_mem) - kappa * sum exp((t_out - t_ref) / tau_mem)``.
+      c: ``theta / tau_mem``.
+
+    Returns:
+      ``(z, x, ok)``: ``z = 2a / (b + x)`` relative to ``t_ref`` (``t = t_ref + tau_mem ln z``),
+      ``x = sqrt(b**2 - 4ac)`` (``du/dt`` at the crossing is proportional to ``x / z``), and
+      ``ok`` (bool) where a real, positive crossing exists. Where ``ok`` is False, ``z`` is 1
+      and ``x`` is 1, so that nothing downstream (``log``, ``1/x``) produces NaN or inf.
+    """
+    disc = b * b - 4.0 * a * c
+    x = jnp.sqrt(jnp.maximum(disc, 0.0))
+    denom = b + x
+    ok = (disc >= 0) & (denom > 0) & (a > 0)
+    safe_denom = jnp.where(ok, denom, 1.0)
+    z = jnp.where(ok, 2.0 * a / safe_denom, 1.0)
+    ok = ok & (z > 0)
+    return z, jnp.where(ok, x, 1.0), ok
