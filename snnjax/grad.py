@@ -99,63 +99,60 @@ def spike_errors(cot_times, times, slope, frame_time, tau_mem, kappa):
 def _bwd(max_spikes, residuals, cotangents):
     event_times, event_source, weights, tau_syn, theta, delta_theta, t_max, out = residuals
     cot_times, _ = cotangents
-    batch, n_events = event_times.shape
+    batch, _ = event_times.shape
     n_out = weights.shape[1]
     dtype = weights.dtype
-    tau_mem = 2.0 * tau_syn
-    kappa = delta_theta / tau_mem
-    errors, z = spike_errors(cot_times, out.times, out.slope, out.frame_time, tau_mem, kappa)
-    grad_a = errors * (jnp.asarray(tau_mem)[..., None] if jnp.ndim(tau_mem) else tau_mem) / (
-        z * out.slope)
-    grad_b = -errors * (jnp.asarray(tau_mem)[..., None] if jnp.ndim(tau_mem) else tau_mem) / (
-        out.slope)
-    n_stored = jnp.minimum(out.n_spikes, max_spikes)
+    tau_syn_n = tau_syn if jnp.ndim(tau_syn) == 0 else jnp.asarray(tau_syn)[None, :]
+    tau_mem_n = 2.0 * tau_syn_n
+    tau_mem_k = tau_mem_n if jnp.ndim(tau_mem_n) == 0 else tau_mem_n[..., None]
+    kappa = delta_theta / (2.0 * tau_syn)
+    errors, z = spike_errors(cot_times, out.times, out.slope, out.frame_time, 2.0 * tau_syn,
+                             kappa)
+    # Per stored spike: (last causal event, dL/da, dL/db) in the frame of that event.
+    spikes = jnp.stack([out.event_index.astype(dtype), errors * tau_mem_k / (z * out.slope),
+                        -errors * tau_mem_k / out.slope], axis=-1)
+    spikes = spikes.reshape(batch * n_out, max_spikes, 3)
+    neuron = jnp.arange(batch * n_out).reshape(batch, n_out)
     padded_times = jnp.concatenate([event_times, jnp.full((batch, 1), jnp.inf, dtype)], axis=1)
-    rows = jnp.arange(batch)[:, None]
-    cols = jnp.arange(n_out)[None, :]
 
-    def absorb(u, v, pointer, m):
-        """Add the spikes whose last causal event is ``m`` (pointer walks down the slots)."""
+    def spike_at(pointer):
+        """``[B, N, 3]`` spike ``pointer`` of each neuron; event index -1 when exhausted."""
+        got = spikes[neuron, jnp.maximum(pointer, 0)]
+        return jnp.where((pointer >= 0)[..., None], got, jnp.array([-1.0, 0.0, 0.0], dtype))
 
-        def gather(arr, p):
-            return arr[rows, cols, jnp.maximum(p, 0)]
-
-        def hit(p):
-            return (p >= 0) & (gather(out.event_index, p) == m)
-
-        def body(state):
-            u, v, p = state
-            h = hit(p)
-            u = u + jnp.where(h, gather(grad_a, p), 0.0)
-            v = v + jnp.where(h, gather(grad_b, p), 0.0)
-            return u, v, p - h.astype(jnp.int32)
-
-        return jax.lax.while_loop(lambda s: jnp.any(hit(s[2])), body, (u, v, pointer))
+    def absorb(state):
+        u, v, pointer, nxt, m = state
+        hit = nxt[..., 0] == m
+        u = u + jnp.where(hit, nxt[..., 1], 0.0)
+        v = v + jnp.where(hit, nxt[..., 2], 0.0)
+        pointer = pointer - hit.astype(jnp.int32)
+        return u, v, pointer, spike_at(pointer), m
 
     def step(state):
-        m, u, v, pointer, d_weights, d_times = state
+        m, u, v, pointer, nxt, d_weights, d_times = state
         t_m = padded_times[:, m]
         t_next = padded_times[:, m + 1]
         both = jnp.isfinite(t_m) & jnp.isfinite(t_next)
-        dt = jnp.where(both, t_next - t_m, 0.0)
-        u = u * (jnp.exp(-dt / tau_syn)[:, None] if jnp.ndim(tau_syn) == 0
-                 else jnp.exp(-dt[:, None] / tau_syn))
-        v = v * (jnp.exp(-dt / tau_mem)[:, None] if jnp.ndim(tau_mem) == 0
-                 else jnp.exp(-dt[:, None] / tau_mem))
-        u, v, pointer = absorb(u, v, pointer, m)
+        dt = jnp.where(both, t_next - t_m, 0.0)[:, None]
+        # Move the running sums from the frame of t_{m+1} to the frame of t_m.
+        u = u * jnp.exp(-dt / tau_syn_n)
+        v = v * jnp.exp(-dt / tau_mem_n)
+        u, v, pointer, nxt, _ = jax.lax.while_loop(
+            lambda s: jnp.any(s[3][..., 0] == m), absorb,
+            (u, v, pointer, nxt, m.astype(dtype)))
         src = event_source[:, m]
         valid = jnp.isfinite(t_m)[:, None]
-        g_w = jnp.where(valid, u + v, 0.0)
-        d_weights = d_weights.at[src].add(g_w)
-        w = weights[src]
-        g_t = jnp.sum(jnp.where(valid, w * (u / tau_syn + v / tau_mem), 0.0), axis=1)
+        d_weights = d_weights.at[src].add(jnp.where(valid, u + v, 0.0))
+        g_t = jnp.sum(jnp.where(valid, weights[src] * (u / tau_syn_n + v / tau_mem_n), 0.0),
+                      axis=1)
         d_times = d_times.at[:, m].set(g_t)
-        return m - 1, u, v, pointer, d_weights, d_times
+        return m - 1, u, v, pointer, nxt, d_weights, d_times
 
     zeros = jnp.zeros((batch, n_out), dtype)
-    init = (out.n_steps - 1, zeros, zeros, n_stored - 1, jnp.zeros_like(weights),
-            jnp.zeros_like(event_times))
-    _, _, _, _, d_weights, d_times = jax.lax.while_loop(lambda s: s[0] >= 0, step, init)
+    pointer = jnp.minimum(out.n_spikes, max_spikes) - 1
+    init = (out.n_steps - 1, zeros, zeros, pointer, spike_at(pointer),
+            jnp.zeros_like(weights), jnp.zeros_like(event_times))
+    *_, d_weights, d_times = jax.lax.while_loop(lambda s: s[0] >= 0, step, init)
     zero = jax.tree_util.tree_map(jnp.zeros_like, (tau_syn, theta, delta_theta, t_max))
     return (d_times, None, d_weights) + zero
 

@@ -88,14 +88,16 @@ def sort_events(input_times: jax.Array, t_max, max_events: int | None = None):
 
 
 class _Carry(NamedTuple):
-    m: jax.Array            # scalar int32: index of the event being integrated
-    a: jax.Array            # [B, N] sum_j w_j exp((t_j - t_m)/tau_syn)
-    b: jax.Array            # [B, N] sum_j w_j exp((t_j - t_m)/tau_mem) - R
-    count: jax.Array        # [B, N] int32 spikes fired so far (incl. dropped)
-    times: jax.Array        # [B, N, K]
-    event_index: jax.Array  # [B, N, K] int32
-    slope: jax.Array        # [B, N, K]
-    frame_time: jax.Array   # [B, N, K]
+    m: jax.Array        # scalar int32: index of the event being integrated
+    a: jax.Array        # [B, N] sum_j w_j exp((t_j - t_m)/tau_syn)
+    b: jax.Array        # [B, N] sum_j w_j exp((t_j - t_m)/tau_mem) - R (accumulated resets)
+    count: jax.Array    # [B, N] int32 spikes fired so far (incl. dropped)
+    record: jax.Array   # [B*N, K, 3] per slot: (spike time, slope x, event index)
+
+
+def _per_neuron(v):
+    """Broadcast a scalar or ``[N]`` parameter against ``[B, N]`` state."""
+    return v if jnp.ndim(v) == 0 else jnp.asarray(v)[None, :]
 
 
 def forward_events(event_times, event_source, weights, tau_syn, theta, delta_theta, t_max,
@@ -113,47 +115,18 @@ def forward_events(event_times, event_source, weights, tau_syn, theta, delta_the
     Returns:
       An :class:`EventForward`.
     """
-    batch, n_events = event_times.shape
+    batch, _ = event_times.shape
     n_out = weights.shape[1]
     dtype = weights.dtype
-    tau_mem = 2.0 * tau_syn
-    c = theta / tau_mem
-    kappa = delta_theta / tau_mem
     k_slots = max_spikes
-    rows = jnp.arange(batch)[:, None]
-    cols = jnp.arange(n_out)[None, :]
-    # Number of steps: events before t_max of the longest sample.
+    tau_syn = _per_neuron(tau_syn)
+    tau_mem = 2.0 * tau_syn
+    c = _per_neuron(theta) / tau_mem
+    kappa = _per_neuron(delta_theta) / tau_mem
+    # Steps: events before t_max of the longest sample; inf-padded slots are never visited.
     n_steps = jnp.max(jnp.sum(jnp.isfinite(event_times), axis=1)).astype(jnp.int32)
     padded_times = jnp.concatenate([event_times, jnp.full((batch, 1), jnp.inf, dtype)], axis=1)
-
-    def emit(carry: _Carry, z_lo, z_hi, t_m):
-        """Fire every spike of the interval ``(z_lo, z_hi]`` (frame ``t_m``), in order."""
-
-        def cond(state):
-            return jnp.any(state[2])
-
-        def body(state):
-            carry, z_lo, _ = state
-            z, x, ok = crossing_z(carry.a, carry.b, c)
-            fire = ok & (z > z_lo) & (z <= z_hi)
-            slot = jnp.where(fire & (carry.count < k_slots), carry.count, k_slots)
-            t_spike = t_m[:, None] + tau_mem * jnp.log(z)
-            idx = (rows, cols, slot)
-            carry = carry._replace(
-                b=jnp.where(fire, carry.b - kappa * z, carry.b),
-                count=carry.count + fire.astype(jnp.int32),
-                times=carry.times.at[idx].set(t_spike, mode="drop"),
-                event_index=carry.event_index.at[idx].set(carry.m, mode="drop"),
-                slope=carry.slope.at[idx].set(x, mode="drop"),
-                frame_time=carry.frame_time.at[idx].set(
-                    jnp.broadcast_to(t_m[:, None], fire.shape), mode="drop"),
-            )
-            return carry, jnp.where(fire, z, z_lo), fire
-
-        z_lo = jnp.broadcast_to(z_lo, carry.a.shape)
-        carry, _, _ = jax.lax.while_loop(cond, body, (carry, z_lo, jnp.ones_like(carry.a,
-                                                                                   bool)))
-        return carry
+    neuron = jnp.arange(batch * n_out).reshape(batch, n_out)
 
     def step(carry: _Carry) -> _Carry:
         m = carry.m
@@ -162,30 +135,48 @@ def forward_events(event_times, event_source, weights, tau_syn, theta, delta_the
         t_next = jnp.minimum(padded_times[:, m + 1], t_max)
         valid = jnp.isfinite(t_m)
         # Decay the state from the frame of the previous event to the frame of t_m.
-        dt = jnp.where(valid, t_m - t_prev, 0.0)
-        decay_syn = jnp.exp(-dt / tau_syn)[:, None] if jnp.ndim(tau_syn) == 0 else jnp.exp(
-            -dt[:, None] / tau_syn)
-        decay_mem = jnp.exp(-dt / tau_mem)[:, None] if jnp.ndim(tau_mem) == 0 else jnp.exp(
-            -dt[:, None] / tau_mem)
+        dt = jnp.where(valid, t_m - t_prev, 0.0)[:, None]
         w = weights[event_source[:, m]] * valid[:, None].astype(dtype)
-        carry = carry._replace(a=carry.a * decay_syn + w, b=carry.b * decay_mem + w)
-        # Interval (t_m, t_next]: z = exp((t - t_m)/tau_mem) in (1, z_hi].
-        span = jnp.where(valid & (t_next > t_m), t_next - t_m, -1.0)
-        z_hi = jnp.where(span[:, None] >= 0,
-                         jnp.exp(jnp.maximum(span, 0.0)[:, None] / tau_mem), 0.0)
-        carry = emit(carry, jnp.ones((), dtype), z_hi, jnp.where(valid, t_m, 0.0))
-        return carry._replace(m=m + 1)
+        a = carry.a * jnp.exp(-dt / tau_syn) + w
+        b = carry.b * jnp.exp(-dt / tau_mem) + w
+        # Interval (t_m, t_hi], t_hi = min(next event, t_max); z = exp((t - t_m)/tau_mem).
+        open_ = (valid & (t_next > t_m))[:, None]
+        t_lo = jnp.where(valid, t_m, 0.0)[:, None]
+        t_hi = jnp.where(open_, t_next[:, None], t_lo)
+        z_hi = jnp.exp((t_hi - t_lo) / tau_mem)
+
+        def crossing(b, z_lo):
+            z, x, ok = crossing_z(a, b, c)
+            return z, x, ok & open_ & (z > z_lo) & (z <= z_hi)
+
+        def fire(state):
+            """Record the spikes in ``fire``, reset, and look for the next crossing."""
+            b, count, record, z, x, firing = state
+            t_spike = jnp.clip(t_lo + tau_mem * jnp.log(z), t_lo, t_hi)
+            slot = jnp.where(firing & (count < k_slots), count, k_slots)
+            update = jnp.stack([t_spike, x, jnp.full_like(x, m.astype(dtype))], axis=-1)
+            record = record.at[neuron, slot].set(update, mode="drop")
+            b = jnp.where(firing, b - kappa * z, b)
+            count = count + firing.astype(jnp.int32)
+            z_next, x_next, firing_next = crossing(b, jnp.where(firing, z, jnp.inf))
+            return b, count, record, z_next, x_next, firing_next
+
+        z, x, firing = crossing(b, 1.0)
+        b, count, record, *_ = jax.lax.while_loop(
+            lambda s: jnp.any(s[-1]), fire, (b, carry.count, carry.record, z, x, firing))
+        return _Carry(m=m + 1, a=a, b=b, count=count, record=record)
 
     zeros = jnp.zeros((batch, n_out), dtype)
-    init = _Carry(
-        m=jnp.zeros((), jnp.int32), a=zeros, b=zeros,
-        count=jnp.zeros((batch, n_out), jnp.int32),
-        times=jnp.full((batch, n_out, k_slots), jnp.inf, dtype),
-        event_index=jnp.full((batch, n_out, k_slots), -1, jnp.int32),
-        slope=jnp.ones((batch, n_out, k_slots), dtype),
-        frame_time=jnp.zeros((batch, n_out, k_slots), dtype),
-    )
+    empty = jnp.array([jnp.inf, 1.0, -1.0], dtype)
+    init = _Carry(m=jnp.zeros((), jnp.int32), a=zeros, b=zeros,
+                  count=jnp.zeros((batch, n_out), jnp.int32),
+                  record=jnp.broadcast_to(empty, (batch * n_out, k_slots, 3)))
     final = jax.lax.while_loop(lambda cr: cr.m < n_steps, step, init)
-    return EventForward(times=final.times, n_spikes=final.count,
-                        event_index=final.event_index, slope=final.slope,
-                        frame_time=final.frame_time, n_steps=n_steps)
+    record = final.record.reshape(batch, n_out, k_slots, 3)
+    event_index = record[..., 2].astype(jnp.int32)
+    frame_time = jnp.where(
+        event_index >= 0,
+        jnp.take_along_axis(event_times, jnp.maximum(event_index, 0).reshape(batch, -1),
+                            axis=1).reshape(event_index.shape), 0.0)
+    return EventForward(times=record[..., 0], n_spikes=final.count, event_index=event_index,
+                        slope=record[..., 1], frame_time=frame_time, n_steps=n_steps)

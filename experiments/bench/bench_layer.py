@@ -1,0 +1,105 @@
+"""Benchmark: forward+backward of the MNIST hidden layer (784 -> 800) against a dense layer.
+
+Times, in one process and side by side, the exact LIF layer (``snnjax.lif_layer``,
+``max_spikes`` 30, latency-encoded real MNIST test digits, w ~ U(-1, 1) as in the paper's
+multi-spike MNIST run) and an equal-size dense layer (matmul + ReLU) forward+backward, and
+prints the medians and their ratio.
+
+    python experiments/bench/bench_layer.py --data-dir ../shared/data/mnist
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import snnjax
+from snnjax.data import load_dataset
+from snnjax.encoding import latency_encode
+
+
+def median_time(fn, *args, repeats: int) -> float:
+    jax.block_until_ready(fn(*args))  # compile + warm up
+    samples = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn(*args))
+        samples.append(time.perf_counter() - t0)
+    return statistics.median(samples)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--batch-size", type=int, default=50)
+    ap.add_argument("--hidden", type=int, default=800)
+    ap.add_argument("--max-spikes", type=int, default=30)
+    ap.add_argument("--theta", type=float, default=0.2)
+    ap.add_argument("--t-max", type=float, default=0.2)
+    ap.add_argument("--repeats", type=int, default=20)
+    ap.add_argument("--max-input-events", type=int, default=None,
+                    help="static bound on active input events (default: measured max of the batch)")
+    ap.add_argument("--json", default=None, help="write the results here")
+    args = ap.parse_args(argv)
+
+    data = load_dataset("mnist", "test", data_dir=args.data_dir)
+    images = data.images[: args.batch_size]
+    input_times = latency_encode(images)
+    n_active = np.asarray(jnp.sum(jnp.isfinite(input_times), axis=(1, 2)))
+    bound = args.max_input_events or int(n_active.max())
+    key = jax.random.PRNGKey(0)
+    weights = jax.random.uniform(key, (784, args.hidden), minval=-1.0, maxval=1.0)
+    params = snnjax.LIFParams(tau_syn=0.13, theta=args.theta)
+    cot = jax.random.normal(jax.random.PRNGKey(1), (args.batch_size, args.hidden, args.max_spikes))
+
+    def snn_loss(w, t):
+        out = snnjax.lif_layer(t, w, params, max_spikes=args.max_spikes, t_max=args.t_max,
+                               max_input_events=bound)
+        return jnp.sum(jnp.where(jnp.isfinite(out.times), out.times * cot, 0.0)), out
+
+    snn_fwd = jax.jit(lambda w, t: snn_loss(w, t)[1].times)
+    snn_fb = jax.jit(jax.value_and_grad(snn_loss, has_aux=True))
+    x_dense = jnp.asarray(images.reshape(args.batch_size, -1), jnp.float32) / 255.0
+
+    def dense_loss(w, x):
+        return jnp.sum(jax.nn.relu(x @ w) ** 2)
+
+    dense_fb = jax.jit(jax.value_and_grad(dense_loss))
+
+    (_, out), _ = snn_fb(weights, input_times)
+    n_spikes = np.asarray(jnp.sum(jnp.isfinite(out.times), axis=(1, 2)))
+    results = {
+        "device": jax.devices()[0].device_kind,
+        "batch_size": args.batch_size,
+        "layer": f"784->{args.hidden}, max_spikes={args.max_spikes}",
+        "active_inputs_mean": float(n_active.mean()),
+        "max_input_events": bound,
+        "output_spikes_per_sample": float(n_spikes.mean()),
+        "max_spikes_of_a_neuron": int(jnp.max(jnp.sum(jnp.isfinite(out.times), axis=-1))),
+        "dropped_spikes": int(out.n_dropped.sum()),
+    }
+    t_dense = median_time(dense_fb, weights, x_dense, repeats=args.repeats)
+    t_fwd = median_time(snn_fwd, weights, input_times, repeats=args.repeats)
+    t_fb = median_time(snn_fb, weights, input_times, repeats=args.repeats)
+    results.update({
+        "dense_fwd_bwd_ms": 1e3 * t_dense,
+        "snn_fwd_ms": 1e3 * t_fwd,
+        "snn_fwd_bwd_ms": 1e3 * t_fb,
+        "ratio_fwd_bwd_snn_over_dense": t_fb / t_dense,
+    })
+    for k, v in results.items():
+        print(f"{k:32s} {v:.4g}" if isinstance(v, float) else f"{k:32s} {v}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+    return results
+
+
+if __name__ == "__main__":
+    main()
