@@ -1,0 +1,290 @@
+"""Flax Linen layers of LIF neurons: thin wrappers around :func:`snnjax.lif_layer`.
+
+Each module holds one parameter (``"kernel"``) and calls the functional core; it adds no
+state, no hidden scaling and no extra computation. Spike trains follow the library
+convention: ``[..., n, K]`` float spike times in seconds, sorted ascending along the last
+axis, ``+inf`` = empty slot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from snnjax.layer import LayerOutput, lif_layer
+from snnjax.lif import LIFParams
+
+__all__ = [
+    "Initializer",
+    "LIFConv",
+    "LIFDense",
+    "conv_patches",
+    "make_init",
+    "normal_init",
+    "uniform_init",
+]
+
+Initializer = Callable[..., jax.Array]
+"""``init(key, shape, dtype) -> array``, the Flax initialiser signature."""
+
+
+def uniform_init(low: float = -1.0, high: float = 1.0) -> Initializer:
+    """Initialiser drawing weights i.i.d. from ``U(low, high)``.
+
+    Bacho & Chu (2023) use ``U(-1, 1)`` for the multi-spike MNIST network and ``U(0, 1)`` for
+    the TTFS one (SPEC §6).
+
+    Args:
+      low: lower bound.
+      high: upper bound (``> low``).
+
+    Returns:
+      ``init(key, shape, dtype=float32) -> [*shape]`` array.
+
+    Example:
+      >>> import jax
+      >>> w = uniform_init(0.0, 1.0)(jax.random.key(0), (3, 2))
+      >>> bool((w >= 0).all() and (w < 1).all())
+      True
+    """
+    if not float(high) > float(low):
+        raise ValueError(f"uniform_init needs high > low, got low={low!r}, high={high!r}")
+
+    def init(key, shape, dtype=jnp.float32):
+        return jax.random.uniform(key, shape, dtype, minval=low, maxval=high)
+
+    return init
+
+
+def normal_init(mean: float = 0.0, std: float = 1.0) -> Initializer:
+    """Initialiser drawing weights i.i.d. from ``N(mean, std**2)``.
+
+    Fast & Deep (Göltz et al. 2021) and the convergence experiment of Bacho & Chu (2023)
+    initialise with normals of non-zero mean.
+
+    Args:
+      mean: mean of the distribution.
+      std: standard deviation (``>= 0``).
+
+    Returns:
+      ``init(key, shape, dtype=float32) -> [*shape]`` array.
+    """
+    if not float(std) >= 0:
+        raise ValueError(f"normal_init needs std >= 0, got {std!r}")
+
+    def init(key, shape, dtype=jnp.float32):
+        return mean + std * jax.random.normal(key, shape, dtype)
+
+    return init
+
+
+def make_init(spec: Any) -> Initializer:
+    """Initialiser from a config-friendly description.
+
+    Args:
+      spec: ``("uniform", low, high)``, ``("normal", mean, std)`` (tuple or list, e.g.
+        read from JSON), or already an initialiser callable (returned unchanged).
+
+    Returns:
+      The initialiser.
+
+    Raises:
+      ValueError: for an unknown name or a wrong number of arguments.
+    """
+    if callable(spec):
+        return spec
+    if isinstance(spec, (tuple, list)) and len(spec) == 3 and isinstance(spec[0], str):
+        name, p, q = spec
+        if name == "uniform":
+            return uniform_init(float(p), float(q))
+        if name == "normal":
+            return normal_init(float(p), float(q))
+    raise ValueError(f"init must be ('uniform', low, high), ('normal', mean, std) or a "
+                     f"callable, got {spec!r}")
+
+
+def _lif_params(module) -> LIFParams:
+    return LIFParams(tau_syn=module.tau_syn, theta=module.theta,
+                     delta_theta=module.delta_theta)
+
+
+class LIFDense(nn.Module):
+    """Fully connected layer of LIF neurons with exact spike times (SPEC §1-4).
+
+    ``LIFDense(...).apply(variables, x)`` equals
+    ``snnjax.lif_layer(x, variables["params"]["kernel"], LIFParams(tau_syn, theta,
+    delta_theta), max_spikes=max_spikes, t_max=t_max, max_input_events=max_input_events)``.
+
+    Attributes:
+      features: number of output neurons ``n_out``.
+      max_spikes: spike buffer ``K`` per output neuron (static; 1 = TTFS layer).
+      tau_syn: synaptic time constant (s); ``tau_mem = 2 tau_syn``. Scalar or ``[features]``.
+      theta: firing threshold. Scalar or ``[features]``.
+      delta_theta: subtractive reset; ``None`` = ``theta``.
+      t_max: end of the simulation (s).
+      max_input_events: optional static bound on input events per sample (see
+        :func:`snnjax.lif_layer`); overflow is reported, never silent.
+      kernel_init: initialiser of the ``[n_in, features]`` kernel (default ``U(-1, 1)``).
+      param_dtype: dtype of the kernel (``jnp.float64`` for float64 work under x64).
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> layer = LIFDense(features=3, max_spikes=2, theta=0.5)
+      >>> x = jnp.full((4, 5, 1), 0.01)                       # [B, n_in, K_in]
+      >>> variables = layer.init(jax.random.key(0), x)
+      >>> variables["params"]["kernel"].shape
+      (5, 3)
+      >>> layer.apply(variables, x).times.shape               # [B, features, max_spikes]
+      (4, 3, 2)
+    """
+
+    features: int
+    max_spikes: int
+    tau_syn: Any = 0.13
+    theta: Any = 1.0
+    delta_theta: Any = None
+    t_max: Any = 1.0
+    max_input_events: int | None = None
+    kernel_init: Initializer = uniform_init(-1.0, 1.0)
+    param_dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, input_times: jax.Array) -> LayerOutput:
+        """Spike times of the layer.
+
+        Args:
+          input_times: ``[B, n_in, K_in]`` float (any leading dims allowed), sorted per
+            neuron, ``inf`` = empty.
+
+        Returns:
+          :class:`snnjax.LayerOutput` with ``times [B, features, max_spikes]``,
+          ``n_dropped [B, features]`` and ``n_input_overflow [B]``.
+        """
+        input_times = jnp.asarray(input_times)
+        if input_times.ndim < 2:
+            raise ValueError(f"LIFDense expects input_times [B, n_in, K_in], got shape "
+                             f"{input_times.shape}")
+        kernel = self.param("kernel", self.kernel_init,
+                            (input_times.shape[-2], self.features), self.param_dtype)
+        return lif_layer(input_times, kernel, _lif_params(self), max_spikes=self.max_spikes,
+                         t_max=self.t_max, max_input_events=self.max_input_events)
+
+
+def _pair(v, name: str) -> tuple[int, int]:
+    if isinstance(v, (int, np.integer)):
+        v = (int(v), int(v))
+    v = tuple(int(s) for s in v)
+    if len(v) != 2 or min(v) < 1:
+        raise ValueError(f"{name} must be a positive int or a pair of them, got {v!r}")
+    return v
+
+
+def conv_patches(input_times: jax.Array, kernel_size: Sequence[int]) -> jax.Array:
+    """Receptive-field patches of a "valid", stride-1 convolution, by index gather.
+
+    No multiplication is involved (an identity-kernel convolution would turn ``inf * 0``
+    into NaN), and no output-channel factor: the result holds ``kh * kw`` copies of the
+    input.
+
+    Args:
+      input_times: ``[..., H, W, C, K]`` spike trains.
+      kernel_size: ``(kh, kw)``.
+
+    Returns:
+      ``[..., H - kh + 1, W - kw + 1, kh * kw * C, K]``; the patch axis is ordered
+      ``(di, dj, c)`` row-major, matching ``kernel.reshape(kh * kw * C, features)`` for a
+      kernel ``[kh, kw, C, features]``.
+    """
+    kh, kw = _pair(kernel_size, "kernel_size")
+    height, width, channels, k_in = input_times.shape[-4:]
+    out_h, out_w = height - kh + 1, width - kw + 1
+    if out_h < 1 or out_w < 1:
+        raise ValueError(f"kernel_size {(kh, kw)} is larger than the input image "
+                         f"{(height, width)}")
+    rows = (np.arange(out_h)[:, None] + np.arange(kh)[None, :])  # [H', kh]
+    cols = (np.arange(out_w)[:, None] + np.arange(kw)[None, :])  # [W', kw]
+    # Gather rows then columns: [..., H', kh, W, C, K] -> [..., H', kh, W', kw, C, K].
+    lead = input_times.ndim - 4
+    x = jnp.take(input_times, rows.reshape(-1), axis=lead)
+    x = x.reshape(input_times.shape[:lead] + (out_h, kh, width, channels, k_in))
+    x = jnp.take(x, cols.reshape(-1), axis=lead + 2)
+    x = x.reshape(input_times.shape[:lead] + (out_h, kh, out_w, kw, channels, k_in))
+    # -> [..., H', W', kh, kw, C, K] -> [..., H', W', kh*kw*C, K].
+    x = jnp.moveaxis(x, lead + 1, lead + 2)
+    return x.reshape(input_times.shape[:lead] + (out_h, out_w, kh * kw * channels, k_in))
+
+
+class LIFConv(nn.Module):
+    """2-D convolution of LIF neurons ("valid", stride 1) with exact spike times.
+
+    Every output position ``(p, q)`` is a dense LIF layer over its receptive field: the
+    patches ``[B, H', W', kh*kw*C, K_in]`` are gathered by index (:func:`conv_patches`) and
+    :func:`snnjax.lif_layer` is called once with ``(B, H', W')`` as leading batch
+    dimensions and the shared weights ``kernel.reshape(kh*kw*C, features)``. Memory grows
+    as ``B x H' x W' x kh*kw*C x K_in`` (the patches) plus the outputs, never as
+    ``B x n_in x n_out``; the weight gradient is accumulated in one buffer.
+
+    Attributes:
+      features: number of output channels.
+      kernel_size: ``(kh, kw)`` (an int means square).
+      max_spikes: spike buffer ``K`` per output neuron (static).
+      tau_syn, theta, delta_theta, t_max: as in :class:`LIFDense` (``theta`` may be
+        ``[features]``).
+      kernel_init: initialiser of the ``[kh, kw, C, features]`` kernel (default ``U(-1, 1)``).
+      max_input_events: optional static bound on input events per receptive field.
+      param_dtype: dtype of the kernel.
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> conv = LIFConv(features=4, kernel_size=(3, 3), max_spikes=1)
+      >>> x = jnp.full((2, 6, 6, 1, 1), 0.01)                 # [B, H, W, C, K_in]
+      >>> variables = conv.init(jax.random.key(0), x)
+      >>> variables["params"]["kernel"].shape
+      (3, 3, 1, 4)
+      >>> conv.apply(variables, x).times.shape                # [B, H', W', features, K]
+      (2, 4, 4, 4, 1)
+    """
+
+    features: int
+    kernel_size: Any = (5, 5)
+    max_spikes: int = 1
+    tau_syn: Any = 0.13
+    theta: Any = 1.0
+    delta_theta: Any = None
+    t_max: Any = 1.0
+    kernel_init: Initializer = uniform_init(-1.0, 1.0)
+    max_input_events: int | None = None
+    param_dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, input_times: jax.Array) -> LayerOutput:
+        """Spike times of the feature maps.
+
+        Args:
+          input_times: ``[B, H, W, C, K_in]`` float (any leading dims allowed), sorted per
+            neuron, ``inf`` = empty.
+
+        Returns:
+          :class:`snnjax.LayerOutput` with ``times [B, H', W', features, max_spikes]``
+          (``H' = H - kh + 1``, ``W' = W - kw + 1``), ``n_dropped [B, H', W', features]``
+          and ``n_input_overflow [B]`` (summed over the output positions: the number of
+          (position, event) pairs ignored because ``max_input_events`` was too small).
+        """
+        input_times = jnp.asarray(input_times)
+        if input_times.ndim < 4:
+            raise ValueError(f"LIFConv expects input_times [B, H, W, C, K_in], got shape "
+                             f"{input_times.shape}")
+        kh, kw = _pair(self.kernel_size, "kernel_size")
+        channels = input_times.shape[-2]
+        kernel = self.param("kernel", self.kernel_init, (kh, kw, channels, self.features),
+                            self.param_dtype)
+        patches = conv_patches(input_times, (kh, kw))
+        out = lif_layer(patches, kernel.reshape(kh * kw * channels, self.features),
+                        _lif_params(self), max_spikes=self.max_spikes, t_max=self.t_max,
+                        max_input_events=self.max_input_events)
+        return out._replace(n_input_overflow=jnp.sum(out.n_input_overflow, axis=(-2, -1)))

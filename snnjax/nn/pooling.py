@@ -1,0 +1,116 @@
+"""Spike-union pooling (Bacho & Chu 2023, SPEC §6): the pooled train of a window is the
+time-sorted merge of its source trains (= max-pooling, i.e. earliest spike, for single
+spikes).
+
+The merge is a ``jnp.sort`` (or ``lax.top_k`` when truncated) of the values; JAX
+differentiates both as a permutation, so the gradient of each pooled spike goes exactly to
+the source spike it came from (an arbitrary one of tied spikes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+__all__ = ["SpikeUnionPool", "pool_dropped", "spike_union_pool"]
+
+
+def _window(window) -> tuple[int, int]:
+    if isinstance(window, int):
+        window = (window, window)
+    window = tuple(int(w) for w in window)
+    if len(window) != 2 or min(window) < 1:
+        raise ValueError(f"window must be a positive int or a pair of them, got {window!r}")
+    return window
+
+
+def spike_union_pool(times: jax.Array, window: int | Sequence[int] = 2,
+                     max_spikes: int | None = None) -> jax.Array:
+    """Spike-union pooling over non-overlapping ``window x window`` blocks.
+
+    Args:
+      times: ``[..., H, W, C, K]`` float spike trains (s), sorted, ``inf`` = empty.
+      window: block size ``(wh, ww)`` (an int means square); stride = window.
+        ``H`` and ``W`` must be divisible by it (no silent cropping).
+      max_spikes: keep only the first ``max_spikes`` spikes of each merged train (the
+        output then has exactly ``max_spikes`` slots, ``inf``-padded if needed). ``None``
+        keeps all ``wh * ww * K`` slots. ``max_spikes=1`` is max-pooling of the
+        first-spike times (earliest spike of the block). Spikes cut off are counted by
+        :func:`pool_dropped`.
+
+    Returns:
+      ``[..., H // wh, W // ww, C, K_out]`` sorted ascending, ``inf`` = empty, with
+      ``K_out = wh * ww * K`` or ``max_spikes``.
+
+    Raises:
+      ValueError: for ``times`` of fewer than 4 dims, ``H`` or ``W`` not divisible by the
+        window, or a non-positive ``max_spikes``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> t = jnp.array([0.75, 0.25, jnp.inf, 0.5]).reshape(1, 2, 2, 1, 1)
+      >>> spike_union_pool(t)[0, 0, 0, 0].tolist()
+      [0.25, 0.5, 0.75, inf]
+      >>> spike_union_pool(t, max_spikes=1)[0, 0, 0, 0].tolist()
+      [0.25]
+    """
+    times = jnp.asarray(times)
+    wh, ww = _window(window)
+    if times.ndim < 4:
+        raise ValueError(f"spike_union_pool expects times [..., H, W, C, K], got shape "
+                         f"{times.shape}")
+    if max_spikes is not None and (not isinstance(max_spikes, int) or max_spikes < 1):
+        raise ValueError(f"max_spikes must be a positive int or None, got {max_spikes!r}")
+    *lead, height, width, channels, k = times.shape
+    if height % wh or width % ww:
+        raise ValueError(f"spike_union_pool: image {(height, width)} is not divisible by the "
+                         f"window {(wh, ww)}; crop or pad the input explicitly")
+    lead = tuple(lead)
+    n = len(lead)
+    x = times.reshape(lead + (height // wh, wh, width // ww, ww, channels, k))
+    # [..., H/wh, wh, W/ww, ww, C, K] -> [..., H/wh, W/ww, C, wh, ww, K] -> [..., wh*ww*K].
+    x = jnp.transpose(x, tuple(range(n)) + (n, n + 2, n + 4, n + 1, n + 3, n + 5))
+    x = x.reshape(lead + (height // wh, width // ww, channels, wh * ww * k))
+    slots = x.shape[-1]
+    if max_spikes is None:
+        return jnp.sort(x, axis=-1)
+    if max_spikes < slots:
+        neg, _ = jax.lax.top_k(-x, max_spikes)
+        return -neg
+    pad = jnp.full(x.shape[:-1] + (max_spikes - slots,), jnp.inf, x.dtype)
+    return jnp.concatenate([jnp.sort(x, axis=-1), pad], axis=-1)
+
+
+def pool_dropped(times: jax.Array, pooled: jax.Array) -> jax.Array:
+    """Spikes lost to a ``max_spikes`` truncation of :func:`spike_union_pool`, per sample.
+
+    Args:
+      times: ``[B, H, W, C, K]`` the pool's input.
+      pooled: ``[B, H', W', C, K']`` its output.
+
+    Returns:
+      ``[B]`` int32: spikes in ``times`` minus spikes in ``pooled`` (0 when nothing was cut).
+    """
+    batch = times.shape[0]
+    n_in = jnp.sum(jnp.isfinite(times).reshape(batch, -1), axis=1, dtype=jnp.int32)
+    n_out = jnp.sum(jnp.isfinite(pooled).reshape(batch, -1), axis=1, dtype=jnp.int32)
+    return n_in - n_out
+
+
+class SpikeUnionPool(nn.Module):
+    """Module form of :func:`spike_union_pool` (no parameters).
+
+    Attributes:
+      window: block size (int or ``(wh, ww)``), stride = window.
+      max_spikes: optional truncation of each merged train (``None`` keeps all spikes).
+    """
+
+    window: int | Sequence[int] = 2
+    max_spikes: int | None = None
+
+    def __call__(self, times: jax.Array) -> jax.Array:
+        """``[B, H, W, C, K] -> [B, H // wh, W // ww, C, K_out]``; see :func:`spike_union_pool`."""
+        return spike_union_pool(times, self.window, self.max_spikes)
