@@ -25,7 +25,8 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
-from snnjax.kernel import forward_events
+from snnjax import cpu_kernel
+from snnjax.kernel import EventForward, forward_events, make_event_forward
 
 __all__ = ["event_spike_times"]
 
@@ -46,14 +47,25 @@ def event_spike_times(event_times, event_source, weights, tau_syn, theta, delta_
       ``(times [B, N, K], n_spikes [B, N] int32)``; ``times`` carries exact gradients with
       respect to ``event_times`` and ``weights``.
     """
-    out = forward_events(event_times, event_source, weights, tau_syn, theta, delta_theta,
-                         t_max, max_spikes)
+    out = _forward(event_times, event_source, weights, tau_syn, theta, delta_theta, t_max,
+                   max_spikes)
     return out.times, out.n_spikes
 
 
+def _forward(event_times, event_source, weights, tau_syn, theta, delta_theta, t_max,
+             max_spikes) -> EventForward:
+    """The forward event loop: compiled on CPU (:mod:`snnjax.cpu_kernel`), else pure JAX."""
+    if cpu_kernel.use_cpu_kernel(tau_syn):
+        times, slope, event_index, n_spikes = cpu_kernel.forward(
+            event_times, event_source, weights, tau_syn, theta, delta_theta, t_max, max_spikes)
+        return make_event_forward(event_times, times, slope, event_index, n_spikes)
+    return forward_events(event_times, event_source, weights, tau_syn, theta, delta_theta,
+                          t_max, max_spikes)
+
+
 def _fwd(event_times, event_source, weights, tau_syn, theta, delta_theta, t_max, max_spikes):
-    out = forward_events(event_times, event_source, weights, tau_syn, theta, delta_theta,
-                         t_max, max_spikes)
+    out = _forward(event_times, event_source, weights, tau_syn, theta, delta_theta, t_max,
+                   max_spikes)
     residuals = (event_times, event_source, weights, tau_syn, theta, delta_theta, t_max, out)
     return (out.times, out.n_spikes), residuals
 
@@ -106,11 +118,18 @@ def _bwd(max_spikes, residuals, cotangents):
     tau_mem_n = 2.0 * tau_syn_n
     tau_mem_k = tau_mem_n if jnp.ndim(tau_mem_n) == 0 else tau_mem_n[..., None]
     kappa = delta_theta / (2.0 * tau_syn)
+    zero = jax.tree_util.tree_map(jnp.zeros_like, (tau_syn, theta, delta_theta, t_max))
+    if cpu_kernel.use_cpu_kernel(tau_syn):
+        d_weights, d_times = cpu_kernel.backward(
+            event_times, event_source, weights, tau_syn, delta_theta, cot_times, out.times,
+            out.slope, out.event_index, out.n_spikes)
+        return (d_times, None, d_weights) + zero
     errors, z = spike_errors(cot_times, out.times, out.slope, out.frame_time, 2.0 * tau_syn,
                              kappa)
     # Per stored spike: (last causal event, dL/da, dL/db) in the frame of that event.
     spikes = jnp.stack([out.event_index.astype(dtype), errors * tau_mem_k / (z * out.slope),
                         -errors * tau_mem_k / out.slope], axis=-1)
+    n_stored = jnp.minimum(out.n_spikes, max_spikes)
     spikes = spikes.reshape(batch * n_out, max_spikes, 3)
     neuron = jnp.arange(batch * n_out).reshape(batch, n_out)
     padded_times = jnp.concatenate([event_times, jnp.full((batch, 1), jnp.inf, dtype)], axis=1)
@@ -149,11 +168,10 @@ def _bwd(max_spikes, residuals, cotangents):
         return m - 1, u, v, pointer, nxt, d_weights, d_times
 
     zeros = jnp.zeros((batch, n_out), dtype)
-    pointer = jnp.minimum(out.n_spikes, max_spikes) - 1
+    pointer = n_stored - 1
     init = (out.n_steps - 1, zeros, zeros, pointer, spike_at(pointer),
             jnp.zeros_like(weights), jnp.zeros_like(event_times))
     *_, d_weights, d_times = jax.lax.while_loop(lambda s: s[0] >= 0, step, init)
-    zero = jax.tree_util.tree_map(jnp.zeros_like, (tau_syn, theta, delta_theta, t_max))
     return (d_times, None, d_weights) + zero
 
 

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 
 from snnjax.lif import crossing_z
 
-__all__ = ["EventForward", "sort_events", "forward_events"]
+__all__ = ["EventForward", "sort_events", "forward_events", "make_event_forward"]
 
 
 class EventForward(NamedTuple):
@@ -173,10 +173,17 @@ def forward_events(event_times, event_source, weights, tau_syn, theta, delta_the
                   record=jnp.broadcast_to(empty, (batch * n_out, k_slots, 3)))
     final = jax.lax.while_loop(lambda cr: cr.m < n_steps, step, init)
     record = final.record.reshape(batch, n_out, k_slots, 3)
-    event_index = record[..., 2].astype(jnp.int32)
+    return make_event_forward(event_times, record[..., 0], record[..., 1],
+                              record[..., 2].astype(jnp.int32), final.count)
+
+
+def make_event_forward(event_times, times, slope, event_index, n_spikes) -> EventForward:
+    """Assemble an :class:`EventForward`, deriving the frame times and the step count."""
+    batch = event_times.shape[0]
     frame_time = jnp.where(
         event_index >= 0,
         jnp.take_along_axis(event_times, jnp.maximum(event_index, 0).reshape(batch, -1),
                             axis=1).reshape(event_index.shape), 0.0)
-    return EventForward(times=record[..., 0], n_spikes=final.count, event_index=event_index,
-                        slope=record[..., 1], frame_time=frame_time, n_steps=n_steps)
+    n_steps = jnp.max(jnp.sum(jnp.isfinite(event_times), axis=1)).astype(jnp.int32)
+    return EventForward(times=times, n_spikes=n_spikes, event_index=event_index, slope=slope,
+                        frame_time=frame_time, n_steps=n_steps)
