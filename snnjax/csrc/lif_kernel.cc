@@ -32,7 +32,7 @@ template <typename T>
 void ForwardSample(const T* t_ev, const int32_t* src, const T* weights, const T* c,
                    const T* kappa, T tau_syn, T t_max, int64_t n_events, int64_t n_out,
                    int64_t k_slots, T* times, T* slope, int32_t* event_index,
-                   int32_t* n_spikes, T* a, T* b) {
+                   int32_t* n_spikes, T* a, T* b, int32_t* flag) {
   const T tau_mem = T(2) * tau_syn;
   const T inf = std::numeric_limits<T>::infinity();
   for (int64_t i = 0; i < n_out * k_slots; ++i) {
@@ -55,13 +55,27 @@ void ForwardSample(const T* t_ev, const int32_t* src, const T* weights, const T*
     const T t_next = std::min(m + 1 < n_valid ? t_ev[m + 1] : inf, t_max);
     const bool open = t_next > t_m;
     const T z_hi = open ? std::exp((t_next - t_m) / tau_mem) : T(1);
-#pragma omp simd
+    // Vectorised pass: integrate the event and flag the neurons that cross in (t_m, t_next].
+    // (Branch-free so that it vectorises; a division by zero only yields inf/NaN here,
+    // which the comparisons reject.)
+    int32_t any = 0;
+    const int32_t open_i = open;
+#pragma omp simd reduction(| : any)
     for (int64_t i = 0; i < n_out; ++i) {
-      a[i] = a[i] * decay_syn + w[i];
-      b[i] = b[i] * decay_mem + w[i];
+      const T ai = a[i] * decay_syn + w[i];
+      const T bi = b[i] * decay_mem + w[i];
+      a[i] = ai;
+      b[i] = bi;
+      const T disc = bi * bi - T(4) * ai * c[i];
+      const T z = T(2) * ai / (bi + std::sqrt(std::max(disc, T(0))));
+      const int32_t f = open_i & (ai > T(0)) & (bi > T(0)) & (disc >= T(0)) & (z > T(1)) &
+                        (z <= z_hi);
+      flag[i] = f;
+      any |= f;
     }
-    if (!open) continue;
+    if (!any) continue;
     for (int64_t i = 0; i < n_out; ++i) {
+      if (!flag[i]) continue;
       T z_lo = T(1);
       T bi = b[i];
       const T ai = a[i];
@@ -190,6 +204,7 @@ ffi::Error Forward(ffi::Buffer<DT> event_times, ffi::Buffer<ffi::S32> event_sour
 #pragma omp parallel
   {
     std::vector<T> a(n_out), b(n_out);
+    std::vector<int32_t> flag(n_out);
 #pragma omp for schedule(dynamic, 1)
     for (int64_t s = 0; s < batch; ++s) {
       ForwardSample<T>(event_times.typed_data() + s * n_events,
@@ -198,7 +213,7 @@ ffi::Error Forward(ffi::Buffer<DT> event_times, ffi::Buffer<ffi::S32> event_sour
                        times->typed_data() + s * n_out * k_slots,
                        slope->typed_data() + s * n_out * k_slots,
                        event_index->typed_data() + s * n_out * k_slots,
-                       n_spikes->typed_data() + s * n_out, a.data(), b.data());
+                       n_spikes->typed_data() + s * n_out, a.data(), b.data(), flag.data());
     }
   }
   return ffi::Error::Success();
