@@ -31,9 +31,9 @@ from snnjax.kernel import EventForward, forward_events, make_event_forward
 __all__ = ["event_spike_times"]
 
 
-@partial(jax.custom_vjp, nondiff_argnums=(7,))
+@partial(jax.custom_vjp, nondiff_argnums=(7, 8))
 def event_spike_times(event_times, event_source, weights, tau_syn, theta, delta_theta, t_max,
-                      max_spikes):
+                      max_spikes, compiled=False):
     """Differentiable spike times of a layer driven by sorted events.
 
     Args:
@@ -42,20 +42,22 @@ def event_spike_times(event_times, event_source, weights, tau_syn, theta, delta_
       weights: ``[n_in, N]``.
       tau_syn, theta, delta_theta, t_max: scalars (or ``[N]`` for the first three).
       max_spikes: static buffer size ``K``.
+      compiled: static; use the compiled CPU kernel (:mod:`snnjax.cpu_kernel`) instead of the
+        pure-JAX loops. Decide with :func:`snnjax.cpu_kernel.use_cpu_kernel`.
 
     Returns:
       ``(times [B, N, K], n_spikes [B, N] int32)``; ``times`` carries exact gradients with
       respect to ``event_times`` and ``weights``.
     """
     out = _forward(event_times, event_source, weights, tau_syn, theta, delta_theta, t_max,
-                   max_spikes)
+                   max_spikes, compiled)
     return out.times, out.n_spikes
 
 
 def _forward(event_times, event_source, weights, tau_syn, theta, delta_theta, t_max,
-             max_spikes) -> EventForward:
-    """The forward event loop: compiled on CPU (:mod:`snnjax.cpu_kernel`), else pure JAX."""
-    if cpu_kernel.use_cpu_kernel(tau_syn):
+             max_spikes, compiled) -> EventForward:
+    """The forward event loop: compiled C++ (:mod:`snnjax.cpu_kernel`) or pure JAX."""
+    if compiled:
         times, slope, event_index, n_spikes = cpu_kernel.forward(
             event_times, event_source, weights, tau_syn, theta, delta_theta, t_max, max_spikes)
         return make_event_forward(event_times, times, slope, event_index, n_spikes)
@@ -63,9 +65,10 @@ def _forward(event_times, event_source, weights, tau_syn, theta, delta_theta, t_
                           t_max, max_spikes)
 
 
-def _fwd(event_times, event_source, weights, tau_syn, theta, delta_theta, t_max, max_spikes):
+def _fwd(event_times, event_source, weights, tau_syn, theta, delta_theta, t_max, max_spikes,
+         compiled):
     out = _forward(event_times, event_source, weights, tau_syn, theta, delta_theta, t_max,
-                   max_spikes)
+                   max_spikes, compiled)
     residuals = (event_times, event_source, weights, tau_syn, theta, delta_theta, t_max, out)
     return (out.times, out.n_spikes), residuals
 
@@ -108,7 +111,7 @@ def spike_errors(cot_times, times, slope, frame_time, tau_mem, kappa):
     return jnp.moveaxis(errors, 0, -1), z
 
 
-def _bwd(max_spikes, residuals, cotangents):
+def _bwd(max_spikes, compiled, residuals, cotangents):
     event_times, event_source, weights, tau_syn, theta, delta_theta, t_max, out = residuals
     cot_times, _ = cotangents
     batch, _ = event_times.shape
@@ -119,7 +122,7 @@ def _bwd(max_spikes, residuals, cotangents):
     tau_mem_k = tau_mem_n if jnp.ndim(tau_mem_n) == 0 else tau_mem_n[..., None]
     kappa = delta_theta / (2.0 * tau_syn)
     zero = jax.tree_util.tree_map(jnp.zeros_like, (tau_syn, theta, delta_theta, t_max))
-    if cpu_kernel.use_cpu_kernel(tau_syn):
+    if compiled:
         d_weights, d_times = cpu_kernel.backward(
             event_times, event_source, weights, tau_syn, delta_theta, cot_times, out.times,
             out.slope, out.event_index, out.n_spikes)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from snnjax import cpu_kernel
 from snnjax.grad import event_spike_times
 from snnjax.kernel import sort_events
 from snnjax.lif import LIFParams
@@ -135,8 +137,15 @@ def lif_layer(input_times, weights, params: LIFParams, *, max_spikes: int, t_max
         raise ValueError("weights contain NaN or inf")
 
     dtype = jnp.result_type(input_times.dtype, weights.dtype)
-    input_times = input_times.astype(dtype)
-    weights = weights.astype(dtype)
+    compiled = cpu_kernel.use_cpu_kernel(params.tau_syn)
+    return _lif_layer(input_times.astype(dtype), weights.astype(dtype), params, t_max,
+                      int(max_spikes), max_input_events, compiled)
+
+
+@partial(jax.jit, static_argnums=(4, 5, 6))
+def _lif_layer(input_times, weights, params, t_max, max_spikes, max_input_events, compiled):
+    """Jitted body of :func:`lif_layer` (so that eager calls are compiled once per shape)."""
+    dtype = weights.dtype
     batch_shape = input_times.shape[:-2]
     flat = input_times.reshape((-1,) + input_times.shape[-2:])
     cast = lambda v: jnp.asarray(v, dtype)
@@ -144,7 +153,7 @@ def lif_layer(input_times, weights, params: LIFParams, *, max_spikes: int, t_max
     event_times, event_source, n_overflow = sort_events(flat, t_max, max_input_events)
     times, n_spikes = event_spike_times(
         event_times, event_source, weights, cast(params.tau_syn), cast(params.theta),
-        cast(params.delta_theta), t_max, int(max_spikes))
+        cast(params.delta_theta), t_max, max_spikes, compiled)
     n_dropped = jnp.maximum(n_spikes - max_spikes, 0)
     n_out = weights.shape[1]
     return LayerOutput(times=times.reshape(batch_shape + (n_out, max_spikes)),
