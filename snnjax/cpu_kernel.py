@@ -29,7 +29,9 @@ import numpy as np
 __all__ = ["available", "use_cpu_kernel", "forward", "backward"]
 
 _SOURCE = Path(__file__).parent / "csrc" / "lif_kernel.cc"
-_FLAGS = ["-O3", "-march=native", "-fopenmp", "-shared", "-fPIC", "-std=c++17"]
+# -fno-math-errno lets sqrt vectorise (no errno for negative inputs; results are unchanged).
+_FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-fopenmp", "-shared",
+          "-fPIC", "-std=c++17"]
 
 
 def _cpu_signature() -> str:
@@ -96,6 +98,12 @@ def use_cpu_kernel(tau_syn) -> bool:
     return available()
 
 
+def _require() -> None:
+    if not available():
+        raise RuntimeError("the compiled CPU kernel is unavailable here (see the warning above); "
+                           "use the pure-JAX kernel (SNNJAX_KERNEL=xla)")
+
+
 def _suffix(dtype) -> str:
     dtype = np.dtype(dtype)
     if dtype == np.float32:
@@ -112,6 +120,7 @@ def forward(event_times, event_source, weights, tau_syn, theta, delta_theta, t_m
     Returns:
       ``(times [B, N, K], slope [B, N, K], event_index [B, N, K] int32, n_spikes [B, N])``.
     """
+    _require()
     batch, _ = event_times.shape
     n_out = weights.shape[1]
     dtype = weights.dtype
@@ -142,6 +151,7 @@ def backward(event_times, event_source, weights, tau_syn, delta_theta, cot_times
     Returns:
       ``(d_weights [n_in, N], d_event_times [B, E])``.
     """
+    _require()
     dtype = weights.dtype
     n_out = weights.shape[1]
     scalars = jnp.stack([jnp.asarray(tau_syn, dtype), jnp.asarray(0.0, dtype)])
