@@ -131,7 +131,7 @@ void BackwardSample(const T* t_ev, const int32_t* src, const T* weights, T tau_s
                     const T* kappa, const T* cot, const T* times, const T* slope,
                     const int32_t* event_index, const int32_t* n_stored, int64_t n_events,
                     int64_t n_out, int64_t k_slots, T* d_weights, T* d_times, T* u, T* v,
-                    int32_t* pointer, T* grad_a, T* grad_b) {
+                    int32_t* pointer, int32_t* next_event, T* grad_a, T* grad_b) {
   const T tau_mem = T(2) * tau_syn;
   const int64_t n_valid = CountValid(t_ev, n_events);
   for (int64_t m = 0; m < n_events; ++m) d_times[m] = T(0);
@@ -139,30 +139,39 @@ void BackwardSample(const T* t_ev, const int32_t* src, const T* weights, T tau_s
     u[i] = T(0);
     v[i] = T(0);
     pointer[i] = n_stored[i] - 1;
+    next_event[i] = n_stored[i] > 0 ? event_index[i * k_slots + n_stored[i] - 1] : -1;
     SpikeErrors<T>(t_ev, cot + i * k_slots, times + i * k_slots, slope + i * k_slots,
                    event_index + i * k_slots, n_stored[i], tau_mem, kappa[i],
                    grad_a + i * k_slots, grad_b + i * k_slots);
   }
+  const T inv_tau_syn = T(1) / tau_syn, inv_tau_mem = T(1) / tau_mem;
   for (int64_t m = n_valid - 1; m >= 0; --m) {
-    if (m + 1 < n_valid) {
-      const T dt = t_ev[m + 1] - t_ev[m];
-      const T decay_syn = std::exp(-dt / tau_syn);
-      const T decay_mem = std::exp(-dt / tau_mem);
-#pragma omp simd
-      for (int64_t i = 0; i < n_out; ++i) {
-        u[i] *= decay_syn;
-        v[i] *= decay_mem;
-      }
-    }
-    // Absorb the spikes whose last causal event is m (each neuron's are contiguous).
+    // Move the running sums from the frame of t_{m+1} to the frame of t_m, and find the
+    // neurons with a spike whose last causal event is m (next_event[i] caches the event of
+    // each neuron's next unabsorbed spike; a neuron's spikes are contiguous in m).
+    const T dt = m + 1 < n_valid ? t_ev[m + 1] - t_ev[m] : T(0);
+    const T decay_syn = std::exp(-dt / tau_syn);
+    const T decay_mem = std::exp(-dt / tau_mem);
+    int32_t any = 0;
+    const int32_t m32 = static_cast<int32_t>(m);
+#pragma omp simd reduction(| : any)
     for (int64_t i = 0; i < n_out; ++i) {
-      int32_t p = pointer[i];
-      while (p >= 0 && event_index[i * k_slots + p] == m) {
-        u[i] += grad_a[i * k_slots + p];
-        v[i] += grad_b[i * k_slots + p];
-        --p;
+      u[i] *= decay_syn;
+      v[i] *= decay_mem;
+      any |= (next_event[i] == m32);
+    }
+    if (any) {
+      for (int64_t i = 0; i < n_out; ++i) {
+        if (next_event[i] != m32) continue;
+        int32_t p = pointer[i];
+        while (p >= 0 && event_index[i * k_slots + p] == m32) {
+          u[i] += grad_a[i * k_slots + p];
+          v[i] += grad_b[i * k_slots + p];
+          --p;
+        }
+        pointer[i] = p;
+        next_event[i] = p >= 0 ? event_index[i * k_slots + p] : -1;
       }
-      pointer[i] = p;
     }
     const int64_t s = src[m];
     const T* w = weights + s * n_out;
@@ -171,7 +180,7 @@ void BackwardSample(const T* t_ev, const int32_t* src, const T* weights, T tau_s
 #pragma omp simd reduction(+ : g_t)
     for (int64_t i = 0; i < n_out; ++i) {
       dw[i] += u[i] + v[i];
-      g_t += w[i] * (u[i] / tau_syn + v[i] / tau_mem);
+      g_t += w[i] * (u[i] * inv_tau_syn + v[i] * inv_tau_mem);
     }
     d_times[m] = g_t;
   }
@@ -249,7 +258,7 @@ ffi::Error Backward(ffi::Buffer<DT> event_times, ffi::Buffer<ffi::S32> event_sou
     // Each thread accumulates its samples' weight gradient privately, then adds it.
     std::vector<T> dw(n_in * n_out, T(0)), u(n_out), v(n_out);
     std::vector<T> grad_a(n_out * k_slots), grad_b(n_out * k_slots);
-    std::vector<int32_t> pointer(n_out);
+    std::vector<int32_t> pointer(n_out), next_event(n_out);
 #pragma omp for schedule(dynamic, 1)
     for (int64_t s = 0; s < batch; ++s) {
       const int64_t off = s * n_out * k_slots;
@@ -260,7 +269,7 @@ ffi::Error Backward(ffi::Buffer<DT> event_times, ffi::Buffer<ffi::S32> event_sou
                         event_index.typed_data() + off, n_stored.data() + s * n_out,
                         n_events, n_out, k_slots, dw.data(),
                         d_times->typed_data() + s * n_events, u.data(), v.data(),
-                        pointer.data(), grad_a.data(), grad_b.data());
+                        pointer.data(), next_event.data(), grad_a.data(), grad_b.data());
     }
 #pragma omp critical
     for (int64_t i = 0; i < n_in * n_out; ++i) dw_out[i] += dw[i];
