@@ -20,12 +20,14 @@ import jax.numpy as jnp
 import numpy as np
 
 import snnjax
+from snnjax import cpu_kernel
 from snnjax.data import load_dataset
 from snnjax.encoding import latency_encode
 
 
 def median_time(fn, *args, repeats: int) -> float:
-    jax.block_until_ready(fn(*args))  # compile + warm up
+    """Median wall time of ``fn(*args)`` (s) after one warm-up call (compilation excluded)."""
+    jax.block_until_ready(fn(*args))
     samples = []
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -42,7 +44,8 @@ def main(argv=None):
     ap.add_argument("--max-spikes", type=int, default=30)
     ap.add_argument("--theta", type=float, default=0.2)
     ap.add_argument("--t-max", type=float, default=0.2)
-    ap.add_argument("--repeats", type=int, default=20)
+    ap.add_argument("--repeats", type=int, default=20, help="timed calls per round")
+    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds (median of medians)")
     ap.add_argument("--max-input-events", type=int, default=None,
                     help="static bound on active input events (default: measured max of the batch)")
     ap.add_argument("--json", default=None, help="write the results here")
@@ -64,18 +67,20 @@ def main(argv=None):
         return jnp.sum(jnp.where(jnp.isfinite(out.times), out.times * cot, 0.0)), out
 
     snn_fwd = jax.jit(lambda w, t: snn_loss(w, t)[1].times)
-    snn_fb = jax.jit(jax.value_and_grad(snn_loss, has_aux=True))
+    # Gradients w.r.t. weights AND input times (what a hidden layer of a deeper net needs).
+    snn_fb = jax.jit(jax.value_and_grad(snn_loss, argnums=(0, 1), has_aux=True))
     x_dense = jnp.asarray(images.reshape(args.batch_size, -1), jnp.float32) / 255.0
 
     def dense_loss(w, x):
         return jnp.sum(jax.nn.relu(x @ w) ** 2)
 
-    dense_fb = jax.jit(jax.value_and_grad(dense_loss))
+    dense_fb = jax.jit(jax.value_and_grad(dense_loss, argnums=(0, 1)))
 
     (_, out), _ = snn_fb(weights, input_times)
     n_spikes = np.asarray(jnp.sum(jnp.isfinite(out.times), axis=(1, 2)))
     results = {
         "device": jax.devices()[0].device_kind,
+        "kernel": "compiled C++ (XLA FFI)" if cpu_kernel.use_cpu_kernel(0.13) else "pure JAX",
         "batch_size": args.batch_size,
         "layer": f"784->{args.hidden}, max_spikes={args.max_spikes}",
         "active_inputs_mean": float(n_active.mean()),
@@ -84,9 +89,13 @@ def main(argv=None):
         "max_spikes_of_a_neuron": int(jnp.max(jnp.sum(jnp.isfinite(out.times), axis=-1))),
         "dropped_spikes": int(out.n_dropped.sum()),
     }
-    t_dense = median_time(dense_fb, weights, x_dense, repeats=args.repeats)
-    t_fwd = median_time(snn_fwd, weights, input_times, repeats=args.repeats)
-    t_fb = median_time(snn_fb, weights, input_times, repeats=args.repeats)
+    # Interleave the three so that machine noise hits them alike; report medians.
+    t_dense, t_fwd, t_fb = [], [], []
+    for _ in range(args.rounds):
+        t_dense.append(median_time(dense_fb, weights, x_dense, repeats=args.repeats))
+        t_fwd.append(median_time(snn_fwd, weights, input_times, repeats=args.repeats))
+        t_fb.append(median_time(snn_fb, weights, input_times, repeats=args.repeats))
+    t_dense, t_fwd, t_fb = (statistics.median(v) for v in (t_dense, t_fwd, t_fb))
     results.update({
         "dense_fwd_bwd_ms": 1e3 * t_dense,
         "snn_fwd_ms": 1e3 * t_fwd,
