@@ -1,0 +1,65 @@
+"""Training: data pipeline, jitted steps, the epoch loop, checkpoints and results.
+
+The pieces, each usable alone:
+
+* :func:`prepare_data` — load and encode a config's dataset once (train / validation /
+  test splits of input spike times).
+* :func:`build_model`, :func:`init_params` — the config's :class:`snnjax.nn.SpikingNetwork`.
+* :func:`make_optimizer`, :func:`make_loss_fn`, :func:`make_train_step`,
+  :func:`make_eval_step` — Optax Adam (schedules, clipping) and jitted steps.
+* :func:`train` — the epoch loop: progress bar, ``metrics.jsonl``, Orbax checkpoints with
+  resume, ``results.json``; :func:`evaluate_run` — evaluate a saved run.
+
+Example:
+  >>> from snnjax.configs import get_config
+  >>> from snnjax.train import train
+  >>> results = train(get_config("yinyang_multispike"), "runs/yy")  # doctest: +SKIP
+  >>> results["test_accuracy"], results["spikes_per_sample"]         # doctest: +SKIP
+"""
+
+from snnjax.train.checkpoint import RunCheckpoints
+from snnjax.train.data import DataSplits, SpikeDataset, prepare_data
+from snnjax.train.loop import (
+    RunMismatchError,
+    evaluate,
+    evaluate_run,
+    input_event_bound,
+    load_run,
+    train,
+)
+from snnjax.train.model import build_model, init_params, spiking_layer_indices, spiking_layer_names
+from snnjax.train.step import (
+    TrainState,
+    guard_weight_gradients,
+    make_eval_step,
+    make_loss_fn,
+    make_lr_schedule,
+    make_optimizer,
+    make_predict_fn,
+    make_train_step,
+)
+
+__all__ = [
+    "DataSplits",
+    "RunCheckpoints",
+    "RunMismatchError",
+    "SpikeDataset",
+    "TrainState",
+    "build_model",
+    "evaluate",
+    "evaluate_run",
+    "guard_weight_gradients",
+    "init_params",
+    "input_event_bound",
+    "load_run",
+    "make_eval_step",
+    "make_loss_fn",
+    "make_lr_schedule",
+    "make_optimizer",
+    "make_predict_fn",
+    "make_train_step",
+    "prepare_data",
+    "spiking_layer_indices",
+    "spiking_layer_names",
+    "train",
+]

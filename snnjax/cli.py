@@ -1,0 +1,172 @@
+"""The ``snnjax`` command: train the paper's networks, evaluate runs, list configs.
+
+::
+
+    snnjax train                      # Yin-Yang multi-spike (the default), a few minutes on a CPU
+    snnjax train mnist_multispike --epochs 5 --data-dir ../shared/data/mnist --out runs/m1
+    snnjax train yinyang_ttfs --set lr=0.001 --set max_spikes=1,1
+    snnjax eval runs/m1
+    snnjax configs
+
+``train`` writes ``metrics.jsonl``, ``checkpoints/``, ``config.json``, ``run.json`` and
+``results.json`` into ``--out`` (default ``runs/<config>-<timestamp>``). Running the same
+command with the same ``--out`` after an interruption resumes from the last checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+
+from snnjax.configs import (
+    CONFIGS,
+    DEFAULT_CONFIG,
+    ConfigError,
+    apply_overrides,
+    get_config,
+    list_configs,
+)
+
+__all__ = ["main", "build_parser"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``snnjax`` command."""
+    parser = argparse.ArgumentParser(
+        prog="snnjax",
+        description="Exact event-based training of spiking neural networks in JAX "
+                    "(Bacho & Chu 2023).")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p_train = sub.add_parser("train", help="train a named config",
+                             description="Train a named config (see `snnjax configs`).")
+    p_train.add_argument("config", nargs="?", default=DEFAULT_CONFIG,
+                         help=f"config name (default: {DEFAULT_CONFIG})")
+    p_train.add_argument("--epochs", type=int, help="number of epochs")
+    p_train.add_argument("--batch-size", type=int, help="training batch size")
+    p_train.add_argument("--seed", type=int, help="seed of the initialisation and batch order")
+    p_train.add_argument("--out", help="run directory (default: runs/<config>-<timestamp>); "
+                                       "an existing run there is resumed")
+    p_train.add_argument("--data-dir", help="directory with the IDX files (image datasets)")
+    p_train.add_argument("--set", dest="overrides", action="append", default=[],
+                         metavar="KEY=VALUE",
+                         help="override any config field (repeatable); lists are comma-"
+                              "separated, e.g. --set sizes=5,60,3 --set thetas=0.2,0.3")
+    p_train.add_argument("--quiet", action="store_true",
+                         help="no progress bar and no per-epoch lines (warnings and the "
+                              "summary still print)")
+
+    p_eval = sub.add_parser("eval", help="evaluate a run's checkpoint",
+                            description="Evaluate a run directory written by `snnjax train`.")
+    p_eval.add_argument("run_dir", help="run directory")
+    p_eval.add_argument("--data-dir", help="directory with the IDX files (image datasets)")
+    p_eval.add_argument("--checkpoint", choices=("last", "best"), default="last",
+                        help="last epoch (default) or the validation-selected best epoch")
+    p_eval.add_argument("--split", choices=("test", "validation", "train"), default="test")
+    p_eval.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    sub.add_parser("configs", help="list the named configs")
+    return parser
+
+
+def _fmt_layers(d: dict[str, float], fmt: str = "{:.1f}") -> str:
+    return ", ".join(f"{k} {fmt.format(v)}" for k, v in d.items())
+
+
+def _cmd_configs() -> int:
+    width = max(len(name) for name in CONFIGS)
+    for name, desc in list_configs():
+        mark = " (default)" if name == DEFAULT_CONFIG else ""
+        print(f"{name:<{width}}  {desc}{mark}")
+    return 0
+
+
+def _cmd_train(args) -> int:
+    from snnjax.train import train  # heavy imports only when needed
+
+    config = get_config(args.config, args.overrides)
+    flags = {"epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed}
+    config = apply_overrides(config, {k: v for k, v in flags.items() if v is not None})
+    out = args.out or f"runs/{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    args.out = out
+    if not args.quiet:
+        print(f"run directory: {out}")
+    results = train(config, out, data_dir=args.data_dir, quiet=args.quiet)
+    if results is None:  # pragma: no cover - only with stop_after
+        return 0
+    acc = results["test_accuracy"]
+    print(f"\n{config.name}: test accuracy {100 * acc:.2f}% after {results['epochs']} epochs "
+          f"(seed {results['seed']})")
+    if results["selected_by"] == "validation":
+        print(f"best epoch {results['best_epoch']} (selected by validation accuracy "
+              f"{100 * results['best_validation_accuracy']:.2f}%): test accuracy "
+              f"{100 * results['best_test_accuracy']:.2f}%")
+    print(f"spikes per sample ({results['spikes_per_sample_split']}): "
+          f"{_fmt_layers(results['spikes_per_sample'])} "
+          f"(total {results['spikes_per_sample_total']:.1f})")
+    if results["train_samples_per_s"]:
+        print(f"training throughput {results['train_samples_per_s']:.0f} samples/s on "
+              f"{results['device']} (compile {results['compile_time_s']:.1f} s)")
+    print(f"results: {out}/results.json  metrics: {out}/metrics.jsonl  "
+          f"checkpoints: {out}/checkpoints")
+    return 0
+
+
+def _cmd_eval(args) -> int:
+    from snnjax.train import evaluate_run
+
+    result = evaluate_run(args.run_dir, data_dir=args.data_dir, checkpoint=args.checkpoint,
+                          split=args.split)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"{result['config_name']} ({args.run_dir}), {result['checkpoint']} checkpoint "
+          f"(epoch {result['epoch']}), {result['split']} split ({result['n']} samples):")
+    print(f"  accuracy {100 * result['accuracy']:.2f}%  (all outputs silent: "
+          f"{result['silent_output_fraction']:.1%}, label neuron silent: "
+          f"{result['label_silent_fraction']:.1%})")
+    total = sum(result["spikes_per_sample"].values())
+    print(f"  spikes per sample: {_fmt_layers(result['spikes_per_sample'])} (total {total:.1f})")
+    print(f"  silent neurons: {_fmt_layers(result['silent_neurons'], '{:.1%}')}")
+    dropped = {k: v for k, v in result["dropped_spikes_per_sample"].items()
+               if v > 0 and result["max_spikes"][k] > 1}  # 1-slot (TTFS) layers: by design
+    if dropped:
+        print(f"  DROPPED spikes per sample (buffers full): {_fmt_layers(dropped, '{:.3g}')}")
+    overflow = {k: v for k, v in result["input_overflow_per_sample"].items() if v > 0}
+    if overflow:
+        print(f"  INPUT OVERFLOW events per sample: {_fmt_layers(overflow, '{:.3g}')}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``snnjax`` command; returns the exit status.
+
+    Errors a user can fix (unknown config or key, bad value, missing data, a run directory
+    of another config) print one clear message to stderr and return 2.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        if args.command == "configs":
+            return _cmd_configs()
+        if args.command == "train":
+            return _cmd_train(args)
+        return _cmd_eval(args)
+    except (ConfigError, FileNotFoundError, ValueError) as err:
+        print(f"snnjax {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        where = f" --out {args.out}" if getattr(args, "out", None) else ""
+        print(f"\ninterrupted; run the same command with{where or ' the same --out'} to "
+              "resume from the last checkpoint", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,465 @@
+"""Experiment configurations: one frozen dataclass and the paper's experiments by name.
+
+:class:`ExperimentConfig` holds everything a training run needs (dataset, network,
+loss, optimizer, schedule, seeds); :data:`CONFIGS` maps names to configs, and
+:func:`get_config` applies ``key=value`` overrides (the ``--set`` flag of the ``snnjax``
+command) with type conversion.
+
+The MNIST, EMNIST, Fashion-MNIST and conv-MNIST configs take their hyper-parameters from
+the authors' scripts (Bacho & Chu 2023; SPEC §6). The paper has **no Yin-Yang run**: the
+two Yin-Yang configs are ours (network 4 inputs + 1 bias -> 120 -> 3, the standard size of
+the Fast & Deep and EventProp papers; thresholds, buffers, ``t_max``, initialisation and
+learning rate tuned here with short runs), and are labelled as such in their description.
+
+Example:
+  >>> from snnjax.configs import get_config
+  >>> cfg = get_config("mnist_multispike", ["epochs=2", "sizes=784,100,10"])
+  >>> cfg.epochs, cfg.sizes
+  (2, (784, 100, 10))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+__all__ = [
+    "CONFIGS",
+    "DEFAULT_CONFIG",
+    "ConfigError",
+    "ExperimentConfig",
+    "apply_overrides",
+    "config_from_dict",
+    "config_to_dict",
+    "get_config",
+    "list_configs",
+    "parse_override",
+]
+
+#: Name of the config ``snnjax train`` uses when none is given.
+DEFAULT_CONFIG = "yinyang_multispike"
+
+_DATASETS = ("yinyang", "mnist", "fashion_mnist", "emnist")
+_LOSSES = ("count", "ttfs")
+_SCHEDULES = ("constant", "step")
+_ARCHITECTURES = ("dense", "conv")
+
+InitSpec = tuple[str, float, float]
+
+
+class ConfigError(ValueError):
+    """A config name, field or value is invalid (the message says which and why)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentConfig:
+    """Everything one training run needs. Immutable; make variants with
+    :func:`dataclasses.replace` or :func:`apply_overrides`.
+
+    Units: times in seconds. Every layer has ``tau_mem = 2 tau_syn`` and reset
+    ``delta_theta = theta`` (SPEC §1, §6).
+
+    Attributes:
+      name: config name (recorded in results).
+      description: one line, shown by ``snnjax configs``.
+      dataset: ``"yinyang"`` (generated, no files), ``"mnist"``, ``"fashion_mnist"`` or
+        ``"emnist"`` (EMNIST Balanced, 47 classes).
+      architecture: ``"dense"`` or ``"conv"``.
+      sizes: dense: all layer sizes including the input, e.g. ``(784, 800, 10)``
+        (Yin-Yang: ``(5, 120, 3)``, the 5th input being the bias spike). conv: the sizes
+        of the dense layers after flattening, e.g. ``(300, 10)``.
+      conv_features: conv only: output channels of each "valid", stride-1 conv layer,
+        each followed by 2x2 spike-union pooling.
+      kernel_size: conv only: square kernel size.
+      thetas: firing threshold per spiking layer (conv layers first).
+      max_spikes: spike buffer per spiking layer (1 = TTFS layer).
+      tau_syn: synaptic time constant (s), all layers.
+      t_max: end of the simulation (s).
+      init: weight initialiser per spiking layer, each ``(name, p, q)`` with
+        ``("uniform", low, high)`` or ``("normal", mean, std)``; one entry = all layers.
+      t_window: input encoding window (s): images are latency-coded
+        ``t = t_window (1 - pixel/255)``; Yin-Yang features ``f`` fire at
+        ``f * t_window``.
+      bias_time: Yin-Yang only: time of the bias input spike (s).
+      loss: ``"count"`` (spike-count loss, predict argmax count) or ``"ttfs"`` (softmax
+        cross-entropy over first-spike times, predict argmin first spike).
+      n_true, n_false: count loss targets of the label neuron and the others.
+      tau_loss, alpha, beta: TTFS loss temperature (s) and Fast & Deep regulariser
+        ``alpha (exp(t_label / (beta tau_syn)) - 1)`` (``alpha = 0`` disables it).
+      lr: Adam learning rate.
+      lr_schedule: ``"constant"`` or ``"step"`` (multiply by ``lr_decay_factor`` every
+        ``lr_decay_every`` epochs, never below ``lr_floor``).
+      lr_decay_every, lr_decay_factor, lr_floor: step schedule parameters.
+      batch_size: training mini-batch size (the last incomplete batch of an epoch is
+        dropped; the order of epoch ``e`` is ``snnjax.data.batches(seed=seed, epoch=e)``).
+      eval_batch_size: batch size for evaluation (no effect on results).
+      epochs: number of epochs.
+      seed: seed of the weight initialisation and of the batch order.
+      n_validation: validation samples. Image datasets: held out from the training split
+        (``snnjax.data.train_validation_split`` with seed 0, the same for every ``seed``);
+        Yin-Yang: size of its own validation split (standard 1000, generator seed 41).
+        0 = no validation split (the best epoch is then the final one).
+      train_subset: use only the first N training samples (after holding out the
+        validation set); ``None`` = all. For quick runs and tests.
+      test_subset: evaluate on the first N test samples only; ``None`` = all.
+      max_input_events: static bound on the active input events per sample of the first
+        layer (dense networks). ``None`` = computed from the data (the largest number of
+        active inputs over all splits); events beyond the bound are counted as input
+        overflow and reported, never dropped silently.
+      grad_clip: clip the gradient's global norm to this value; ``None`` = no clipping.
+      weight_grad_guard: Fast & Deep's guard against grazing crossings: per sample, zero
+        every weight-gradient column (one output neuron) whose largest ``|dL/dw|``
+        exceeds this bound. ``None`` (default) = off, the gradient stays exact. Costs a
+        per-sample gradient (``vmap``).
+      keep_checkpoints: how many per-epoch checkpoints to keep (the best one is kept
+        separately).
+    """
+
+    name: str = "custom"
+    description: str = ""
+    dataset: str = "yinyang"
+    architecture: str = "dense"
+    sizes: tuple[int, ...] = (5, 120, 3)
+    conv_features: tuple[int, ...] = ()
+    kernel_size: int = 5
+    thetas: tuple[float, ...] = (0.2, 0.3)
+    max_spikes: tuple[int, ...] = (10, 15)
+    tau_syn: float = 0.13
+    t_max: float = 0.5
+    init: tuple[InitSpec, ...] = (("normal", 0.5, 2.0), ("normal", 0.2, 0.5))
+    t_window: float = 0.2
+    bias_time: float = 0.0
+    loss: str = "count"
+    n_true: float = 8.0
+    n_false: float = 2.0
+    tau_loss: float = 0.005
+    alpha: float = 0.0
+    beta: float = 1.0
+    lr: float = 0.003
+    lr_schedule: str = "constant"
+    lr_decay_every: int = 10
+    lr_decay_factor: float = 0.5
+    lr_floor: float = 0.0
+    batch_size: int = 50
+    eval_batch_size: int = 500
+    epochs: int = 30
+    seed: int = 0
+    n_validation: int = 1000
+    train_subset: int | None = None
+    test_subset: int | None = None
+    max_input_events: int | None = None
+    grad_clip: float | None = None
+    weight_grad_guard: float | None = None
+    keep_checkpoints: int = 2
+
+    def __post_init__(self):
+        # Normalise sequences (e.g. lists from JSON) into tuples, so configs compare equal.
+        for f in ("sizes", "conv_features", "thetas", "max_spikes"):
+            object.__setattr__(self, f, tuple(getattr(self, f)))
+        object.__setattr__(self, "init", _normalise_init(self.init))
+        self._validate()
+
+    @property
+    def n_spiking_layers(self) -> int:
+        """Number of spiking (dense or conv) layers."""
+        if self.architecture == "conv":
+            return len(self.conv_features) + len(self.sizes)
+        return len(self.sizes) - 1
+
+    @property
+    def num_classes(self) -> int:
+        """Number of output neurons (classes)."""
+        return int(self.sizes[-1])
+
+    def _validate(self) -> None:
+        def bad(msg):
+            raise ConfigError(f"config {self.name!r}: {msg}")
+
+        if self.dataset not in _DATASETS:
+            bad(f"dataset must be one of {_DATASETS}, got {self.dataset!r}")
+        if self.architecture not in _ARCHITECTURES:
+            bad(f"architecture must be one of {_ARCHITECTURES}, got {self.architecture!r}")
+        if self.loss not in _LOSSES:
+            bad(f"loss must be one of {_LOSSES}, got {self.loss!r}")
+        if self.lr_schedule not in _SCHEDULES:
+            bad(f"lr_schedule must be one of {_SCHEDULES}, got {self.lr_schedule!r}")
+        if any(int(s) < 1 for s in self.sizes + self.conv_features):
+            bad(f"layer sizes must be >= 1, got sizes={self.sizes}, "
+                f"conv_features={self.conv_features}")
+        if self.architecture == "dense":
+            if len(self.sizes) < 2:
+                bad(f"a dense network needs sizes (n_in, ..., n_out), got {self.sizes}")
+            if self.conv_features:
+                bad("conv_features is set but architecture is 'dense'")
+        else:
+            if not self.conv_features or not self.sizes:
+                bad("a conv network needs conv_features and sizes (the dense layers after "
+                    "flattening)")
+            if self.dataset == "yinyang":
+                bad("the Yin-Yang dataset has no image; use architecture='dense'")
+        n = self.n_spiking_layers
+        for field in ("thetas", "max_spikes"):
+            if len(getattr(self, field)) != n:
+                bad(f"{field} needs {n} entries (one per spiking layer), got "
+                    f"{getattr(self, field)}")
+        if any(t <= 0 for t in self.thetas):
+            bad(f"thetas must be > 0, got {self.thetas}")
+        if any(int(k) < 1 for k in self.max_spikes):
+            bad(f"max_spikes must be >= 1, got {self.max_spikes}")
+        if len(self.init) not in (1, n):
+            bad(f"init needs 1 or {n} entries, got {len(self.init)}")
+        for name in ("tau_syn", "t_max", "t_window", "tau_loss", "beta", "lr"):
+            if not getattr(self, name) > 0:
+                bad(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.alpha < 0 or self.lr_floor < 0:
+            bad("alpha and lr_floor must be >= 0")
+        if not 0 < self.lr_decay_factor <= 1 or self.lr_decay_every < 1:
+            bad("lr_decay_factor must be in (0, 1] and lr_decay_every >= 1")
+        for name in ("batch_size", "eval_batch_size", "epochs", "keep_checkpoints"):
+            if getattr(self, name) < 1:
+                bad(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.seed < 0 or self.n_validation < 0:
+            bad("seed and n_validation must be >= 0")
+        for name in ("train_subset", "test_subset", "max_input_events"):
+            v = getattr(self, name)
+            if v is not None and v < 1:
+                bad(f"{name} must be >= 1 or None, got {v}")
+        for name in ("grad_clip", "weight_grad_guard"):
+            v = getattr(self, name)
+            if v is not None and not v > 0:
+                bad(f"{name} must be > 0 or None, got {v}")
+
+
+def _normalise_init(init: Any) -> tuple[InitSpec, ...]:
+    """``("uniform", -1, 1)`` or a sequence of such triples -> tuple of triples."""
+    if isinstance(init, (list, tuple)) and len(init) == 3 and isinstance(init[0], str):
+        init = (init,)
+    out = []
+    for spec in init:
+        if not (isinstance(spec, (list, tuple)) and len(spec) == 3 and isinstance(spec[0], str)
+                and spec[0] in ("uniform", "normal")):
+            raise ConfigError(f"init entries must be ('uniform', low, high) or "
+                              f"('normal', mean, std), got {spec!r}")
+        out.append((str(spec[0]), float(spec[1]), float(spec[2])))
+    return tuple(out)
+
+
+# ----------------------------------------------------------------------- named configs
+
+_YY_NOTE = ("hyper-parameters are snnjax's own, tuned on the validation split (the paper has "
+            "no Yin-Yang run)")
+
+CONFIGS: dict[str, ExperimentConfig] = {
+    "yinyang_multispike": ExperimentConfig(
+        name="yinyang_multispike",
+        description=f"Yin-Yang 5-120-3, multi-spike, spike-count loss 8/2; {_YY_NOTE}",
+        dataset="yinyang", sizes=(5, 120, 3), thetas=(0.2, 0.3), max_spikes=(10, 15),
+        t_max=0.5, init=(("normal", 0.5, 2.0), ("normal", 0.2, 0.5)), t_window=0.2,
+        loss="count", n_true=8.0, n_false=2.0, lr=0.003, lr_schedule="step",
+        lr_decay_every=20, lr_decay_factor=0.5, batch_size=50, epochs=60, n_validation=1000,
+    ),
+    "yinyang_ttfs": ExperimentConfig(
+        name="yinyang_ttfs",
+        description=f"Yin-Yang 5-120-3, one spike per neuron (TTFS), softmax CE + Fast & Deep "
+                    f"regulariser; {_YY_NOTE}",
+        dataset="yinyang", sizes=(5, 120, 3), thetas=(0.2, 0.3), max_spikes=(1, 1),
+        t_max=0.5, init=(("normal", 0.5, 2.0), ("normal", 0.5, 0.5)), t_window=0.2,
+        loss="ttfs", tau_loss=0.01, alpha=1.0, beta=2.0, lr=0.001, lr_schedule="step",
+        lr_decay_every=20, lr_decay_factor=0.5, batch_size=50, epochs=60, n_validation=1000,
+    ),
+    "mnist_ttfs": ExperimentConfig(
+        name="mnist_ttfs",
+        description="MNIST 784-800-10, TTFS (1 spike/neuron), softmax CE tau_L=5 ms "
+                    "(paper, SPEC §6)",
+        dataset="mnist", sizes=(784, 800, 10), thetas=(0.7, 2.0), max_spikes=(1, 1),
+        t_max=1.0, init=(("uniform", 0.0, 1.0),), t_window=0.1, loss="ttfs",
+        tau_loss=0.005, lr=0.002, batch_size=50, epochs=30, n_validation=5000,
+        eval_batch_size=250,
+    ),
+    "mnist_multispike": ExperimentConfig(
+        name="mnist_multispike",
+        description="MNIST 784-800-10, multi-spike (30/neuron), count loss 15/3 "
+                    "(paper, SPEC §6)",
+        dataset="mnist", sizes=(784, 800, 10), thetas=(0.2, 1.3), max_spikes=(30, 30),
+        t_max=0.2, init=(("uniform", -1.0, 1.0),), t_window=0.1, loss="count",
+        n_true=15.0, n_false=3.0, lr=0.003, batch_size=50, epochs=100, n_validation=5000,
+        eval_batch_size=250,
+    ),
+    "emnist": ExperimentConfig(
+        name="emnist",
+        description="EMNIST Balanced 784-800-47, multi-spike, count loss 15/3 "
+                    "(paper, SPEC §6)",
+        dataset="emnist", sizes=(784, 800, 47), thetas=(0.2, 1.3), max_spikes=(30, 30),
+        t_max=0.2, init=(("uniform", -1.0, 1.0),), t_window=0.1, loss="count",
+        n_true=15.0, n_false=3.0, lr=0.003, batch_size=50, epochs=100, n_validation=5000,
+        eval_batch_size=250,
+    ),
+    "fashion_mnist": ExperimentConfig(
+        name="fashion_mnist",
+        description="Fashion-MNIST 784-400-400-10, multi-spike, count loss 15/3, Adam 5e-4 "
+                    "halved every 10 epochs (paper, SPEC §6)",
+        dataset="fashion_mnist", sizes=(784, 400, 400, 10), thetas=(0.13, 0.45, 0.7),
+        max_spikes=(5, 5, 20), t_max=0.2, init=(("uniform", -1.0, 1.0),), t_window=0.1,
+        loss="count", n_true=15.0, n_false=3.0, lr=5e-4, lr_schedule="step",
+        lr_decay_every=10, lr_decay_factor=0.5, lr_floor=1e-4, batch_size=5, epochs=100,
+        n_validation=5000, eval_batch_size=250,
+    ),
+    "mnist_conv": ExperimentConfig(
+        name="mnist_conv",
+        description="MNIST conv5x5x15-pool-conv5x5x40-pool-300-10, multi-spike, count loss "
+                    "30/3 (paper, SPEC §6; no elastic augmentation)",
+        dataset="mnist", architecture="conv", conv_features=(15, 40), kernel_size=5,
+        sizes=(300, 10), thetas=(0.04, 0.8, 0.6, 0.3), max_spikes=(1, 3, 10, 30),
+        t_max=0.2, init=(("uniform", -1.0, 1.0),), t_window=0.1, loss="count",
+        n_true=30.0, n_false=3.0, lr=0.003, lr_schedule="step", lr_decay_every=10,
+        lr_decay_factor=0.5, batch_size=20, epochs=100, n_validation=5000,
+        eval_batch_size=100,
+    ),
+}
+
+
+def list_configs() -> list[tuple[str, str]]:
+    """``[(name, description), ...]`` of the named configs."""
+    return [(name, cfg.description) for name, cfg in CONFIGS.items()]
+
+
+# ------------------------------------------------------------------------- overrides
+
+
+def _field_types() -> dict[str, Any]:
+    hints = typing.get_type_hints(ExperimentConfig)
+    return {f.name: hints[f.name] for f in dataclasses.fields(ExperimentConfig)}
+
+
+def _scalar(text: str, typ: type, key: str) -> Any:
+    text = text.strip()
+    if typ is bool:
+        low = text.lower()
+        if low in ("1", "true", "yes", "on"):
+            return True
+        if low in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{key}: expected a boolean (true/false), got {text!r}")
+    if typ is int:
+        try:
+            return int(text)
+        except ValueError:
+            try:
+                as_float = float(text)
+            except ValueError:
+                as_float = None
+            if as_float is not None and as_float.is_integer():
+                return int(as_float)
+            raise ConfigError(f"{key}: expected an integer, got {text!r}") from None
+    if typ is float:
+        try:
+            return float(text)
+        except ValueError:
+            raise ConfigError(f"{key}: expected a number, got {text!r}") from None
+    return text
+
+
+def _convert(key: str, text: str, typ: Any) -> Any:
+    origin = typing.get_origin(typ)
+    args = typing.get_args(typ)
+    if origin in (typing.Union, types.UnionType) and type(None) in args:
+        if text.strip().lower() in ("none", "null", ""):
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _convert(key, text, inner[0])
+    if key == "init":
+        # "uniform,-1,1" (all layers) or "normal,0.5,2;normal,0.2,0.5" (one per layer).
+        specs = []
+        for part in text.split(";"):
+            items = [s.strip() for s in part.split(",")]
+            if len(items) != 3:
+                raise ConfigError(
+                    f"init: expected 'uniform,LOW,HIGH' or 'normal,MEAN,STD' (layers separated "
+                    f"by ';'), got {text!r}")
+            specs.append((items[0], _scalar(items[1], float, key), _scalar(items[2], float, key)))
+        return _normalise_init(specs)
+    if origin is tuple:
+        elem = args[0]
+        parts = [p for p in text.split(",") if p.strip() != ""]
+        return tuple(_scalar(p, elem, key) for p in parts)
+    return _scalar(text, typ, key)
+
+
+def parse_override(item: str) -> tuple[str, Any]:
+    """Parse one ``key=value`` override into ``(key, typed value)``.
+
+    Lists are comma-separated (``sizes=784,100,10``); ``None`` (or ``none``) clears an
+    optional field; ``init`` takes ``uniform,LOW,HIGH`` or ``normal,MEAN,STD``, with
+    ``;`` between layers.
+
+    Raises:
+      ConfigError: no ``=``, an unknown key (the message lists the valid keys) or a value
+        that does not convert.
+    """
+    if "=" not in item:
+        raise ConfigError(f"override {item!r} is not of the form key=value")
+    key, text = item.split("=", 1)
+    key = key.strip().replace("-", "_")
+    types_ = _field_types()
+    if key not in types_:
+        raise ConfigError(f"unknown config key {key!r}; valid keys: {', '.join(types_)}")
+    return key, _convert(key, text, types_[key])
+
+
+def apply_overrides(config: ExperimentConfig,
+                    overrides: Iterable[str] | Mapping[str, Any] = ()) -> ExperimentConfig:
+    """A copy of ``config`` with overrides applied and validated.
+
+    Args:
+      config: the base config.
+      overrides: ``["key=value", ...]`` strings (converted to the field's type) or a
+        mapping ``{key: value}`` of already typed values.
+
+    Raises:
+      ConfigError: unknown key, bad value, or an inconsistent result (e.g. ``thetas``
+        with the wrong number of entries for ``sizes``).
+    """
+    if isinstance(overrides, Mapping):
+        valid = _field_types()
+        for key in overrides:
+            if key not in valid:
+                raise ConfigError(f"unknown config key {key!r}; valid keys: {', '.join(valid)}")
+        changes = dict(overrides)
+    else:
+        changes = dict(parse_override(item) for item in overrides)
+    return dataclasses.replace(config, **changes)
+
+
+def get_config(name: str = DEFAULT_CONFIG,
+               overrides: Iterable[str] | Mapping[str, Any] = ()) -> ExperimentConfig:
+    """The named config, with optional overrides (see :func:`apply_overrides`).
+
+    Raises:
+      ConfigError: unknown name (the message lists the valid names) or bad overrides.
+    """
+    if name not in CONFIGS:
+        raise ConfigError(f"unknown config {name!r}; valid configs: {', '.join(CONFIGS)}")
+    return apply_overrides(CONFIGS[name], overrides)
+
+
+def config_to_dict(config: ExperimentConfig) -> dict[str, Any]:
+    """JSON-ready dict of every field (tuples become lists)."""
+    def plain(v):
+        if isinstance(v, tuple):
+            return [plain(x) for x in v]
+        return v
+
+    return {f.name: plain(getattr(config, f.name)) for f in dataclasses.fields(config)}
+
+
+def config_from_dict(data: Mapping[str, Any]) -> ExperimentConfig:
+    """Inverse of :func:`config_to_dict`. Unknown keys raise :class:`ConfigError`."""
+    valid = {f.name for f in dataclasses.fields(ExperimentConfig)}
+    unknown = set(data) - valid
+    if unknown:
+        raise ConfigError(f"unknown config keys {sorted(unknown)}; valid keys: "
+                          f"{', '.join(sorted(valid))}")
+    return ExperimentConfig(**dict(data))

@@ -1,0 +1,192 @@
+"""Data pipeline for training: load a dataset once, encode it to input spike times once.
+
+Splits: ``train`` (what the optimizer sees), ``validation`` (selects the best epoch) and
+``test`` (reported only, never used for any choice). Image datasets hold the validation
+set out of their training split (:func:`snnjax.data.train_validation_split`, seed 0);
+Yin-Yang has its own generated validation split (Kriener et al.: seed 41).
+
+Encoded inputs are NumPy arrays in the library's spike-train layout: ``[N, n_in, 1]``
+for dense networks, ``[N, H, W, C, 1]`` for convolutional ones (float32 seconds, ``inf`` =
+no spike). Mini-batches are gathered with :func:`snnjax.data.batches`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import numpy as np
+
+from snnjax.configs import ExperimentConfig
+from snnjax.data import load_dataset, train_validation_split, yinyang, yinyang_spike_times
+from snnjax.encoding import latency_encode
+
+__all__ = ["SpikeDataset", "DataSplits", "prepare_data", "yinyang_source"]
+
+#: Provenance of the generated Yin-Yang arrays.
+YINYANG_SOURCE = ("generated: Yin-Yang (Kriener et al. 2021), published procedure and seeds "
+                  "(train 42, validation 41, test 40)")
+
+
+@dataclasses.dataclass(frozen=True)
+class SpikeDataset:
+    """One encoded split.
+
+    Attributes:
+      times: ``[N, n_in, 1]`` (dense) or ``[N, H, W, C, 1]`` (conv) float32 input spike
+        times in seconds, ``inf`` = no spike.
+      labels: ``[N]`` int32 class labels.
+      name: split name (``"train"``, ``"validation"``, ``"test"``).
+    """
+
+    times: np.ndarray
+    labels: np.ndarray
+    name: str
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    @property
+    def max_active_inputs(self) -> int:
+        """Largest number of input spikes of one sample (0 for an empty split)."""
+        if len(self) == 0:
+            return 0
+        return int(np.isfinite(self.times).reshape(len(self), -1).sum(axis=1).max())
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSplits:
+    """The three encoded splits and their provenance.
+
+    Attributes:
+      train, validation, test: :class:`SpikeDataset` (validation may be empty).
+      num_classes: number of classes.
+      input_shape: per-sample input shape without the spike axis, e.g. ``(5,)``,
+        ``(784,)`` or ``(28, 28, 1)``.
+      source: where the data came from (the loader's ``source`` string; for images also
+        whether the checksums were verified).
+      max_active_inputs: largest number of input spikes of one sample over all splits.
+    """
+
+    train: SpikeDataset
+    validation: SpikeDataset
+    test: SpikeDataset
+    num_classes: int
+    input_shape: tuple[int, ...]
+    source: str
+    max_active_inputs: int
+
+
+def yinyang_source() -> str:
+    """Provenance string of the Yin-Yang data."""
+    return YINYANG_SOURCE
+
+
+def _subset(times: np.ndarray, labels: np.ndarray, n: int | None):
+    if n is None:
+        return times, labels
+    return times[:n], labels[:n]
+
+
+def _encode_images(images: np.ndarray, config: ExperimentConfig) -> np.ndarray:
+    if config.architecture == "conv":
+        # [N, 28, 28] -> [N, 28, 28, 1 channel, 1 slot]
+        times = latency_encode(images[..., None], t_window=config.t_window, image_ndim=3,
+                               flatten=False)
+    else:
+        times = latency_encode(images, t_window=config.t_window)  # [N, 784, 1]
+    return np.asarray(times, dtype=np.float32)
+
+
+def prepare_data(config: ExperimentConfig, data_dir: str | os.PathLike[str] | None = None,
+                 *, splits: tuple[str, ...] = ("train", "validation", "test")) -> DataSplits:
+    """Load and encode the dataset of ``config``.
+
+    Args:
+      config: the experiment config (``dataset``, ``t_window``, ``bias_time``,
+        ``n_validation``, ``train_subset``, ``test_subset``, ``architecture``).
+      data_dir: directory with the IDX files (image datasets); see
+        :func:`snnjax.data.load_dataset` for the other places searched.
+      splits: which splits to encode; the others are returned empty (e.g. ``("test",)``
+        for evaluation only).
+
+    Returns:
+      :class:`DataSplits`.
+
+    Raises:
+      FileNotFoundError: the image data is nowhere to be found (the loader's message says
+        where it looked and how to get the data).
+      ValueError: the network's input size does not match the data.
+    """
+    want = set(splits)
+    empty_cache: dict[str, SpikeDataset] = {}
+
+    def empty(name, like_shape):
+        if name not in empty_cache:
+            empty_cache[name] = SpikeDataset(np.zeros((0,) + like_shape + (1,), np.float32),
+                                             np.zeros((0,), np.int32), name)
+        return empty_cache[name]
+
+    if config.dataset == "yinyang":
+        input_shape = (5,)
+        num_classes = 3
+        source = YINYANG_SOURCE
+        parts = {}
+        for name in ("train", "validation", "test"):
+            if name not in want or (name == "validation" and config.n_validation == 0):
+                parts[name] = empty(name, input_shape)
+                continue
+            size = config.n_validation if name == "validation" else None
+            x, y = yinyang(name, size=size)
+            t = yinyang_spike_times(x, t_late=config.t_window, bias_time=config.bias_time)
+            limit = {"train": config.train_subset, "test": config.test_subset}.get(name)
+            t, y = _subset(t.astype(np.float32), y.astype(np.int32), limit)
+            parts[name] = SpikeDataset(t, y, name)
+    else:
+        parts = {}
+        need_train = bool(want & {"train", "validation"})
+        test_ds = load_dataset(config.dataset, "test", data_dir=data_dir) if "test" in want \
+            else None
+        train_ds = load_dataset(config.dataset, "train", data_dir=data_dir) if need_train \
+            else None
+        ref = test_ds if test_ds is not None else train_ds
+        num_classes = ref.num_classes
+        input_shape = (28, 28, 1) if config.architecture == "conv" else (784,)
+        sources = []
+        for ds in (train_ds, test_ds):
+            if ds is not None:
+                verified = "md5 verified" if ds.checksum_verified else "md5 NOT verified"
+                text = f"{ds.source} ({verified})"
+                if text not in sources:
+                    sources.append(text)
+        source = "; ".join(sources)
+        if train_ds is not None:
+            if config.n_validation > 0:
+                fit, val = train_validation_split(train_ds, config.n_validation, seed=0)
+            else:
+                fit, val = train_ds, None
+            if "train" in want:
+                t, y = _subset(fit.images, fit.labels, config.train_subset)
+                parts["train"] = SpikeDataset(_encode_images(t, config), y.astype(np.int32),
+                                              "train")
+            if "validation" in want and val is not None:
+                parts["validation"] = SpikeDataset(_encode_images(val.images, config),
+                                                   val.labels.astype(np.int32), "validation")
+        if test_ds is not None:
+            t, y = _subset(test_ds.images, test_ds.labels, config.test_subset)
+            parts["test"] = SpikeDataset(_encode_images(t, config), y.astype(np.int32), "test")
+        for name in ("train", "validation", "test"):
+            parts.setdefault(name, empty(name, input_shape))
+
+    if config.architecture == "dense" and config.sizes[0] != input_shape[0]:
+        raise ValueError(
+            f"config {config.name!r}: the network has {config.sizes[0]} inputs (sizes[0]) but "
+            f"{config.dataset} samples have {input_shape[0]} input neurons")
+    if config.num_classes != num_classes:
+        raise ValueError(
+            f"config {config.name!r}: the network has {config.num_classes} outputs "
+            f"(sizes[-1]) but {config.dataset} has {num_classes} classes")
+    max_active = max(p.max_active_inputs for p in parts.values())
+    return DataSplits(train=parts["train"], validation=parts["validation"], test=parts["test"],
+                      num_classes=num_classes, input_shape=input_shape, source=source,
+                      max_active_inputs=max_active)

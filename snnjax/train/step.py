@@ -1,0 +1,237 @@
+r"""Jitted train and eval steps: optimizer, loss, readout and per-batch statistics.
+
+The train step is one ``jax.value_and_grad`` through ``model.apply`` and the loss of the
+config (exact event gradients via the layers' ``custom_vjp``; the spike-count loss uses
+the SPEC §5 surrogate), then an Optax update. It returns *sums* over the batch (loss,
+correct predictions, spikes, dropped spikes, input overflow per spiking layer) so that the
+epoch loop can accumulate them on the device without a host sync per step.
+
+Nothing is hidden: a step whose gradient is not finite is **skipped and counted**
+(``nonfinite_grad_steps`` in the metrics), and the optional weight-gradient guard reports
+how many weight columns it zeroed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from snnjax.configs import ExperimentConfig
+from snnjax.losses import (
+    predict_from_counts,
+    predict_from_first_spike,
+    spike_count_loss,
+    ttfs_cross_entropy,
+)
+from snnjax.nn import SpikingNetwork
+from snnjax.train.model import spiking_layer_indices
+
+__all__ = [
+    "TrainState",
+    "make_optimizer",
+    "make_lr_schedule",
+    "make_loss_fn",
+    "make_predict_fn",
+    "make_train_step",
+    "make_eval_step",
+    "guard_weight_gradients",
+]
+
+Metrics = dict[str, jax.Array]
+
+
+class TrainState(NamedTuple):
+    """Everything that changes during training (a pytree; checkpointed every epoch).
+
+    Attributes:
+      params: the network's ``"params"`` collection.
+      opt_state: the Optax state (holds the step count of the learning-rate schedule).
+      step: int32 scalar, optimizer steps taken.
+    """
+
+    params: Any
+    opt_state: Any
+    step: jax.Array
+
+
+def make_lr_schedule(config: ExperimentConfig, steps_per_epoch: int) -> optax.Schedule:
+    """Learning rate per optimizer step.
+
+    ``"constant"``: ``lr``. ``"step"``: ``max(lr * factor**floor(epoch / every), floor)``
+    with ``epoch = step // steps_per_epoch`` (Bacho & Chu's "halved every 10 epochs").
+    """
+    if config.lr_schedule == "constant":
+        return optax.constant_schedule(config.lr)
+    return optax.exponential_decay(
+        init_value=config.lr, transition_steps=config.lr_decay_every * steps_per_epoch,
+        decay_rate=config.lr_decay_factor, staircase=True,
+        end_value=config.lr_floor if config.lr_floor > 0 else None)
+
+
+def make_optimizer(config: ExperimentConfig, steps_per_epoch: int) -> optax.GradientTransformation:
+    """Adam with the config's schedule, after optional global-norm clipping."""
+    adam = optax.adam(make_lr_schedule(config, steps_per_epoch))
+    if config.grad_clip is not None:
+        return optax.chain(optax.clip_by_global_norm(config.grad_clip), adam)
+    return adam
+
+
+def make_loss_fn(config: ExperimentConfig) -> Callable[[jax.Array, jax.Array], jax.Array]:
+    """``loss(times [B, n_classes, K], labels [B]) -> [B]`` per-sample loss of the config.
+
+    ``"count"``: :func:`snnjax.losses.spike_count_loss` with ``(n_true, n_false)``.
+    ``"ttfs"``: :func:`snnjax.losses.ttfs_cross_entropy` with ``tau_loss, alpha, beta`` (a
+    silent label neuron gives ``+inf`` with a finite gradient).
+    """
+    if config.loss == "count":
+        return lambda t, y: spike_count_loss(t, y, n_true=config.n_true, n_false=config.n_false)
+    return lambda t, y: ttfs_cross_entropy(t, y, tau_loss=config.tau_loss, alpha=config.alpha,
+                                           beta=config.beta, tau_syn=config.tau_syn)
+
+
+def make_predict_fn(config: ExperimentConfig):
+    """``predict(times) -> (pred [B], silent [B])``: argmax count or argmin first spike;
+    ``pred == -1`` when all outputs are silent."""
+    return predict_from_counts if config.loss == "count" else predict_from_first_spike
+
+
+def _batch_stats(out, per_sample, labels, predict, spiking, mask=None) -> Metrics:
+    """Sums over the (masked) batch; ``mask`` [B] bool marks real samples."""
+    pred, silent = predict(out.times)
+    if mask is None:
+        mask = jnp.ones(labels.shape, bool)
+    m = mask.astype(jnp.float32)
+    first = out.times[..., 0]  # [B, n_classes]
+    label_silent = ~jnp.isfinite(jnp.take_along_axis(first, labels[:, None], axis=1)[:, 0])
+    finite = jnp.isfinite(per_sample) & mask
+    stats = {
+        "n": jnp.sum(m),
+        "correct": jnp.sum(((pred == labels) & (pred >= 0)) * m),
+        "silent_outputs": jnp.sum(silent * m),
+        "label_silent": jnp.sum(label_silent * m),
+        "loss_sum": jnp.sum(jnp.where(finite, per_sample, 0.0)),
+        "loss_finite": jnp.sum(finite.astype(jnp.float32)),
+    }
+    # Per-layer sums, restricted to the real samples.
+    spikes, dropped, overflow = [], [], []
+    for i in spiking:
+        t = out.layer_times[i]
+        per = jnp.sum(jnp.isfinite(t).reshape(t.shape[0], -1), axis=1)
+        spikes.append(jnp.sum(per * m))
+    for d in out.n_dropped:
+        dropped.append(jnp.sum(d * m))
+    for o in out.n_input_overflow:
+        overflow.append(jnp.sum(o * m))
+    stats["spikes"] = jnp.stack(spikes).astype(jnp.float32)
+    stats["dropped"] = jnp.stack(dropped).astype(jnp.float32)
+    stats["overflow"] = jnp.stack(overflow).astype(jnp.float32)
+    return stats
+
+
+def guard_weight_gradients(per_sample_grads, bound: float):
+    """Fast & Deep's guard: zero per-sample weight-gradient columns with ``max|dw| > bound``.
+
+    Args:
+      per_sample_grads: pytree of ``[B, ..., n_out]`` per-sample gradients (a column = one
+        output neuron = the last axis).
+      bound: largest allowed ``|dL/dw|`` in a column.
+
+    Returns:
+      ``(mean_grads, n_zeroed)``: the batch mean of the guarded gradients (same tree as one
+      sample's gradient) and the number of zeroed (sample, column) pairs (float32 scalar).
+    """
+    zeroed = []
+
+    def guard(g):
+        axes = tuple(range(1, g.ndim - 1))
+        colmax = jnp.max(jnp.abs(g), axis=axes) if axes else jnp.abs(g)
+        keep = colmax <= bound  # [B, n_out]
+        zeroed.append(jnp.sum(~keep).astype(jnp.float32))
+        keep = keep.reshape(keep.shape[:1] + (1,) * len(axes) + keep.shape[1:])
+        return jnp.mean(jnp.where(keep, g, 0.0), axis=0)
+
+    mean = jax.tree.map(guard, per_sample_grads)
+    return mean, sum(zeroed, jnp.float32(0.0))
+
+
+def make_train_step(model: SpikingNetwork, config: ExperimentConfig,
+                    optimizer: optax.GradientTransformation):
+    """Jitted ``step(state, times [B, ...], labels [B]) -> (state, metrics)``.
+
+    ``metrics`` holds batch sums: ``n, correct, silent_outputs, label_silent, loss_sum,
+    loss_finite`` (scalars), ``spikes, dropped, overflow`` (``[n_spiking_layers]``), and
+    ``nonfinite_grad`` (1.0 when the update was skipped) and ``guarded_columns``.
+    The state argument is donated.
+    """
+    loss_fn = make_loss_fn(config)
+    predict = make_predict_fn(config)
+    spiking = spiking_layer_indices(model)
+
+    def objective(params, times, labels):
+        out = model.apply({"params": params}, times)
+        per_sample = loss_fn(out.times, labels)
+        # The mean may be +inf (TTFS, silent label neuron); its gradient stays finite.
+        return jnp.mean(per_sample), (out, per_sample)
+
+    def grads_and_aux(params, times, labels):
+        if config.weight_grad_guard is None:
+            (_, aux), grads = jax.value_and_grad(objective, has_aux=True)(params, times, labels)
+            return grads, aux, jnp.float32(0.0)
+
+        def one(p, t, y):
+            (_, (out, per)), g = jax.value_and_grad(objective, has_aux=True)(
+                p, t[None], y[None])
+            return g, (out, per)
+
+        ps_grads, (out, per) = jax.vmap(one, in_axes=(None, 0, 0))(params, times, labels)
+        out = jax.tree.map(lambda a: a.reshape((-1,) + a.shape[2:]), out)
+        grads, n_zeroed = guard_weight_gradients(ps_grads, config.weight_grad_guard)
+        return grads, (out, per.reshape(-1)), n_zeroed
+
+    @jax.jit
+    def step(state: TrainState, times, labels):
+        grads, (out, per_sample), n_zeroed = grads_and_aux(state.params, times, labels)
+        finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(grads)]))
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        # Skip (never apply) a non-finite update; the metrics count it.
+        params = jax.tree.map(lambda new, old: jnp.where(finite, new, old), params, state.params)
+        opt_state = jax.tree.map(lambda new, old: jnp.where(finite, new, old), opt_state,
+                                 state.opt_state)
+        metrics = _batch_stats(out, per_sample, labels, predict, spiking)
+        metrics["nonfinite_grad"] = 1.0 - finite.astype(jnp.float32)
+        metrics["guarded_columns"] = n_zeroed
+        return TrainState(params, opt_state, state.step + 1), metrics
+
+    return step
+
+
+def make_eval_step(model: SpikingNetwork, config: ExperimentConfig):
+    """Jitted ``eval_step(params, times [B, ...], labels [B], mask [B]) -> metrics``.
+
+    Like the train step's metrics (sums over the samples with ``mask``), plus ``active``:
+    a tuple with one bool array per spiking layer (its neuron shape, e.g. ``[n]`` or
+    ``[H, W, C]``), True where the neuron spiked for at least one masked sample.
+    """
+    loss_fn = make_loss_fn(config)
+    predict = make_predict_fn(config)
+    spiking = spiking_layer_indices(model)
+
+    @jax.jit
+    def eval_step(params, times, labels, mask):
+        out = model.apply({"params": params}, times)
+        per_sample = loss_fn(out.times, labels)
+        stats = _batch_stats(out, per_sample, labels, predict, spiking, mask)
+        active = []
+        for i in spiking:
+            fired = jnp.any(jnp.isfinite(out.layer_times[i]), axis=-1)  # [B, *neurons]
+            fired = fired & mask.reshape((-1,) + (1,) * (fired.ndim - 1))
+            active.append(jnp.any(fired, axis=0))
+        stats["active"] = tuple(active)
+        return stats
+
+    return eval_step

@@ -1,0 +1,102 @@
+"""Tests of the ``snnjax`` command (snnjax.cli.main)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from snnjax.cli import main
+from snnjax.configs import CONFIGS
+
+TINY = ["--set", "sizes=5,12,3", "--set", "train_subset=200", "--set", "n_validation=100",
+        "--set", "test_subset=100"]
+
+
+def test_configs_lists_every_config(capsys):
+    assert main(["configs"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == len(CONFIGS)
+    for name, line in zip(CONFIGS, out, strict=True):
+        assert line.startswith(name)
+    assert "(default)" in out[0] and out[0].startswith("yinyang_multispike")
+
+
+def test_train_then_eval(tmp_path, capsys):
+    run = tmp_path / "run"
+    rc = main(["train", "--epochs", "2", "--batch-size", "20", "--seed", "3", "--out", str(run),
+               "--quiet", *TINY])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "yinyang_multispike: test accuracy" in out
+    assert "spikes per sample" in out
+    assert f"{run}/results.json" in out
+    res = json.loads((run / "results.json").read_text())
+    assert res["epochs"] == 2 and res["seed"] == 3
+    assert res["config"]["batch_size"] == 20 and res["config"]["sizes"] == [5, 12, 3]
+    assert res["config"]["name"] == "yinyang_multispike"
+    assert f"{100 * res['test_accuracy']:.2f}%" in out
+
+    assert main(["eval", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "last checkpoint (epoch 2)" in out
+    assert f"accuracy {100 * res['test_accuracy']:.2f}%" in out
+    assert "spikes per sample: hidden1" in out and "silent neurons" in out
+
+    assert main(["eval", str(run), "--checkpoint", "best", "--json"]) == 0
+    ev = json.loads(capsys.readouterr().out)
+    assert ev["epoch"] == res["best_epoch"]
+    assert ev["accuracy"] == pytest.approx(res["best_test_accuracy"])
+
+
+def test_train_resumes_same_out(tmp_path, capsys):
+    run = tmp_path / "run"
+    args = ["train", "yinyang_ttfs", "--epochs", "1", "--out", str(run), *TINY]
+    assert main(args) == 0
+    capsys.readouterr()
+    # Same command with more epochs continues from the checkpoint of epoch 1.
+    assert main(["train", "yinyang_ttfs", "--epochs", "2", "--out", str(run), *TINY]) == 0
+    out = capsys.readouterr().out
+    assert "resuming" in out and "after epoch 1" in out
+    assert "epoch 2/2" in out and "epoch 1/2" not in out
+
+
+def test_default_out_dir(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--epochs", "1", "--quiet", *TINY]) == 0
+    runs = list((tmp_path / "runs").iterdir())
+    assert len(runs) == 1 and runs[0].name.startswith("yinyang_multispike-")
+    assert (runs[0] / "results.json").is_file()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "nope"], "unknown config 'nope'; valid configs: yinyang_multispike"),
+    (["train", "--set", "bogus=1"], "unknown config key 'bogus'; valid keys:"),
+    (["train", "--set", "epochs=many"], "epochs: expected an integer"),
+    (["train", "--set", "sizes=5,10,10,3"], "thetas needs 3 entries"),
+    (["train", "--set", "noequals"], "not of the form key=value"),
+])
+def test_train_errors(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("snnjax train: error:") and message in err
+
+
+def test_missing_data_message(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("SNNJAX_DATA_DIR", raising=False)
+    rc = main(["train", "mnist_multispike", "--data-dir", str(tmp_path / "none"),
+               "--out", str(tmp_path / "run")])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "could not find MNIST" in err and "--data-dir" in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_eval_errors(tmp_path, capsys):
+    assert main(["eval", str(tmp_path)]) == 2
+    assert "not a snnjax run directory" in capsys.readouterr().err
+
+
+def test_no_command_prints_help(capsys):
+    assert main([]) == 2
+    assert "train" in capsys.readouterr().out
