@@ -15,6 +15,8 @@
 #include <limits>
 #include <vector>
 
+#include <omp.h>
+
 #include "xla/ffi/api/ffi.h"
 
 namespace ffi = xla::ffi;
@@ -251,15 +253,19 @@ ffi::Error Backward(ffi::Buffer<DT> event_times, ffi::Buffer<ffi::S32> event_sou
   for (int64_t i = 0; i < batch * n_out; ++i) {
     n_stored[i] = std::min<int32_t>(n_spikes.typed_data()[i], static_cast<int32_t>(k_slots));
   }
-  T* dw_out = d_weights->typed_data();
-  std::fill(dw_out, dw_out + n_in * n_out, T(0));
-#pragma omp parallel
+  // Each thread accumulates the weight gradient of a fixed, contiguous block of samples
+  // (static schedule) in its own buffer; the buffers are then added in thread order, so the
+  // result is bitwise reproducible for a given number of threads.
+  const int n_threads = omp_get_max_threads();
+  std::vector<std::vector<T>> dw_thread(n_threads);
+#pragma omp parallel num_threads(n_threads)
   {
-    // Each thread accumulates its samples' weight gradient privately, then adds it.
-    std::vector<T> dw(n_in * n_out, T(0)), u(n_out), v(n_out);
+    std::vector<T>& dw = dw_thread[omp_get_thread_num()];
+    dw.assign(n_in * n_out, T(0));
+    std::vector<T> u(n_out), v(n_out);
     std::vector<T> grad_a(n_out * k_slots), grad_b(n_out * k_slots);
     std::vector<int32_t> pointer(n_out), next_event(n_out);
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(static)
     for (int64_t s = 0; s < batch; ++s) {
       const int64_t off = s * n_out * k_slots;
       BackwardSample<T>(event_times.typed_data() + s * n_events,
@@ -271,7 +277,11 @@ ffi::Error Backward(ffi::Buffer<DT> event_times, ffi::Buffer<ffi::S32> event_sou
                         d_times->typed_data() + s * n_events, u.data(), v.data(),
                         pointer.data(), next_event.data(), grad_a.data(), grad_b.data());
     }
-#pragma omp critical
+  }
+  T* dw_out = d_weights->typed_data();
+  std::fill(dw_out, dw_out + n_in * n_out, T(0));
+  for (const auto& dw : dw_thread) {
+    if (dw.empty()) continue;
     for (int64_t i = 0; i < n_in * n_out; ++i) dw_out[i] += dw[i];
   }
   return ffi::Error::Success();
