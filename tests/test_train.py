@@ -389,10 +389,8 @@ def _final_params(run_dir, cfg):
 def test_resume_equals_uninterrupted_run(tmp_path, monkeypatch, kernel):
     """An interrupted + resumed run ends with the parameters of an uninterrupted one.
 
-    With the pure-JAX kernel (``SNNJAX_KERNEL=xla``) training is deterministic and the
-    comparison is bitwise. The compiled CPU kernel's backward sums per-thread weight
-    gradients in a run-dependent order (OpenMP), so two *uninterrupted* runs already
-    differ in the last bits: there the comparison is allclose.
+    Both kernels are deterministic (the compiled CPU kernel adds its per-thread weight
+    gradients in thread order), so the comparison is bitwise.
     """
     if kernel == "xla":
         monkeypatch.setenv("SNNJAX_KERNEL", "xla")
@@ -413,19 +411,17 @@ def test_resume_equals_uninterrupted_run(tmp_path, monkeypatch, kernel):
     assert m_full["epoch"] == m_res["epoch"] == 3
     rows_full, rows_res = _metrics(tmp_path / "full"), _metrics(tmp_path / "res")
     assert [r["epoch"] for r in rows_res] == [1, 2, 3]
-    if kernel == "xla":
-        for a, b in zip(jax.tree.leaves(s_full), jax.tree.leaves(s_res), strict=True):
-            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-        timing = ("wall_time_s", "train_time_s", "samples_per_s", "compile_time_s",
-                  "train_samples_steady")
-        for a, b in zip(rows_full, rows_res, strict=True):
-            assert {k: v for k, v in a.items() if k not in timing} == \
-                {k: v for k, v in b.items() if k not in timing}
-        for key in ("test_accuracy", "best_test_accuracy", "best_epoch", "spikes_per_sample"):
-            assert full[key] == resumed[key]
-        return
     for a, b in zip(jax.tree.leaves(s_full), jax.tree.leaves(s_res), strict=True):
-        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5)
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    timing = ("wall_time_s", "train_time_s", "samples_per_s", "compile_time_s",
+              "train_samples_steady")
+    for a, b in zip(rows_full, rows_res, strict=True):
+        assert {k: v for k, v in a.items() if k not in timing} == \
+            {k: v for k, v in b.items() if k not in timing}
+    for key in ("test_accuracy", "best_test_accuracy", "best_epoch", "spikes_per_sample"):
+        assert full[key] == resumed[key]
+    if kernel == "xla":
+        return
     # A finished run called again does no more work and returns the same results.
     again = train(cfg, tmp_path / "res", log=_silent)
     assert again["test_accuracy"] == full["test_accuracy"]
