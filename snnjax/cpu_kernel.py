@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["available", "use_cpu_kernel", "forward", "backward"]
+__all__ = ["available", "use_cpu_kernel", "sort_order", "forward", "backward"]
 
 _SOURCE = Path(__file__).parent / "csrc" / "lif_kernel.cc"
 # -fno-math-errno lets sqrt vectorise (no errno for negative inputs; results are unchanged).
@@ -76,7 +76,7 @@ def available() -> bool:
             _build(path)
         lib = ctypes.cdll.LoadLibrary(str(path))
         for name in ("SnnjaxLifForwardF32", "SnnjaxLifForwardF64", "SnnjaxLifBackwardF32",
-                     "SnnjaxLifBackwardF64"):
+                     "SnnjaxLifBackwardF64", "SnnjaxSortEventsF32", "SnnjaxSortEventsF64"):
             jax.ffi.register_ffi_target(name, jax.ffi.pycapsule(getattr(lib, name)),
                                         platform="cpu")
         return True
@@ -111,6 +111,28 @@ def _suffix(dtype) -> str:
     if dtype == np.float64:
         return "F64"
     raise TypeError(f"the CPU kernel supports float32 and float64, got {dtype}")
+
+
+def sort_order(flat_times, t_max, n_events: int):
+    """Slot order of the events of each sample (compiled; only valid slots are sorted).
+
+    Args:
+      flat_times: ``[B, S]`` spike times of all slots; ``inf`` = empty.
+      t_max: slots at or after ``t_max`` are not events.
+      n_events: static number of events ``E`` to return per sample.
+
+    Returns:
+      ``(order [B, E] int32, n_valid [B] int32)``: slot indices sorted by (time, slot)
+      (entries past ``n_valid`` point at an empty slot), and the number of valid events.
+    """
+    _require()
+    batch = flat_times.shape[0]
+    dtype = flat_times.dtype
+    out_types = (jax.ShapeDtypeStruct((batch, n_events), jnp.int32),
+                 jax.ShapeDtypeStruct((batch,), jnp.int32))
+    call = jax.ffi.ffi_call(f"SnnjaxSortEvents{_suffix(dtype)}", out_types,
+                            vmap_method="sequential")
+    return call(flat_times, jnp.reshape(jnp.asarray(t_max, dtype), (1,)))
 
 
 def forward(event_times, event_source, weights, tau_syn, theta, delta_theta, t_max,

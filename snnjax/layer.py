@@ -150,7 +150,7 @@ def _lif_layer(input_times, weights, params, t_max, max_spikes, max_input_events
     flat = input_times.reshape((-1,) + input_times.shape[-2:])
     cast = lambda v: jnp.asarray(v, dtype)
     t_max = cast(t_max)
-    event_times, event_source, n_overflow = sort_events(flat, t_max, max_input_events)
+    event_times, event_source, n_overflow = sort_events(flat, t_max, max_input_events, compiled)
     times, n_spikes = event_spike_times(
         event_times, event_source, weights, cast(params.tau_syn), cast(params.theta),
         cast(params.delta_theta), t_max, max_spikes, compiled)

@@ -287,6 +287,47 @@ ffi::Error Backward(ffi::Buffer<DT> event_times, ffi::Buffer<ffi::S32> event_sou
   return ffi::Error::Success();
 }
 
+// Merge the spike trains of each sample into one time-sorted event list: the slots that
+// hold a spike before t_max (finite, < t_max), sorted by (time, slot). Writes the first
+// n_events slot indices (padding: index of an empty slot, or 0) and the number of valid
+// events (which may exceed n_events: the caller reports the overflow).
+template <ffi::DataType DT>
+ffi::Error SortEvents(ffi::Buffer<DT> flat_times, ffi::Buffer<DT> t_max_buf,
+                      ffi::ResultBuffer<ffi::S32> order, ffi::ResultBuffer<ffi::S32> n_valid) {
+  using T = ffi::NativeType<DT>;
+  const auto dims = flat_times.dimensions();
+  const auto out_dims = order->dimensions();
+  if (dims.size() != 2 || out_dims.size() != 2) {
+    return ffi::Error::InvalidArgument("snnjax sort events: bad ranks");
+  }
+  const int64_t batch = dims[0], n_slots = dims[1], n_events = out_dims[1];
+  const T t_max = t_max_buf.typed_data()[0];
+#pragma omp parallel
+  {
+    std::vector<std::pair<T, int32_t>> events;
+#pragma omp for schedule(static)
+    for (int64_t s = 0; s < batch; ++s) {
+      const T* t = flat_times.typed_data() + s * n_slots;
+      events.clear();
+      int32_t empty_slot = 0;
+      for (int64_t j = 0; j < n_slots; ++j) {
+        if (t[j] < t_max) {  // false for +inf and NaN
+          events.emplace_back(t[j], static_cast<int32_t>(j));
+        } else {
+          empty_slot = static_cast<int32_t>(j);
+        }
+      }
+      std::sort(events.begin(), events.end());
+      int32_t* out = order->typed_data() + s * n_events;
+      const int64_t n = std::min<int64_t>(n_events, static_cast<int64_t>(events.size()));
+      for (int64_t k = 0; k < n; ++k) out[k] = events[k].second;
+      for (int64_t k = n; k < n_events; ++k) out[k] = empty_slot;
+      n_valid->typed_data()[s] = static_cast<int32_t>(events.size());
+    }
+  }
+  return ffi::Error::Success();
+}
+
 }  // namespace
 
 #define SNNJAX_FORWARD(NAME, DT)                                  \
@@ -323,3 +364,14 @@ SNNJAX_FORWARD(SnnjaxLifForwardF32, ffi::F32)
 SNNJAX_FORWARD(SnnjaxLifForwardF64, ffi::F64)
 SNNJAX_BACKWARD(SnnjaxLifBackwardF32, ffi::F32)
 SNNJAX_BACKWARD(SnnjaxLifBackwardF64, ffi::F64)
+
+#define SNNJAX_SORT(NAME, DT)                                     \
+  XLA_FFI_DEFINE_HANDLER_SYMBOL(NAME, SortEvents<DT>,             \
+                                ffi::Ffi::Bind()                  \
+                                    .Arg<ffi::Buffer<DT>>()       \
+                                    .Arg<ffi::Buffer<DT>>()       \
+                                    .Ret<ffi::Buffer<ffi::S32>>() \
+                                    .Ret<ffi::Buffer<ffi::S32>>());
+
+SNNJAX_SORT(SnnjaxSortEventsF32, ffi::F32)
+SNNJAX_SORT(SnnjaxSortEventsF64, ffi::F64)
