@@ -159,8 +159,10 @@ def _bwd(max_spikes, compiled, residuals, cotangents):
         # Move the running sums from the frame of t_{m+1} to the frame of t_m.
         u = u * jnp.exp(-dt / tau_syn_n)
         v = v * jnp.exp(-dt / tau_mem_n)
+        # (m >= 0: under vmap, finished lanes keep stepping with m = -1, which must not match
+        # the -1 "no spike left" marker.)
         u, v, pointer, nxt, _ = jax.lax.while_loop(
-            lambda s: jnp.any(s[3][..., 0] == m), absorb,
+            lambda s: jnp.any(s[3][..., 0] == s[4]) & (m >= 0), absorb,
             (u, v, pointer, nxt, m.astype(dtype)))
         src = event_source[:, m]
         valid = jnp.isfinite(t_m)[:, None]

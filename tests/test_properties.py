@@ -266,15 +266,7 @@ print("ok")
 """
 
 
-@pytest.mark.parametrize("kernel", [
-    "auto",
-    pytest.param("xla", marks=pytest.mark.xfail(strict=True, reason=(
-        "pure-JAX backward (snnjax/grad.py _bwd) hangs under vmap when the vmapped samples "
-        "have different numbers of input events: the batched outer while_loop keeps calling "
-        "step() for finished lanes with m = -1, and the inner absorb loop's predicate "
-        "any(nxt[..., 0] == m) is then always true because an exhausted spike pointer "
-        "reports event index -1"))),
-])
+@pytest.mark.parametrize("kernel", ["auto", "xla"])
 def test_vmapped_gradient_equals_python_loop(kernel):
     """vmap of the gradient over seeds with unequal event counts == a loop of gradients."""
     env = dict(os.environ)
