@@ -210,7 +210,7 @@ def main(argv=None):
     ap.add_argument("--batch-size", type=int, default=None,
                     help=f"default: {YINYANG_DEFAULT_BATCH} for Yin-Yang, the config's otherwise")
     ap.add_argument("--steps", type=int, default=5, help="minimum train steps per round")
-    ap.add_argument("--min-time", type=float, default=0.5,
+    ap.add_argument("--min-time", type=float, default=1.0,
                     help="minimum seconds per round and model")
     ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds (median)")
     ap.add_argument("--json", default=None, help="write the results here")
