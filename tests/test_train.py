@@ -283,8 +283,10 @@ IMAGE_SMOKE = {
     "mnist_ttfs": (["sizes=784,40,10", "thetas=0.7,0.1"], 0.3),
     "emnist": (["sizes=784,100,47", "thetas=0.2,0.2", "max_spikes=4,8", "n_true=4",
                 "n_false=1"], 0.05),
+    # (3 epochs of a 784-30-30-10 net on 2000 images reach 0.23-0.31 depending on the seed
+    # and float rounding: 2x chance is the bar.)
     "fashion_mnist": (["sizes=784,30,30,10", "thetas=0.13,0.034,0.05", "max_spikes=3,3,8",
-                       "lr=0.01", "n_true=5", "n_false=1"], 0.3),
+                       "lr=0.01", "n_true=5", "n_false=1"], 0.2),
     "mnist_conv": (["conv_features=4,8", "sizes=30,10", "thetas=0.04,0.2,0.3,0.1",
                     "max_spikes=1,2,4,8", "n_true=5", "n_false=1", "eval_batch_size=100"], 0.13),
 }
