@@ -243,3 +243,12 @@ def run_layer(layer: Layer, max_spikes: int, dtype=np.float64, kernel: str = "au
     out = LIF_LAYER_JIT[kernel](cast(layer.times), cast(layer.weights), params,
                                 max_spikes=max_spikes, t_max=cast(layer.t_max), **kw)
     return jax.tree_util.tree_map(np.asarray, out)
+
+
+def shared_data_dir():
+    """The project's offline datasets: ``$SNNJAX_TEST_SHARED_DATA``, else ``../shared/data``
+    beside the repository (where CI and the developers' machines put it)."""
+    from pathlib import Path
+
+    default = Path(__file__).resolve().parents[2] / "shared" / "data"
+    return Path(os.environ.get("SNNJAX_TEST_SHARED_DATA", default))

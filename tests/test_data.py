@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import os
 import subprocess
 import sys
 import types
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import shared_data_dir
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -31,7 +31,7 @@ from snnjax.data import (
     yinyang_spike_times,
 )
 
-SHARED = Path(os.environ.get("SNNJAX_TEST_SHARED_DATA", "/work/shared/data"))
+SHARED = shared_data_dir()
 YINYANG_DIR = SHARED / "yinyang"
 MNIST_DIR = SHARED / "mnist"
 EMNIST_DIR = SHARED / "emnist"

@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import shared_data_dir
 
 from snnjax.configs import (
     CONFIGS,
@@ -39,8 +40,8 @@ from snnjax.train import (
     train,
 )
 
-MNIST_DIR = "/work/shared/data/mnist"
-EMNIST_DIR = "/work/shared/data/emnist"
+MNIST_DIR = str(shared_data_dir() / "mnist")
+EMNIST_DIR = str(shared_data_dir() / "emnist")
 DATA_DIRS = {"mnist": MNIST_DIR, "emnist": EMNIST_DIR, "fashion_mnist": None}
 
 
