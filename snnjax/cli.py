@@ -7,6 +7,7 @@
     snnjax train yinyang_ttfs --set lr=0.001 --set max_spikes=1,1
     snnjax eval runs/m1
     snnjax configs
+    snnjax tradeoffs runs/yy_multispike runs/yy_ttfs --out runs/tradeoffs-yy
 
 ``train`` writes ``metrics.jsonl``, ``checkpoints/``, ``config.json``, ``run.json`` and
 ``results.json`` into ``--out`` (default ``runs/<config>-<timestamp>``). Running the same
@@ -69,6 +70,21 @@ def build_parser() -> argparse.ArgumentParser:
     p_eval.add_argument("--json", action="store_true", help="print the result as JSON")
 
     sub.add_parser("configs", help="list the named configs")
+
+    p_trade = sub.add_parser(
+        "tradeoffs", help="compare trained runs: accuracy, sparsity, latency, robustness",
+        description="Write a trade-off report (report.md, one CSV per table, one PNG + CSV "
+                    "per plot) comparing trained run directories side by side.")
+    p_trade.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories")
+    p_trade.add_argument("--out", required=True, help="report directory")
+    p_trade.add_argument("--data-dir", help="directory with the IDX files (image datasets)")
+    p_trade.add_argument("--split", choices=("test", "validation", "train"), default="test")
+    p_trade.add_argument("--n-samples", type=int,
+                         help="evaluate the first N samples of the split (default: all)")
+    p_trade.add_argument("--noise-seeds", type=int, default=20,
+                         help="noise seeds per robustness level (default: 20)")
+    p_trade.add_argument("--checkpoint", choices=("best", "last"), default="best",
+                         help="validation-selected best epoch (default) or the last epoch")
     return parser
 
 
@@ -141,6 +157,23 @@ def _cmd_eval(args) -> int:
     return 0
 
 
+def _cmd_tradeoffs(args, argv: Sequence[str] | None) -> int:
+    import shlex
+
+    from snnjax.tradeoffs import tradeoff_report
+
+    words = list(sys.argv[1:] if argv is None else argv)
+    command = "snnjax " + " ".join(shlex.quote(str(w)) for w in words)
+    tables = tradeoff_report(args.run_dirs, args.out, data_dir=args.data_dir, split=args.split,
+                             n_samples=args.n_samples, noise_seeds=args.noise_seeds,
+                             checkpoint=args.checkpoint, command=command,
+                             log=lambda msg: print(msg, file=sys.stderr))
+    for name, acc in tables["performance"]["accuracy"].items():
+        print(f"{name}: accuracy {100 * acc:.2f}%")
+    print(f"report: {args.out}/report.md")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``snnjax`` command; returns the exit status.
 
@@ -157,6 +190,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_configs()
         if args.command == "train":
             return _cmd_train(args)
+        if args.command == "tradeoffs":
+            return _cmd_tradeoffs(args, argv)
         return _cmd_eval(args)
     except (ConfigError, FileNotFoundError, ValueError) as err:
         print(f"snnjax {args.command}: error: {err}", file=sys.stderr)

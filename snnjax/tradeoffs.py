@@ -1,0 +1,464 @@
+"""Trade-off report: trained runs compared side by side (``snnjax tradeoffs``, SPEC §7).
+
+:func:`tradeoff_report` loads every run directory written by :func:`snnjax.train.train`
+(config, checkpoint, ``metrics.jsonl``), re-encodes its data split exactly as in training
+(:func:`snnjax.train.prepare_data`) and measures, with :mod:`snnjax.analysis`:
+
+* performance: accuracy on the split (equal to ``snnjax eval`` on the same checkpoint);
+* sparsity / energy: spikes and synaptic operations per sample per layer, silent neurons;
+* latency: decision time (median, p90) with the run's readout (``count`` loss -> spike
+  count, ``ttfs`` loss -> first spike), accuracy versus a decision deadline;
+* robustness: accuracy under input jitter, input deletion and weight noise (all noise
+  seeds evaluated in one compiled ``vmap`` call per level set);
+* convergence: epochs to reach 90 % / 95 % of the final validation accuracy.
+
+It writes into ``out_dir``: ``report.md`` (one table per measure, runs as columns), one CSV
+per table (``table_<name>.csv``, first column the row label, then one column per run) and
+one PNG + CSV per plot (``plot_<name>.png``/``.csv``, from :mod:`snnjax.plot`).
+
+Example:
+  >>> from snnjax.tradeoffs import tradeoff_report
+  >>> tables = tradeoff_report(["runs/yy_count", "runs/yy_ttfs"], "runs/report")  # doctest: +SKIP
+  >>> tables["performance"]["accuracy"]                                          # doctest: +SKIP
+  {'yy_count': 0.928, 'yy_ttfs': 0.959}
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import os
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "DELETION_LEVELS",
+    "JITTER_LEVELS_S",
+    "WEIGHT_NOISE_LEVELS",
+    "LoadedRun",
+    "load_trained_run",
+    "tradeoff_report",
+]
+
+JITTER_LEVELS_S = (0.0, 0.001, 0.002, 0.005, 0.010, 0.020)
+"""Input jitter sigmas (s): 0, 1, 2, 5, 10, 20 ms."""
+DELETION_LEVELS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
+"""Input spike deletion probabilities."""
+WEIGHT_NOISE_LEVELS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
+"""Relative sigmas of multiplicative Gaussian weight noise."""
+N_DEADLINES = 41
+
+_NOISES = (("input_jitter", JITTER_LEVELS_S, "input jitter sigma (ms)", 1e3),
+           ("input_deletion", DELETION_LEVELS, "input deletion probability", 1.0),
+           ("weight_noise", WEIGHT_NOISE_LEVELS, "relative weight noise sigma", 1.0))
+
+
+@dataclasses.dataclass
+class LoadedRun:
+    """A trained run, ready to evaluate.
+
+    Attributes:
+      name: display name (the directory name, made unique).
+      run_dir: the directory.
+      config: its :class:`snnjax.configs.ExperimentConfig`.
+      model: the network (the same object ``snnjax eval`` uses).
+      params: the checkpoint's parameters (``model.apply({"params": params}, x)``).
+      epoch: the checkpoint's epoch.
+      readout: ``"count"`` or ``"ttfs"`` (from the config's loss).
+      input_times, labels: the evaluated split (first ``n_samples``).
+      metrics: the rows of ``metrics.jsonl``.
+      results: ``results.json`` (empty if the run has not finished).
+    """
+
+    name: str
+    run_dir: Path
+    config: Any
+    model: Any
+    params: Any
+    epoch: int
+    readout: str
+    input_times: np.ndarray
+    labels: np.ndarray
+    metrics: list[dict[str, Any]]
+    results: dict[str, Any]
+
+
+def _check_run_dir(run_dir: Path) -> None:
+    if not run_dir.exists():
+        raise FileNotFoundError(f"run directory {run_dir} does not exist")
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"{run_dir} is not a directory")
+    if not (run_dir / "config.json").exists():
+        raise FileNotFoundError(f"{run_dir} is not a snnjax run directory (no config.json)")
+    if not (run_dir / "checkpoints").is_dir():
+        raise FileNotFoundError(f"{run_dir} has no checkpoints/ (was it trained?)")
+
+
+def _read_metrics(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line:
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:  # a line cut by an interruption
+                continue
+    return rows
+
+
+def load_trained_run(run_dir: str | os.PathLike[str], *, data_dir=None, split: str = "test",
+                     n_samples: int | None = None, checkpoint: str = "best",
+                     name: str | None = None) -> LoadedRun:
+    """Load a run's config, checkpoint parameters and data split (encoded as in training).
+
+    Raises:
+      FileNotFoundError: not a run directory, no checkpoint, or image data missing.
+      ValueError: bad ``checkpoint``, ``split`` or ``n_samples``; an invalid ``config.json``.
+    """
+    from snnjax.configs import ConfigError
+    from snnjax.train import RunCheckpoints, load_run, prepare_data
+    from snnjax.train.loop import _compiled, _init_state, input_event_bound
+
+    if checkpoint not in ("last", "best"):
+        raise ValueError(f"checkpoint must be 'last' or 'best', got {checkpoint!r}")
+    if split not in ("train", "validation", "test"):
+        raise ValueError(f"split must be 'train', 'validation' or 'test', got {split!r}")
+    if n_samples is not None and n_samples < 1:
+        raise ValueError(f"n_samples must be >= 1, got {n_samples}")
+    run = Path(run_dir)
+    _check_run_dir(run)
+    try:
+        config, run_info = load_run(run)
+    except (json.JSONDecodeError, TypeError, KeyError, ConfigError) as err:
+        raise ValueError(f"{run}/config.json is not a valid snnjax config: {err}") from err
+    data = prepare_data(config, data_dir, splits=(split,))
+    ds = getattr(data, split)
+    if len(ds) == 0:
+        raise ValueError(f"the {split!r} split of {run} is empty")
+    bound = run_info.get("max_input_events", input_event_bound(config, data))
+    compiled = _compiled(config, bound, 1)
+    like = _init_state(compiled, data.input_shape, config.seed)
+    ckpts = RunCheckpoints(run / "checkpoints")
+    try:
+        if ckpts.latest_epoch(checkpoint) is None:
+            raise FileNotFoundError(f"{run} has no {checkpoint!r} checkpoint")
+        state, meta = ckpts.restore(checkpoint, like)
+    finally:
+        ckpts.close()
+    n = len(ds) if n_samples is None else min(int(n_samples), len(ds))
+    results_path = run / "results.json"
+    return LoadedRun(
+        name=name or run.resolve().name, run_dir=run, config=config, model=compiled.model,
+        params=state.params, epoch=int(meta["epoch"]),
+        readout="ttfs" if config.loss == "ttfs" else "count",
+        input_times=np.asarray(ds.times[:n]), labels=np.asarray(ds.labels[:n]),
+        metrics=_read_metrics(run / "metrics.jsonl"),
+        results=json.loads(results_path.read_text()) if results_path.exists() else {})
+
+
+# ------------------------------------------------------------------------ formatting
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, str):
+        return v
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v))
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    f = float(v)
+    if math.isnan(f):
+        return "-"
+    if math.isinf(f):
+        return "never" if f > 0 else "-inf"
+    if f != 0 and (abs(f) >= 1e5 or abs(f) < 1e-3):
+        return f"{f:.3g}"
+    return f"{f:.4g}"
+
+
+def _md_table(table: dict[str, dict[str, Any]], names: Sequence[str], first: str) -> str:
+    lines = ["| " + " | ".join([first, *names]) + " |",
+             "|" + "---|" * (len(names) + 1)]
+    for row, vals in table.items():
+        lines.append("| " + " | ".join([row, *(_fmt(vals.get(n)) for n in names)]) + " |")
+    return "\n".join(lines)
+
+
+def _write_csv(path: Path, table: dict[str, dict[str, Any]], names: Sequence[str],
+               first: str) -> None:
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow([first, *names])
+        for row, vals in table.items():
+            out = []
+            for n in names:
+                v = vals.get(n)
+                out.append("" if v is None else (repr(float(v)) if isinstance(v, float) else v))
+            w.writerow([row, *out])
+
+
+def _unique_names(paths: Sequence[Path]) -> list[str]:
+    names: list[str] = []
+    for p in paths:
+        base = p.resolve().name
+        name, i = base, 2
+        while name in names:
+            name, i = f"{base}-{i}", i + 1
+        names.append(name)
+    return names
+
+
+# ---------------------------------------------------------------------------- report
+
+
+def tradeoff_report(run_dirs: Sequence[str | os.PathLike[str]], out_dir: str | os.PathLike[str],
+                    *, data_dir: str | os.PathLike[str] | None = None, split: str = "test",
+                    n_samples: int | None = None, noise_seeds: int = 20,
+                    checkpoint: str = "best", command: str | None = None,
+                    key: int = 0, log=None) -> dict[str, dict[str, dict[str, Any]]]:
+    """Compare trained runs side by side and write a report into ``out_dir``.
+
+    Args:
+      run_dirs: run directories written by :func:`snnjax.train.train` (``snnjax train``).
+      out_dir: where ``report.md``, the table CSVs and the plots (PNG + CSV) go.
+      data_dir: directory with the IDX files (image datasets).
+      split: ``"test"`` (default), ``"validation"`` or ``"train"``.
+      n_samples: evaluate the first ``n_samples`` of the split only (default: all).
+      noise_seeds: noise seeds per robustness level (evaluated together with ``vmap``).
+      checkpoint: ``"best"`` (validation-selected, default) or ``"last"``.
+      command: the command line recorded in the report (default: ``sys.argv``).
+      key: seed of the noise draws (the same for every run: common random numbers).
+      log: ``print``-like progress callback (default: silent).
+
+    Returns:
+      ``{table_name: {row_label: {run_name: value}}}`` — the tables of the report:
+      ``performance``, ``sparsity``, ``latency``, ``accuracy_vs_deadline``,
+      ``robustness_input_jitter``, ``robustness_input_deletion``,
+      ``robustness_weight_noise`` (mean accuracy; ``<run> std`` columns in the CSV and
+      ``*_std`` tables) and ``convergence``.
+
+    Raises:
+      FileNotFoundError: a run directory is missing / not a run / has no checkpoint.
+      ValueError: no run given, bad options, an invalid run.
+    """
+    from snnjax import analysis, plot
+
+    log = log or (lambda _msg: None)
+    if not run_dirs:
+        raise ValueError("give at least one run directory")
+    if noise_seeds < 1:
+        raise ValueError(f"noise_seeds must be >= 1, got {noise_seeds}")
+    paths = [Path(p) for p in run_dirs]
+    for p in paths:
+        _check_run_dir(p)
+    names = _unique_names(paths)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    t_start = time.perf_counter()
+
+    tables: dict[str, dict[str, dict[str, Any]]] = {
+        k: {} for k in ("performance", "sparsity", "latency", "accuracy_vs_deadline",
+                        "robustness_input_jitter", "robustness_input_jitter_std",
+                        "robustness_input_deletion", "robustness_input_deletion_std",
+                        "robustness_weight_noise", "robustness_weight_noise_std",
+                        "convergence")}
+
+    def put(table: str, row: str, name: str, value: Any) -> None:
+        tables[table].setdefault(row, {})[name] = value
+
+    runs: list[LoadedRun] = []
+    evals: dict[str, Any] = {}
+    noise: dict[str, dict[str, Any]] = {kind: {} for kind, *_ in _NOISES}
+    for path, name in zip(paths, names, strict=True):
+        t0 = time.perf_counter()
+        r = load_trained_run(path, data_dir=data_dir, split=split, n_samples=n_samples,
+                             checkpoint=checkpoint, name=name)
+        runs.append(r)
+        cfg = r.config
+        params = {"params": r.params}
+        ev = analysis.evaluate_tradeoffs(r.model, params, r.input_times, r.labels, r.readout,
+                                         batch_size=cfg.eval_batch_size)
+        evals[name] = ev
+        s = ev.summary()
+        # performance
+        put("performance", "config", name, cfg.name)
+        put("performance", "loss / readout", name, f"{cfg.loss} / {r.readout}")
+        put("performance", "sizes", name, "-".join(str(v) for v in cfg.sizes))
+        put("performance", "max spikes per neuron", name,
+            ",".join(str(v) for v in cfg.max_spikes))
+        put("performance", "seed", name, cfg.seed)
+        put("performance", "checkpoint (epoch)", name, f"{checkpoint} ({r.epoch})")
+        put("performance", "epochs trained", name, len({row["epoch"] for row in r.metrics}))
+        put("performance", "samples evaluated", name, s["n_samples"])
+        put("performance", "accuracy", name, s["accuracy"])
+        put("performance", "silent output fraction", name, s["silent_output_fraction"])
+        put("performance", "label neuron silent fraction", name, s["label_silent_fraction"])
+        # sparsity
+        for layer, v in s["spikes_per_sample"].items():
+            put("sparsity", f"spikes per sample: {layer}", name, v)
+        put("sparsity", "spikes per sample: total", name, s["total_spikes_per_sample"])
+        put("sparsity", "input spikes per sample", name, s["input_spikes_per_sample"])
+        for layer, v in s["synops_per_sample"].items():
+            put("sparsity", f"SynOps per sample: into {layer}", name, v)
+        put("sparsity", "SynOps per sample: total", name, s["total_synops_per_sample"])
+        for layer, v in s["silent_neuron_fraction"].items():
+            put("sparsity", f"silent neuron fraction: {layer}", name, v)
+        for layer, v in s["dropped_spikes_per_sample"].items():
+            put("sparsity", f"dropped spikes per sample (buffer full): {layer}", name, v)
+        # latency
+        dt = ev.decision_time[np.isfinite(ev.decision_time)]
+        pct = (lambda q, dt=dt: float(np.percentile(dt, q)) * 1e3 if dt.size else math.nan)
+        put("latency", "decision time median (ms)", name, pct(50))
+        put("latency", "decision time p90 (ms)", name, pct(90))
+        put("latency", "decision time mean (ms)", name,
+            float(dt.mean()) * 1e3 if dt.size else float("nan"))
+        put("latency", "decision time median, correct samples (ms)", name,
+            s["decision_time_correct_median_s"] * 1e3)
+        put("latency", "undecided fraction", name, s["undecided_fraction"])
+        put("latency", "window t_max (ms)", name, cfg.t_max * 1e3)
+        # robustness
+        for kind, levels, _label, scale in _NOISES:
+            t1 = time.perf_counter()
+            res = analysis.robustness_sweep(kind, r.model, params, r.input_times, r.labels,
+                                            list(levels), noise_seeds, key, r.readout)
+            noise[kind][name] = res
+            for lv, m, sd in zip(levels, res.mean, res.std, strict=True):
+                row = _fmt(lv * scale)
+                put(f"robustness_{kind}", row, name, float(m))
+                put(f"robustness_{kind}_std", row, name, float(sd))
+            if np.any(res.n_input_overflow):
+                put(f"robustness_{kind}", "input overflow events (untrustworthy if > 0)",
+                    name, int(np.sum(res.n_input_overflow)))
+            log(f"  {name}: {kind} sweep {time.perf_counter() - t1:.1f} s")
+        # convergence
+        epochs, val = analysis.accuracy_curve(r.metrics, "validation_accuracy")
+        ok = np.isfinite(val)
+        if ok.any():
+            final = float(val[ok][-1])
+            put("convergence", "final validation accuracy", name, final)
+            put("convergence", "best validation accuracy", name, float(np.max(val[ok])))
+            for frac in (0.9, 0.95):
+                e = float(analysis.epochs_to_accuracy(val, frac * final, epochs))
+                put("convergence", f"epochs to {int(frac * 100)}% of final validation "
+                    "accuracy", name, e)
+        put("convergence", "epochs trained", name, int(epochs.size))
+        if r.results:
+            put("convergence", "test accuracy at best epoch (results.json)", name,
+                r.results.get("best_test_accuracy"))
+        log(f"{name}: accuracy {s['accuracy']:.4f} on {s['n_samples']} {split} samples "
+            f"({time.perf_counter() - t0:.1f} s)")
+
+    # accuracy vs deadline: shared deadlines, up to the longest window
+    t_end = max(r.config.t_max for r in runs)
+    deadlines = np.linspace(0.0, t_end, N_DEADLINES)
+    curves = {}
+    for r in runs:
+        ev = evals[r.name]
+        acc = np.asarray(analysis.accuracy_vs_deadline(ev.output_times, ev.labels, deadlines,
+                                                       r.readout))
+        curves[r.name] = acc
+        for d, a in zip(deadlines, acc, strict=True):
+            put("accuracy_vs_deadline", _fmt(d * 1e3), r.name, float(a))
+
+    # plots
+    plots: dict[str, Path] = {}
+    acc = [tables["performance"]["accuracy"][n] for n in names]
+    groups = [r.readout for r in runs]
+    plots["accuracy_vs_spikes"] = plot.plot_accuracy_vs_spikes(
+        [tables["sparsity"]["spikes per sample: total"][n] for n in names], acc,
+        out / "plot_accuracy_vs_spikes.png", labels=names, groups=groups,
+        xlabel="spikes per sample (all spiking layers)").png
+    plots["accuracy_vs_synops"] = plot.plot_accuracy_vs_spikes(
+        [tables["sparsity"]["SynOps per sample: total"][n] for n in names], acc,
+        out / "plot_accuracy_vs_synops.png", labels=names, groups=groups,
+        xlabel="synaptic operations per sample").png
+    plots["accuracy_vs_deadline"] = plot.plot_accuracy_vs_deadline(
+        deadlines, curves, out / "plot_accuracy_vs_deadline.png").png
+    plots["decision_times"] = plot.plot_decision_times(
+        {n: evals[n].decision_time for n in names}, out / "plot_decision_times.png").png
+    for kind, _levels, label, scale in _NOISES:
+        plots[f"accuracy_vs_{kind}"] = plot.plot_accuracy_vs_noise(
+            noise[kind], out / f"plot_accuracy_vs_{kind}.png", xlabel=label,
+            level_scale=scale).png
+    plots["training_curves"] = plot.plot_training_curves(
+        {r.name: r.metrics for r in runs}, out / "plot_training_curves.png").png
+
+    # tables -> CSV
+    firsts = {"accuracy_vs_deadline": "deadline_ms",
+              "robustness_input_jitter": "sigma_ms", "robustness_input_deletion": "p",
+              "robustness_weight_noise": "relative_sigma"}
+    for tname, table in tables.items():
+        base = tname.removesuffix("_std")
+        first = firsts.get(base, "measure")
+        if tname.endswith("_std"):
+            continue
+        if tname in firsts and tname.startswith("robustness"):
+            std = tables[f"{tname}_std"]
+            merged = {row: {**vals, **{f"{n} std": v for n, v in std.get(row, {}).items()}}
+                      for row, vals in table.items()}
+            cols = [c for n in names for c in (n, f"{n} std")]
+            _write_csv(out / f"table_{tname}.csv", merged, cols, first)
+        else:
+            _write_csv(out / f"table_{tname}.csv", table, names, first)
+
+    # report.md
+    if command is None:
+        command = "snnjax " + " ".join(shlex.quote(a) for a in sys.argv[1:]) \
+            if Path(sys.argv[0]).name == "snnjax" else " ".join(shlex.quote(a) for a in sys.argv)
+    n_eval = {n: tables["performance"]["samples evaluated"][n] for n in names}
+    md = [f"# Trade-off report: {', '.join(names)}", "",
+          f"Command: `{command}`", "",
+          f"Data: `{split}` split, samples evaluated per run: "
+          + ", ".join(f"{n} {v}" for n, v in n_eval.items())
+          + f"; checkpoint: `{checkpoint}`; noise seeds per level: {noise_seeds} "
+          f"(noise key {key}, the same draws for every run).", "",
+          "Runs: " + ", ".join(f"`{n}` = `{p}`" for n, p in zip(names, paths, strict=True)),
+          "", f"Wall time: {time.perf_counter() - t_start:.1f} s.", ""]
+    sections = [
+        ("Performance", "performance", "measure",
+         "Accuracy of the checkpoint on the split (silent outputs count as wrong); the "
+         "readout follows the loss (count loss: most spikes; ttfs loss: first spike)."),
+        ("Sparsity / energy", "sparsity", "measure",
+         "Per sample, averaged over the split. SynOps = each spike x its fan-out (the "
+         "spikes arriving at a layer). Silent neuron = no spike on any evaluated sample."),
+        ("Latency", "latency", "measure",
+         "Decision time: earliest time after which the prediction from the outputs "
+         "truncated at that time equals the final prediction (TTFS: the first output "
+         "spike); over samples with a decision."),
+        ("Accuracy vs deadline", "accuracy_vs_deadline", "deadline (ms)",
+         "Accuracy when every output spike after the deadline is removed."),
+        ("Robustness: input jitter", "robustness_input_jitter", "sigma (ms)",
+         "Mean accuracy over the noise seeds; Gaussian jitter of the input spike times "
+         "(std over seeds in the CSV / table below)."),
+        ("Robustness: input deletion", "robustness_input_deletion", "p",
+         "Mean accuracy over the noise seeds; each input spike deleted with probability p."),
+        ("Robustness: weight noise", "robustness_weight_noise", "relative sigma",
+         "Mean accuracy over the noise seeds; every weight w -> w (1 + sigma eps)."),
+        ("Convergence", "convergence", "measure",
+         "From metrics.jsonl: first epoch whose validation accuracy reaches 90 % / 95 % of "
+         "the final (last-epoch) validation accuracy."),
+    ]
+    for title, tname, first, note in sections:
+        md += [f"## {title}", "", note, "", _md_table(tables[tname], names, first), "",
+               f"CSV: `table_{tname}.csv`", ""]
+        if tname.startswith("robustness"):
+            md += ["Std over seeds:", "", _md_table(tables[f"{tname}_std"], names, first), ""]
+    md += ["## Plots", ""]
+    for pname, png in plots.items():
+        md += [f"### {pname.replace('_', ' ')}", "",
+               f"![{pname}]({png.name}) (data: `{png.with_suffix('.csv').name}`)", ""]
+    (out / "report.md").write_text("\n".join(md))
+    log(f"report: {out / 'report.md'} ({time.perf_counter() - t_start:.1f} s)")
+    return tables
