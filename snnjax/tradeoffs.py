@@ -292,6 +292,12 @@ def tradeoff_report(run_dirs: Sequence[str | os.PathLike[str]], out_dir: str | o
                                          batch_size=cfg.eval_batch_size)
         evals[name] = ev
         s = ev.summary()
+        # the training's layer names (hidden1, ..., output), as in ``snnjax eval``
+        from snnjax.train import spiking_layer_names
+        rename = dict(zip(ev.layer_names, spiking_layer_names(r.model), strict=True))
+        for k in ("spikes_per_sample", "synops_per_sample", "silent_neuron_fraction",
+                  "dropped_spikes_per_sample"):
+            s[k] = {rename[layer]: v for layer, v in s[k].items()}
         # performance
         put("performance", "config", name, cfg.name)
         put("performance", "loss / readout", name, f"{cfg.loss} / {r.readout}")
@@ -316,7 +322,8 @@ def tradeoff_report(run_dirs: Sequence[str | os.PathLike[str]], out_dir: str | o
         for layer, v in s["silent_neuron_fraction"].items():
             put("sparsity", f"silent neuron fraction: {layer}", name, v)
         for layer, v in s["dropped_spikes_per_sample"].items():
-            put("sparsity", f"dropped spikes per sample (buffer full): {layer}", name, v)
+            put("sparsity", f"dropped spikes per sample (buffer full; by design with 1 slot): "
+                f"{layer}", name, v)
         # latency
         dt = ev.decision_time[np.isfinite(ev.decision_time)]
         pct = (lambda q, dt=dt: float(np.percentile(dt, q)) * 1e3 if dt.size else math.nan)

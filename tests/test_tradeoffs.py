@@ -1,0 +1,139 @@
+"""Tests of the trade-off report (snnjax.tradeoffs, ``snnjax tradeoffs``)."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from snnjax.cli import main
+from snnjax.configs import get_config
+from snnjax.tradeoffs import tradeoff_report
+from snnjax.train import evaluate_run, train
+
+TINY = ["sizes=5,8,3", "epochs=2", "train_subset=200", "n_validation=100", "test_subset=100"]
+
+SECTIONS = ("## Performance", "## Sparsity / energy", "## Latency", "## Accuracy vs deadline",
+            "## Robustness: input jitter", "## Robustness: input deletion",
+            "## Robustness: weight noise", "## Convergence", "## Plots")
+
+
+def _silent(_msg: str) -> None:
+    pass
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    runs = []
+    for name in ("yinyang_multispike", "yinyang_ttfs"):
+        out = root / name
+        train(get_config(name, TINY), out, quiet=True, progress=False, log=_silent)
+        runs.append(out)
+    return runs
+
+
+@pytest.fixture(scope="module")
+def report(two_runs, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    # the whole (100-sample) test split of the tiny runs
+    tables = tradeoff_report(two_runs, out, n_samples=100, noise_seeds=2, command="test")
+    return out, tables
+
+
+def _csv(path):
+    with open(path, newline="") as f:
+        return list(csv.reader(f))
+
+
+def test_report_md_has_runs_and_sections(report, two_runs):
+    out, _ = report
+    text = (out / "report.md").read_text()
+    for run in two_runs:
+        assert run.name in text
+    for section in SECTIONS:
+        assert section in text
+    assert "Command: `test`" in text
+    assert "`test` split" in text and "100" in text
+
+
+def test_table_csvs_have_one_column_per_run(report, two_runs):
+    out, tables = report
+    names = [r.name for r in two_runs]
+    for tname in ("performance", "sparsity", "latency", "convergence", "accuracy_vs_deadline"):
+        rows = _csv(out / f"table_{tname}.csv")
+        assert rows[0][1:] == names
+        assert len(rows) == len(tables[tname]) + 1
+        assert all(len(r) == len(names) + 1 for r in rows)
+    for kind, first in (("input_jitter", "sigma_ms"), ("input_deletion", "p"),
+                        ("weight_noise", "relative_sigma")):
+        rows = _csv(out / f"table_robustness_{kind}.csv")
+        assert rows[0] == [first, names[0], f"{names[0]} std", names[1], f"{names[1]} std"]
+        assert [r[0] for r in rows[1:7]] == (["0", "1", "2", "5", "10", "20"]
+                                             if kind == "input_jitter" else
+                                             ["0", "0.05", "0.1", "0.2", "0.3", "0.5"])
+        # level 0 is the clean network: its accuracy, with zero spread
+        for i, name in enumerate(names):
+            assert float(rows[1][1 + 2 * i]) == pytest.approx(
+                tables["performance"]["accuracy"][name])
+            assert float(rows[1][2 + 2 * i]) == 0.0
+    conv = tables["convergence"]
+    assert set(conv["epochs trained"].values()) == {2}
+    for row in ("epochs to 90% of final validation accuracy",
+                "epochs to 95% of final validation accuracy"):
+        assert all(v in (1.0, 2.0) for v in conv[row].values())
+
+
+def test_plots_are_written(report):
+    out, _ = report
+    for name in ("accuracy_vs_spikes", "accuracy_vs_synops", "accuracy_vs_deadline",
+                 "decision_times", "accuracy_vs_input_jitter", "accuracy_vs_input_deletion",
+                 "accuracy_vs_weight_noise", "training_curves"):
+        assert (out / f"plot_{name}.png").stat().st_size > 1000
+        rows = _csv(out / f"plot_{name}.csv")
+        assert len(rows) > 1
+
+
+def test_accuracy_and_spikes_equal_snnjax_eval(two_runs, report):
+    # whole (100-sample) test split, best checkpoint: the same numbers as `snnjax eval`
+    _, tables = report
+    for run in two_runs:
+        ev = evaluate_run(run, checkpoint="best", split="test")
+        assert ev["n"] == 100
+        assert tables["performance"]["accuracy"][run.name] == pytest.approx(ev["accuracy"])
+        for layer, v in ev["spikes_per_sample"].items():
+            assert tables["sparsity"][f"spikes per sample: {layer}"][run.name] == \
+                pytest.approx(v, rel=1e-5)
+    perf = tables["performance"]
+    assert perf["loss / readout"] == {two_runs[0].name: "count / count",
+                                      two_runs[1].name: "ttfs / ttfs"}
+
+
+def test_cli_tradeoffs(two_runs, tmp_path, capsys):
+    out = tmp_path / "cli"
+    rc = main(["tradeoffs", *map(str, two_runs), "--out", str(out), "--n-samples", "20",
+               "--noise-seeds", "1"])
+    assert rc == 0
+    assert "accuracy" in capsys.readouterr().out
+    text = (out / "report.md").read_text()
+    assert "snnjax tradeoffs" in text and "--n-samples 20" in text
+
+
+def test_missing_or_invalid_run_dir(tmp_path, two_runs, capsys):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        tradeoff_report([tmp_path / "nope"], tmp_path / "r")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="not a snnjax run directory"):
+        tradeoff_report([tmp_path / "empty"], tmp_path / "r")
+    bad = tmp_path / "bad"
+    (bad / "checkpoints").mkdir(parents=True)
+    (bad / "config.json").write_text(json.dumps({"no_such_field": 1}))
+    with pytest.raises(ValueError, match="not a valid snnjax config"):
+        tradeoff_report([bad], tmp_path / "r")
+    with pytest.raises(ValueError, match="at least one"):
+        tradeoff_report([], tmp_path / "r")
+    rc = main(["tradeoffs", str(two_runs[0]), str(tmp_path / "nope"), "--out",
+               str(tmp_path / "r")])
+    assert rc == 2
+    assert "does not exist" in capsys.readouterr().err
