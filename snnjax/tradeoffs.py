@@ -322,8 +322,7 @@ def tradeoff_report(run_dirs: Sequence[str | os.PathLike[str]], out_dir: str | o
         for layer, v in s["silent_neuron_fraction"].items():
             put("sparsity", f"silent neuron fraction: {layer}", name, v)
         for layer, v in s["dropped_spikes_per_sample"].items():
-            put("sparsity", f"dropped spikes per sample (buffer full; by design with 1 slot): "
-                f"{layer}", name, v)
+            put("sparsity", f"dropped spikes per sample (buffer full): {layer}", name, v)
         # latency
         dt = ev.decision_time[np.isfinite(ev.decision_time)]
         pct = (lambda q, dt=dt: float(np.percentile(dt, q)) * 1e3 if dt.size else math.nan)
@@ -439,7 +438,9 @@ def tradeoff_report(run_dirs: Sequence[str | os.PathLike[str]], out_dir: str | o
          "readout follows the loss (count loss: most spikes; ttfs loss: first spike)."),
         ("Sparsity / energy", "sparsity", "measure",
          "Per sample, averaged over the split. SynOps = each spike x its fan-out (the "
-         "spikes arriving at a layer). Silent neuron = no spike on any evaluated sample."),
+         "spikes arriving at a layer). Silent neuron = no spike on any evaluated sample. "
+         "Dropped spikes: spikes after a neuron's buffer is full (not counted above); with "
+         "one slot per neuron (TTFS) that is by design."),
         ("Latency", "latency", "measure",
          "Decision time: earliest time after which the prediction from the outputs "
          "truncated at that time equals the final prediction (TTFS: the first output "
