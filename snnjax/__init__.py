@@ -1,4 +1,12 @@
-"""snnjax: exact, event-based training of spiking neural networks in JAX."""
+"""snnjax: exact, event-based training of spiking neural networks in JAX.
+
+The functional core is imported eagerly (``lif_layer``, ``LIFParams``); the submodules
+(``snnjax.nn``, ``snnjax.losses``, ``snnjax.encoding``, ``snnjax.data``, ``snnjax.train``,
+``snnjax.analysis``, ``snnjax.plot``, ``snnjax.reference``, ``snnjax.nir``, ...) are imported
+on first access, so that ``import snnjax`` does not pull in Flax, Optax or matplotlib.
+"""
+
+import importlib
 
 from snnjax.layer import LayerOutput, check_spike_times, checkify_spike_times, lif_layer
 from snnjax.lif import LIFParams
@@ -12,3 +20,14 @@ __all__ = [
     "checkify_spike_times",
     "lif_layer",
 ]
+
+_SUBMODULES = frozenset({
+    "analysis", "configs", "cpu_kernel", "data", "encoding", "grad", "kernel", "lif",
+    "losses", "nir", "nn", "plot", "reference", "tradeoffs", "train",
+})
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"snnjax.{name}")
+    raise AttributeError(f"module 'snnjax' has no attribute {name!r}")
