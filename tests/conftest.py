@@ -252,3 +252,15 @@ def shared_data_dir():
 
     default = Path(__file__).resolve().parents[2] / "shared" / "data"
     return Path(os.environ.get("SNNJAX_TEST_SHARED_DATA", default))
+
+
+@pytest.fixture
+def brian2_numpy():
+    """brian2 with the pure-numpy code generation target (no C compiler needed)."""
+    b2 = pytest.importorskip("brian2")
+    old_target = b2.prefs.codegen.target
+    b2.prefs.codegen.target = "numpy"
+    try:
+        yield b2
+    finally:
+        b2.prefs.codegen.target = old_target

@@ -372,18 +372,6 @@ def test_long_simulation_float32():
 # --------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def brian2_numpy():
-    """brian2 with the pure-numpy code generation target (no C compiler needed)."""
-    b2 = pytest.importorskip("brian2")
-    old_target = b2.prefs.codegen.target
-    b2.prefs.codegen.target = "numpy"
-    try:
-        yield b2
-    finally:
-        b2.prefs.codegen.target = old_target
-
-
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_matches_brian2(x64, brian2_numpy):

@@ -424,18 +424,6 @@ def test_input_validation():
 # --------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def brian2_numpy():
-    """brian2 with the pure-numpy code generation target (no C compiler needed)."""
-    b2 = pytest.importorskip("brian2")
-    old_target = b2.prefs.codegen.target
-    b2.prefs.codegen.target = "numpy"
-    try:
-        yield b2
-    finally:
-        b2.prefs.codegen.target = old_target
-
-
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pyparsing, used by brian2
 def test_matches_brian2(brian2_numpy):
