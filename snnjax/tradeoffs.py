@@ -126,8 +126,7 @@ def load_trained_run(run_dir: str | os.PathLike[str], *, data_dir=None, split: s
       ValueError: bad ``checkpoint``, ``split`` or ``n_samples``; an invalid ``config.json``.
     """
     from snnjax.configs import ConfigError
-    from snnjax.train import RunCheckpoints, load_run, prepare_data
-    from snnjax.train.loop import _compiled, _init_state, input_event_bound
+    from snnjax.train import load_run, prepare_data, restore_run
 
     if checkpoint not in ("last", "best"):
         raise ValueError(f"checkpoint must be 'last' or 'best', got {checkpoint!r}")
@@ -145,21 +144,12 @@ def load_trained_run(run_dir: str | os.PathLike[str], *, data_dir=None, split: s
     ds = getattr(data, split)
     if len(ds) == 0:
         raise ValueError(f"the {split!r} split of {run} is empty")
-    bound = run_info.get("max_input_events", input_event_bound(config, data))
-    compiled = _compiled(config, bound, 1)
-    like = _init_state(compiled, data.input_shape, config.seed)
-    ckpts = RunCheckpoints(run / "checkpoints")
-    try:
-        if ckpts.latest_epoch(checkpoint) is None:
-            raise FileNotFoundError(f"{run} has no {checkpoint!r} checkpoint")
-        state, meta = ckpts.restore(checkpoint, like)
-    finally:
-        ckpts.close()
+    restored = restore_run(run, config, run_info, data, checkpoint)
     n = len(ds) if n_samples is None else min(int(n_samples), len(ds))
     results_path = run / "results.json"
     return LoadedRun(
-        name=name or run.resolve().name, run_dir=run, config=config, model=compiled.model,
-        params=state.params, epoch=int(meta["epoch"]),
+        name=name or run.resolve().name, run_dir=run, config=config, model=restored.model,
+        params=restored.params, epoch=restored.epoch,
         readout="ttfs" if config.loss == "ttfs" else "count",
         input_times=np.asarray(ds.times[:n]), labels=np.asarray(ds.labels[:n]),
         metrics=_read_metrics(run / "metrics.jsonl"),

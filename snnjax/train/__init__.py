@@ -20,11 +20,13 @@ Example:
 from snnjax.train.checkpoint import RunCheckpoints
 from snnjax.train.data import DataSplits, SpikeDataset, prepare_data
 from snnjax.train.loop import (
+    RestoredRun,
     RunMismatchError,
     evaluate,
     evaluate_run,
     input_event_bound,
     load_run,
+    restore_run,
     train,
 )
 from snnjax.train.model import build_model, init_params, spiking_layer_indices, spiking_layer_names
@@ -41,6 +43,7 @@ from snnjax.train.step import (
 
 __all__ = [
     "DataSplits",
+    "RestoredRun",
     "RunCheckpoints",
     "RunMismatchError",
     "SpikeDataset",
@@ -59,6 +62,7 @@ __all__ = [
     "make_predict_fn",
     "make_train_step",
     "prepare_data",
+    "restore_run",
     "spiking_layer_indices",
     "spiking_layer_names",
     "train",

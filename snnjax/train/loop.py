@@ -532,6 +532,42 @@ def load_run(run_dir: str | os.PathLike[str]) -> tuple[ExperimentConfig, dict[st
     return config, run_info
 
 
+class RestoredRun(NamedTuple):
+    """A checkpoint of a run, ready to evaluate (see :func:`restore_run`)."""
+
+    model: Any
+    eval_step: Any
+    params: Any
+    epoch: int
+
+
+def restore_run(run_dir: str | os.PathLike[str], config: ExperimentConfig,
+                run_info: dict[str, Any], data: DataSplits,
+                checkpoint: str = "last") -> RestoredRun:
+    """Rebuild a run's model (with the event bound it was trained with) and restore a checkpoint.
+
+    Args:
+      run_dir: directory written by :func:`train`; ``config, run_info`` from :func:`load_run`.
+      data: the encoded splits (their input shape, and the event bound if the run has none).
+      checkpoint: ``"last"`` or ``"best"`` (validation-selected).
+
+    Raises:
+      FileNotFoundError: the run has no such checkpoint.
+    """
+    bound = run_info.get("max_input_events", input_event_bound(config, data))
+    compiled = _compiled(config, bound, 1)
+    like = _init_state(compiled, data.input_shape, config.seed)
+    ckpts = RunCheckpoints(Path(run_dir) / "checkpoints")
+    try:
+        if ckpts.latest_epoch(checkpoint) is None:
+            raise FileNotFoundError(f"{run_dir} has no {checkpoint!r} checkpoint")
+        state, meta = ckpts.restore(checkpoint, like)
+    finally:
+        ckpts.close()
+    return RestoredRun(model=compiled.model, eval_step=compiled.eval_step, params=state.params,
+                       epoch=int(meta["epoch"]))
+
+
 def evaluate_run(run_dir: str | os.PathLike[str], *, data_dir: str | os.PathLike[str] | None = None,
                  checkpoint: str = "last", split: str = "test",
                  data: DataSplits | None = None) -> dict[str, Any]:
@@ -559,20 +595,13 @@ def evaluate_run(run_dir: str | os.PathLike[str], *, data_dir: str | os.PathLike
     config, run_info = load_run(run_dir)
     if data is None:
         data = prepare_data(config, data_dir, splits=(split,))
-    bound = run_info.get("max_input_events", input_event_bound(config, data))
-    compiled = _compiled(config, bound, 1)
-    names = spiking_layer_names(compiled.model)
-    like = _init_state(compiled, data.input_shape, config.seed)
-    ckpts = RunCheckpoints(Path(run_dir) / "checkpoints")
-    try:
-        state, meta = ckpts.restore(checkpoint, like)
-    finally:
-        ckpts.close()
-    result = evaluate(compiled.eval_step, state.params, getattr(data, split),
+    restored = restore_run(run_dir, config, run_info, data, checkpoint)
+    names = spiking_layer_names(restored.model)
+    result = evaluate(restored.eval_step, restored.params, getattr(data, split),
                       config.eval_batch_size, names)
     if result is None:
         raise ValueError(f"the {split!r} split of {config.name} is empty")
-    result.update({"epoch": int(meta["epoch"]), "checkpoint": checkpoint, "split": split,
+    result.update({"epoch": restored.epoch, "checkpoint": checkpoint, "split": split,
                    "config_name": config.name, "data_source": data.source,
                    "max_spikes": dict(zip(names, config.max_spikes, strict=True))})
     return result
