@@ -195,6 +195,19 @@ def _is_single_init(value) -> bool:
                                and isinstance(value[0], str))
 
 
+def _layer_settings(n, thetas, max_spikes, tau_syn, init, delta_thetas, max_input_events):
+    """Per-layer keyword arguments of the ``n`` spiking layers (each setting: one value for
+    every layer, or one per layer)."""
+    thetas = _per_layer(thetas, n, "thetas")
+    max_spikes = _per_layer(max_spikes, n, "max_spikes")
+    taus = _per_layer(tau_syn, n, "tau_syn")
+    inits = _per_layer(init, n, "init", _is_single_init)
+    resets = _per_layer(delta_thetas, n, "delta_thetas")
+    bounds = _per_layer(max_input_events, n, "max_input_events")
+    return [dict(max_spikes=int(max_spikes[i]), theta=thetas[i], delta_theta=resets[i],
+                 tau_syn=taus[i], init=inits[i], max_input_events=bounds[i]) for i in range(n)]
+
+
 def make_dense_network(sizes: Sequence[int] = (784, 800, 10),
                        thetas: Sequence[float] = (0.2, 1.3),
                        max_spikes: Sequence[int] = (30, 30),
@@ -227,15 +240,9 @@ def make_dense_network(sizes: Sequence[int] = (784, 800, 10),
     n = len(sizes) - 1
     if n < 1:
         raise ValueError(f"sizes needs at least two entries, got {sizes!r}")
-    thetas = _per_layer(thetas, n, "thetas")
-    max_spikes = _per_layer(max_spikes, n, "max_spikes")
-    taus = _per_layer(tau_syn, n, "tau_syn")
-    inits = _per_layer(init, n, "init", _is_single_init)
-    resets = _per_layer(delta_thetas, n, "delta_thetas")
-    bounds = _per_layer(max_input_events, n, "max_input_events")
-    spec = [dict(type="dense", features=int(sizes[i + 1]), max_spikes=int(max_spikes[i]),
-                 theta=thetas[i], delta_theta=resets[i], tau_syn=taus[i], init=inits[i],
-                 max_input_events=bounds[i]) for i in range(n)]
+    common = _layer_settings(n, thetas, max_spikes, tau_syn, init, delta_thetas,
+                             max_input_events)
+    spec = [dict(type="dense", features=int(sizes[i + 1]), **common[i]) for i in range(n)]
     return make_network(spec, input_shape=(int(sizes[0]),), t_max=t_max,
                         param_dtype=param_dtype)
 
@@ -277,17 +284,12 @@ def make_conv_network(input_shape: Sequence[int] = (28, 28, 1),
     """
     n_conv, n_dense = len(conv_features), len(dense_sizes)
     n = n_conv + n_dense
-    thetas = _per_layer(thetas, n, "thetas")
-    max_spikes = _per_layer(max_spikes, n, "max_spikes")
-    taus = _per_layer(tau_syn, n, "tau_syn")
-    inits = _per_layer(init, n, "init", _is_single_init)
-    resets = _per_layer(delta_thetas, n, "delta_thetas")
-    bounds = _per_layer(max_input_events, n, "max_input_events")
+    settings = _layer_settings(n, thetas, max_spikes, tau_syn, init, delta_thetas,
+                               max_input_events)
     kernel = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
     spec = []
     for i in range(n):
-        common = dict(max_spikes=int(max_spikes[i]), theta=thetas[i], delta_theta=resets[i],
-                      tau_syn=taus[i], init=inits[i], max_input_events=bounds[i])
+        common = settings[i]
         if i < n_conv:
             spec.append(dict(type="conv", features=int(conv_features[i]), kernel_size=kernel,
                              **common))
