@@ -114,6 +114,12 @@ def spike_errors(cot_times, times, slope, frame_time, tau_mem, kappa):
 def _bwd(max_spikes, compiled, residuals, cotangents):
     event_times, event_source, weights, tau_syn, theta, delta_theta, t_max, out = residuals
     cot_times, _ = cotangents
+    zero = jax.tree_util.tree_map(jnp.zeros_like, (tau_syn, theta, delta_theta, t_max))
+    if compiled:
+        d_weights, d_times = cpu_kernel.backward(
+            event_times, event_source, weights, tau_syn, delta_theta, cot_times, out.times,
+            out.slope, out.event_index, out.n_spikes)
+        return (d_times, None, d_weights) + zero
     batch, _ = event_times.shape
     n_out = weights.shape[1]
     dtype = weights.dtype
@@ -121,12 +127,6 @@ def _bwd(max_spikes, compiled, residuals, cotangents):
     tau_mem_n = 2.0 * tau_syn_n
     tau_mem_k = tau_mem_n if jnp.ndim(tau_mem_n) == 0 else tau_mem_n[..., None]
     kappa = delta_theta / (2.0 * tau_syn)
-    zero = jax.tree_util.tree_map(jnp.zeros_like, (tau_syn, theta, delta_theta, t_max))
-    if compiled:
-        d_weights, d_times = cpu_kernel.backward(
-            event_times, event_source, weights, tau_syn, delta_theta, cot_times, out.times,
-            out.slope, out.event_index, out.n_spikes)
-        return (d_times, None, d_weights) + zero
     errors, z = spike_errors(cot_times, out.times, out.slope, out.frame_time, 2.0 * tau_syn,
                              kappa)
     # Per stored spike: (last causal event, dL/da, dL/db) in the frame of that event.

@@ -24,6 +24,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from snnjax import cpu_kernel
 from snnjax.lif import crossing_z
 
 __all__ = ["EventForward", "sort_events", "forward_events", "make_event_forward"]
@@ -80,8 +81,6 @@ def sort_events(input_times: jax.Array, t_max, max_events: int | None = None,
     flat = jnp.where(flat < t_max, flat, jnp.inf)
     n_events = flat.shape[1] if max_events is None else min(max_events, flat.shape[1])
     if compiled:
-        from snnjax import cpu_kernel  # the compiled kernel depends on this module's siblings
-
         order, n_valid = cpu_kernel.sort_order(jax.lax.stop_gradient(flat), t_max, n_events)
         times = jnp.take_along_axis(flat, order, axis=1)
         times = jnp.where(jnp.arange(n_events)[None, :] < n_valid[:, None], times, jnp.inf)
