@@ -10,7 +10,9 @@
   count, ``ttfs`` loss -> first spike), accuracy versus a decision deadline;
 * robustness: accuracy under input jitter, input deletion and weight noise (all noise
   seeds evaluated in one compiled ``vmap`` call per level set);
-* convergence: epochs to reach 90 % / 95 % of the final validation accuracy.
+* convergence: epochs to reach 90 % / 95 % of the final validation accuracy;
+* across training seeds: runs that differ only in their seed (:func:`seed_groups`) are
+  summarised as mean ± std over the group (the paper's claims need several seeds).
 
 It writes into ``out_dir``: ``report.md`` (one table per measure, runs as columns), one CSV
 per table (``table_<name>.csv``, first column the row label, then one column per run) and
@@ -45,6 +47,7 @@ __all__ = [
     "WEIGHT_NOISE_LEVELS",
     "LoadedRun",
     "load_trained_run",
+    "seed_groups",
     "tradeoff_report",
 ]
 
@@ -210,6 +213,77 @@ def _unique_names(paths: Sequence[Path]) -> list[str]:
     return names
 
 
+# ------------------------------------------------------------- across training seeds
+
+# Rows of the per-run tables summarised over the runs of a group (table, row label).
+_SEED_ROWS = (("performance", "accuracy"),
+              ("sparsity", "spikes per sample: total"),
+              ("sparsity", "SynOps per sample: total"),
+              ("latency", "decision time median (ms)"),
+              ("latency", "decision time p90 (ms)"),
+              ("latency", "undecided fraction"),
+              ("convergence", "test accuracy at best epoch (results.json)"),
+              ("convergence", "best validation accuracy"),
+              ("convergence", "epochs to 90% of final validation accuracy"),
+              ("convergence", "epochs to 95% of final validation accuracy"))
+
+
+def seed_groups(configs: Sequence[Any], names: Sequence[str]) -> dict[str, list[str]]:
+    """Group runs whose configs differ only in the seed (the same experiment, trained again).
+
+    Args:
+      configs: each run's :class:`snnjax.configs.ExperimentConfig`.
+      names: the runs' display names (same order).
+
+    Returns:
+      ``{group_label: [run names]}`` in first-seen order. The label is the config name, plus
+      ``key=value`` for the fields that tell apart groups sharing a config name (e.g.
+      ``yinyang_ttfs (thetas=0.4,0.3)``).
+    """
+    from snnjax.configs import config_to_dict
+
+    keyed: dict[str, tuple[dict[str, Any], list[str]]] = {}
+    for cfg, name in zip(configs, names, strict=True):
+        d = config_to_dict(cfg)
+        d.pop("seed", None)
+        key = json.dumps(d, sort_keys=True, default=str)
+        keyed.setdefault(key, (d, []))[1].append(name)
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for d, _ in keyed.values():
+        by_name.setdefault(d["name"], []).append(d)
+    out: dict[str, list[str]] = {}
+    for d, members in keyed.values():
+        label = d["name"]
+        siblings = by_name[d["name"]]
+        if len(siblings) > 1:
+            differ = sorted(k for k in d if k != "description"
+                            and any(o.get(k) != d[k] for o in siblings))
+
+            def show(v):
+                if isinstance(v, (list, tuple)):
+                    return ",".join(show(x) for x in v)
+                return _fmt(v) if isinstance(v, float) else str(v)
+
+            label += " (" + ", ".join(f"{k}={show(d[k])}" for k in differ) + ")"
+        out[label] = members
+    return out
+
+
+def _mean_std(values: Sequence[Any]) -> tuple[float, float, int]:
+    """Mean, sample std (ddof 1; 0 for one value) and count of the finite values."""
+    v = np.array([float(x) for x in values if x is not None], np.float64)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return math.nan, math.nan, 0
+    return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0, int(v.size)
+
+
+def _pm(mean: float, std: float, n: int) -> str:
+    if n == 0:
+        return "-"
+    return f"{_fmt(mean)} ± {_fmt(std)} (n={n})" if n > 1 else f"{_fmt(mean)} (n=1)"
+
+
 # ---------------------------------------------------------------------------- report
 
 
@@ -237,7 +311,10 @@ def tradeoff_report(run_dirs: Sequence[str | os.PathLike[str]], out_dir: str | o
       ``performance``, ``sparsity``, ``latency``, ``accuracy_vs_deadline``,
       ``robustness_input_jitter``, ``robustness_input_deletion``,
       ``robustness_weight_noise`` (mean accuracy; ``<run> std`` columns in the CSV and
-      ``*_std`` tables) and ``convergence``.
+      ``*_std`` tables) and ``convergence``; when some runs differ only in their seed
+      (:func:`seed_groups`) also ``seeds`` / ``seeds_std`` / ``seeds_n``: mean, std and
+      count over each group's runs (columns = group labels) of accuracy, spikes, SynOps,
+      decision time, robustness per level and convergence.
 
     Raises:
       FileNotFoundError: a run directory is missing / not a run / has no checkpoint.
@@ -391,6 +468,62 @@ def tradeoff_report(run_dirs: Sequence[str | os.PathLike[str]], out_dir: str | o
     plots["training_curves"] = plot.plot_training_curves(
         {r.name: r.metrics for r in runs}, out / "plot_training_curves.png").png
 
+    # across training seeds: runs whose configs differ only in the seed form a group
+    groups = seed_groups([r.config for r in runs], names)
+    labels = list(groups)
+    with_seeds = any(len(m) > 1 for m in groups.values())
+    if with_seeds:
+        for t in ("seeds", "seeds_std", "seeds_n"):
+            tables[t] = {}
+
+        def put_group(row: str, label: str, values: Sequence[Any]) -> None:
+            m, sd, n = _mean_std(values)
+            put("seeds", row, label, m)
+            put("seeds_std", row, label, sd)
+            put("seeds_n", row, label, n)
+
+        max_epoch = max((int(e) for r in runs for e in analysis.accuracy_curve(
+            r.metrics, "validation_accuracy")[0]), default=0)
+        check_epochs = sorted({e for e in (1, 5, 10, 20, max_epoch) if 1 <= e <= max_epoch})
+        curve_plot: dict[str, tuple] = {}
+        for label, members in groups.items():
+            for tname, row in _SEED_ROWS:
+                put_group(row, label, [tables[tname].get(row, {}).get(n) for n in members])
+            for kind, levels, _label, scale in _NOISES:
+                per_run = np.array([noise[kind][n].mean for n in members], np.float64)
+                for i, lv in enumerate(levels):
+                    put_group(f"{kind} {_fmt(lv * scale)}", label, per_run[:, i])
+            vals = {}
+            for n in members:
+                ep, va = analysis.accuracy_curve(runs[names.index(n)].metrics,
+                                                 "validation_accuracy")
+                vals[n] = dict(zip((int(e) for e in ep), va, strict=True))
+            for e in check_epochs:
+                put_group(f"validation accuracy after epoch {e}", label,
+                          [vals[n].get(e) for n in members])
+            common = sorted(set.intersection(*(set(v) for v in vals.values())))
+            if common:
+                arr = np.array([[vals[n][e] for e in common] for n in members], np.float64)
+                curve_plot[label] = (np.array(common, np.float64), arr.mean(0),
+                                     arr.std(0, ddof=1) if len(members) > 1
+                                     else np.zeros(len(common)))
+        for kind, levels, xlabel, scale in _NOISES:
+            curves = {}
+            for label, members in groups.items():
+                per_run = np.array([noise[kind][n].mean for n in members], np.float64)
+                curves[label] = (np.asarray(levels, np.float64), per_run.mean(0),
+                                 per_run.std(0, ddof=1) if len(members) > 1
+                                 else np.zeros(len(levels)))
+            plots[f"seeds_accuracy_vs_{kind}"] = plot.plot_accuracy_vs_noise(
+                curves, out / f"plot_seeds_accuracy_vs_{kind}.png", xlabel=xlabel,
+                level_scale=scale, title="mean ± std over training seeds").png
+        if curve_plot:
+            plots["seeds_validation_curves"] = plot.plot_accuracy_vs_noise(
+                curve_plot, out / "plot_seeds_validation_curves.png", xlabel="epoch",
+                title="validation accuracy, mean ± std over training seeds").png
+        _write_csv(out / "table_seed_groups.csv",
+                   {"runs": {g: " ".join(m) for g, m in groups.items()}}, labels, "group")
+
     # tables -> CSV
     firsts = {"accuracy_vs_deadline": "deadline_ms",
               "robustness_input_jitter": "sigma_ms", "robustness_input_deletion": "p",
@@ -398,7 +531,15 @@ def tradeoff_report(run_dirs: Sequence[str | os.PathLike[str]], out_dir: str | o
     for tname, table in tables.items():
         base = tname.removesuffix("_std")
         first = firsts.get(base, "measure")
-        if tname.endswith("_std"):
+        if tname.endswith("_std") or tname == "seeds_n":
+            continue
+        if tname == "seeds":
+            merged = {row: {**{f"{g} mean": v for g, v in vals.items()},
+                            **{f"{g} std": v for g, v in tables["seeds_std"][row].items()},
+                            **{f"{g} n": v for g, v in tables["seeds_n"][row].items()}}
+                      for row, vals in table.items()}
+            cols = [f"{g} {c}" for g in labels for c in ("mean", "std", "n")]
+            _write_csv(out / "table_seeds.csv", merged, cols, "measure")
             continue
         if tname in firsts and tname.startswith("robustness"):
             std = tables[f"{tname}_std"]
@@ -453,6 +594,17 @@ def tradeoff_report(run_dirs: Sequence[str | os.PathLike[str]], out_dir: str | o
                f"CSV: `table_{tname}.csv`", ""]
         if tname.startswith("robustness"):
             md += ["Std over seeds:", "", _md_table(tables[f"{tname}_std"], names, first), ""]
+    if with_seeds:
+        pm = {row: {g: _pm(m, tables["seeds_std"][row][g], tables["seeds_n"][row][g])
+                    for g, m in vals.items()} for row, vals in tables["seeds"].items()}
+        md += ["## Across training seeds", "",
+               "Runs whose configs differ only in the seed are one group: "
+               + "; ".join(f"**{g}** = " + ", ".join(f"`{n}`" for n in m)
+                           for g, m in groups.items()) + ".",
+               "", "Mean ± sample std over the group's runs (n = runs with a value). "
+               "Robustness rows: accuracy at that noise level (jitter in ms), each run's "
+               "value itself a mean over the noise seeds.", "",
+               _md_table(pm, labels, "measure"), "", "CSV: `table_seeds.csv`", ""]
     md += ["## Plots", ""]
     for pname, png in plots.items():
         md += [f"### {pname.replace('_', ' ')}", "",

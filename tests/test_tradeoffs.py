@@ -9,7 +9,7 @@ import pytest
 
 from snnjax.cli import main
 from snnjax.configs import get_config
-from snnjax.tradeoffs import tradeoff_report
+from snnjax.tradeoffs import seed_groups, tradeoff_report
 from snnjax.train import evaluate_run, train
 
 TINY = ["sizes=5,8,3", "epochs=2", "train_subset=200", "n_validation=100", "test_subset=100"]
@@ -137,3 +137,48 @@ def test_missing_or_invalid_run_dir(tmp_path, two_runs, capsys):
                str(tmp_path / "r")])
     assert rc == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_seed_groups_label_the_differing_fields():
+    a0 = get_config("yinyang_ttfs", ["seed=0"])
+    a1 = get_config("yinyang_ttfs", ["seed=1"])
+    b = get_config("yinyang_ttfs", ["seed=0", "thetas=0.4,0.3"])
+    m = get_config("yinyang_multispike")
+    groups = seed_groups([a0, m, a1, b], ["a0", "m", "a1", "b"])
+    assert groups == {"yinyang_ttfs (thetas=0.2,0.3)": ["a0", "a1"],
+                      "yinyang_multispike": ["m"],
+                      "yinyang_ttfs (thetas=0.4,0.3)": ["b"]}
+
+
+def test_report_across_training_seeds(two_runs, tmp_path):
+    # a second seed of the multi-spike run: the report groups the two and gives mean ± std
+    extra = tmp_path / "yinyang_multispike-seed1"
+    train(get_config("yinyang_multispike", [*TINY, "seed=1"]), extra, quiet=True,
+          progress=False, log=_silent)
+    runs = [two_runs[0], extra, two_runs[1]]
+    out = tmp_path / "report"
+    tables = tradeoff_report(runs, out, n_samples=50, noise_seeds=2, command="test")
+    names = [two_runs[0].name, extra.name, two_runs[1].name]
+    acc = tables["performance"]["accuracy"]
+    seeds, std, n = tables["seeds"], tables["seeds_std"], tables["seeds_n"]
+    assert list(seeds["accuracy"]) == ["yinyang_multispike", "yinyang_ttfs"]
+    assert seeds["accuracy"]["yinyang_multispike"] == pytest.approx(
+        (acc[names[0]] + acc[names[1]]) / 2)
+    assert std["accuracy"]["yinyang_multispike"] == pytest.approx(
+        abs(acc[names[0]] - acc[names[1]]) / 2 ** 0.5)
+    assert n["accuracy"] == {"yinyang_multispike": 2, "yinyang_ttfs": 1}
+    assert seeds["accuracy"]["yinyang_ttfs"] == pytest.approx(acc[names[2]])
+    assert std["accuracy"]["yinyang_ttfs"] == 0.0
+    # level 0 of every noise = the clean accuracy
+    assert seeds["input_jitter 0"]["yinyang_multispike"] == pytest.approx(
+        seeds["accuracy"]["yinyang_multispike"])
+    assert "validation accuracy after epoch 2" in seeds
+    text = (out / "report.md").read_text()
+    assert "## Across training seeds" in text and "(n=2)" in text
+    rows = _csv(out / "table_seeds.csv")
+    assert rows[0][:4] == ["measure", "yinyang_multispike mean", "yinyang_multispike std",
+                           "yinyang_multispike n"]
+    for name in ("seeds_accuracy_vs_input_jitter", "seeds_accuracy_vs_weight_noise",
+                 "seeds_validation_curves"):
+        assert (out / f"plot_{name}.png").stat().st_size > 1000
+    assert _csv(out / "table_seed_groups.csv")[1][1] == f"{names[0]} {names[1]}"
