@@ -193,7 +193,7 @@ def main(argv=None):
     if not args.skip_full:
         res, dt = timed(lambda: analysis.robustness_sweep(args.kind, net, params, x, y,
                                                           levels, seed_mode=args.seed_mode,
-                                                          **kw))
+                                                          progress=True, **kw))
         passes = args.n_seeds * len(levels) * n
         results["full"] = {"n_samples": n, "seed_mode": args.seed_mode, "time_s": dt,
                            "ms_per_forward": 1e3 * dt / passes,

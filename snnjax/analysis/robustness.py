@@ -320,7 +320,8 @@ def _seed_keys(key, n_seeds: int) -> jax.Array:
 
 def robustness_sweep(kind: str, model, params, input_times, labels, levels, n_seeds: int,
                      key, readout: str = "count", *, batch_size: int | None = None,
-                     seed_mode: str = "vmap", python_loop: bool = False) -> RobustnessResult:
+                     seed_mode: str = "vmap", python_loop: bool = False,
+                     progress: bool = False) -> RobustnessResult:
     """Accuracy of a trained network under noise, for every level and ``n_seeds`` seeds.
 
     Args:
@@ -357,6 +358,7 @@ def robustness_sweep(kind: str, model, params, input_times, labels, levels, n_se
         times differ by float32 rounding, rarely enough to flip a prediction).
       python_loop: evaluate the seeds in a Python loop over the same jitted per-seed
         function (reference for tests, baseline for benchmarks); ``seed_mode`` is ignored.
+      progress: show a progress bar (``tqdm``) over the compiled calls (chunks x levels).
 
     Returns:
       :class:`RobustnessResult`.
@@ -404,6 +406,11 @@ def robustness_sweep(kind: str, model, params, input_times, labels, levels, n_se
     correct = np.zeros((lv.size, n_seeds), np.int64)
     overflow = np.zeros((lv.size, n_seeds), np.int64)
     dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.float32
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=math.ceil(n / bsz) * lv.size, unit="call",
+                   desc=f"{kind} x {n_seeds} seeds", dynamic_ncols=True)
     for start in range(0, n, bsz):
         stop = min(start + bsz, n)
         idx = np.arange(start, start + bsz)
@@ -415,6 +422,10 @@ def robustness_sweep(kind: str, model, params, input_times, labels, levels, n_se
                        jnp.asarray(level, dtype))
             correct[li] += np.asarray(c)
             overflow[li] += np.asarray(o)
+            if bar is not None:
+                bar.update(1)
+    if bar is not None:
+        bar.close()
     per_seed = correct / n
     return RobustnessResult(kind=kind, levels=lv, mean=per_seed.mean(axis=1),
                             std=per_seed.std(axis=1), per_seed=per_seed,
