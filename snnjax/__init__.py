@@ -22,7 +22,8 @@ __all__ = [
 ]
 
 _SUBMODULES = frozenset({
-    "analysis", "configs", "cpu_kernel", "data", "encoding", "grad", "kernel", "lif",
+    "analysis", "configs", "convergence_report", "cpu_kernel", "data", "encoding", "grad",
+    "kernel", "lif",
     "losses", "nir", "nn", "plot", "reference", "tradeoffs", "train",
 })
 
