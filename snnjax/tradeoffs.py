@@ -10,7 +10,9 @@
   count, ``ttfs`` loss -> first spike), accuracy versus a decision deadline;
 * robustness: accuracy under input jitter, input deletion and weight noise (all noise
   seeds evaluated in one compiled ``vmap`` call per level set);
-* convergence: epochs to reach 90 % / 95 % of the final validation accuracy;
+* convergence: epochs to reach 90 % / 95 % of the run's own final validation accuracy, and
+  epochs to reach a common target (95 % of the lowest final validation accuracy of all
+  runs compared), which compares runs of different final accuracy directly;
 * across training seeds: runs that differ only in their seed (:func:`seed_groups`) are
   summarised as mean ± std over the group (the paper's claims need several seeds).
 
@@ -433,6 +435,19 @@ def tradeoff_report(run_dirs: Sequence[str | os.PathLike[str]], out_dir: str | o
         log(f"{name}: accuracy {s['accuracy']:.4f} on {s['n_samples']} {split} samples "
             f"({time.perf_counter() - t0:.1f} s)")
 
+    # convergence to a common absolute target: 95 % of the lowest final validation accuracy
+    # among the runs, so that every run can reach it and the epochs compare directly
+    finals = [v for v in tables["convergence"].get("final validation accuracy", {}).values()
+              if v is not None and math.isfinite(v)]
+    common_target = 0.95 * min(finals) if finals else None
+    if common_target is not None:
+        row = f"epochs to validation accuracy {_fmt(common_target)} (common target)"
+        for r in runs:
+            epochs, val = analysis.accuracy_curve(r.metrics, "validation_accuracy")
+            put("convergence", row, r.name,
+                float(analysis.epochs_to_accuracy(val, common_target, epochs))
+                if epochs.size else None)
+
     # accuracy vs deadline: shared deadlines, up to the longest window
     t_end = max(r.config.t_max for r in runs)
     deadlines = np.linspace(0.0, t_end, N_DEADLINES)
@@ -487,7 +502,11 @@ def tradeoff_report(run_dirs: Sequence[str | os.PathLike[str]], out_dir: str | o
         check_epochs = sorted({e for e in (1, 5, 10, 20, max_epoch) if 1 <= e <= max_epoch})
         curve_plot: dict[str, tuple] = {}
         for label, members in groups.items():
-            for tname, row in _SEED_ROWS:
+            seed_rows = list(_SEED_ROWS)
+            if common_target is not None:
+                seed_rows.append(("convergence", f"epochs to validation accuracy "
+                                  f"{_fmt(common_target)} (common target)"))
+            for tname, row in seed_rows:
                 put_group(row, label, [tables[tname].get(row, {}).get(n) for n in members])
             for kind, levels, _label, scale in _NOISES:
                 per_run = np.array([noise[kind][n].mean for n in members], np.float64)
@@ -587,7 +606,9 @@ def tradeoff_report(run_dirs: Sequence[str | os.PathLike[str]], out_dir: str | o
          "Mean accuracy over the noise seeds; every weight w -> w (1 + sigma eps)."),
         ("Convergence", "convergence", "measure",
          "From metrics.jsonl: first epoch whose validation accuracy reaches 90 % / 95 % of "
-         "the final (last-epoch) validation accuracy."),
+         "the run's own final (last-epoch) validation accuracy, and first epoch reaching "
+         "the common target (95 % of the lowest final validation accuracy among the runs; "
+         "'never' if not reached)."),
     ]
     for title, tname, first, note in sections:
         md += [f"## {title}", "", note, "", _md_table(tables[tname], names, first), "",

@@ -173,6 +173,15 @@ def test_report_across_training_seeds(two_runs, tmp_path):
     assert seeds["input_jitter 0"]["yinyang_multispike"] == pytest.approx(
         seeds["accuracy"]["yinyang_multispike"])
     assert "validation accuracy after epoch 2" in seeds
+    # the common convergence target: 95 % of the lowest final validation accuracy
+    conv = tables["convergence"]
+    target = 0.95 * min(conv["final validation accuracy"].values())
+    (row,) = [r for r in conv if r.endswith("(common target)")]
+    assert row in seeds
+    for run in runs:
+        rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        first = min(r["epoch"] for r in rows if r["validation_accuracy"] >= target)
+        assert conv[row][run.name] == first
     text = (out / "report.md").read_text()
     assert "## Across training seeds" in text and "(n=2)" in text
     rows = _csv(out / "table_seeds.csv")
