@@ -5,6 +5,7 @@
     snnjax train                      # Yin-Yang multi-spike (the default), a few minutes on a CPU
     snnjax train mnist_multispike --epochs 5 --data-dir ../shared/data/mnist --out runs/m1
     snnjax train yinyang_ttfs --set lr=0.001 --set max_spikes=1,1
+    snnjax train mnist_multispike --devices all   # data-parallel over all local GPUs/TPUs
     snnjax eval runs/m1
     snnjax configs
     snnjax tradeoffs runs/yy_multispike runs/yy_ttfs --out runs/tradeoffs-yy
@@ -56,6 +57,20 @@ def build_parser() -> argparse.ArgumentParser:
                          metavar="KEY=VALUE",
                          help="override any config field (repeatable); lists are comma-"
                               "separated, e.g. --set sizes=5,60,3 --set thetas=0.2,0.3")
+    p_train.add_argument("--devices", metavar="N|all",
+                         help="data-parallel training: split each batch over N devices (or "
+                              "all), averaging the gradients; the batch size must be divisible "
+                              "by N (default: one device)")
+    p_train.add_argument("--distributed", action="store_true",
+                         help="multi-host: call jax.distributed.initialize() first (run the "
+                              "same command in every process); --devices then counts the "
+                              "devices of all processes. On SLURM, Open MPI and Cloud TPU the "
+                              "three settings below are detected; elsewhere give them")
+    p_train.add_argument("--coordinator", metavar="HOST:PORT",
+                         help="with --distributed: address of process 0's coordinator")
+    p_train.add_argument("--num-processes", type=int, help="with --distributed: process count")
+    p_train.add_argument("--process-id", type=int, help="with --distributed: this process's "
+                                                        "index, 0 .. num_processes-1")
     p_train.add_argument("--quiet", action="store_true",
                          help="no progress bar and no per-epoch lines (warnings and the "
                               "summary still print)")
@@ -100,9 +115,35 @@ def _cmd_configs() -> int:
     return 0
 
 
+def _parse_devices(text: str | None) -> int | None:
+    """``--devices`` value -> device count (``"all"`` -> every device jax sees)."""
+    if text is None:
+        return None
+    import jax
+
+    if text.strip().lower() == "all":
+        return jax.device_count()
+    try:
+        n = int(text)
+    except ValueError:
+        raise ValueError(f"--devices must be a positive integer or 'all', got {text!r}") from None
+    if n < 1:
+        raise ValueError(f"--devices must be >= 1, got {n}")
+    return n
+
+
 def _cmd_train(args) -> int:
+    if args.distributed:
+        import jax
+
+        # Before any other use of jax's devices; None = detect from the cluster environment.
+        jax.distributed.initialize(coordinator_address=args.coordinator,
+                                   num_processes=args.num_processes, process_id=args.process_id)
+    elif args.coordinator or args.num_processes is not None or args.process_id is not None:
+        raise ValueError("--coordinator, --num-processes and --process-id need --distributed")
     from snnjax.train import train  # heavy imports only when needed
 
+    devices = _parse_devices(args.devices)
     config = get_config(args.config, args.overrides)
     flags = {"epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed}
     config = apply_overrides(config, {k: v for k, v in flags.items() if v is not None})
@@ -110,9 +151,14 @@ def _cmd_train(args) -> int:
     args.out = out
     if not args.quiet:
         print(f"run directory: {out}")
-    results = train(config, out, data_dir=args.data_dir, quiet=args.quiet)
+    results = train(config, out, data_dir=args.data_dir, quiet=args.quiet, devices=devices)
     if results is None:  # pragma: no cover - only with stop_after
         return 0
+    if args.distributed:
+        import jax
+
+        if jax.process_index() != 0:  # one summary per run, from process 0
+            return 0
     acc = results["test_accuracy"]
     print(f"\n{config.name}: test accuracy {100 * acc:.2f}% after {results['epochs']} epochs "
           f"(seed {results['seed']})")

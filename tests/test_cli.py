@@ -75,6 +75,9 @@ def test_default_out_dir(tmp_path, monkeypatch, capsys):
     (["train", "--set", "epochs=many"], "epochs: expected an integer"),
     (["train", "--set", "sizes=5,10,10,3"], "thetas needs 3 entries"),
     (["train", "--set", "noequals"], "not of the form key=value"),
+    (["train", "--devices", "two"], "--devices must be a positive integer or 'all'"),
+    (["train", "--devices", "0"], "--devices must be >= 1"),
+    (["train", "--devices", "64"], "asked for 64 devices"),
 ])
 def test_train_errors(argv, message, capsys):
     assert main(argv) == 2

@@ -7,6 +7,8 @@ The pieces, each usable alone:
 * :func:`build_model`, :func:`init_params` — the config's :class:`snnjax.nn.SpikingNetwork`.
 * :func:`make_optimizer`, :func:`make_loss_fn`, :func:`make_train_step`,
   :func:`make_eval_step` — Optax Adam (schedules, clipping) and jitted steps.
+* :func:`data_mesh`, :func:`replicate`, :func:`shard_batch` — data-parallel training
+  over devices (pass ``mesh=`` to the step factories, or ``devices=`` to :func:`train`).
 * :func:`train` — the epoch loop: progress bar, ``metrics.jsonl``, Orbax checkpoints with
   resume, ``results.json``; :func:`evaluate_run` — evaluate a saved run.
 
@@ -30,6 +32,14 @@ from snnjax.train.loop import (
     train,
 )
 from snnjax.train.model import build_model, init_params, spiking_layer_indices, spiking_layer_names
+from snnjax.train.parallel import (
+    DATA_AXIS,
+    check_batch_size,
+    data_mesh,
+    describe_devices,
+    replicate,
+    shard_batch,
+)
 from snnjax.train.step import (
     TrainState,
     guard_weight_gradients,
@@ -42,6 +52,7 @@ from snnjax.train.step import (
 )
 
 __all__ = [
+    "DATA_AXIS",
     "DataSplits",
     "RestoredRun",
     "RunCheckpoints",
@@ -49,6 +60,9 @@ __all__ = [
     "SpikeDataset",
     "TrainState",
     "build_model",
+    "check_batch_size",
+    "data_mesh",
+    "describe_devices",
     "evaluate",
     "evaluate_run",
     "guard_weight_gradients",
@@ -62,7 +76,9 @@ __all__ = [
     "make_predict_fn",
     "make_train_step",
     "prepare_data",
+    "replicate",
     "restore_run",
+    "shard_batch",
     "spiking_layer_indices",
     "spiking_layer_names",
     "train",

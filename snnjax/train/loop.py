@@ -43,6 +43,14 @@ from snnjax.data import batches, num_batches
 from snnjax.train.checkpoint import RunCheckpoints
 from snnjax.train.data import DataSplits, SpikeDataset, prepare_data
 from snnjax.train.model import build_model, spiking_layer_names
+from snnjax.train.parallel import (
+    check_batch_size,
+    data_mesh,
+    describe_devices,
+    mesh_size,
+    replicate,
+    shard_batch,
+)
 from snnjax.train.step import (
     TrainState,
     make_eval_step,
@@ -70,11 +78,6 @@ def input_event_bound(config: ExperimentConfig, data: DataSplits) -> int | None:
     if config.architecture == "dense" and config.dataset != "yinyang":
         return max(int(data.max_active_inputs), 1)
     return None
-
-
-def _device_string() -> str:
-    dev = jax.devices()[0]
-    return f"{dev.platform}:{dev.device_kind} (x{jax.device_count()})"
 
 
 def _is_tty(stream) -> bool:
@@ -131,6 +134,7 @@ class _Compiled(NamedTuple):
     init: Any
     train_step: Any
     eval_step: Any
+    mesh: Any
 
 
 # Settings that change neither the network nor the compiled steps.
@@ -141,35 +145,45 @@ _NOT_IN_STEPS = dict(name="", description="", epochs=1, seed=0, n_validation=0,
 
 @functools.lru_cache(maxsize=8)
 def _compiled_cached(key_config: ExperimentConfig, bound: int | None, steps_per_epoch: int,
-                     kernel_env: str | None) -> _Compiled:
+                     kernel_env: str | None, n_devices: int | None) -> _Compiled:
     del kernel_env  # part of the key: the kernel is chosen while tracing
+    mesh = None if n_devices is None else data_mesh(n_devices)
     model = build_model(key_config, bound)
     optimizer = make_optimizer(key_config, steps_per_epoch)
     return _Compiled(model=model, optimizer=optimizer,
                      schedule=make_lr_schedule(key_config, steps_per_epoch),
                      init=jax.jit(model.init),
-                     train_step=make_train_step(model, key_config, optimizer),
-                     eval_step=make_eval_step(model, key_config))
+                     train_step=make_train_step(model, key_config, optimizer, mesh=mesh),
+                     eval_step=make_eval_step(model, key_config, mesh=mesh), mesh=mesh)
 
 
-def _compiled(config: ExperimentConfig, bound: int | None, steps_per_epoch: int) -> _Compiled:
+def _compiled(config: ExperimentConfig, bound: int | None, steps_per_epoch: int,
+              n_devices: int | None = None) -> _Compiled:
     """Model, optimizer and jitted steps, shared by calls with equal settings (so a second
-    :func:`train` or :func:`evaluate_run` in the same process does not recompile)."""
+    :func:`train` or :func:`evaluate_run` in the same process does not recompile);
+    ``n_devices``: data-parallel over that many devices (``None`` = one device, no mesh)."""
     key = dataclasses.replace(config, **_NOT_IN_STEPS)
-    return _compiled_cached(key, bound, steps_per_epoch, os.environ.get("SNNJAX_KERNEL"))
+    return _compiled_cached(key, bound, steps_per_epoch, os.environ.get("SNNJAX_KERNEL"),
+                            n_devices)
 
 
 def _init_state(c: _Compiled, input_shape: tuple[int, ...], seed: int) -> TrainState:
     dummy = jnp.full((1,) + tuple(input_shape) + (1,), jnp.inf, jnp.float32)
     params = c.init(jax.random.key(seed), dummy)["params"]
-    return TrainState(params, c.optimizer.init(params), jnp.int32(0))
+    state = TrainState(params, c.optimizer.init(params), jnp.int32(0))
+    return state if c.mesh is None else replicate(state, c.mesh)
+
+
+def _put_batch(x: np.ndarray, mesh) -> Any:
+    """The host batch as the step takes it: unchanged, or split over the mesh."""
+    return x if mesh is None else shard_batch(x, mesh)
 
 
 # ------------------------------------------------------------------------ evaluation
 
 
 def evaluate(eval_step, params, data: SpikeDataset, batch_size: int,
-             layer_names: list[str]) -> dict[str, Any] | None:
+             layer_names: list[str], mesh=None) -> dict[str, Any] | None:
     """Evaluate ``params`` on one split.
 
     Args:
@@ -178,6 +192,8 @@ def evaluate(eval_step, params, data: SpikeDataset, batch_size: int,
       data: the split (``None`` or empty -> ``None``).
       batch_size: evaluation batch size (the last batch is padded and masked).
       layer_names: names of the spiking layers.
+      mesh: the eval step's data-parallel mesh, if any: the batch size is then rounded up
+        to a multiple of its device count (padding is masked; results do not change).
 
     Returns:
       ``{"accuracy", "silent_output_fraction", "label_silent_fraction", "loss",
@@ -189,13 +205,15 @@ def evaluate(eval_step, params, data: SpikeDataset, batch_size: int,
         return None
     n = len(data)
     bs = min(batch_size, n)
+    bs = -(-bs // mesh_size(mesh)) * mesh_size(mesh)
     totals: dict[str, Any] = {}
     active = None
     for start in range(0, n, bs):
         idx = np.arange(start, start + bs)
         mask = idx < n
         idx = np.minimum(idx, n - 1)
-        stats = eval_step(params, data.times[idx], data.labels[idx], mask)
+        stats = eval_step(params, _put_batch(data.times[idx], mesh),
+                          _put_batch(data.labels[idx], mesh), _put_batch(mask, mesh))
         act = stats.pop("active")
         active = act if active is None else tuple(a | b for a, b in zip(active, act,
                                                                            strict=True))
@@ -225,7 +243,8 @@ def train(config: ExperimentConfig, out_dir: str | os.PathLike[str], *,
           data_dir: str | os.PathLike[str] | None = None, quiet: bool = False,
           progress: bool | None = None, stop_after: int | None = None,
           log: Callable[[str], None] | None = None,
-          data: DataSplits | None = None) -> dict[str, Any] | None:
+          data: DataSplits | None = None,
+          devices: int | None = None) -> dict[str, Any] | None:
     """Train ``config``, writing metrics, checkpoints and results into ``out_dir``.
 
     Args:
@@ -241,6 +260,13 @@ def train(config: ExperimentConfig, out_dir: str | os.PathLike[str], *,
       log: function receiving each log line (default: ``print``, or ``tqdm.write`` while a
         progress bar is shown).
       data: pre-encoded splits (default: :func:`snnjax.train.prepare_data`).
+      devices: data-parallel training over this many devices (the first of
+        :func:`jax.devices`; after :func:`jax.distributed.initialize` those of all
+        processes): each batch is split over a ``"data"`` mesh axis and the gradients are
+        averaged across devices (:mod:`snnjax.train.parallel`); the result equals
+        one-device training up to float rounding. ``None`` (default): one device, no
+        mesh. With several processes only process 0 writes logs and JSON files (all take
+        part in the checkpoints).
 
     Returns:
       The ``results.json`` dict, or ``None`` when stopped early by ``stop_after``.
@@ -248,18 +274,33 @@ def train(config: ExperimentConfig, out_dir: str | os.PathLike[str], *,
     Raises:
       FileNotFoundError: image data not found (the loader's message says how to get it).
       RunMismatchError: ``out_dir`` belongs to a different config.
+      ValueError: ``batch_size`` not divisible by ``devices``, or more devices than exist.
     """
     t_start = time.perf_counter()
     out = Path(out_dir)
     show_bar = (not quiet and _is_tty(sys.stderr)) if progress is None else bool(progress)
     emit = log if log is not None else (tqdm.write if show_bar else print)
+    primary = jax.process_index() == 0  # multi-process: one writer of logs and files
+    show_bar = show_bar and primary
 
     def info(msg: str) -> None:
-        if not quiet:
+        if not quiet and primary:
             emit(msg)
 
     def warn(msg: str) -> None:
-        emit(msg)
+        if primary:
+            emit(msg)
+
+    def write_json(path: Path, data: dict[str, Any]) -> None:
+        if primary:
+            _write_json(path, data)
+
+    def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+        if primary:
+            _write_jsonl(path, rows)
+
+    if devices is not None:
+        check_batch_size(config.batch_size, data_mesh(devices), "batch_size")
 
     cfg_dict = config_to_dict(config)
     cfg_path = out / "config.json"
@@ -281,10 +322,11 @@ def train(config: ExperimentConfig, out_dir: str | os.PathLike[str], *,
         raise ValueError(f"the training split has {len(data.train)} samples, fewer than "
                          f"batch_size={config.batch_size}")
     out.mkdir(parents=True, exist_ok=True)
-    _write_json(cfg_path, cfg_dict)
+    write_json(cfg_path, cfg_dict)
     bound = input_event_bound(config, data)
     steps_per_epoch = num_batches(len(data.train), config.batch_size)
-    compiled = _compiled(config, bound, steps_per_epoch)
+    compiled = _compiled(config, bound, steps_per_epoch, devices)
+    mesh = compiled.mesh
     names = spiking_layer_names(compiled.model)
     schedule = compiled.schedule
     state = _init_state(compiled, data.input_shape, config.seed)
@@ -301,9 +343,10 @@ def train(config: ExperimentConfig, out_dir: str | os.PathLike[str], *,
         "layer_names": names,
         "readout": "argmax spike count" if config.loss == "count" else "argmin first spike",
         "jax_version": jax.__version__, "snnjax_version": snnjax.__version__,
-        "device": _device_string(),
+        "device": describe_devices(mesh),
+        "data_parallel_devices": mesh_size(mesh) if mesh is not None else None,
     }
-    _write_json(out / "run.json", run_info)
+    write_json(out / "run.json", run_info)
 
     ckpts = RunCheckpoints(out / "checkpoints", keep=config.keep_checkpoints)
     metrics_path = out / "metrics.jsonl"
@@ -316,7 +359,7 @@ def train(config: ExperimentConfig, out_dir: str | os.PathLike[str], *,
             info(f"resuming {out} after epoch {start_epoch} (checkpoint "
                  f"{ckpts.directory}/last/{start_epoch})")
         history = [row for row in _read_jsonl(metrics_path) if row["epoch"] <= start_epoch]
-        _write_jsonl(metrics_path, history)
+        write_jsonl(metrics_path, history)
         if start_epoch >= config.epochs:
             info(f"{out}: all {config.epochs} epochs already done")
         else:
@@ -341,7 +384,8 @@ def train(config: ExperimentConfig, out_dir: str | os.PathLike[str], *,
             t_steady = t_epoch
             for i, idx in enumerate(batches(len(data.train), config.batch_size,
                                             seed=config.seed, epoch=epoch - 1)):
-                state, m = train_step(state, data.train.times[idx], data.train.labels[idx])
+                state, m = train_step(state, _put_batch(data.train.times[idx], mesh),
+                                      _put_batch(data.train.labels[idx], mesh))
                 if first_of_call and i == 0:
                     # The first step of this process compiles; keep it out of the throughput.
                     jax.block_until_ready(m)
@@ -360,8 +404,9 @@ def train(config: ExperimentConfig, out_dir: str | os.PathLike[str], *,
             n_steady = (steps_per_epoch - int(first_of_call)) * config.batch_size
             sums = jax.device_get(sums)
             val = evaluate(eval_step, state.params, data.validation, config.eval_batch_size,
-                           names)
-            test = evaluate(eval_step, state.params, data.test, config.eval_batch_size, names)
+                           names, mesh)
+            test = evaluate(eval_step, state.params, data.test, config.eval_batch_size, names,
+                            mesh)
             wall = time.perf_counter() - t_epoch
             n = float(sums["n"])
             row = {
@@ -390,7 +435,7 @@ def train(config: ExperimentConfig, out_dir: str | os.PathLike[str], *,
                 "test": test,
             }
             history.append(row)
-            _write_jsonl(metrics_path, history)
+            write_jsonl(metrics_path, history)
 
             improved = val is not None and val["accuracy"] > best_val
             if improved:
@@ -445,7 +490,7 @@ def train(config: ExperimentConfig, out_dir: str | os.PathLike[str], *,
 
         results = _summarise(config, history, run_info, out, ckpts,
                              total_time=time.perf_counter() - t_start)
-        _write_json(out / "results.json", results)
+        write_json(out / "results.json", results)
         return results
     finally:
         ckpts.close()

@@ -19,6 +19,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import optax
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from snnjax.configs import ExperimentConfig
 from snnjax.losses import (
@@ -29,6 +31,7 @@ from snnjax.losses import (
 )
 from snnjax.nn import SpikingNetwork
 from snnjax.train.model import spiking_layer_indices
+from snnjax.train.parallel import DATA_AXIS, check_batch_size
 
 __all__ = [
     "TrainState",
@@ -159,13 +162,21 @@ def guard_weight_gradients(per_sample_grads, bound: float):
 
 
 def make_train_step(model: SpikingNetwork, config: ExperimentConfig,
-                    optimizer: optax.GradientTransformation):
+                    optimizer: optax.GradientTransformation, mesh: Mesh | None = None):
     """Jitted ``step(state, times [B, ...], labels [B]) -> (state, metrics)``.
 
     ``metrics`` holds batch sums: ``n, correct, silent_outputs, label_silent, loss_sum,
     loss_finite`` (scalars), ``spikes, dropped, overflow`` (``[n_spiking_layers]``), and
     ``nonfinite_grad`` (1.0 when the update was skipped) and ``guarded_columns``.
-    The state argument is donated.
+
+    With ``mesh`` (from :func:`snnjax.train.data_mesh`) the step is data-parallel: the
+    batch is split over the mesh's ``"data"`` axis (``B`` must be divisible by its size,
+    else ``ValueError``), each device computes the gradient of its shard, and the
+    gradients are averaged and the metrics summed across devices (see
+    :mod:`snnjax.train.parallel`). ``state`` must then be replicated
+    (:func:`snnjax.train.replicate`); the batch may be a host array or
+    :func:`snnjax.train.shard_batch`. The result equals the one-device step up to the
+    order of float additions.
     """
     loss_fn = make_loss_fn(config)
     predict = make_predict_fn(config)
@@ -192,9 +203,13 @@ def make_train_step(model: SpikingNetwork, config: ExperimentConfig,
         grads, n_zeroed = guard_weight_gradients(ps_grads, config.weight_grad_guard)
         return grads, (out, per.reshape(-1)), n_zeroed
 
-    @jax.jit
-    def step(state: TrainState, times, labels):
-        grads, (out, per_sample), n_zeroed = grads_and_aux(state.params, times, labels)
+    def local_grads(params, times, labels):
+        grads, (out, per_sample), n_zeroed = grads_and_aux(params, times, labels)
+        stats = _batch_stats(out, per_sample, labels, predict, spiking)
+        stats["guarded_columns"] = n_zeroed
+        return grads, stats
+
+    def update(state: TrainState, grads, stats):
         finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(grads)]))
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
@@ -202,27 +217,55 @@ def make_train_step(model: SpikingNetwork, config: ExperimentConfig,
         params = jax.tree.map(lambda new, old: jnp.where(finite, new, old), params, state.params)
         opt_state = jax.tree.map(lambda new, old: jnp.where(finite, new, old), opt_state,
                                  state.opt_state)
-        metrics = _batch_stats(out, per_sample, labels, predict, spiking)
+        metrics = {k: v for k, v in stats.items() if k != "guarded_columns"}
         metrics["nonfinite_grad"] = 1.0 - finite.astype(jnp.float32)
-        metrics["guarded_columns"] = n_zeroed
+        metrics["guarded_columns"] = stats["guarded_columns"]
         return TrainState(params, opt_state, state.step + 1), metrics
 
+    if mesh is None:
+        @jax.jit
+        def step(state: TrainState, times, labels):
+            return update(state, *local_grads(state.params, times, labels))
+
+        return step
+
+    def shard_grads(params, times, labels):
+        # Per device: the mean gradient of its shard; equal shards -> pmean = batch mean.
+        grads, stats = local_grads(params, times, labels)
+        return jax.lax.pmean(grads, DATA_AXIS), jax.lax.psum(stats, DATA_AXIS)
+
+    # check_vma=False: the kernels' custom_vjp rules are written for unsharded values.
+    sharded = jax.shard_map(shard_grads, mesh=mesh, check_vma=False,
+                            in_specs=(P(), P(DATA_AXIS), P(DATA_AXIS)), out_specs=(P(), P()))
+    replicated, split = NamedSharding(mesh, P()), NamedSharding(mesh, P(DATA_AXIS))
+    jitted = jax.jit(lambda state, times, labels: update(state, *sharded(state.params, times,
+                                                                        labels)),
+                     in_shardings=(replicated, split, split),
+                     out_shardings=(replicated, replicated))
+
+    def step(state: TrainState, times, labels):
+        check_batch_size(labels.shape[0], mesh)
+        return jitted(state, times, labels)
+
+    step.jitted = jitted
     return step
 
 
-def make_eval_step(model: SpikingNetwork, config: ExperimentConfig):
+def make_eval_step(model: SpikingNetwork, config: ExperimentConfig,
+                   mesh: Mesh | None = None):
     """Jitted ``eval_step(params, times [B, ...], labels [B], mask [B]) -> metrics``.
 
     Like the train step's metrics (sums over the samples with ``mask``), plus ``active``:
     a tuple with one bool array per spiking layer (its neuron shape, e.g. ``[n]`` or
     ``[H, W, C]``), True where the neuron spiked for at least one masked sample.
+    With ``mesh``: data-parallel as :func:`make_train_step` (``B`` divisible by the
+    number of devices, ``params`` replicated).
     """
     loss_fn = make_loss_fn(config)
     predict = make_predict_fn(config)
     spiking = spiking_layer_indices(model)
 
-    @jax.jit
-    def eval_step(params, times, labels, mask):
+    def local_stats(params, times, labels, mask):
         out = model.apply({"params": params}, times)
         per_sample = loss_fn(out.times, labels)
         stats = _batch_stats(out, per_sample, labels, predict, spiking, mask)
@@ -234,4 +277,26 @@ def make_eval_step(model: SpikingNetwork, config: ExperimentConfig):
         stats["active"] = tuple(active)
         return stats
 
+    if mesh is None:
+        return jax.jit(local_stats)
+
+    def shard_stats(params, times, labels, mask):
+        stats = local_stats(params, times, labels, mask)
+        active = stats.pop("active")
+        stats = jax.lax.psum(stats, DATA_AXIS)
+        stats["active"] = tuple(jax.lax.psum(a.astype(jnp.int32), DATA_AXIS) > 0
+                                for a in active)
+        return stats
+
+    sharded = jax.shard_map(shard_stats, mesh=mesh, check_vma=False,
+                            in_specs=(P(),) + (P(DATA_AXIS),) * 3, out_specs=P())
+    replicated, split = NamedSharding(mesh, P()), NamedSharding(mesh, P(DATA_AXIS))
+    jitted = jax.jit(sharded, in_shardings=(replicated, split, split, split),
+                     out_shardings=replicated)
+
+    def eval_step(params, times, labels, mask):
+        check_batch_size(labels.shape[0], mesh, "evaluation batch size")
+        return jitted(params, times, labels, mask)
+
+    eval_step.jitted = jitted
     return eval_step
