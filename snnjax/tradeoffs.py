@@ -482,6 +482,11 @@ def tradeoff_report(run_dirs: Sequence[str | os.PathLike[str]], out_dir: str | o
             level_scale=scale).png
     plots["training_curves"] = plot.plot_training_curves(
         {r.name: r.metrics for r in runs}, out / "plot_training_curves.png").png
+    for r in runs:  # the first sample of the split through each network
+        plots[f"raster_{r.name}"] = plot.plot_network_raster(
+            r.model, {"params": r.params}, r.input_times[0], out / f"plot_raster_{r.name}.png",
+            title=f"{r.name}: {split} sample 0 (label {int(r.labels[0])})",
+            t_max=r.config.t_max).png
 
     # across training seeds: runs whose configs differ only in the seed form a group
     groups = seed_groups([r.config for r in runs], names)

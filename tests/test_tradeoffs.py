@@ -85,7 +85,7 @@ def test_table_csvs_have_one_column_per_run(report, two_runs):
         assert all(v in (1.0, 2.0) for v in conv[row].values())
 
 
-def test_plots_are_written(report):
+def test_plots_are_written(report, two_runs):
     out, _ = report
     for name in ("accuracy_vs_spikes", "accuracy_vs_synops", "accuracy_vs_deadline",
                  "decision_times", "accuracy_vs_input_jitter", "accuracy_vs_input_deletion",
@@ -93,6 +93,11 @@ def test_plots_are_written(report):
         assert (out / f"plot_{name}.png").stat().st_size > 1000
         rows = _csv(out / f"plot_{name}.csv")
         assert len(rows) > 1
+    for run in two_runs:
+        assert (out / f"plot_raster_{run.name}.png").stat().st_size > 1000
+        rows = _csv(out / f"plot_raster_{run.name}.csv")
+        assert rows[0] == ["layer", "neuron", "time_s"]
+        assert {r[0] for r in rows[1:]} >= {"input"}
 
 
 def test_accuracy_and_spikes_equal_snnjax_eval(two_runs, report):
