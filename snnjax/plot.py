@@ -127,7 +127,8 @@ def plot_spike_raster(layer_times: Sequence[Any], path, *, names: Sequence[str] 
         ax.set_title(f"{name}: {times.size} spikes, {flat.shape[0]} neurons", fontsize=9)
         rows.extend((name, int(n), float(s)) for n, s in zip(neuron, times, strict=True))
     if t_max is not None:
-        axes[-1, 0].set_xlim(0, 1e3 * float(t_max))
+        # a small margin left of 0: spikes at t = 0 (a bias input, white pixels) stay visible
+        axes[-1, 0].set_xlim(-0.015e3 * float(t_max), 1e3 * float(t_max))
     axes[-1, 0].set_xlabel("time (ms)")
     if title:
         fig.suptitle(title)

@@ -156,6 +156,15 @@ show("Sparsity / energy")
 show_plot("accuracy_vs_spikes")
 
 # %% [markdown]
+# Where the spikes are: the report also draws the first test sample through each network.
+# The TTFS hidden layer fires at most once per neuron, while the multi-spike layer fires
+# bursts; the TTFS output answers with its first spike.
+
+# %%
+show_plot("raster_yinyang_multispike")
+show_plot("raster_yinyang_ttfs")
+
+# %% [markdown]
 # ## Latency
 #
 # When can the network's answer be read? The **decision time** of a sample is the
