@@ -11,7 +11,7 @@
 * robustness: accuracy under input jitter, input deletion and weight noise (all noise
   seeds evaluated in one compiled ``vmap`` call per level set);
 * convergence: epochs to reach 90 % / 95 % of the run's own final validation accuracy, and
-  epochs to reach a common target (95 % of the lowest final validation accuracy of all
+  epochs to reach a common target (95 % of the lowest best validation accuracy of all
   runs compared), which compares runs of different final accuracy directly;
 * across training seeds: runs that differ only in their seed (:func:`seed_groups`) are
   summarised as mean ± std over the group (the paper's claims need several seeds).
@@ -435,11 +435,12 @@ def tradeoff_report(run_dirs: Sequence[str | os.PathLike[str]], out_dir: str | o
         log(f"{name}: accuracy {s['accuracy']:.4f} on {s['n_samples']} {split} samples "
             f"({time.perf_counter() - t0:.1f} s)")
 
-    # convergence to a common absolute target: 95 % of the lowest final validation accuracy
-    # among the runs, so that every run can reach it and the epochs compare directly
-    finals = [v for v in tables["convergence"].get("final validation accuracy", {}).values()
+    # convergence to a common absolute target: 95 % of the lowest best validation accuracy
+    # among the runs, so that every run reaches it and the epochs compare directly (the best,
+    # not the final value: a run that degrades late would otherwise set a trivial target)
+    bests = [v for v in tables["convergence"].get("best validation accuracy", {}).values()
               if v is not None and math.isfinite(v)]
-    common_target = 0.95 * min(finals) if finals else None
+    common_target = 0.95 * min(bests) if bests else None
     if common_target is not None:
         row = f"epochs to validation accuracy {_fmt(common_target)} (common target)"
         for r in runs:
@@ -612,8 +613,7 @@ def tradeoff_report(run_dirs: Sequence[str | os.PathLike[str]], out_dir: str | o
         ("Convergence", "convergence", "measure",
          "From metrics.jsonl: first epoch whose validation accuracy reaches 90 % / 95 % of "
          "the run's own final (last-epoch) validation accuracy, and first epoch reaching "
-         "the common target (95 % of the lowest final validation accuracy among the runs; "
-         "'never' if not reached)."),
+         "the common target (95 % of the lowest best validation accuracy among the runs)."),
     ]
     for title, tname, first, note in sections:
         md += [f"## {title}", "", note, "", _md_table(tables[tname], names, first), "",
