@@ -439,7 +439,7 @@ def tradeoff_report(run_dirs: Sequence[str | os.PathLike[str]], out_dir: str | o
     # among the runs, so that every run reaches it and the epochs compare directly (the best,
     # not the final value: a run that degrades late would otherwise set a trivial target)
     bests = [v for v in tables["convergence"].get("best validation accuracy", {}).values()
-              if v is not None and math.isfinite(v)]
+             if v is not None and math.isfinite(v)]
     common_target = 0.95 * min(bests) if bests else None
     if common_target is not None:
         row = f"epochs to validation accuracy {_fmt(common_target)} (common target)"
