@@ -9,6 +9,7 @@
     snnjax eval runs/m1
     snnjax configs
     snnjax tradeoffs runs/yy_multispike runs/yy_ttfs --out runs/tradeoffs-yy
+    snnjax convergence --out runs/convergence     # the toy convergence maps, ~10 s
 
 ``train`` writes ``metrics.jsonl``, ``checkpoints/``, ``config.json``, ``run.json`` and
 ``results.json`` into ``--out`` (default ``runs/<config>-<timestamp>``). Running the same
@@ -100,6 +101,18 @@ def build_parser() -> argparse.ArgumentParser:
                          help="noise seeds per robustness level (default: 20)")
     p_trade.add_argument("--checkpoint", choices=("best", "last"), default="best",
                          help="validation-selected best epoch (default) or the last epoch")
+
+    p_conv = sub.add_parser(
+        "convergence", help="the paper's toy convergence maps (multi-spike vs TTFS)",
+        description="Train the toy 4-2 network from a 13 x 13 grid of initial-weight means "
+                    "and stds (N runs per cell) with both readouts; write report.md, heat maps "
+                    "(PNG + CSV) and a summary table into --out.")
+    p_conv.add_argument("--out", required=True, help="report directory")
+    p_conv.add_argument("--n-runs", type=int, default=100,
+                        help="initialisations per grid cell (default: 100, as the paper)")
+    p_conv.add_argument("--steps", type=int, default=None,
+                        help="gradient steps per run (default: the paper's 50)")
+    p_conv.add_argument("--seed", type=int, default=0, help="seed of the weight draws")
     return parser
 
 
@@ -220,6 +233,24 @@ def _cmd_tradeoffs(args, argv: Sequence[str] | None) -> int:
     return 0
 
 
+def _cmd_convergence(args, argv: Sequence[str] | None) -> int:
+    import shlex
+
+    from snnjax.convergence_report import READOUTS, convergence_report
+
+    words = list(sys.argv[1:] if argv is None else argv)
+    command = "snnjax " + " ".join(shlex.quote(str(w)) for w in words)
+    summary = convergence_report(args.out, n_runs=args.n_runs, n_steps=args.steps,
+                                 seed=args.seed, command=command,
+                                 log=lambda msg: print(msg, file=sys.stderr))
+    for readout, label in READOUTS:
+        s = summary[readout]
+        print(f"{label}: solved {100 * s['mean solved']:.1f}% of runs over the grid, "
+              f"{100 * s['cells with solved >= 0.9']:.1f}% of cells solved in >= 90% of runs")
+    print(f"report: {args.out}/report.md")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``snnjax`` command; returns the exit status.
 
@@ -238,6 +269,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_train(args)
         if args.command == "tradeoffs":
             return _cmd_tradeoffs(args, argv)
+        if args.command == "convergence":
+            return _cmd_convergence(args, argv)
         return _cmd_eval(args)
     except (ConfigError, FileNotFoundError, ValueError) as err:
         print(f"snnjax {args.command}: error: {err}", file=sys.stderr)

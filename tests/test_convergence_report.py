@@ -51,3 +51,15 @@ def test_bad_arguments(tmp_path):
         convergence_report(tmp_path, n_runs=0)
     with pytest.raises(ValueError, match="n_steps"):
         convergence_report(tmp_path, n_steps=0)
+
+
+def test_cli_convergence(tmp_path, capsys):
+    from snnjax.cli import main
+
+    out = tmp_path / "cli"
+    assert main(["convergence", "--out", str(out), "--n-runs", "2", "--steps", "3"]) == 0
+    printed = capsys.readouterr().out
+    assert "multi-spike" in printed and "TTFS" in printed and "report.md" in printed
+    assert "snnjax convergence --out" in (out / "report.md").read_text()
+    assert main(["convergence", "--out", str(out), "--n-runs", "0"]) == 2
+    assert "n_runs" in capsys.readouterr().err
