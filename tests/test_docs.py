@@ -75,6 +75,66 @@ def test_the_check_covers_the_api():
     assert len(pairs) > 50
 
 
+# ------------------------------------------------------------------ the docs site
+
+DOCS = ROOT / "docs"
+TUTORIALS = ("one_neuron", "train_yinyang", "train_mnist", "robustness", "trade_off_report")
+
+
+def _hooks():
+    """``docs/hooks.py`` (the MkDocs hooks), imported from its path."""
+    pytest.importorskip("griffe")
+    spec = importlib.util.spec_from_file_location("snnjax_docs_hooks", DOCS / "hooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+MEMBRANE_FIGURES = ("images/membrane_multispike.png", "images/membrane_ttfs.png")
+
+
+def test_every_tutorial_is_in_the_nav():
+    """A tutorial file not listed in mkdocs.yml would be built but unreachable."""
+    on_disk = sorted(p.stem for p in (DOCS / "tutorials").glob("*.py"))
+    assert on_disk == sorted(TUTORIALS)
+    nav = (ROOT / "mkdocs.yml").read_text()
+    for name in TUTORIALS:
+        assert f"tutorials/{name}.py" in nav, name
+
+
+def test_tutorial_cross_references_become_autorefs():
+    hooks = _hooks()
+
+    class _File:
+        def __init__(self, uri):
+            self.src_uri = uri
+
+    class _Page:
+        def __init__(self, uri):
+            self.file = _File(uri)
+
+    html = ("<p>see [<code>snnjax.lif_layer</code>][snnjax.lif_layer] and "
+            "[<code>snnjax.nn</code>][] but not x[0][1] or [a][b]</p>")
+    out = hooks.on_page_content(html, _Page("tutorials/x.py"), None, None)
+    assert '<autoref identifier="snnjax.lif_layer"><code>snnjax.lif_layer</code></autoref>' in out
+    assert '<autoref identifier="snnjax.nn"><code>snnjax.nn</code></autoref>' in out
+    assert "x[0][1]" in out and "[a][b]" in out
+    # Markdown pages are left to autorefs' own Markdown extension
+    assert hooks.on_page_content(html, _Page("model.md"), None, None) == html
+
+
+def test_model_page_membrane_figures_render():
+    """The figures of docs/model.md: lif_layer's spike times lie on u = theta (checked by
+    the renderer itself, which raises otherwise)."""
+    hooks = _hooks()
+    assert sorted(hooks._MEMBRANE_FIGURES) == sorted(MEMBRANE_FIGURES)
+    model = (DOCS / "model.md").read_text()
+    for uri, spec in hooks._MEMBRANE_FIGURES.items():
+        assert f"]({uri})" in model, uri
+        png = hooks._render_membrane(spec)
+        assert png.startswith(b"\x89PNG") and len(png) > 10_000
+
+
 _DOCS_PACKAGES = (
     "mkdocs",
     "material",
@@ -114,18 +174,22 @@ def test_docs_build_strict(tmp_path):
         timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-5000:]
-    for page in (
-        "index.html",
-        "getting-started/index.html",
-        "model/index.html",
-        "api/index.html",
-        "tutorials/one_neuron/index.html",
-    ):
+    for page in ("index.html", "getting-started/index.html", "model/index.html",
+                 "api/index.html"):
         assert (site / page).is_file(), page
     api = (site / "api" / "index.html").read_text()
     assert "lif_layer" in api and "spike_count_loss" in api
-    tutorial = (site / "tutorials" / "one_neuron" / "index.html").read_text()
-    # the membrane plot: an inline PNG far larger than the theme's tiny icons
-    assert re.search(r"data:image/png;base64,[A-Za-z0-9+/=\s]{5000}", tutorial), (
-        "the tutorial's membrane plot was not rendered"
-    )
+    for name in TUTORIALS:
+        html = (site / "tutorials" / name / "index.html").read_text()
+        # the plots: inline PNGs far larger than the theme's tiny icons
+        assert re.search(r"data:image/png;base64,[A-Za-z0-9+/=\s]{5000}", html), (
+            f"tutorial {name}: no plot was rendered"
+        )
+        # [title][snnjax.x] references became links (docs/hooks.py), none left as text
+        assert "autorefs-internal" in html, name
+        assert not re.search(r"\]\[snnjax[\w.]*\]", html), name
+    # the model page's membrane traces, rendered from the code by docs/hooks.py
+    model = (site / "model" / "index.html").read_text()
+    for uri in MEMBRANE_FIGURES:
+        assert f'src="../{uri}"' in model, uri
+        assert (site / uri).read_bytes().startswith(b"\x89PNG"), uri
