@@ -152,7 +152,7 @@ plt.show()
 #
 # ## Training
 #
-# The first epoch includes loading and compiling; later epochs take about a second.
+# The first epoch includes compiling the training step; later epochs take a few seconds.
 
 # %%
 workdir = tempfile.TemporaryDirectory()
