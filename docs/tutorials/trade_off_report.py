@@ -225,9 +225,9 @@ show_plot("accuracy_vs_weight_noise")
 #
 # How fast did training get there? From each run's `metrics.jsonl`: the first epoch whose
 # validation accuracy reaches 90 % and 95 % of the run's own final validation accuracy,
-# and the first epoch reaching a *common* target (95 % of the lowest final validation
-# accuracy among the runs, so that a run with a low final accuracy does not look fast by
-# reaching its own low bar early). With 5 epochs this is coarse; the paper's toy
+# and the first epoch reaching a *common* target (95 % of the lowest best validation
+# accuracy among the runs, so that a run with a low accuracy does not look fast by reaching
+# its own low bar early). With 5 epochs this is coarse; the paper's toy
 # convergence map ([`snnjax.analysis.convergence_map`][snnjax.analysis.convergence_map])
 # measures the same claim on a controlled problem.
 
