@@ -126,11 +126,34 @@ with tempfile.TemporaryDirectory() as tmp:
 print(json.dumps(report))
 """
 
+# Many queued steps on 2 CPU devices: without one_step_in_flight, XLA:CPU's all-reduce
+# deadlocked in 3 of 3 runs of this (aborting after its 40 s rendezvous timeout).
+_QUEUED = """
+import json
+import jax, jax.numpy as jnp, numpy as np
+from snnjax.configs import get_config
+from snnjax.train import (TrainState, build_model, data_mesh, init_params, make_optimizer,
+                          make_train_step, replicate)
 
-def _run(script: str, kernel: str, *args: str) -> dict:
+cfg = get_config("yinyang_ttfs", ["batch_size=64"])
+mesh = data_mesh(2)
+model = build_model(cfg)
+opt = make_optimizer(cfg, 100)
+params = init_params(model, (5,), 0)
+step = make_train_step(model, cfg, opt, mesh=mesh)
+state = replicate(TrainState(params, opt.init(params), jnp.int32(0)), mesh)
+times = np.random.default_rng(0).uniform(0, 0.2, (64, 5, 1)).astype(np.float32)
+labels = np.zeros(64, np.int32)
+for _ in range(300):
+    state, m = step(state, times, labels)
+print(json.dumps({"steps": int(jax.device_get(state.step))}))
+"""
+
+
+def _run(script: str, kernel: str, *args: str, devices: int = N_DEVICES) -> dict:
     env = dict(os.environ)
     env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") +
-                        f" --xla_force_host_platform_device_count={N_DEVICES}").strip()
+                        f" --xla_force_host_platform_device_count={devices}").strip()
     env["SNNJAX_KERNEL"] = kernel
     env.setdefault("JAX_PLATFORMS", "cpu")
     proc = subprocess.run([sys.executable, "-c", textwrap.dedent(script), *args], env=env,
@@ -176,6 +199,10 @@ def test_four_devices_equal_one_device(kernel, cases, evaluate):
                 assert e4[key] == e1[key], (case, key)
         assert e1["n"] == 29
         assert res["active_equal"]
+
+
+def test_many_queued_steps_do_not_deadlock():
+    assert _run(_QUEUED, "cpu", devices=2) == {"steps": 300}
 
 
 def test_indivisible_batch_and_train_loop():

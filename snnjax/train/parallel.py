@@ -14,6 +14,13 @@ pure-JAX kernel's ``while_loop`` over events would be partitioned no better. Ins
 ``shard_map`` each device runs the ordinary per-sample kernel on its own shard, with either
 kernel (``SNNJAX_KERNEL=cpu`` or ``xla``).
 
+On the CPU backend (devices made with ``--xla_force_host_platform_device_count``), XLA
+(jax 0.10.2) can deadlock in the all-reduce when several executions of a collective
+program are queued at once (a pure-JAX ``shard_map`` + ``psum`` loop of 2000 steps on 2
+devices aborts after its 40 s rendezvous timeout; blocking after each step never did), so
+there the steps keep at most one execution in flight (:func:`one_step_in_flight`). GPU
+and TPU keep JAX's asynchronous dispatch.
+
 Multi-host (several processes, e.g. one per GPU host or TPU VM): call
 :func:`jax.distributed.initialize` first (``snnjax train --distributed``); ``jax.devices()``
 then lists the devices of all processes, the mesh spans them, and every process feeds the
@@ -37,7 +44,7 @@ import numpy as np
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 
 __all__ = ["DATA_AXIS", "data_mesh", "mesh_size", "check_batch_size", "replicate",
-           "shard_batch", "describe_devices"]
+           "shard_batch", "describe_devices", "one_step_in_flight"]
 
 #: Name of the mesh axis the batch is split over.
 DATA_AXIS = "data"
@@ -113,3 +120,24 @@ def describe_devices(mesh: Mesh | None) -> str:
     if jax.process_count() > 1:
         text += f", {jax.process_count()} processes"
     return text + ")"
+
+
+def one_step_in_flight(fn, mesh: Mesh):
+    """``fn`` (a jitted data-parallel step returning a pytree) wrapped so that, on the CPU
+    backend with more than one device, each call first waits for the previous call's
+    results: at most one execution is in flight, which avoids XLA:CPU's all-reduce
+    deadlock under queued executions (see the module docstring). The host still prepares
+    the next batch while a step runs. Elsewhere ``fn`` is returned unchanged."""
+    if mesh_size(mesh) == 1 or mesh.devices.flat[0].platform != "cpu":
+        return fn
+    pending = []
+
+    def call(*args):
+        if pending:
+            jax.block_until_ready(pending.pop())
+        out = fn(*args)
+        pending.append(out)
+        return out
+
+    call.__wrapped__ = fn
+    return call

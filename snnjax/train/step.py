@@ -31,7 +31,7 @@ from snnjax.losses import (
 )
 from snnjax.nn import SpikingNetwork
 from snnjax.train.model import spiking_layer_indices
-from snnjax.train.parallel import DATA_AXIS, check_batch_size
+from snnjax.train.parallel import DATA_AXIS, check_batch_size, one_step_in_flight
 
 __all__ = [
     "TrainState",
@@ -242,10 +242,11 @@ def make_train_step(model: SpikingNetwork, config: ExperimentConfig,
                                                                         labels)),
                      in_shardings=(replicated, split, split),
                      out_shardings=(replicated, replicated))
+    run = one_step_in_flight(jitted, mesh)
 
     def step(state: TrainState, times, labels):
         check_batch_size(labels.shape[0], mesh)
-        return jitted(state, times, labels)
+        return run(state, times, labels)
 
     step.jitted = jitted
     return step
@@ -293,10 +294,11 @@ def make_eval_step(model: SpikingNetwork, config: ExperimentConfig,
     replicated, split = NamedSharding(mesh, P()), NamedSharding(mesh, P(DATA_AXIS))
     jitted = jax.jit(sharded, in_shardings=(replicated, split, split, split),
                      out_shardings=replicated)
+    run = one_step_in_flight(jitted, mesh)
 
     def eval_step(params, times, labels, mask):
         check_batch_size(labels.shape[0], mesh, "evaluation batch size")
-        return jitted(params, times, labels, mask)
+        return run(params, times, labels, mask)
 
     eval_step.jitted = jitted
     return eval_step
