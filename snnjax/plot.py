@@ -136,7 +136,8 @@ def plot_spike_raster(layer_times: Sequence[Any], path, *, names: Sequence[str] 
 
 
 def plot_network_raster(model, params, sample_input, path, *, title: str | None = None,
-                        t_max: float | None = None) -> PlotFiles:
+                        t_max: float | None = None,
+                        names: Sequence[str] | None = None) -> PlotFiles:
     """Run ``model`` on one sample and plot the input and every spiking layer's raster.
 
     Args:
@@ -144,6 +145,8 @@ def plot_network_raster(model, params, sample_input, path, *, title: str | None 
       params: its parameters.
       sample_input: ``[*input_neurons, K_in]`` one sample's input trains (no batch axis).
       path, title, t_max: as in :func:`plot_spike_raster`.
+      names: panel names, ``["input", *one per spiking layer]`` (default: ``input`` and the
+        module names, e.g. ``dense0``; training runs call them ``hidden1 ... output``).
 
     Returns:
       :class:`PlotFiles` (CSV columns ``layer, neuron, time_s``).
@@ -153,8 +156,11 @@ def plot_network_raster(model, params, sample_input, path, *, title: str | None 
     x = np.asarray(sample_input)[None]
     out = model.apply(params, x)
     trains = [x[0]] + [np.asarray(out.layer_times[i])[0] for i in spiking_layer_indices(model)]
-    return plot_spike_raster(trains, path, names=["input", *layer_names(model)], title=title,
-                             t_max=t_max)
+    names = ["input", *layer_names(model)] if names is None else list(names)
+    if len(names) != len(trains):
+        raise ValueError(f"names needs {len(trains)} entries (input + spiking layers), "
+                         f"got {len(names)}")
+    return plot_spike_raster(trains, path, names=names, title=title, t_max=t_max)
 
 
 # ------------------------------------------------------------------ trade-off curves
@@ -164,7 +170,7 @@ def plot_accuracy_vs_spikes(spikes: Sequence[float], accuracy: Sequence[float], 
                             labels: Sequence[str] | None = None,
                             groups: Sequence[str] | None = None,
                             xlabel: str = "spikes per sample",
-                            title: str | None = None) -> PlotFiles:
+                            title: str | None = None, annotate: bool = False) -> PlotFiles:
     """Accuracy versus activity, one point per run (colour = group, e.g. TTFS / multi-spike).
 
     Args:
@@ -174,6 +180,7 @@ def plot_accuracy_vs_spikes(spikes: Sequence[float], accuracy: Sequence[float], 
       labels: ``[R]`` run names (default ``run0``, ...), written to the CSV.
       groups: ``[R]`` group of each run (default: one group).
       xlabel, title: axis label and title.
+      annotate: write each run's label next to its point.
 
     Returns:
       :class:`PlotFiles`; CSV columns ``run, group, spikes_per_sample, accuracy``.
@@ -192,8 +199,12 @@ def plot_accuracy_vs_spikes(spikes: Sequence[float], accuracy: Sequence[float], 
     for g in dict.fromkeys(groups):
         sel = np.array([gg == g for gg in groups])
         ax.scatter(s[sel], 100 * a[sel], label=g or None, s=30)
+    if annotate:
+        for x, y, text in zip(s, a, labels, strict=True):
+            ax.annotate(text, (x, 100 * y), textcoords="offset points", xytext=(4, 3),
+                        fontsize=7)
     if any(groups):
-        ax.legend()
+        ax.legend(fontsize=8)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("accuracy (%)")
     ax.grid(alpha=0.3)

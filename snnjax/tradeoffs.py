@@ -323,6 +323,7 @@ def tradeoff_report(run_dirs: Sequence[str | os.PathLike[str]], out_dir: str | o
       ValueError: no run given, bad options, an invalid run.
     """
     from snnjax import analysis, plot
+    from snnjax.train import spiking_layer_names
 
     log = log or (lambda _msg: None)
     if not run_dirs:
@@ -362,7 +363,6 @@ def tradeoff_report(run_dirs: Sequence[str | os.PathLike[str]], out_dir: str | o
         evals[name] = ev
         s = ev.summary()
         # the training's layer names (hidden1, ..., output), as in ``snnjax eval``
-        from snnjax.train import spiking_layer_names
         rename = dict(zip(ev.layer_names, spiking_layer_names(r.model), strict=True))
         for k in ("spikes_per_sample", "synops_per_sample", "silent_neuron_fraction",
                   "dropped_spikes_per_sample"):
@@ -461,18 +461,25 @@ def tradeoff_report(run_dirs: Sequence[str | os.PathLike[str]], out_dir: str | o
         for d, a in zip(deadlines, acc, strict=True):
             put("accuracy_vs_deadline", _fmt(d * 1e3), r.name, float(a))
 
+    # runs whose configs differ only in the seed form a group (colours of the scatter plots,
+    # mean ± std section below); without such groups each point is labelled with its run
+    groups = seed_groups([r.config for r in runs], names)
+    labels = list(groups)
+    with_seeds = any(len(m) > 1 for m in groups.values())
+    group_of = {n: g for g, members in groups.items() for n in members}
+
     # plots
     plots: dict[str, Path] = {}
     acc = [tables["performance"]["accuracy"][n] for n in names]
-    groups = [r.readout for r in runs]
-    plots["accuracy_vs_spikes"] = plot.plot_accuracy_vs_spikes(
-        [tables["sparsity"]["spikes per sample: total"][n] for n in names], acc,
-        out / "plot_accuracy_vs_spikes.png", labels=names, groups=groups,
-        xlabel="spikes per sample (all spiking layers)").png
-    plots["accuracy_vs_synops"] = plot.plot_accuracy_vs_spikes(
-        [tables["sparsity"]["SynOps per sample: total"][n] for n in names], acc,
-        out / "plot_accuracy_vs_synops.png", labels=names, groups=groups,
-        xlabel="synaptic operations per sample").png
+    colours = [group_of[n] if with_seeds else r.readout for n, r in zip(names, runs, strict=True)]
+    for key_, row, xlabel in (("spikes", "spikes per sample: total",
+                               "spikes per sample (all spiking layers)"),
+                              ("synops", "SynOps per sample: total",
+                               "synaptic operations per sample")):
+        plots[f"accuracy_vs_{key_}"] = plot.plot_accuracy_vs_spikes(
+            [tables["sparsity"][row][n] for n in names], acc,
+            out / f"plot_accuracy_vs_{key_}.png", labels=names, groups=colours,
+            xlabel=xlabel, annotate=not with_seeds).png
     plots["accuracy_vs_deadline"] = plot.plot_accuracy_vs_deadline(
         deadlines, curves, out / "plot_accuracy_vs_deadline.png").png
     plots["decision_times"] = plot.plot_decision_times(
@@ -487,12 +494,9 @@ def tradeoff_report(run_dirs: Sequence[str | os.PathLike[str]], out_dir: str | o
         plots[f"raster_{r.name}"] = plot.plot_network_raster(
             r.model, {"params": r.params}, r.input_times[0], out / f"plot_raster_{r.name}.png",
             title=f"{r.name}: {split} sample 0 (label {int(r.labels[0])})",
-            t_max=r.config.t_max).png
+            t_max=r.config.t_max, names=["input", *spiking_layer_names(r.model)]).png
 
-    # across training seeds: runs whose configs differ only in the seed form a group
-    groups = seed_groups([r.config for r in runs], names)
-    labels = list(groups)
-    with_seeds = any(len(m) > 1 for m in groups.values())
+    # across training seeds
     if with_seeds:
         for t in ("seeds", "seeds_std", "seeds_n"):
             tables[t] = {}
