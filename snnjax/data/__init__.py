@@ -18,7 +18,7 @@ from snnjax.data.images import (
     load_dataset,
     train_validation_split,
 )
-from snnjax.data.yinyang import (
+from snnjax.data.yinyang_dataset import (
     YINYANG_CLASS_NAMES,
     YINYANG_SPLITS,
     yinyang,
