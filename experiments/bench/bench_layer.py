@@ -3,16 +3,21 @@
 Times, in one process and side by side, the exact LIF layer (``snnjax.lif_layer``,
 ``max_spikes`` 30, latency-encoded real MNIST test digits, w ~ U(-1, 1) as in the paper's
 multi-spike MNIST run) and an equal-size dense layer (matmul + ReLU) forward+backward, and
-prints the medians and their ratio.
+prints the medians and their ratio, and the peak memory of each forward+backward (see
+``benchutil.py``): XLA's memory analysis of the compiled function, and the max RSS of a
+fresh process that runs only that model (``--no-rss`` skips these child processes).
 
     python experiments/bench/bench_layer.py --data-dir ../shared/data/mnist
+    python experiments/bench/bench_layer.py --markdown docs/generated/bench_layer.md
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import sys
 import time
 
 import jax
@@ -23,6 +28,18 @@ import snnjax
 from snnjax import cpu_kernel
 from snnjax.data import load_dataset
 from snnjax.encoding import latency_encode
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchutil import (  # noqa: E402
+    command_line,
+    fmt_bytes,
+    machine_line,
+    measure_steps_rss,
+    rss_cell,
+    run_child,
+    write_markdown,
+    xla_memory,
+)
 
 
 def median_time(fn, *args, repeats: int) -> float:
@@ -49,7 +66,14 @@ def main(argv=None):
     ap.add_argument("--max-input-events", type=int, default=None,
                     help="static bound on active input events (default: measured max of the batch)")
     ap.add_argument("--json", default=None, help="write the results here")
+    ap.add_argument("--no-rss", action="store_true",
+                    help="skip the max-RSS child processes (one per model)")
+    ap.add_argument("--markdown", default=None, metavar="PATH",
+                    help="write the results table here as a Markdown fragment (with a "
+                         "machine/date/command line), e.g. docs/generated/bench_layer.md")
+    ap.add_argument("--child", choices=("snn", "dense"), default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    command = command_line()
 
     data = load_dataset("mnist", "test", data_dir=args.data_dir)
     images = data.images[: args.batch_size]
@@ -75,6 +99,14 @@ def main(argv=None):
         return jnp.sum(jax.nn.relu(x @ w) ** 2)
 
     dense_fb = jax.jit(jax.value_and_grad(dense_loss, argnums=(0, 1)))
+
+    if args.child:
+        # Fresh process: compile and run only one model; report the max RSS around it.
+        fn, fargs = ((snn_fb, (weights, input_times)) if args.child == "snn"
+                     else (dense_fb, (weights, x_dense)))
+        rss = measure_steps_rss(lambda: median_time(fn, *fargs, repeats=args.repeats))
+        print(json.dumps({"model": args.child, **rss}))
+        return None
 
     (_, out), _ = snn_fb(weights, input_times)
     n_spikes = np.asarray(jnp.sum(jnp.isfinite(out.times), axis=(1, 2)))
@@ -102,12 +134,45 @@ def main(argv=None):
         "snn_fwd_bwd_ms": 1e3 * t_fb,
         "ratio_fwd_bwd_snn_over_dense": t_fb / t_dense,
     })
+    results["snn_memory"] = xla_memory(snn_fb, weights, input_times)
+    results["dense_memory"] = xla_memory(dense_fb, weights, x_dense)
+    if not args.no_rss:
+        child = [os.path.abspath(__file__), "--repeats", str(args.repeats),
+                 "--batch-size", str(args.batch_size), "--hidden", str(args.hidden),
+                 "--max-spikes", str(args.max_spikes), "--theta", str(args.theta),
+                 "--t-max", str(args.t_max), "--max-input-events", str(bound)]
+        if args.data_dir:
+            child += ["--data-dir", args.data_dir]
+        results["rss"] = {m: run_child(child + ["--child", m]) for m in ("snn", "dense")}
     for k, v in results.items():
         print(f"{k:32s} {v:.4g}" if isinstance(v, float) else f"{k:32s} {v}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
+    if args.markdown:
+        write_markdown(args.markdown, machine_line(command), markdown_table(results),
+                       [f"{results['kernel']} kernel; {results['output_spikes_per_sample']:.0f} "
+                        f"output spikes per sample, up to {results['max_spikes_of_a_neuron']} "
+                        f"per neuron, {results['dropped_spikes']} dropped; "
+                        f"{results['active_inputs_mean']:.0f} active inputs per digit on "
+                        f"average, bound {results['max_input_events']}; medians of "
+                        f"{args.rounds} interleaved rounds of {args.repeats} calls."])
     return results
+
+
+def markdown_table(r) -> list[str]:
+    """Timing and memory of one run as a Markdown table."""
+    sm, dm, rss = r["snn_memory"], r["dense_memory"], r.get("rss") or {}
+
+    return [
+        "| kernel | forward | forward + backward | dense forward + backward | ratio "
+        "| XLA peak snnjax / dense | max RSS snnjax / dense |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        f"| {r['kernel']} | {r['snn_fwd_ms']:.1f} ms | {r['snn_fwd_bwd_ms']:.1f} ms | "
+        f"{r['dense_fwd_bwd_ms']:.2f} ms | **{r['ratio_fwd_bwd_snn_over_dense']:.1f}×** | "
+        f"{fmt_bytes(sm.get('xla_peak_bytes'))} / {fmt_bytes(dm.get('xla_peak_bytes'))} | "
+        f"{rss_cell(rss.get('snn'))} / {rss_cell(rss.get('dense'))} |",
+    ]
 
 
 if __name__ == "__main__":
