@@ -176,7 +176,8 @@ def make_train_step(model: SpikingNetwork, config: ExperimentConfig,
     :mod:`snnjax.train.parallel`). ``state`` must then be replicated
     (:func:`snnjax.train.replicate`); the batch may be a host array or
     :func:`snnjax.train.shard_batch`. The result equals the one-device step up to the
-    order of float additions.
+    order of float additions. ``step.jitted`` is the jitted function itself (e.g. for
+    ``step.jitted.lower(...)``).
     """
     loss_fn = make_loss_fn(config)
     predict = make_predict_fn(config)
