@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["available", "use_cpu_kernel", "sort_order", "forward", "backward"]
+__all__ = ["available", "use_cpu_kernel", "sort_events", "forward", "backward"]
 
 _SOURCE = Path(__file__).parent / "csrc" / "lif_kernel.cc"
 # -fno-math-errno lets sqrt vectorise (no errno for negative inputs; results are unchanged).
@@ -76,7 +76,8 @@ def available() -> bool:
             _build(path)
         lib = ctypes.cdll.LoadLibrary(str(path))
         for name in ("SnnjaxLifForwardF32", "SnnjaxLifForwardF64", "SnnjaxLifBackwardF32",
-                     "SnnjaxLifBackwardF64", "SnnjaxSortEventsF32", "SnnjaxSortEventsF64"):
+                     "SnnjaxLifBackwardF64", "SnnjaxSortEventsF32", "SnnjaxSortEventsF64",
+                     "SnnjaxScatterEventsF32", "SnnjaxScatterEventsF64"):
             jax.ffi.register_ffi_target(name, jax.ffi.pycapsule(getattr(lib, name)),
                                         platform="cpu")
         return True
@@ -113,26 +114,69 @@ def _suffix(dtype) -> str:
     raise TypeError(f"the CPU kernel supports float32 and float64, got {dtype}")
 
 
-def sort_order(flat_times, t_max, n_events: int):
-    """Slot order of the events of each sample (compiled; only valid slots are sorted).
-
-    Args:
-      flat_times: ``[B, S]`` spike times of all slots; ``inf`` = empty.
-      t_max: slots at or after ``t_max`` are not events.
-      n_events: static number of events ``E`` to return per sample.
-
-    Returns:
-      ``(order [B, E] int32, n_valid [B] int32)``: slot indices sorted by (time, slot)
-      (entries past ``n_valid`` point at an empty slot), and the number of valid events.
-    """
-    _require()
-    batch = flat_times.shape[0]
-    dtype = flat_times.dtype
-    out_types = (jax.ShapeDtypeStruct((batch, n_events), jnp.int32),
+def _sort_call(input_times, t_max, n_events: int):
+    batch = input_times.shape[0]
+    dtype = input_times.dtype
+    out_types = (jax.ShapeDtypeStruct((batch, n_events), dtype),
+                 jax.ShapeDtypeStruct((batch, n_events), jnp.int32),
+                 jax.ShapeDtypeStruct((batch, n_events), jnp.int32),
                  jax.ShapeDtypeStruct((batch,), jnp.int32))
     call = jax.ffi.ffi_call(f"SnnjaxSortEvents{_suffix(dtype)}", out_types,
                             vmap_method="sequential")
-    return call(flat_times, jnp.reshape(jnp.asarray(t_max, dtype), (1,)))
+    return call(input_times, jnp.reshape(jnp.asarray(t_max, dtype), (1,)))
+
+
+def _scatter_call(d_event_times, slot, slots_shape):
+    out_type = jax.ShapeDtypeStruct(slots_shape, d_event_times.dtype)
+    call = jax.ffi.ffi_call(f"SnnjaxScatterEvents{_suffix(d_event_times.dtype)}", out_type,
+                            vmap_method="sequential")
+    return call(d_event_times, slot)
+
+
+@functools.cache
+def _sort_with_vjp(slots_shape: tuple[int, ...], n_events: int):
+    """``custom_vjp`` sort for one static ``[B, n_in, K]`` shape: the gradient of the
+    event times goes back to their slots through the compiled scatter."""
+
+    @jax.custom_vjp
+    def sort(input_times, t_max):
+        times, source, _slot, n_valid = _sort_call(input_times, t_max, n_events)
+        return times, source, n_valid
+
+    def fwd(input_times, t_max):
+        times, source, slot, n_valid = _sort_call(input_times, t_max, n_events)
+        return (times, source, n_valid), (slot, jnp.zeros_like(t_max))
+
+    def bwd(residuals, cotangents):
+        slot, zero_t_max = residuals
+        return _scatter_call(cotangents[0], slot, slots_shape), zero_t_max
+
+    sort.defvjp(fwd, bwd)
+    return sort
+
+
+def sort_events(input_times, t_max, n_events: int):
+    """Merge each sample's spike trains into one time-sorted event list (compiled).
+
+    Only the valid slots (finite, ``< t_max``) are sorted, by (time, slot); the times are
+    gathered and their gradient scattered back by the compiled kernel, so XLA never gathers
+    or scatters the mostly empty ``[B, n_in * K]`` slots of a multi-spike layer.
+
+    Args:
+      input_times: ``[B, n_in, K]`` spike times; ``inf`` = empty slot.
+      t_max: slots at or after ``t_max`` are not events (no gradient flows to ``t_max``).
+      n_events: static number of events ``E`` to return per sample.
+
+    Returns:
+      ``(event_times [B, E], event_source [B, E] int32, n_valid [B] int32)``: the earliest
+      ``E`` event times (``inf`` padded; differentiable w.r.t. ``input_times``), their
+      presynaptic neurons (0 on padding), and the number of valid events (``> E`` means
+      overflow).
+    """
+    _require()
+    input_times = jnp.asarray(input_times)
+    t_max = jnp.asarray(t_max, input_times.dtype)
+    return _sort_with_vjp(tuple(input_times.shape), int(n_events))(input_times, t_max)
 
 
 def forward(event_times, event_source, weights, tau_syn, theta, delta_theta, t_max,

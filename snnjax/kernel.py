@@ -65,9 +65,10 @@ def sort_events(input_times: jax.Array, t_max, max_events: int | None = None,
         dropped (set to ``inf``).
       max_events: static bound ``E`` on the number of events kept per sample (the
         earliest ``E``); ``None`` keeps all ``n_in * K_in`` slots.
-      compiled: sort with the compiled CPU kernel (:func:`snnjax.cpu_kernel.sort_order`),
-        which only sorts the valid events; much faster for mostly empty multi-spike
-        buffers (e.g. 800 neurons x 30 slots) than XLA's sort of every slot.
+      compiled: sort with the compiled CPU kernel (:func:`snnjax.cpu_kernel.sort_events`),
+        which only sorts the valid events and gathers / scatters (gradient) only their
+        times; much faster for mostly empty multi-spike buffers (e.g. 800 neurons x 30
+        slots) than XLA's sort, gather and scatter of every slot.
 
     Returns:
       ``(event_times [B, E], event_source [B, E] int32, n_overflow [B] int32)``: times sorted
@@ -77,22 +78,21 @@ def sort_events(input_times: jax.Array, t_max, max_events: int | None = None,
       :func:`snnjax.lif_layer` reports it).
     """
     batch, n_in, k_in = input_times.shape
+    n_events = n_in * k_in if max_events is None else min(max_events, n_in * k_in)
+    if compiled:
+        times, source, n_valid = cpu_kernel.sort_events(input_times, t_max, n_events)
+        n_overflow = jnp.maximum(n_valid - n_events, 0).astype(jnp.int32)
+        return times, source, n_overflow
     flat = input_times.reshape(batch, n_in * k_in)
     flat = jnp.where(flat < t_max, flat, jnp.inf)
-    n_events = flat.shape[1] if max_events is None else min(max_events, flat.shape[1])
-    if compiled:
-        order, n_valid = cpu_kernel.sort_order(jax.lax.stop_gradient(flat), t_max, n_events)
-        times = jnp.take_along_axis(flat, order, axis=1)
-        times = jnp.where(jnp.arange(n_events)[None, :] < n_valid[:, None], times, jnp.inf)
+    if n_events < flat.shape[1]:
+        # top_k of -t picks the earliest events (sorted) without sorting all slots.
+        neg, order = jax.lax.top_k(-flat, n_events)
+        times = -neg
     else:
-        if n_events < flat.shape[1]:
-            # top_k of -t picks the earliest events (sorted) without sorting all slots.
-            neg, order = jax.lax.top_k(-flat, n_events)
-            times = -neg
-        else:
-            order = jnp.argsort(flat, axis=1, stable=True)
-            times = jnp.take_along_axis(flat, order, axis=1)
-        n_valid = jnp.sum(jnp.isfinite(flat), axis=1)
+        order = jnp.argsort(flat, axis=1, stable=True)
+        times = jnp.take_along_axis(flat, order, axis=1)
+    n_valid = jnp.sum(jnp.isfinite(flat), axis=1)
     n_overflow = jnp.maximum(n_valid - n_events, 0).astype(jnp.int32)
     source = (order // k_in).astype(jnp.int32)
     return times, source, n_overflow

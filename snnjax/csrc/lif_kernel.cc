@@ -288,42 +288,78 @@ ffi::Error Backward(ffi::Buffer<DT> event_times, ffi::Buffer<ffi::S32> event_sou
 }
 
 // Merge the spike trains of each sample into one time-sorted event list: the slots that
-// hold a spike before t_max (finite, < t_max), sorted by (time, slot). Writes the first
-// n_events slot indices (padding: index of an empty slot, or 0) and the number of valid
-// events (which may exceed n_events: the caller reports the overflow).
+// hold a spike before t_max (finite, < t_max), sorted by (time, slot). input_times is
+// [B, n_in, K]; writes the first E events' times (+inf padded), presynaptic neurons (slot / K)
+// and slots (for the backward), and the number of valid events (which may exceed E: the
+// caller reports the overflow). Only the valid slots are sorted, and the gather of their
+// times happens here, so XLA never gathers or scatters the (mostly empty) [B, n_in * K] slots.
 template <ffi::DataType DT>
-ffi::Error SortEvents(ffi::Buffer<DT> flat_times, ffi::Buffer<DT> t_max_buf,
-                      ffi::ResultBuffer<ffi::S32> order, ffi::ResultBuffer<ffi::S32> n_valid) {
+ffi::Error SortEvents(ffi::Buffer<DT> input_times, ffi::Buffer<DT> t_max_buf,
+                      ffi::ResultBuffer<DT> event_times, ffi::ResultBuffer<ffi::S32> source,
+                      ffi::ResultBuffer<ffi::S32> slot, ffi::ResultBuffer<ffi::S32> n_valid) {
   using T = ffi::NativeType<DT>;
-  const auto dims = flat_times.dimensions();
-  const auto out_dims = order->dimensions();
-  if (dims.size() != 2 || out_dims.size() != 2) {
+  const auto dims = input_times.dimensions();
+  const auto out_dims = event_times->dimensions();
+  if (dims.size() != 3 || out_dims.size() != 2) {
     return ffi::Error::InvalidArgument("snnjax sort events: bad ranks");
   }
-  const int64_t batch = dims[0], n_slots = dims[1], n_events = out_dims[1];
+  const int64_t batch = dims[0], k_in = dims[2], n_slots = dims[1] * dims[2];
+  const int64_t n_events = out_dims[1];
   const T t_max = t_max_buf.typed_data()[0];
+  const T inf = std::numeric_limits<T>::infinity();
 #pragma omp parallel
   {
     std::vector<std::pair<T, int32_t>> events;
 #pragma omp for schedule(static)
     for (int64_t s = 0; s < batch; ++s) {
-      const T* t = flat_times.typed_data() + s * n_slots;
+      const T* t = input_times.typed_data() + s * n_slots;
       events.clear();
-      int32_t empty_slot = 0;
       for (int64_t j = 0; j < n_slots; ++j) {
         if (t[j] < t_max) {  // false for +inf and NaN
           events.emplace_back(t[j], static_cast<int32_t>(j));
-        } else {
-          empty_slot = static_cast<int32_t>(j);
         }
       }
       std::sort(events.begin(), events.end());
-      int32_t* out = order->typed_data() + s * n_events;
+      T* out_t = event_times->typed_data() + s * n_events;
+      int32_t* out_src = source->typed_data() + s * n_events;
+      int32_t* out_slot = slot->typed_data() + s * n_events;
       const int64_t n = std::min<int64_t>(n_events, static_cast<int64_t>(events.size()));
-      for (int64_t k = 0; k < n; ++k) out[k] = events[k].second;
-      for (int64_t k = n; k < n_events; ++k) out[k] = empty_slot;
+      for (int64_t k = 0; k < n; ++k) {
+        out_t[k] = events[k].first;
+        out_slot[k] = events[k].second;
+        out_src[k] = static_cast<int32_t>(events[k].second / k_in);
+      }
+      for (int64_t k = n; k < n_events; ++k) {
+        out_t[k] = inf;
+        out_slot[k] = -1;
+        out_src[k] = 0;
+      }
       n_valid->typed_data()[s] = static_cast<int32_t>(events.size());
     }
+  }
+  return ffi::Error::Success();
+}
+
+// Transpose of the gather in SortEvents: d_input_times [B, n_in, K] is zero except at the
+// slots of the kept events, which receive the cotangent of their event time.
+template <ffi::DataType DT>
+ffi::Error ScatterEvents(ffi::Buffer<DT> d_event_times, ffi::Buffer<ffi::S32> slot,
+                         ffi::ResultBuffer<DT> d_input_times) {
+  using T = ffi::NativeType<DT>;
+  const auto dims = d_event_times.dimensions();
+  const auto out_dims = d_input_times->dimensions();
+  if (dims.size() != 2 || out_dims.size() != 3) {
+    return ffi::Error::InvalidArgument("snnjax scatter events: bad ranks");
+  }
+  const int64_t batch = dims[0], n_events = dims[1];
+  const int64_t n_slots = out_dims[1] * out_dims[2];
+#pragma omp parallel for schedule(static)
+  for (int64_t s = 0; s < batch; ++s) {
+    T* out = d_input_times->typed_data() + s * n_slots;
+    std::fill(out, out + n_slots, T(0));
+    const T* d = d_event_times.typed_data() + s * n_events;
+    const int32_t* sl = slot.typed_data() + s * n_events;
+    for (int64_t k = 0; k < n_events && sl[k] >= 0; ++k) out[sl[k]] = d[k];
   }
   return ffi::Error::Success();
 }
@@ -370,8 +406,20 @@ SNNJAX_BACKWARD(SnnjaxLifBackwardF64, ffi::F64)
                                 ffi::Ffi::Bind()                  \
                                     .Arg<ffi::Buffer<DT>>()       \
                                     .Arg<ffi::Buffer<DT>>()       \
+                                    .Ret<ffi::Buffer<DT>>()       \
+                                    .Ret<ffi::Buffer<ffi::S32>>() \
                                     .Ret<ffi::Buffer<ffi::S32>>() \
                                     .Ret<ffi::Buffer<ffi::S32>>());
 
 SNNJAX_SORT(SnnjaxSortEventsF32, ffi::F32)
 SNNJAX_SORT(SnnjaxSortEventsF64, ffi::F64)
+
+#define SNNJAX_SCATTER(NAME, DT)                                  \
+  XLA_FFI_DEFINE_HANDLER_SYMBOL(NAME, ScatterEvents<DT>,          \
+                                ffi::Ffi::Bind()                  \
+                                    .Arg<ffi::Buffer<DT>>()       \
+                                    .Arg<ffi::Buffer<ffi::S32>>() \
+                                    .Ret<ffi::Buffer<DT>>());
+
+SNNJAX_SCATTER(SnnjaxScatterEventsF32, ffi::F32)
+SNNJAX_SCATTER(SnnjaxScatterEventsF64, ffi::F64)
