@@ -29,6 +29,7 @@ import argparse
 import json
 import math
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -41,6 +42,9 @@ from snnjax.data import load_dataset
 from snnjax.encoding import latency_encode
 from snnjax.losses import predict_from_counts, predict_from_first_spike
 from snnjax.nn import make_dense_network
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchutil import command_line, machine_line, write_markdown  # noqa: E402
 
 DEFAULT_LEVELS = {
     "input_jitter": [0.0, 0.001, 0.002, 0.005, 0.01, 0.02],   # sigma (s)
@@ -107,7 +111,18 @@ def main(argv=None):
                     help="auto: compiled CPU kernel on CPU; xla: the pure-JAX event kernel "
                          "(the GPU/TPU path), which vmap vectorises")
     ap.add_argument("--json", default=None, help="write the results here")
+    ap.add_argument("--markdown", default=None, metavar="PATH",
+                    help="write the results as a Markdown fragment (for docs/performance.md)")
+    ap.add_argument("--from-json", default=None, metavar="FILE",
+                    help="only render --markdown from a results file written by --json")
     args = ap.parse_args(argv)
+    if args.from_json:
+        if not args.markdown:
+            ap.error("--from-json needs --markdown")
+        results = json.loads(Path(args.from_json).read_text())
+        write_markdown(args.markdown, results.get("machine", "Measured: (not recorded)"),
+                       markdown_table(results))
+        return
     os.environ["SNNJAX_KERNEL"] = args.kernel  # read when the layers are traced
     levels = args.levels or DEFAULT_LEVELS[args.kind]
 
@@ -208,8 +223,44 @@ def main(argv=None):
         if res.n_input_overflow.any():
             print(f"  WARNING: {int(res.n_input_overflow.sum())} input events overflowed the "
                   "static bounds; raise max_input_events")
+    results["machine"] = machine_line(command_line())
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
+    if args.markdown:
+        write_markdown(args.markdown, results["machine"], markdown_table(results))
+
+
+def markdown_table(results: dict) -> list[str]:
+    """The comparison of seed modes and the full sweep as a Markdown table."""
+    lines = []
+    comp = results.get("comparison")
+    if comp:
+        n_levels, n_seeds = len(results["levels"]), results["n_seeds"]
+        passes = comp["n_samples"] * n_levels * n_seeds
+        lines += [f"Seeds evaluated together vs a Python loop over the seeds: "
+                  f"{comp['n_samples']} test digits x {n_levels} levels x {n_seeds} seeds "
+                  f"({results['kind']}), best of {comp['repeats']}, compilation excluded.", "",
+                  "| seed mode | time (s) | ms per forward pass | speed-up over the loop "
+                  "| same accuracies as the loop |",
+                  "| --- | ---: | ---: | ---: | --- |"]
+        for mode, t in comp["time_s"].items():
+            speed = comp["speedup_vs_loop"][mode] if comp["speedup_vs_loop"] else None
+            same = comp["identical_to_loop"][mode] if comp["identical_to_loop"] else None
+            lines.append(f"| `{mode}` | {t:.1f} | {1e3 * t / passes:.2f} | "
+                         f"{'-' if speed is None else f'{speed:.2f}x'} | "
+                         f"{'-' if same is None else same} |")
+    full = results.get("full")
+    if full:
+        passes = full["n_samples"] * len(results["levels"]) * results["n_seeds"]
+        lines += ["", f"Full sweep (`{full['seed_mode']}`): {full['n_samples']} test digits x "
+                  f"{len(results['levels'])} levels x {results['n_seeds']} seeds = {passes:,} "
+                  f"forward passes in **{full['time_s']:.0f} s** ({full['ms_per_forward']:.2f} ms "
+                  f"each; level 0 is evaluated once per digit); input overflow events: "
+                  f"{full['n_input_overflow']}.", "",
+                  "| level | mean accuracy | std over seeds |", "| ---: | ---: | ---: |"]
+        lines += [f"| {lv:g} | {m:.4f} | {sd:.4f} |"
+                  for lv, m, sd in zip(results["levels"], full["mean"], full["std"], strict=True)]
+    return lines
 
 
 if __name__ == "__main__":
