@@ -9,7 +9,8 @@
 * latency: decision time (median, p90) with the run's readout (``count`` loss -> spike
   count, ``ttfs`` loss -> first spike), accuracy versus a decision deadline;
 * robustness: accuracy under input jitter, input deletion and weight noise (all noise
-  seeds evaluated in one compiled ``vmap`` call per level set);
+  seeds evaluated in one compiled call per level set: ``jax.vmap`` over the seeds on
+  accelerators, ``lax.map`` on CPU, see :func:`snnjax.analysis.robustness_sweep`);
 * convergence: epochs to reach 90 % / 95 % of the run's own final validation accuracy, and
   epochs to reach a common target (95 % of the lowest best validation accuracy of all
   runs compared), which compares runs of different final accuracy directly;
@@ -302,7 +303,7 @@ def tradeoff_report(run_dirs: Sequence[str | os.PathLike[str]], out_dir: str | o
       data_dir: directory with the IDX files (image datasets).
       split: ``"test"`` (default), ``"validation"`` or ``"train"``.
       n_samples: evaluate the first ``n_samples`` of the split only (default: all).
-      noise_seeds: noise seeds per robustness level (evaluated together with ``vmap``).
+      noise_seeds: noise seeds per robustness level (evaluated together in one compiled call).
       checkpoint: ``"best"`` (validation-selected, default) or ``"last"``.
       command: the command line recorded in the report (default: ``sys.argv``).
       key: seed of the noise draws (the same for every run: common random numbers).

@@ -104,7 +104,8 @@ print("accuracy under 5 ms input jitter, seed 0:", float(accuracy(pred, y)))
 # %%
 sigmas = [0.0, 1e-3, 2e-3, 5e-3, 10e-3, 20e-3]
 t0 = time.perf_counter()
-jitter = analysis.input_jitter_sweep(model, variables, x, y, sigmas, n_seeds=8, key=0)
+jitter = analysis.input_jitter_sweep(model, variables, x, y, sigmas, n_seeds=8, key=0,
+                                     seed_mode="vmap")
 print(f"{len(sigmas)} levels x 8 seeds x {jitter.n_samples} samples: "
       f"{time.perf_counter() - t0:.1f} s (compilation included)")
 print("per_seed shape:", jitter.per_seed.shape)
@@ -129,7 +130,8 @@ print("input events beyond the layers' bounds:", int(jitter.n_input_overflow.sum
 # - a hand-written loop over seeds and levels with `noisy_outputs` and the public readout.
 
 # %%
-two = analysis.input_jitter_sweep(model, variables, x, y, sigmas, n_seeds=2, key=0)
+two = analysis.input_jitter_sweep(model, variables, x, y, sigmas, n_seeds=2, key=0,
+                                  seed_mode="vmap")
 loop = analysis.input_jitter_sweep(model, variables, x, y, sigmas, n_seeds=2, key=0,
                                    python_loop=True)
 
@@ -162,10 +164,13 @@ print("2-seed sweep == first 2 seeds of the 8-seed sweep:",
 # %% [markdown]
 #
 # On the CPU, snnjax's compiled event kernel runs the seeds of a `vmap` one after the other
-# (its batching rule loops), so the batched sweep is about as fast as the loop; the gain
-# is on accelerators, where one call over `seeds x batch` samples fills the device. The
-# sweep's `seed_mode` option chooses how the seeds are batched (`"vmap"`, `"fold"` into the
-# batch axis, or a sequential `"map"`); all give the same accuracies on the CPU kernel.
+# (its batching rule loops), and the batched activity of all seeds costs memory traffic, so
+# `vmap` is not faster than the loop there; the gain is on accelerators, where the pure-JAX
+# kernel is vectorised over `seeds x batch` samples. The sweep's `seed_mode` option chooses
+# how the seeds are batched (`"vmap"`, `"fold"` into the batch axis, or a sequential
+# `"map"`); the default `"auto"` picks `"map"` on the CPU (the fastest there in
+# `experiments/bench/bench_robustness.py`) and `"vmap"` elsewhere. All give the same
+# accuracies on the CPU kernel.
 #
 # ## Other kinds of noise
 #

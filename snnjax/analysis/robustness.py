@@ -21,13 +21,14 @@ is a traced argument (no recompilation per level) and the data set is cut into c
 per-seed function in a Python loop over the seeds instead (the reference the tests compare
 with, and the baseline of the benchmark).
 
-Speed (``experiments/bench/bench_robustness.py``, 2-core CPU): the network's cost is the
-event kernel itself, ~1.5 ms per MNIST sample for the 784-800-10 multi-spike network, and
-evaluating the seeds together does not make that cheaper: with the compiled CPU kernel
-(whose ``vmap`` rule runs the seeds one after the other) all modes run at the speed of the
-Python loop (the per-call overhead a loop adds is negligible next to the kernel), while the
-pure-JAX kernel under ``vmap`` is several times *slower* than a loop on CPU. Batched seeds
-are for accelerators, where one call over ``S x batch_size`` samples fills the device.
+Speed (``experiments/bench/bench_robustness.py``, 2-core CPU; ``docs/performance.md``). The
+cost is the event kernel itself (0.4 ms per noisy MNIST sample for the trained 784-800-10
+multi-spike network). On CPU the compiled kernel's custom call is batched *sequentially*
+under ``vmap``, and ``vmap``/``fold`` materialise the activity of all ``S x batch_size``
+noisy samples at once, which costs memory traffic: measured side by side on 100 digits x 100
+seeds, ``vmap`` ran at 0.55x and ``fold`` at 0.75x the speed of a Python loop over seeds, and
+``lax.map`` at 1.43x. So the default ``seed_mode="auto"`` is ``"map"`` on the CPU backend and
+``"vmap"`` on accelerators, where the pure-JAX kernel is vectorised over the seeds.
 
 Random numbers. Seed ``s`` uses key ``k_s = jax.random.split(key, n_seeds)[s]``. Input and
 hidden noise of sample ``i`` (its index in the data set) uses ``fold_in(k_s, i)``, so the
@@ -320,7 +321,7 @@ def _seed_keys(key, n_seeds: int) -> jax.Array:
 
 def robustness_sweep(kind: str, model, params, input_times, labels, levels, n_seeds: int,
                      key, readout: str = "count", *, batch_size: int | None = None,
-                     seed_mode: str = "vmap", python_loop: bool = False,
+                     seed_mode: str = "auto", python_loop: bool = False,
                      progress: bool = False) -> RobustnessResult:
     """Accuracy of a trained network under noise, for every level and ``n_seeds`` seeds.
 
@@ -344,7 +345,9 @@ def robustness_sweep(kind: str, model, params, input_times, labels, levels, n_se
         not depend on it.
       seed_mode: how the one compiled call evaluates the ``S`` seeds:
 
-        * ``"vmap"`` (default): ``jax.vmap`` of the per-seed evaluation over the seed keys;
+        * ``"auto"`` (default): ``"map"`` on the CPU backend, ``"vmap"`` elsewhere (see the
+          module docstring for the measurements behind this choice);
+        * ``"vmap"``: ``jax.vmap`` of the per-seed evaluation over the seed keys;
         * ``"fold"`` (input and hidden noise only): the noise is drawn with ``vmap`` over the
           seeds and the seeds are folded into the batch axis, so the network runs once on
           ``S x batch_size`` samples through its own batch dimension (what ``vmap`` of a
@@ -371,8 +374,10 @@ def robustness_sweep(kind: str, model, params, input_times, labels, levels, n_se
     as_apply_fn(model)
     if kind == "hidden_jitter" and not _is_network(model):
         raise TypeError("hidden_jitter needs the SpikingNetwork itself (not an apply function)")
-    if seed_mode not in SEED_MODES:
-        raise ValueError(f"seed_mode must be one of {SEED_MODES}, got {seed_mode!r}")
+    if seed_mode not in (*SEED_MODES, "auto"):
+        raise ValueError(f"seed_mode must be 'auto' or one of {SEED_MODES}, got {seed_mode!r}")
+    if seed_mode == "auto":
+        seed_mode = "map" if jax.default_backend() == "cpu" else "vmap"
     if seed_mode == "fold" and kind == "weight_noise" and not python_loop:
         raise ValueError("seed_mode='fold' needs the same weights for all seeds; use 'vmap' "
                          "or 'map' for weight noise")
