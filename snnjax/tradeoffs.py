@@ -287,6 +287,72 @@ def _pm(mean: float, std: float, n: int) -> str:
     return f"{_fmt(mean)} ± {_fmt(std)} (n={n})" if n > 1 else f"{_fmt(mean)} (n=1)"
 
 
+def _seed_group_summary(tables, runs, names, groups, noise, common_target, out: Path
+                        ) -> dict[str, Path]:
+    """Fill ``tables["seeds"]`` / ``["seeds_std"]`` / ``["seeds_n"]`` (mean, std, count over
+    each group's runs, columns = group labels), plot the robustness and validation curves
+    with their spread over training seeds and write ``table_seed_groups.csv``; returns the
+    plots' PNG paths."""
+    from snnjax import analysis, plot
+
+    plots: dict[str, Path] = {}
+    labels = list(groups)
+    for t in ("seeds", "seeds_std", "seeds_n"):
+        tables[t] = {}
+
+    def put_group(row: str, label: str, values: Sequence[Any]) -> None:
+        m, sd, n = _mean_std(values)
+        for t, v in (("seeds", m), ("seeds_std", sd), ("seeds_n", n)):
+            tables[t].setdefault(row, {})[label] = v
+
+    max_epoch = max((int(e) for r in runs for e in analysis.accuracy_curve(
+        r.metrics, "validation_accuracy")[0]), default=0)
+    check_epochs = sorted({e for e in (1, 5, 10, 20, max_epoch) if 1 <= e <= max_epoch})
+    curve_plot: dict[str, tuple] = {}
+    for label, members in groups.items():
+        seed_rows = list(_SEED_ROWS)
+        if common_target is not None:
+            seed_rows.append(("convergence", f"epochs to validation accuracy "
+                              f"{_fmt(common_target)} (common target)"))
+        for tname, row in seed_rows:
+            put_group(row, label, [tables[tname].get(row, {}).get(n) for n in members])
+        for kind, levels, _label, scale in _NOISES:
+            per_run = np.array([noise[kind][n].mean for n in members], np.float64)
+            for i, lv in enumerate(levels):
+                put_group(f"{kind} {_fmt(lv * scale)}", label, per_run[:, i])
+        vals = {}
+        for n in members:
+            ep, va = analysis.accuracy_curve(runs[names.index(n)].metrics,
+                                             "validation_accuracy")
+            vals[n] = dict(zip((int(e) for e in ep), va, strict=True))
+        for e in check_epochs:
+            put_group(f"validation accuracy after epoch {e}", label,
+                      [vals[n].get(e) for n in members])
+        common = sorted(set.intersection(*(set(v) for v in vals.values())))
+        if common:
+            arr = np.array([[vals[n][e] for e in common] for n in members], np.float64)
+            curve_plot[label] = (np.array(common, np.float64), arr.mean(0),
+                                 arr.std(0, ddof=1) if len(members) > 1
+                                 else np.zeros(len(common)))
+    for kind, levels, xlabel, scale in _NOISES:
+        curves = {}
+        for label, members in groups.items():
+            per_run = np.array([noise[kind][n].mean for n in members], np.float64)
+            curves[label] = (np.asarray(levels, np.float64), per_run.mean(0),
+                             per_run.std(0, ddof=1) if len(members) > 1
+                             else np.zeros(len(levels)))
+        plots[f"seeds_accuracy_vs_{kind}"] = plot.plot_accuracy_vs_noise(
+            curves, out / f"plot_seeds_accuracy_vs_{kind}.png", xlabel=xlabel,
+            level_scale=scale, title="mean ± std over training seeds").png
+    if curve_plot:
+        plots["seeds_validation_curves"] = plot.plot_accuracy_vs_noise(
+            curve_plot, out / "plot_seeds_validation_curves.png", xlabel="epoch",
+            title="validation accuracy, mean ± std over training seeds").png
+    _write_csv(out / "table_seed_groups.csv",
+               {"runs": {g: " ".join(m) for g, m in groups.items()}}, labels, "group")
+    return plots
+
+
 # ---------------------------------------------------------------------------- report
 
 
@@ -499,60 +565,8 @@ def tradeoff_report(run_dirs: Sequence[str | os.PathLike[str]], out_dir: str | o
 
     # across training seeds
     if with_seeds:
-        for t in ("seeds", "seeds_std", "seeds_n"):
-            tables[t] = {}
-
-        def put_group(row: str, label: str, values: Sequence[Any]) -> None:
-            m, sd, n = _mean_std(values)
-            put("seeds", row, label, m)
-            put("seeds_std", row, label, sd)
-            put("seeds_n", row, label, n)
-
-        max_epoch = max((int(e) for r in runs for e in analysis.accuracy_curve(
-            r.metrics, "validation_accuracy")[0]), default=0)
-        check_epochs = sorted({e for e in (1, 5, 10, 20, max_epoch) if 1 <= e <= max_epoch})
-        curve_plot: dict[str, tuple] = {}
-        for label, members in groups.items():
-            seed_rows = list(_SEED_ROWS)
-            if common_target is not None:
-                seed_rows.append(("convergence", f"epochs to validation accuracy "
-                                  f"{_fmt(common_target)} (common target)"))
-            for tname, row in seed_rows:
-                put_group(row, label, [tables[tname].get(row, {}).get(n) for n in members])
-            for kind, levels, _label, scale in _NOISES:
-                per_run = np.array([noise[kind][n].mean for n in members], np.float64)
-                for i, lv in enumerate(levels):
-                    put_group(f"{kind} {_fmt(lv * scale)}", label, per_run[:, i])
-            vals = {}
-            for n in members:
-                ep, va = analysis.accuracy_curve(runs[names.index(n)].metrics,
-                                                 "validation_accuracy")
-                vals[n] = dict(zip((int(e) for e in ep), va, strict=True))
-            for e in check_epochs:
-                put_group(f"validation accuracy after epoch {e}", label,
-                          [vals[n].get(e) for n in members])
-            common = sorted(set.intersection(*(set(v) for v in vals.values())))
-            if common:
-                arr = np.array([[vals[n][e] for e in common] for n in members], np.float64)
-                curve_plot[label] = (np.array(common, np.float64), arr.mean(0),
-                                     arr.std(0, ddof=1) if len(members) > 1
-                                     else np.zeros(len(common)))
-        for kind, levels, xlabel, scale in _NOISES:
-            curves = {}
-            for label, members in groups.items():
-                per_run = np.array([noise[kind][n].mean for n in members], np.float64)
-                curves[label] = (np.asarray(levels, np.float64), per_run.mean(0),
-                                 per_run.std(0, ddof=1) if len(members) > 1
-                                 else np.zeros(len(levels)))
-            plots[f"seeds_accuracy_vs_{kind}"] = plot.plot_accuracy_vs_noise(
-                curves, out / f"plot_seeds_accuracy_vs_{kind}.png", xlabel=xlabel,
-                level_scale=scale, title="mean ± std over training seeds").png
-        if curve_plot:
-            plots["seeds_validation_curves"] = plot.plot_accuracy_vs_noise(
-                curve_plot, out / "plot_seeds_validation_curves.png", xlabel="epoch",
-                title="validation accuracy, mean ± std over training seeds").png
-        _write_csv(out / "table_seed_groups.csv",
-                   {"runs": {g: " ".join(m) for g, m in groups.items()}}, labels, "group")
+        plots.update(_seed_group_summary(tables, runs, names, groups, noise, common_target,
+                                         out))
 
     # tables -> CSV
     firsts = {"accuracy_vs_deadline": "deadline_ms",
