@@ -168,7 +168,7 @@ print("2-seed sweep == first 2 seeds of the 8-seed sweep:",
 # `vmap` is not faster than the loop there; the gain is on accelerators, where the pure-JAX
 # kernel is vectorised over `seeds x batch` samples. The sweep's `seed_mode` option chooses
 # how the seeds are batched (`"vmap"`, `"fold"` into the batch axis, or a sequential
-# `"map"`); the default `"auto"` picks `"map"` on the CPU (the fastest there in
+# `"map"`); the default `"auto"` picks `"map"` on the CPU (the fastest one-call mode there in
 # `experiments/bench/bench_robustness.py`) and `"vmap"` elsewhere. All give the same
 # accuracies on the CPU kernel.
 #

@@ -26,8 +26,9 @@ cost is the event kernel itself (0.4 ms per noisy MNIST sample for the trained 7
 multi-spike network). On CPU the compiled kernel's custom call is batched *sequentially*
 under ``vmap``, and ``vmap``/``fold`` materialise the activity of all ``S x batch_size``
 noisy samples at once, which costs memory traffic: measured side by side on 100 digits x 100
-seeds, ``vmap`` ran at 0.55x and ``fold`` at 0.75x the speed of a Python loop over seeds, and
-``lax.map`` at 1.43x. So the default ``seed_mode="auto"`` is ``"map"`` on the CPU backend and
+seeds (two runs), ``vmap`` ran at 0.55-0.60x and ``fold`` at 0.68-0.75x the speed of a Python
+loop over seeds, and ``lax.map`` at 0.94-1.43x. So the default ``seed_mode="auto"`` is
+``"map"`` on the CPU backend and
 ``"vmap"`` on accelerators, where the pure-JAX kernel is vectorised over the seeds.
 
 Random numbers. Seed ``s`` uses key ``k_s = jax.random.split(key, n_seeds)[s]``. Input and
