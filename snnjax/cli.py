@@ -217,12 +217,10 @@ def _cmd_eval(args) -> int:
 
 
 def _cmd_tradeoffs(args, argv: Sequence[str] | None) -> int:
-    import shlex
-
+    from snnjax._command import invoked_command
     from snnjax.tradeoffs import tradeoff_report
 
-    words = list(sys.argv[1:] if argv is None else argv)
-    command = "snnjax " + " ".join(shlex.quote(str(w)) for w in words)
+    command = invoked_command(sys.argv[1:] if argv is None else argv)
     tables = tradeoff_report(args.run_dirs, args.out, data_dir=args.data_dir, split=args.split,
                              n_samples=args.n_samples, noise_seeds=args.noise_seeds,
                              checkpoint=args.checkpoint, command=command,
@@ -234,12 +232,10 @@ def _cmd_tradeoffs(args, argv: Sequence[str] | None) -> int:
 
 
 def _cmd_convergence(args, argv: Sequence[str] | None) -> int:
-    import shlex
-
+    from snnjax._command import invoked_command
     from snnjax.convergence_report import READOUTS, convergence_report
 
-    words = list(sys.argv[1:] if argv is None else argv)
-    command = "snnjax " + " ".join(shlex.quote(str(w)) for w in words)
+    command = invoked_command(sys.argv[1:] if argv is None else argv)
     summary = convergence_report(args.out, n_runs=args.n_runs, n_steps=args.steps,
                                  seed=args.seed, command=command,
                                  log=lambda msg: print(msg, file=sys.stderr))

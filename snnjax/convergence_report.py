@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import csv
 import os
-import shlex
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import jax
 import numpy as np
+
+from snnjax._command import invoked_command
 
 __all__ = ["convergence_report"]
 
@@ -79,8 +79,7 @@ def convergence_report(out_dir: str | os.PathLike[str], *, n_runs: int = 100,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if command is None:
-        command = "snnjax " + " ".join(shlex.quote(a) for a in sys.argv[1:]) \
-            if Path(sys.argv[0]).name == "snnjax" else " ".join(shlex.quote(a) for a in sys.argv)
+        command = invoked_command()
     t_start = time.perf_counter()
     summaries: dict[str, dict[str, float]] = {}
     maps = {}

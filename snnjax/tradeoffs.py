@@ -35,14 +35,14 @@ import dataclasses
 import json
 import math
 import os
-import shlex
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from snnjax._command import invoked_command
 
 __all__ = [
     "DELETION_LEVELS",
@@ -287,7 +287,7 @@ def _pm(mean: float, std: float, n: int) -> str:
     return f"{_fmt(mean)} ± {_fmt(std)} (n={n})" if n > 1 else f"{_fmt(mean)} (n=1)"
 
 
-def _seed_group_summary(tables, runs, names, groups, noise, common_target, out: Path
+def _seed_group_summary(tables, runs, names, groups, noise, common_row: str | None, out: Path
                         ) -> dict[str, Path]:
     """Fill ``tables["seeds"]`` / ``["seeds_std"]`` / ``["seeds_n"]`` (mean, std, count over
     each group's runs, columns = group labels), plot the robustness and validation curves
@@ -308,18 +308,17 @@ def _seed_group_summary(tables, runs, names, groups, noise, common_target, out: 
     max_epoch = max((int(e) for r in runs for e in analysis.accuracy_curve(
         r.metrics, "validation_accuracy")[0]), default=0)
     check_epochs = sorted({e for e in (1, 5, 10, 20, max_epoch) if 1 <= e <= max_epoch})
+    # [runs of the group, levels] mean accuracy over the noise seeds, per noise kind
+    per_run_noise = {kind: {label: np.array([noise[kind][n].mean for n in members], np.float64)
+                            for label, members in groups.items()} for kind, *_ in _NOISES}
     curve_plot: dict[str, tuple] = {}
+    seed_rows = list(_SEED_ROWS) + ([("convergence", common_row)] if common_row else [])
     for label, members in groups.items():
-        seed_rows = list(_SEED_ROWS)
-        if common_target is not None:
-            seed_rows.append(("convergence", f"epochs to validation accuracy "
-                              f"{_fmt(common_target)} (common target)"))
         for tname, row in seed_rows:
             put_group(row, label, [tables[tname].get(row, {}).get(n) for n in members])
         for kind, levels, _label, scale in _NOISES:
-            per_run = np.array([noise[kind][n].mean for n in members], np.float64)
             for i, lv in enumerate(levels):
-                put_group(f"{kind} {_fmt(lv * scale)}", label, per_run[:, i])
+                put_group(f"{kind} {_fmt(lv * scale)}", label, per_run_noise[kind][label][:, i])
         vals = {}
         for n in members:
             ep, va = analysis.accuracy_curve(runs[names.index(n)].metrics,
@@ -337,7 +336,7 @@ def _seed_group_summary(tables, runs, names, groups, noise, common_target, out: 
     for kind, levels, xlabel, scale in _NOISES:
         curves = {}
         for label, members in groups.items():
-            per_run = np.array([noise[kind][n].mean for n in members], np.float64)
+            per_run = per_run_noise[kind][label]
             curves[label] = (np.asarray(levels, np.float64), per_run.mean(0),
                              per_run.std(0, ddof=1) if len(members) > 1
                              else np.zeros(len(levels)))
@@ -508,11 +507,12 @@ def tradeoff_report(run_dirs: Sequence[str | os.PathLike[str]], out_dir: str | o
     bests = [v for v in tables["convergence"].get("best validation accuracy", {}).values()
              if v is not None and math.isfinite(v)]
     common_target = 0.95 * min(bests) if bests else None
+    common_row = None
     if common_target is not None:
-        row = f"epochs to validation accuracy {_fmt(common_target)} (common target)"
+        common_row = f"epochs to validation accuracy {_fmt(common_target)} (common target)"
         for r in runs:
             epochs, val = analysis.accuracy_curve(r.metrics, "validation_accuracy")
-            put("convergence", row, r.name,
+            put("convergence", common_row, r.name,
                 float(analysis.epochs_to_accuracy(val, common_target, epochs))
                 if epochs.size else None)
 
@@ -565,8 +565,7 @@ def tradeoff_report(run_dirs: Sequence[str | os.PathLike[str]], out_dir: str | o
 
     # across training seeds
     if with_seeds:
-        plots.update(_seed_group_summary(tables, runs, names, groups, noise, common_target,
-                                         out))
+        plots.update(_seed_group_summary(tables, runs, names, groups, noise, common_row, out))
 
     # tables -> CSV
     firsts = {"accuracy_vs_deadline": "deadline_ms",
@@ -596,8 +595,7 @@ def tradeoff_report(run_dirs: Sequence[str | os.PathLike[str]], out_dir: str | o
 
     # report.md
     if command is None:
-        command = "snnjax " + " ".join(shlex.quote(a) for a in sys.argv[1:]) \
-            if Path(sys.argv[0]).name == "snnjax" else " ".join(shlex.quote(a) for a in sys.argv)
+        command = invoked_command()
     n_eval = {n: tables["performance"]["samples evaluated"][n] for n in names}
     md = [f"# Trade-off report: {', '.join(names)}", "",
           f"Command: `{command}`", "",
