@@ -160,7 +160,7 @@ def _lif_layer(input_times: jax.Array, weights: jax.Array, params: LIFParams, t_
     batch_shape = input_times.shape[:-2]
     flat = input_times.reshape((-1,) + input_times.shape[-2:])
     t_max = jnp.asarray(t_max, dtype)
-    # (inside jit the fields are tracers, so LIFParams does not re-validate them)
+    # (unflattening a LIFParams never re-validates its fields)
     params = jax.tree_util.tree_map(lambda v: jnp.asarray(v, dtype), params)
     n_events = event_capacity(flat.shape[1], flat.shape[2], max_input_events)
     events, n_overflow = backend.sort_events(flat, t_max, n_events)

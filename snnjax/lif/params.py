@@ -30,7 +30,6 @@ def _is_concrete(x: Any) -> bool:
         x, bool)
 
 
-@jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class LIFParams:
     """Physical parameters of a layer of LIF neurons (traced: sweeping them does not recompile).
@@ -79,3 +78,24 @@ class LIFParams:
     def tau_mem(self) -> ArrayLike:
         """Membrane time constant, ``2 * tau_syn`` (seconds)."""
         return 2 * self.tau_syn
+
+
+_FIELDS = ("tau_syn", "theta", "delta_theta")
+
+
+def _flatten_with_keys(p: LIFParams):
+    return [(jax.tree_util.GetAttrKey(name), getattr(p, name)) for name in _FIELDS], None
+
+
+def _unflatten(_, leaves) -> LIFParams:
+    """Rebuild without ``__init__``: JAX unflattens with leaves that are no parameters
+    (tracers, placeholders, the zero cotangents of the ``custom_vjp``), never validated."""
+    p = object.__new__(LIFParams)
+    for name, value in zip(_FIELDS, leaves, strict=True):
+        object.__setattr__(p, name, value)
+    return p
+
+
+jax.tree_util.register_pytree_with_keys(
+    LIFParams, _flatten_with_keys, _unflatten,
+    flatten_func=lambda p: ([getattr(p, name) for name in _FIELDS], None))

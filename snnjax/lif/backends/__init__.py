@@ -76,16 +76,22 @@ _ENV_ALIASES = {"cpu": "ffi", "xla": "loop"}  # the values SNNJAX_KERNEL took be
 
 
 class SortEvents(Protocol):
+    """Type of :attr:`EventBackend.sort_events`."""
+
     def __call__(self, input_times: jax.Array, t_max: jax.Array,
                  n_events: int) -> tuple[Events, jax.Array]: ...
 
 
 class Forward(Protocol):
+    """Type of :attr:`EventBackend.forward`."""
+
     def __call__(self, events: Events, weights: jax.Array, params: LIFParams,
                  t_max: jax.Array, max_spikes: int) -> EventForward: ...
 
 
 class Backward(Protocol):
+    """Type of :attr:`EventBackend.backward`."""
+
     def __call__(self, events: Events, weights: jax.Array, params: LIFParams,
                  forward: EventForward, cot_times: jax.Array) -> tuple[jax.Array, jax.Array]: ...
 
