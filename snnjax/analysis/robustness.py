@@ -63,7 +63,7 @@ from snnjax.analysis._common import (
     overflow_per_sample,
     predict,
 )
-from snnjax.layer import LayerOutput
+from snnjax.lif import LayerOutput
 from snnjax.nn.layers import LIFConv, LIFDense
 
 __all__ = [

@@ -232,6 +232,21 @@ def test_a_backend_object_can_be_passed():
     assert backend_name(mine) == "mine"
 
 
+def test_the_backend_reaches_the_layers_of_a_model():
+    """build_model -> make_dense_network / make_conv_network -> LIFDense / LIFConv -> lif_layer."""
+    from snnjax.configs import get_config
+    from snnjax.nn import LIFConv, LIFDense
+    from snnjax.train.model import build_model
+
+    for name in ("yinyang_multispike", "mnist_conv"):
+        model = build_model(get_config(name), backend="loop")
+        spiking = [m for m in model.layers if isinstance(m, (LIFDense, LIFConv))]
+        assert spiking and all(m.backend == "loop" for m in spiking)
+    layer = LIFDense(features=2, max_spikes=1, backend="fortran")
+    with pytest.raises(ValueError, match="unknown event backend 'fortran'"):
+        layer.init(jax.random.key(0), jnp.zeros((1, 3, 1)))
+
+
 @needs_ffi
 def test_unsupported_layer_is_an_error_for_a_named_backend():
     per_neuron = snnjax.LIFParams(tau_syn=np.array([0.1, 0.13]), theta=0.2)
