@@ -109,6 +109,7 @@ def lif_layer(input_times: ArrayLike, weights: ArrayLike, params: LIFParams, *,
       ValueError / TypeError: for mismatched shapes, non-float inputs, (when the input is
         concrete, i.e. not under ``jit``) NaN, negative or unsorted spike times, and an
         unknown backend or one that does not support this layer.
+      RuntimeError: a named backend that cannot run here (``"ffi"`` without a C++ compiler).
 
     Example:
       >>> import jax.numpy as jnp, snnjax
