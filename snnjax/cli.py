@@ -218,7 +218,7 @@ def _cmd_eval(args) -> int:
 
 def _cmd_tradeoffs(args, argv: Sequence[str] | None) -> int:
     from snnjax._command import invoked_command
-    from snnjax.tradeoffs import tradeoff_report
+    from snnjax.reports.tradeoffs import tradeoff_report
 
     command = invoked_command(sys.argv[1:] if argv is None else argv)
     tables = tradeoff_report(args.run_dirs, args.out, data_dir=args.data_dir, split=args.split,
@@ -233,7 +233,7 @@ def _cmd_tradeoffs(args, argv: Sequence[str] | None) -> int:
 
 def _cmd_convergence(args, argv: Sequence[str] | None) -> int:
     from snnjax._command import invoked_command
-    from snnjax.convergence_report import READOUTS, convergence_report
+    from snnjax.reports.convergence import READOUTS, convergence_report
 
     command = invoked_command(sys.argv[1:] if argv is None else argv)
     summary = convergence_report(args.out, n_runs=args.n_runs, n_steps=args.steps,

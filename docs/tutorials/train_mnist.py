@@ -45,7 +45,7 @@ import numpy as np
 from IPython.display import Image, display
 
 from snnjax.configs import get_config
-from snnjax.plot import plot_network_raster, plot_training_curves
+from snnjax.reports.plot import plot_network_raster, plot_training_curves
 from snnjax.train import evaluate_run, load_run, prepare_data, restore_run, train
 
 # %% [markdown]

@@ -19,10 +19,10 @@
 
 It writes into ``out_dir``: ``report.md`` (one table per measure, runs as columns), one CSV
 per table (``table_<name>.csv``, first column the row label, then one column per run) and
-one PNG + CSV per plot (``plot_<name>.png``/``.csv``, from :mod:`snnjax.plot`).
+one PNG + CSV per plot (``plot_<name>.png``/``.csv``, from :mod:`snnjax.reports.plot`).
 
 Example:
-  >>> from snnjax.tradeoffs import tradeoff_report
+  >>> from snnjax.reports.tradeoffs import tradeoff_report
   >>> tables = tradeoff_report(["runs/yy_count", "runs/yy_ttfs"], "runs/report")  # doctest: +SKIP
   >>> tables["performance"]["accuracy"]                                          # doctest: +SKIP
   {'yy_count': 0.928, 'yy_ttfs': 0.959}
@@ -293,7 +293,8 @@ def _seed_group_summary(tables, runs, names, groups, noise, common_row: str | No
     each group's runs, columns = group labels), plot the robustness and validation curves
     with their spread over training seeds and write ``table_seed_groups.csv``; returns the
     plots' PNG paths."""
-    from snnjax import analysis, plot
+    from snnjax import analysis
+    from snnjax.reports import plot
 
     plots: dict[str, Path] = {}
     labels = list(groups)
@@ -388,7 +389,8 @@ def tradeoff_report(run_dirs: Sequence[str | os.PathLike[str]], out_dir: str | o
       FileNotFoundError: a run directory is missing / not a run / has no checkpoint.
       ValueError: no run given, bad options, an invalid run.
     """
-    from snnjax import analysis, plot
+    from snnjax import analysis
+    from snnjax.reports import plot
     from snnjax.train import spiking_layer_names
 
     log = log or (lambda _msg: None)
