@@ -1,4 +1,5 @@
-"""The ``snnjax`` command: train the paper's networks, evaluate runs, list configs.
+"""The ``snnjax`` command (also ``python -m snnjax``): train the paper's networks, evaluate
+runs, list configs.
 
 ::
 
