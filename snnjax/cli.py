@@ -155,7 +155,7 @@ def _cmd_train(args) -> int:
                                    num_processes=args.num_processes, process_id=args.process_id)
     elif args.coordinator or args.num_processes is not None or args.process_id is not None:
         raise ValueError("--coordinator, --num-processes and --process-id need --distributed")
-    from snnjax.train import train  # heavy imports only when needed
+    from snnjax.train import RunDir, train  # heavy imports only when needed
 
     devices = _parse_devices(args.devices)
     config = get_config(args.config, args.overrides)
@@ -186,8 +186,9 @@ def _cmd_train(args) -> int:
     if results["train_samples_per_s"]:
         print(f"training throughput {results['train_samples_per_s']:.0f} samples/s on "
               f"{results['device']} (compile {results['compile_time_s']:.1f} s)")
-    print(f"results: {out}/results.json  metrics: {out}/metrics.jsonl  "
-          f"checkpoints: {out}/checkpoints")
+    files = RunDir(out)
+    print(f"results: {files.results_path}  metrics: {files.metrics_path}  "
+          f"checkpoints: {files.checkpoints_path}")
     return 0
 
 

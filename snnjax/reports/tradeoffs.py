@@ -108,20 +108,6 @@ def _check_run_dir(run_dir: Path) -> None:
         raise FileNotFoundError(f"{run_dir} has no checkpoints/ (was it trained?)")
 
 
-def _read_metrics(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    rows = []
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if line:
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:  # a line cut by an interruption
-                continue
-    return rows
-
-
 def load_trained_run(run_dir: str | os.PathLike[str], *, data_dir=None, split: str = "test",
                      n_samples: int | None = None, checkpoint: str = "best",
                      name: str | None = None) -> LoadedRun:
@@ -132,7 +118,7 @@ def load_trained_run(run_dir: str | os.PathLike[str], *, data_dir=None, split: s
       ValueError: bad ``checkpoint``, ``split`` or ``n_samples``; an invalid ``config.json``.
     """
     from snnjax.configs import ConfigError
-    from snnjax.train import load_run, prepare_data, restore_run
+    from snnjax.train import RunDir, RunFileError, load_run, prepare_data, restore_run
 
     if checkpoint not in ("last", "best"):
         raise ValueError(f"checkpoint must be 'last' or 'best', got {checkpoint!r}")
@@ -144,7 +130,7 @@ def load_trained_run(run_dir: str | os.PathLike[str], *, data_dir=None, split: s
     _check_run_dir(run)
     try:
         config, run_info = load_run(run)
-    except (json.JSONDecodeError, TypeError, KeyError, ConfigError) as err:
+    except (RunFileError, TypeError, KeyError, ConfigError) as err:
         raise ValueError(f"{run}/config.json is not a valid snnjax config: {err}") from err
     data = prepare_data(config, data_dir, splits=(split,))
     ds = getattr(data, split)
@@ -152,14 +138,13 @@ def load_trained_run(run_dir: str | os.PathLike[str], *, data_dir=None, split: s
         raise ValueError(f"the {split!r} split of {run} is empty")
     restored = restore_run(run, config, run_info, data, checkpoint)
     n = len(ds) if n_samples is None else min(int(n_samples), len(ds))
-    results_path = run / "results.json"
+    files = RunDir(run)
     return LoadedRun(
         name=name or run.resolve().name, run_dir=run, config=config, model=restored.model,
         params=restored.params, epoch=restored.epoch,
         readout="ttfs" if config.loss == "ttfs" else "count",
         input_times=np.asarray(ds.times[:n]), labels=np.asarray(ds.labels[:n]),
-        metrics=_read_metrics(run / "metrics.jsonl"),
-        results=json.loads(results_path.read_text()) if results_path.exists() else {})
+        metrics=files.read_metrics(), results=files.read_results(missing_ok=True))
 
 
 # ------------------------------------------------------------------------ formatting
