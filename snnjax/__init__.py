@@ -2,8 +2,8 @@
 
 The functional core is imported eagerly (``lif_layer``, ``LIFParams``); the submodules
 (``snnjax.nn``, ``snnjax.losses``, ``snnjax.encoding``, ``snnjax.data``, ``snnjax.train``,
-``snnjax.analysis``, ``snnjax.plot``, ``snnjax.reference``, ``snnjax.nir``, ...) are imported
-on first access, so that ``import snnjax`` does not pull in Flax, Optax or matplotlib.
+``snnjax.analysis``, ``snnjax.reports``, ``snnjax.interop``, ``snnjax.reference``, ...) are
+imported on first access, so that ``import snnjax`` does not pull in Flax, Optax or matplotlib.
 """
 
 import importlib
@@ -25,7 +25,15 @@ _SUBMODULES = frozenset({
     "analysis", "configs", "convergence_report", "cpu_kernel", "data", "encoding", "grad",
     "kernel", "lif",
     "losses", "nir", "nn", "plot", "reference", "tradeoffs", "train",
+    "interop", "reports",
 })
+# Old names of moved modules: ``snnjax.tradeoffs`` is ``snnjax.reports.tradeoffs``, etc.
+_MOVED_MODULES = {
+    "convergence_report": "snnjax.reports.convergence",
+    "nir": "snnjax.interop.nir",
+    "plot": "snnjax.reports.plot",
+    "tradeoffs": "snnjax.reports.tradeoffs",
+}
 
 
 def __getattr__(name):

@@ -1,4 +1,4 @@
-"""Tests of snnjax.plot: every function writes a non-empty PNG and the CSV of its data."""
+"""Tests of snnjax.reports.plot: every function writes a non-empty PNG and the CSV of its data."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from snnjax import analysis, plot
+from snnjax import analysis
 from snnjax.nn import make_dense_network
+from snnjax.reports import plot
 
 INF = np.inf
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -21,7 +21,7 @@ is a traced argument (no recompilation per level) and the data set is cut into c
 per-seed function in a Python loop over the seeds instead (the reference the tests compare
 with, and the baseline of the benchmark).
 
-Speed (``experiments/bench/bench_robustness.py``, 2-core CPU; ``docs/performance.md``). The
+Speed (``benchmarks/bench_robustness.py``, 2-core CPU; ``docs/performance.md``). The
 cost is the event kernel itself (0.4 ms per noisy MNIST sample for the trained 784-800-10
 multi-spike network). On CPU the compiled kernel's custom call is batched *sequentially*
 under ``vmap``, and ``vmap``/``fold`` materialise the activity of all ``S x batch_size``

@@ -12,7 +12,7 @@ standard deviations, with the same random draws (common random numbers), and wri
 * ``table_convergence_summary.csv``: the summary table.
 
 Example:
-  >>> from snnjax.convergence_report import convergence_report
+  >>> from snnjax.reports.convergence import convergence_report
   >>> summary = convergence_report("runs/convergence", n_runs=100)        # doctest: +SKIP
   >>> summary["count"]["mean solved"], summary["ttfs"]["mean solved"]   # doctest: +SKIP
 """
@@ -66,7 +66,8 @@ def convergence_report(out_dir: str | os.PathLike[str], *, n_runs: int = 100,
     Raises:
       ValueError: ``n_runs < 1`` or ``n_steps < 1``.
     """
-    from snnjax import analysis, plot
+    from snnjax import analysis
+    from snnjax.reports import plot
 
     log = log or (lambda _msg: None)
     if n_runs < 1:

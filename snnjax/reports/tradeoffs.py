@@ -19,10 +19,10 @@
 
 It writes into ``out_dir``: ``report.md`` (one table per measure, runs as columns), one CSV
 per table (``table_<name>.csv``, first column the row label, then one column per run) and
-one PNG + CSV per plot (``plot_<name>.png``/``.csv``, from :mod:`snnjax.plot`).
+one PNG + CSV per plot (``plot_<name>.png``/``.csv``, from :mod:`snnjax.reports.plot`).
 
 Example:
-  >>> from snnjax.tradeoffs import tradeoff_report
+  >>> from snnjax.reports.tradeoffs import tradeoff_report
   >>> tables = tradeoff_report(["runs/yy_count", "runs/yy_ttfs"], "runs/report")  # doctest: +SKIP
   >>> tables["performance"]["accuracy"]                                          # doctest: +SKIP
   {'yy_count': 0.928, 'yy_ttfs': 0.959}
@@ -108,20 +108,6 @@ def _check_run_dir(run_dir: Path) -> None:
         raise FileNotFoundError(f"{run_dir} has no checkpoints/ (was it trained?)")
 
 
-def _read_metrics(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    rows = []
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if line:
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:  # a line cut by an interruption
-                continue
-    return rows
-
-
 def load_trained_run(run_dir: str | os.PathLike[str], *, data_dir=None, split: str = "test",
                      n_samples: int | None = None, checkpoint: str = "best",
                      name: str | None = None) -> LoadedRun:
@@ -132,7 +118,7 @@ def load_trained_run(run_dir: str | os.PathLike[str], *, data_dir=None, split: s
       ValueError: bad ``checkpoint``, ``split`` or ``n_samples``; an invalid ``config.json``.
     """
     from snnjax.configs import ConfigError
-    from snnjax.train import load_run, prepare_data, restore_run
+    from snnjax.train import RunDir, RunFileError, load_run, prepare_data, restore_run
 
     if checkpoint not in ("last", "best"):
         raise ValueError(f"checkpoint must be 'last' or 'best', got {checkpoint!r}")
@@ -144,7 +130,7 @@ def load_trained_run(run_dir: str | os.PathLike[str], *, data_dir=None, split: s
     _check_run_dir(run)
     try:
         config, run_info = load_run(run)
-    except (json.JSONDecodeError, TypeError, KeyError, ConfigError) as err:
+    except (RunFileError, TypeError, KeyError, ConfigError) as err:
         raise ValueError(f"{run}/config.json is not a valid snnjax config: {err}") from err
     data = prepare_data(config, data_dir, splits=(split,))
     ds = getattr(data, split)
@@ -152,14 +138,13 @@ def load_trained_run(run_dir: str | os.PathLike[str], *, data_dir=None, split: s
         raise ValueError(f"the {split!r} split of {run} is empty")
     restored = restore_run(run, config, run_info, data, checkpoint)
     n = len(ds) if n_samples is None else min(int(n_samples), len(ds))
-    results_path = run / "results.json"
+    files = RunDir(run)
     return LoadedRun(
         name=name or run.resolve().name, run_dir=run, config=config, model=restored.model,
         params=restored.params, epoch=restored.epoch,
         readout="ttfs" if config.loss == "ttfs" else "count",
         input_times=np.asarray(ds.times[:n]), labels=np.asarray(ds.labels[:n]),
-        metrics=_read_metrics(run / "metrics.jsonl"),
-        results=json.loads(results_path.read_text()) if results_path.exists() else {})
+        metrics=files.read_metrics(), results=files.read_results(missing_ok=True))
 
 
 # ------------------------------------------------------------------------ formatting
@@ -293,7 +278,8 @@ def _seed_group_summary(tables, runs, names, groups, noise, common_row: str | No
     each group's runs, columns = group labels), plot the robustness and validation curves
     with their spread over training seeds and write ``table_seed_groups.csv``; returns the
     plots' PNG paths."""
-    from snnjax import analysis, plot
+    from snnjax import analysis
+    from snnjax.reports import plot
 
     plots: dict[str, Path] = {}
     labels = list(groups)
@@ -388,7 +374,8 @@ def tradeoff_report(run_dirs: Sequence[str | os.PathLike[str]], out_dir: str | o
       FileNotFoundError: a run directory is missing / not a run / has no checkpoint.
       ValueError: no run given, bad options, an invalid run.
     """
-    from snnjax import analysis, plot
+    from snnjax import analysis
+    from snnjax.reports import plot
     from snnjax.train import spiking_layer_names
 
     log = log or (lambda _msg: None)
