@@ -267,7 +267,7 @@ def make_eval_step(model: SpikingNetwork, config: ExperimentConfig,
         stats = _batch_stats(out, per_sample, labels, predict, spiking, mask)
         active = []
         for i in spiking:
-            fired = jnp.any(jnp.isfinite(out.layer_times[i]), axis=-1)  # [B, *neurons]
+            fired = spikes.spike_counts(out.layer_times[i]) > 0  # [B, *neurons]
             fired = fired & mask.reshape((-1,) + (1,) * (fired.ndim - 1))
             active.append(jnp.any(fired, axis=0))
         stats["active"] = tuple(active)
