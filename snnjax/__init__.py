@@ -24,7 +24,7 @@ __all__ = [
 _SUBMODULES = frozenset({
     "analysis", "configs", "convergence_report", "cpu_kernel", "data", "encoding", "grad",
     "kernel", "lif",
-    "losses", "nir", "nn", "plot", "reference", "tradeoffs", "train",
+    "losses", "nir", "nn", "plot", "readouts", "reference", "spikes", "tradeoffs", "train",
     "interop", "reports",
 })
 # Old names of moved modules: ``snnjax.tradeoffs`` is ``snnjax.reports.tradeoffs``, etc.

@@ -48,7 +48,7 @@ def test_network_raster(tmp_path):
     out = net.apply(params, x[None])
     n_spikes = 3 + sum(int(np.isfinite(t).sum()) for t in out.layer_times)
     assert n_spikes > 3 and len(rows) == n_spikes
-    assert {r[0] for r in rows} <= {"input", "dense0", "dense1"}
+    assert {r[0] for r in rows} <= {"input", "hidden1", "output"}
 
 
 def test_accuracy_vs_spikes(tmp_path):

@@ -29,10 +29,12 @@ import jax
 import numpy as np
 
 from snnjax._command import invoked_command
+from snnjax.readouts import get_readout
 
 __all__ = ["convergence_report"]
 
-READOUTS = (("count", "multi-spike (count loss)"), ("ttfs", "TTFS (softmax CE)"))
+READOUTS = tuple((name, get_readout(name).label) for name in ("count", "ttfs"))
+"""``(readout, label)`` of the paper's two toy problems (labels from :mod:`snnjax.readouts`)."""
 
 
 def _summary(cmap) -> dict[str, float]:

@@ -146,7 +146,7 @@ def plot_network_raster(model, params, sample_input, path, *, title: str | None 
       sample_input: ``[*input_neurons, K_in]`` one sample's input trains (no batch axis).
       path, title, t_max: as in :func:`plot_spike_raster`.
       names: panel names, ``["input", *one per spiking layer]`` (default: ``input`` and the
-        module names, e.g. ``dense0``; training runs call them ``hidden1 ... output``).
+        spiking layers' names, ``hidden1 ... output``, :func:`snnjax.nn.spiking_layer_names`).
 
     Returns:
       :class:`PlotFiles` (CSV columns ``layer, neuron, time_s``).

@@ -78,7 +78,7 @@ class LoadedRun:
       model: the network (the same object ``snnjax eval`` uses).
       params: the checkpoint's parameters (``model.apply({"params": params}, x)``).
       epoch: the checkpoint's epoch.
-      readout: ``"count"`` or ``"ttfs"`` (from the config's loss).
+      readout: the readout's name, the config's ``loss`` (:mod:`snnjax.readouts`).
       input_times, labels: the evaluated split (first ``n_samples``).
       metrics: the rows of ``metrics.jsonl``.
       results: ``results.json`` (empty if the run has not finished).
@@ -118,6 +118,7 @@ def load_trained_run(run_dir: str | os.PathLike[str], *, data_dir=None, split: s
       ValueError: bad ``checkpoint``, ``split`` or ``n_samples``; an invalid ``config.json``.
     """
     from snnjax.configs import ConfigError
+    from snnjax.readouts import get_readout
     from snnjax.train import RunDir, RunFileError, load_run, prepare_data, restore_run
 
     if checkpoint not in ("last", "best"):
@@ -142,7 +143,7 @@ def load_trained_run(run_dir: str | os.PathLike[str], *, data_dir=None, split: s
     return LoadedRun(
         name=name or run.resolve().name, run_dir=run, config=config, model=restored.model,
         params=restored.params, epoch=restored.epoch,
-        readout="ttfs" if config.loss == "ttfs" else "count",
+        readout=get_readout(config.loss).name,
         input_times=np.asarray(ds.times[:n]), labels=np.asarray(ds.labels[:n]),
         metrics=files.read_metrics(), results=files.read_results(missing_ok=True))
 
@@ -414,12 +415,7 @@ def tradeoff_report(run_dirs: Sequence[str | os.PathLike[str]], out_dir: str | o
         ev = analysis.evaluate_tradeoffs(r.model, params, r.input_times, r.labels, r.readout,
                                          batch_size=cfg.eval_batch_size)
         evals[name] = ev
-        s = ev.summary()
-        # the training's layer names (hidden1, ..., output), as in ``snnjax eval``
-        rename = dict(zip(ev.layer_names, spiking_layer_names(r.model), strict=True))
-        for k in ("spikes_per_sample", "synops_per_sample", "silent_neuron_fraction",
-                  "dropped_spikes_per_sample"):
-            s[k] = {rename[layer]: v for layer, v in s[k].items()}
+        s = ev.summary()  # layers named as in training (hidden1, ..., output)
         # performance
         put("performance", "config", name, cfg.name)
         put("performance", "loss / readout", name, f"{cfg.loss} / {r.readout}")

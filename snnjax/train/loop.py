@@ -38,7 +38,8 @@ from tqdm.auto import tqdm
 
 import snnjax
 from snnjax.configs import ExperimentConfig, config_to_dict
-from snnjax.data import batches, num_batches
+from snnjax.data import batches, get_dataset, num_batches
+from snnjax.readouts import get_readout
 from snnjax.train.checkpoint import RunCheckpoints
 from snnjax.train.data import DataSplits, SpikeDataset, prepare_data
 from snnjax.train.model import build_model, spiking_layer_names
@@ -75,7 +76,7 @@ def input_event_bound(config: ExperimentConfig, data: DataSplits) -> int | None:
     dense networks) the largest number of active inputs of a sample over all splits."""
     if config.max_input_events is not None:
         return int(config.max_input_events)
-    if config.architecture == "dense" and config.dataset != "yinyang":
+    if config.architecture == "dense" and get_dataset(config.dataset).is_image:
         return max(int(data.max_active_inputs), 1)
     return None
 
@@ -306,7 +307,7 @@ def train(config: ExperimentConfig, out_dir: str | os.PathLike[str], *,
         "max_input_events": bound,
         "max_active_inputs": data.max_active_inputs,
         "layer_names": names,
-        "readout": "argmax spike count" if config.loss == "count" else "argmin first spike",
+        "readout": get_readout(config.loss).rule,
         "jax_version": jax.__version__, "snnjax_version": snnjax.__version__,
         "device": describe_devices(mesh),
         "data_parallel_devices": mesh_size(mesh) if mesh is not None else None,
