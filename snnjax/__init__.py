@@ -2,10 +2,11 @@
 
 The functional core (the package :mod:`snnjax.lif`: ``lif_layer``, ``LIFParams``, the event
 backends) is imported eagerly; the submodules (``snnjax.nn``, ``snnjax.losses``,
-``snnjax.encoding``, ``snnjax.data``, ``snnjax.train``, ``snnjax.analysis``, ``snnjax.plot``,
-``snnjax.nir``, ...) are imported on first access, so that ``import snnjax`` does not pull in
-Flax, Optax or matplotlib. ``snnjax.kernel``, ``grad``, ``layer``, ``cpu_kernel`` and
-``reference`` are the old locations of parts of :mod:`snnjax.lif`, kept for old imports.
+``snnjax.encoding``, ``snnjax.data``, ``snnjax.train``, ``snnjax.analysis``, ``snnjax.reports``,
+``snnjax.interop``, ...) are imported on first access, so that ``import snnjax`` does not pull
+in Flax, Optax or matplotlib. ``snnjax.kernel``, ``grad``, ``layer`` and ``cpu_kernel`` are
+the old locations of parts of :mod:`snnjax.lif`, kept for old imports (``snnjax.reference``
+is :mod:`snnjax.lif.reference`).
 """
 
 import importlib
@@ -25,8 +26,17 @@ __all__ = [
 _SUBMODULES = frozenset({
     "analysis", "configs", "convergence_report", "cpu_kernel", "data", "encoding", "grad",
     "kernel", "layer", "lif",
-    "losses", "nir", "nn", "plot", "reference", "tradeoffs", "train",
+    "losses", "nir", "nn", "plot", "readouts", "reference", "spikes", "tradeoffs", "train",
+    "interop", "reports",
 })
+# Old names of moved modules: ``snnjax.tradeoffs`` is ``snnjax.reports.tradeoffs``, etc.
+_MOVED_MODULES = {
+    "convergence_report": "snnjax.reports.convergence",
+    "nir": "snnjax.interop.nir",
+    "plot": "snnjax.reports.plot",
+    "reference": "snnjax.lif.reference",
+    "tradeoffs": "snnjax.reports.tradeoffs",
+}
 
 
 def __getattr__(name):

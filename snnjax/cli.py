@@ -1,4 +1,5 @@
-"""The ``snnjax`` command: train the paper's networks, evaluate runs, list configs.
+"""The ``snnjax`` command (also ``python -m snnjax``): train the paper's networks, evaluate
+runs, list configs.
 
 ::
 
@@ -164,7 +165,7 @@ def _cmd_train(args) -> int:
                                    num_processes=args.num_processes, process_id=args.process_id)
     elif args.coordinator or args.num_processes is not None or args.process_id is not None:
         raise ValueError("--coordinator, --num-processes and --process-id need --distributed")
-    from snnjax.train import train  # heavy imports only when needed
+    from snnjax.train import RunDir, train  # heavy imports only when needed
 
     devices = _parse_devices(args.devices)
     config = get_config(args.config, args.overrides)
@@ -196,8 +197,9 @@ def _cmd_train(args) -> int:
     if results["train_samples_per_s"]:
         print(f"training throughput {results['train_samples_per_s']:.0f} samples/s on "
               f"{results['device']} (compile {results['compile_time_s']:.1f} s)")
-    print(f"results: {out}/results.json  metrics: {out}/metrics.jsonl  "
-          f"checkpoints: {out}/checkpoints")
+    files = RunDir(out)
+    print(f"results: {files.results_path}  metrics: {files.metrics_path}  "
+          f"checkpoints: {files.checkpoints_path}")
     return 0
 
 
@@ -229,7 +231,7 @@ def _cmd_eval(args) -> int:
 
 def _cmd_tradeoffs(args, argv: Sequence[str] | None) -> int:
     from snnjax._command import invoked_command
-    from snnjax.tradeoffs import tradeoff_report
+    from snnjax.reports.tradeoffs import tradeoff_report
 
     command = invoked_command(sys.argv[1:] if argv is None else argv)
     tables = tradeoff_report(args.run_dirs, args.out, data_dir=args.data_dir, split=args.split,
@@ -244,7 +246,7 @@ def _cmd_tradeoffs(args, argv: Sequence[str] | None) -> int:
 
 def _cmd_convergence(args, argv: Sequence[str] | None) -> int:
     from snnjax._command import invoked_command
-    from snnjax.convergence_report import READOUTS, convergence_report
+    from snnjax.reports.convergence import READOUTS, convergence_report
 
     command = invoked_command(sys.argv[1:] if argv is None else argv)
     summary = convergence_report(args.out, n_runs=args.n_runs, n_steps=args.steps,

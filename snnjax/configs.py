@@ -26,6 +26,9 @@ import typing
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from snnjax.data.registry import dataset_names, get_dataset
+from snnjax.readouts import readout_names
+
 __all__ = [
     "CONFIGS",
     "DEFAULT_CONFIG",
@@ -42,8 +45,6 @@ __all__ = [
 #: Name of the config ``snnjax train`` uses when none is given.
 DEFAULT_CONFIG = "yinyang_multispike"
 
-_DATASETS = ("yinyang", "mnist", "fashion_mnist", "emnist")
-_LOSSES = ("count", "ttfs")
 _SCHEDULES = ("constant", "step")
 _ARCHITECTURES = ("dense", "conv")
 
@@ -65,8 +66,9 @@ class ExperimentConfig:
     Attributes:
       name: config name (recorded in results).
       description: one line, shown by ``snnjax configs``.
-      dataset: ``"yinyang"`` (generated, no files), ``"mnist"``, ``"fashion_mnist"`` or
-        ``"emnist"`` (EMNIST Balanced, 47 classes).
+      dataset: a registered dataset (:mod:`snnjax.data.registry`): ``"yinyang"``
+        (generated, no files), ``"mnist"``, ``"fashion_mnist"`` or ``"emnist"`` (EMNIST
+        Balanced, 47 classes).
       architecture: ``"dense"`` or ``"conv"``.
       sizes: dense: all layer sizes including the input, e.g. ``(784, 800, 10)``
         (Yin-Yang: ``(5, 120, 3)``, the 5th input being the bias spike). conv: the sizes
@@ -84,8 +86,11 @@ class ExperimentConfig:
         ``t = t_window (1 - pixel/255)``; Yin-Yang features ``f`` fire at
         ``f * t_window``.
       bias_time: Yin-Yang only: time of the bias input spike (s).
-      loss: ``"count"`` (spike-count loss, predict argmax count) or ``"ttfs"`` (softmax
-        cross-entropy over first-spike times, predict argmin first spike).
+      loss: the readout, a name registered in :mod:`snnjax.readouts`: ``"count"``
+        (spike-count loss, predict argmax count) or ``"ttfs"`` (softmax cross-entropy over
+        first-spike times, predict argmin first spike). The readout's loss takes its
+        parameters from the fields below of the same names
+        (:attr:`snnjax.readouts.Readout.loss_params`).
       n_true, n_false: count loss targets of the label neuron and the others.
       tau_loss, alpha, beta: TTFS loss temperature (s) and Fast & Deep regulariser
         ``alpha (exp(t_label / (beta tau_syn)) - 1)`` (``alpha = 0`` disables it).
@@ -178,12 +183,14 @@ class ExperimentConfig:
         def bad(msg):
             raise ConfigError(f"config {self.name!r}: {msg}")
 
-        if self.dataset not in _DATASETS:
-            bad(f"dataset must be one of {_DATASETS}, got {self.dataset!r}")
+        datasets, losses = dataset_names(), readout_names()
+        if self.dataset not in datasets:
+            bad(f"dataset must be one of {datasets}, got {self.dataset!r}")
         if self.architecture not in _ARCHITECTURES:
             bad(f"architecture must be one of {_ARCHITECTURES}, got {self.architecture!r}")
-        if self.loss not in _LOSSES:
-            bad(f"loss must be one of {_LOSSES}, got {self.loss!r}")
+        if self.loss not in losses:
+            bad(f"loss must be one of {losses} (the registered readouts, snnjax.readouts), "
+                f"got {self.loss!r}")
         if self.lr_schedule not in _SCHEDULES:
             bad(f"lr_schedule must be one of {_SCHEDULES}, got {self.lr_schedule!r}")
         if any(int(s) < 1 for s in self.sizes + self.conv_features):
@@ -198,8 +205,9 @@ class ExperimentConfig:
             if not self.conv_features or not self.sizes:
                 bad("a conv network needs conv_features and sizes (the dense layers after "
                     "flattening)")
-            if self.dataset == "yinyang":
-                bad("the Yin-Yang dataset has no image; use architecture='dense'")
+            spec = get_dataset(self.dataset)
+            if not spec.is_image:
+                bad(f"the {spec.title} dataset has no image; use architecture='dense'")
         n = self.n_spiking_layers
         for field in ("thetas", "max_spikes"):
             if len(getattr(self, field)) != n:

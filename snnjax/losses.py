@@ -13,6 +13,10 @@ losses, integer ``labels`` of shape ``[...]``. Losses are returned per sample, s
   predictions that report all-silent outputs (``pred == -1``, ``silent == True``) instead
   of silently answering class 0.
 
+:func:`spike_counts` and :func:`first_spike_times` are those of :mod:`snnjax.spikes`
+(re-exported here). Which loss and prediction a config uses is looked up by name in the
+readout registry (:mod:`snnjax.readouts`).
+
 Validation (shapes, dtypes) always runs; checks on values (NaN or negative times,
 unsorted trains, labels out of range) run only when the arrays are concrete, i.e. outside
 ``jit``. Under ``jit`` an out-of-range label gives a meaningless loss.
@@ -26,6 +30,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from snnjax.spikes import (
+    all_silent,
+    as_spike_trains,
+    correct,
+    first_spike_times,
+    spike_counts,
+    validate_spike_trains,
+)
+from snnjax.spikes import is_concrete as _is_concrete
+
 __all__ = [
     "spike_counts",
     "first_spike_times",
@@ -38,36 +52,6 @@ __all__ = [
 
 
 # ----------------------------------------------------------------------------- checks
-
-
-def _is_concrete(x) -> bool:
-    return not isinstance(x, jax.core.Tracer)
-
-
-def _check_shape(times) -> jax.Array:
-    t = jnp.asarray(times)
-    if t.ndim < 2:
-        raise ValueError(f"times must have shape [..., n_classes, K], got {t.shape}")
-    return t
-
-
-def _check_times(times) -> jax.Array:
-    t = _check_shape(times)
-    if not jnp.issubdtype(t.dtype, jnp.floating):
-        raise ValueError(f"times must be floating point, got dtype {t.dtype}")
-    if t.shape[-1] < 1 or t.shape[-2] < 1:
-        raise ValueError(f"times needs at least one neuron and one slot, got {t.shape}")
-    if _is_concrete(times):
-        x = np.asarray(times)
-        if np.isnan(x).any():
-            raise ValueError("times contain NaN")
-        if (x < 0).any():
-            raise ValueError("times contain negative values")
-        with np.errstate(invalid="ignore"):  # inf - inf = nan compares False
-            unsorted = x.shape[-1] > 1 and (np.diff(x, axis=-1) < 0).any()
-        if unsorted:
-            raise ValueError("spike trains must be sorted ascending along the last axis")
-    return t
 
 
 def _check_labels(labels, times: jax.Array) -> jax.Array:
@@ -87,47 +71,12 @@ def _check_labels(labels, times: jax.Array) -> jax.Array:
     return y
 
 
-# ------------------------------------------------------------------------- statistics
-
-
-def spike_counts(times) -> jax.Array:
-    """Number of spikes per neuron.
-
-    Args:
-      times: ``[..., n, K]`` float spike times; ``+inf`` = empty slot.
-
-    Returns:
-      ``[..., n]`` int32: number of finite entries along the last axis.
-    """
-    t = jnp.asarray(times)
-    if t.ndim < 2:
-        raise ValueError(f"times must have shape [..., n, K], got {t.shape}")
-    return jnp.sum(jnp.isfinite(t), axis=-1, dtype=jnp.int32)
-
-
-def first_spike_times(times) -> jax.Array:
-    """First spike time of each neuron, ``times[..., 0]`` (the trains are sorted).
-
-    Args:
-      times: ``[..., n, K]`` float spike times, sorted along the last axis; ``+inf`` =
-        empty slot.
-
-    Returns:
-      ``[..., n]`` float; ``+inf`` for a silent neuron. Differentiable (the gradient
-      flows into slot 0 only).
-    """
-    t = jnp.asarray(times)
-    if t.ndim < 2:
-        raise ValueError(f"times must have shape [..., n, K], got {t.shape}")
-    return t[..., 0]
-
-
 # ------------------------------------------------------------------ spike-count loss
 
 
 @jax.custom_vjp
 def _count_loss(times: jax.Array, targets: jax.Array) -> jax.Array:
-    n = jnp.sum(jnp.isfinite(times), axis=-1).astype(targets.dtype)
+    n = spike_counts(times).astype(targets.dtype)
     return 0.5 * jnp.sum((n - targets) ** 2, axis=-1)
 
 
@@ -182,7 +131,7 @@ def spike_count_loss(times, labels, *, n_true: float = 15.0, n_false: float = 3.
     Returns:
       ``[...]`` per-sample loss, dtype of ``times``.
     """
-    t = _check_times(times)
+    t = validate_spike_trains(times)
     y = _check_labels(labels, t)
     return _spike_count_loss_core(t, y, n_true, n_false)
 
@@ -251,7 +200,7 @@ def ttfs_cross_entropy(
     Returns:
       ``[...]`` per-sample loss, dtype of ``times``.
     """
-    t = _check_times(times)
+    t = validate_spike_trains(times)
     y = _check_labels(labels, t)
     use_reg = not (_is_concrete(alpha) and float(np.asarray(alpha)) == 0.0)
     if use_reg and tau_syn is None:
@@ -315,7 +264,7 @@ def predict_from_counts(times) -> tuple[jax.Array, jax.Array]:
       neuron is silent (never class 0 by default); ``silent`` ``[...]`` bool, True when
       every output neuron is silent.
     """
-    return _predict_from_counts_core(_check_shape(times))
+    return _predict_from_counts_core(as_spike_trains(times))
 
 
 @jax.jit
@@ -342,13 +291,13 @@ def predict_from_first_spike(times) -> tuple[jax.Array, jax.Array]:
       ``(pred, silent)``: ``pred`` ``[...]`` int32 class index, ``-1`` when every output
       neuron is silent; ``silent`` ``[...]`` bool, True when every output is silent.
     """
-    return _predict_from_first_spike_core(_check_shape(times))
+    return _predict_from_first_spike_core(as_spike_trains(times))
 
 
 @jax.jit
 def _predict_from_first_spike_core(times):
     t_hat = first_spike_times(times)
-    silent = jnp.all(jnp.isinf(t_hat), axis=-1)
+    silent = all_silent(times)
     pred = jnp.argmin(t_hat, axis=-1).astype(jnp.int32)
     return jnp.where(silent, jnp.int32(-1), pred), silent
 
@@ -373,5 +322,4 @@ def accuracy(pred, labels) -> jax.Array:
 
 @jax.jit
 def _accuracy_core(p, y):
-    correct = (p == y) & (p >= 0)
-    return jnp.mean(correct.astype(jnp.float32))
+    return jnp.mean(correct(p, y).astype(jnp.float32))

@@ -1,6 +1,10 @@
-"""Old location of the float64 NumPy oracle; now :mod:`snnjax.lif.reference` (kept so that
-old imports work)."""
+"""Moved to :mod:`snnjax.lif.reference`; this module name keeps old imports working.
 
-from snnjax.lif.reference import membrane_potential, simulate_layer
+``import snnjax.reference`` gives the very module object of ``snnjax.lif.reference``.
+"""
 
-__all__ = ["membrane_potential", "simulate_layer"]
+import sys
+
+from snnjax.lif import reference as _moved
+
+sys.modules[__name__] = _moved

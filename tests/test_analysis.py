@@ -118,7 +118,7 @@ def test_synops_tiny_dense_network():
     # layer 0: input spikes x 2 hidden neurons; layer 1: hidden spikes x 4 outputs.
     np.testing.assert_array_equal(synops, [[3 * 2, 3 * 4], [1 * 2, 0]])
     assert analysis.spiking_layer_indices(net) == (0, 1)
-    assert analysis.layer_names(net) == ("dense0", "dense1")
+    assert analysis.layer_names(net) == ("hidden1", "output")
 
 
 def test_conv_fan_out_is_exact():
@@ -298,7 +298,7 @@ def test_evaluate_tradeoffs_is_consistent(tiny_net):
     np.testing.assert_array_equal(ev.decision_time, analysis.decision_time(out.times, "count"))
     s = ev.summary()
     assert s["accuracy"] == pytest.approx(clean_accuracy(net, params, x, y, "count"))
-    assert s["n_samples"] == 7 and set(s["spikes_per_sample"]) == {"dense0", "dense1"}
+    assert s["n_samples"] == 7 and set(s["spikes_per_sample"]) == {"hidden1", "output"}
     assert s["total_synops_per_sample"] == pytest.approx(ev.synops.sum(1).mean())
     # Same numbers in one batch (the padded last batch is masked out everywhere).
     ev1 = analysis.evaluate_tradeoffs(net, params, x, y, "count", batch_size=7)

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -120,3 +124,21 @@ def test_backend_flag(tmp_path, capsys):
     with pytest.raises(SystemExit):  # argparse: not one of auto, ffi, loop
         main(["train", "--backend", "fortran"])
     assert "invalid choice: 'fortran'" in capsys.readouterr().err
+
+
+def test_python_dash_m_snnjax_trains(tmp_path):
+    """``python -m snnjax train`` (snnjax/__main__.py) runs the same command in a fresh process."""
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(root), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    run = tmp_path / "run"
+    proc = subprocess.run(
+        [sys.executable, "-m", "snnjax", "train", "--epochs", "1", "--batch-size", "20",
+         "--out", str(run), "--quiet", *TINY],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "yinyang_multispike: test accuracy" in proc.stdout
+    assert json.loads((run / "results.json").read_text())["epochs"] == 1
+    proc = subprocess.run([sys.executable, "-m", "snnjax", "train", "nope"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 2 and "snnjax train: error: unknown config" in proc.stderr

@@ -1,4 +1,4 @@
-"""Tests of the toy convergence report (snnjax.convergence_report)."""
+"""Tests of the toy convergence report (snnjax.reports.convergence)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from snnjax import analysis
-from snnjax.convergence_report import convergence_report
+from snnjax.reports.convergence import convergence_report
 
 
 @pytest.fixture(scope="module")

@@ -512,3 +512,127 @@ def test_import_pulls_in_no_tensorflow():
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ----------------------------------------------------------------------- dataset registry
+
+from snnjax.data import DatasetSpec, dataset_names, get_dataset  # noqa: E402
+from snnjax.data import registry as data_registry  # noqa: E402
+
+
+def test_registry_lists_the_datasets_and_feeds_the_old_tables():
+    assert dataset_names() == ("yinyang", "mnist", "fashion_mnist", "emnist")
+    assert dataset_names("idx") == ("mnist", "fashion_mnist", "emnist")
+    from snnjax.data import DATASET_NAMES, KNOWN_IDX_MD5
+
+    assert DATASET_NAMES == dataset_names("idx")
+    for name in DATASET_NAMES:
+        spec = get_dataset(name)
+        assert SYSTEM_DATA_DIRS[name] == spec.system_dirs
+        assert KNOWN_IDX_MD5[name] == dict(spec.md5)
+    assert EMNIST_STANDIN_TRAIN_SIZE == get_dataset("emnist").standin.train_size
+    assert get_dataset("Fashion-MNIST") is get_dataset("fashion_mnist")
+    assert get_dataset("emnist/balanced").n_classes == 47
+    yy = get_dataset("yinyang")
+    assert yy.kind == "generated" and not yy.is_image and yy.input_shape == (5,)
+    assert get_dataset("mnist").network_input_shape("conv") == (28, 28, 1)
+    assert get_dataset("mnist").network_input_shape("dense") == (784,)
+    with pytest.raises(ValueError, match="no image"):
+        yy.network_input_shape("conv")
+
+
+def test_unknown_dataset_is_a_clear_error_everywhere():
+    from snnjax.configs import ConfigError, get_config
+
+    with pytest.raises(ValueError, match="registered datasets: yinyang, mnist, fashion_mnist, "
+                                         "emnist"):
+        get_dataset("cifar10")
+    with pytest.raises(ConfigError, match=r"dataset must be one of \('yinyang', 'mnist'"):
+        get_config("yinyang_multispike", ["dataset=cifar10"])
+    with pytest.raises(ValueError, match="mnist, fashion_mnist, emnist"):
+        load_dataset("cifar10", "train")
+    with pytest.raises(ValueError, match="Yin-Yang is generated"):
+        load_dataset("yinyang", "train")
+    with pytest.raises(ConfigError, match="Yin-Yang dataset has no image"):
+        get_config("mnist_conv", ["dataset=yinyang"])
+
+
+def test_dataset_spec_is_checked():
+    with pytest.raises(ValueError, match="flattened image_shape"):
+        DatasetSpec(name="x", title="X", n_classes=2, input_shape=(10,), image_shape=(3, 3))
+    with pytest.raises(ValueError, match="kind"):
+        DatasetSpec(name="x", title="X", n_classes=2, input_shape=(1,), kind="web")
+    with pytest.raises(ValueError, match="already registered"):
+        data_registry.register_dataset(get_dataset("mnist"))
+    with pytest.raises(ValueError, match="alias is taken"):
+        data_registry.register_dataset(DatasetSpec(name="fmnist", title="F", n_classes=10,
+                                                   input_shape=(1,), aliases=("fashion-mnist",)))
+
+
+def _check_against_spec(name: str, split: str, x: np.ndarray, y: np.ndarray) -> None:
+    spec = get_dataset(name)
+    assert y.ndim == 1 and len(x) == len(y) > 0
+    assert y.min() >= 0 and y.max() < spec.n_classes
+    if spec.is_image:
+        assert x.shape[1:] == spec.image_shape
+        assert int(np.prod(x.shape[1:])) == spec.input_shape[0]
+
+
+@pytest.mark.parametrize("name", dataset_names())
+def test_every_spec_matches_what_the_loader_returns(name):
+    """Shapes and classes of each registered dataset on the shared data (skip if absent)."""
+    from snnjax.configs import ExperimentConfig
+    from snnjax.train import prepare_data
+
+    spec = get_dataset(name)
+    if spec.kind == "generated":
+        x, y = yinyang("test")
+        _check_against_spec(name, "test", x, y)
+        assert set(np.unique(y)) == set(range(spec.n_classes))
+        data = prepare_data(ExperimentConfig(dataset=name, sizes=(5, 8, 3), n_validation=10,
+                                             train_subset=20))
+        assert data.input_shape == spec.input_shape == data.test.times.shape[1:-1]
+        assert data.num_classes == spec.n_classes
+        return
+    try:
+        splits = {s: load_dataset(name, s, data_dir=SHARED, source="idx") for s in spec.splits}
+    except FileNotFoundError:
+        pytest.skip(f"{spec.title} not found in {SHARED} (nor in the system directories)")
+    for split, ds in splits.items():
+        _check_against_spec(name, split, ds.images, ds.labels)
+        assert ds.num_classes == spec.n_classes and ds.name == spec.name
+    assert set(np.unique(splits["test"].labels)) == set(range(spec.n_classes))
+    for architecture in ("dense", "conv"):
+        cfg = ExperimentConfig(
+            dataset=name, architecture=architecture,
+            sizes=(spec.input_shape[0], 8, spec.n_classes) if architecture == "dense"
+            else (8, spec.n_classes),
+            conv_features=() if architecture == "dense" else (2,),
+            thetas=(1.0, 1.0) if architecture == "dense" else (1.0, 1.0, 1.0),
+            max_spikes=(1, 1) if architecture == "dense" else (1, 1, 1),
+            init=(("uniform", 0.0, 1.0),), n_validation=10, train_subset=20, test_subset=20)
+        data = prepare_data(cfg, SHARED)
+        want = spec.network_input_shape(architecture)
+        assert data.input_shape == want == data.train.times.shape[1:-1]
+        assert data.num_classes == spec.n_classes
+
+
+def test_a_new_idx_dataset_is_one_registration(tmp_path, monkeypatch, caplog):
+    """An IDX image dataset registered at run time loads through load_dataset unchanged."""
+    spec = DatasetSpec(
+        name="tiny_digits", title="Tiny digits", n_classes=10, input_shape=(784,),
+        image_shape=(28, 28), idx_files={
+            "train": data_registry.IdxFiles("tiny-train-images-idx3-ubyte",
+                                            "tiny-train-labels-idx1-ubyte"),
+            "test": data_registry.IdxFiles("tiny-test-images-idx3-ubyte",
+                                           "tiny-test-labels-idx1-ubyte")},
+        subdirs=("tiny",), download_hint="tiny-*-ubyte.gz (made up for a test)")
+    monkeypatch.setitem(data_registry._REGISTRY, spec.name, spec)  # removed after the test
+    images, labels = _write_mnist_like(tmp_path / "tiny", "tiny-test", 5, gz=True)
+    with caplog.at_level("WARNING", logger="snnjax.data.images"):
+        ds = load_dataset("tiny_digits", "test", data_dir=tmp_path)
+    assert np.array_equal(ds.images, images) and np.array_equal(ds.labels, labels)
+    assert ds.source == f"idx:{tmp_path / 'tiny'}" and not ds.checksum_verified
+    monkeypatch.setitem(sys.modules, "tensorflow_datasets", None)
+    with pytest.raises(FileNotFoundError, match="Tiny digits"):
+        load_dataset("tiny_digits", "train", data_dir=tmp_path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+import pkgutil
 import re
 import subprocess
 import sys
@@ -33,8 +34,8 @@ def _public_functions(module) -> list[str]:
 
 
 # Submodules left out of the API reference: the old locations of parts of snnjax.lif (its
-# event loop, custom_vjp, layer, compiled kernel and oracle), kept only for old imports.
-INTERNAL_MODULES = {"cpu_kernel", "grad", "kernel", "layer", "reference"}
+# event loop, custom_vjp, layer and compiled kernel), kept only for old imports.
+INTERNAL_MODULES = {"cpu_kernel", "grad", "kernel", "layer"}
 
 
 def _api_modules() -> list[str]:
@@ -59,9 +60,24 @@ def _documented_names():
 def test_every_public_submodule_is_on_the_api_page():
     on_page = set(_api_modules())
     missing = sorted(f"snnjax.{m}" for m in snnjax._SUBMODULES - INTERNAL_MODULES
-                     if f"snnjax.{m}" not in on_page)
+                     - set(snnjax._MOVED_MODULES) if f"snnjax.{m}" not in on_page)
     assert not missing, f"add to docs/api.md: {missing}"
-    assert {"snnjax", "snnjax.nn", "snnjax.train", "snnjax.tradeoffs"} <= on_page
+    assert {"snnjax", "snnjax.nn", "snnjax.train", "snnjax.reports.tradeoffs"} <= on_page
+
+
+def test_moved_modules_are_their_new_modules_and_on_the_api_page():
+    """``snnjax.tradeoffs`` & co. are thin aliases of their new modules, which are documented."""
+    on_page = set(_api_modules())
+    for old, new in snnjax._MOVED_MODULES.items():
+        assert new in on_page, f"add to docs/api.md: {new}"
+        assert importlib.import_module(f"snnjax.{old}") is importlib.import_module(new)
+        assert getattr(snnjax, old) is importlib.import_module(new)
+    for pkg in ("snnjax.reports", "snnjax.interop"):
+        package = importlib.import_module(pkg)
+        subs = sorted(f"{pkg}.{m.name}" for m in pkgutil.iter_modules(package.__path__)
+                      if not m.name.startswith("_"))
+        missing = [m for m in subs if m not in on_page]
+        assert not missing, f"add to docs/api.md: {missing}"
 
 
 def _own_docstring(obj, name: str) -> str:

@@ -1,4 +1,4 @@
-"""Tests of snnjax.plot: every function writes a non-empty PNG and the CSV of its data."""
+"""Tests of snnjax.reports.plot: every function writes a non-empty PNG and the CSV of its data."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from snnjax import analysis, plot
+from snnjax import analysis
 from snnjax.nn import make_dense_network
+from snnjax.reports import plot
 
 INF = np.inf
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -47,7 +48,7 @@ def test_network_raster(tmp_path):
     out = net.apply(params, x[None])
     n_spikes = 3 + sum(int(np.isfinite(t).sum()) for t in out.layer_times)
     assert n_spikes > 3 and len(rows) == n_spikes
-    assert {r[0] for r in rows} <= {"input", "dense0", "dense1"}
+    assert {r[0] for r in rows} <= {"input", "hidden1", "output"}
 
 
 def test_accuracy_vs_spikes(tmp_path):

@@ -1,4 +1,4 @@
-"""Tests of the trade-off report (snnjax.tradeoffs, ``snnjax tradeoffs``)."""
+"""Tests of the trade-off report (snnjax.reports.tradeoffs, ``snnjax tradeoffs``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from snnjax.cli import main
 from snnjax.configs import get_config
-from snnjax.tradeoffs import seed_groups, tradeoff_report
+from snnjax.reports.tradeoffs import seed_groups, tradeoff_report
 from snnjax.train import evaluate_run, train
 
 TINY = ["sizes=5,8,3", "epochs=2", "train_subset=200", "n_validation=100", "test_subset=100"]

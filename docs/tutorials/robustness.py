@@ -41,15 +41,15 @@ from IPython.display import Image, display
 from snnjax import analysis
 from snnjax.configs import get_config
 from snnjax.losses import accuracy, predict_from_counts
-from snnjax.plot import plot_accuracy_vs_noise
-from snnjax.tradeoffs import load_trained_run
+from snnjax.reports.plot import plot_accuracy_vs_noise
+from snnjax.reports.tradeoffs import load_trained_run
 from snnjax.train import train
 
 # %% [markdown]
 # ## A quickly trained network
 #
 # Five epochs of `yinyang_multispike` (the full config trains 60). We then load the run
-# with [`load_trained_run`][snnjax.tradeoffs.load_trained_run], which restores the
+# with [`load_trained_run`][snnjax.reports.tradeoffs.load_trained_run], which restores the
 # validation-selected checkpoint and encodes the test split exactly as in training. To keep
 # the page fast we evaluate the first 500 of the 1000 test samples.
 
@@ -169,7 +169,7 @@ print("2-seed sweep == first 2 seeds of the 8-seed sweep:",
 # kernel is vectorised over `seeds x batch` samples. The sweep's `seed_mode` option chooses
 # how the seeds are batched (`"vmap"`, `"fold"` into the batch axis, or a sequential
 # `"map"`); the default `"auto"` picks `"map"` on the CPU (the fastest one-call mode there in
-# `experiments/bench/bench_robustness.py`) and `"vmap"` elsewhere. All give the same
+# `benchmarks/bench_robustness.py`) and `"vmap"` elsewhere. All give the same
 # accuracies on the CPU kernel.
 #
 # ## Other kinds of noise
@@ -189,8 +189,8 @@ weights = analysis.weight_noise_sweep(model, variables, x, y,
                                       [0.0, 0.05, 0.1, 0.2, 0.3, 0.5], n_seeds=8, key=0)
 
 # %% [markdown]
-# [`plot_accuracy_vs_noise`][snnjax.plot.plot_accuracy_vs_noise] draws mean ± std over the
-# seeds and writes the numbers to a CSV next to the PNG. Jitter levels are in seconds; we
+# [`plot_accuracy_vs_noise`][snnjax.reports.plot.plot_accuracy_vs_noise] draws mean ± std
+# over the seeds and writes the numbers to a CSV next to the PNG. Jitter levels are in seconds; we
 # plot them in ms with `level_scale`.
 
 # %%

@@ -18,7 +18,7 @@
 # accuracy and robustness for sparsity and latency, and that letting neurons fire several
 # times gives higher accuracy, faster convergence, similar sparsity, comparable latency
 # and better robustness to noise.
-# [`snnjax.tradeoffs.tradeoff_report`][snnjax.tradeoffs.tradeoff_report] (the
+# [`snnjax.reports.tradeoffs.tradeoff_report`][snnjax.reports.tradeoffs.tradeoff_report] (the
 # `snnjax tradeoffs` command) measures all of these for any set of trained runs and writes
 # them side by side.
 #
@@ -38,7 +38,7 @@ from pathlib import Path
 from IPython.display import Image, Markdown, display
 
 from snnjax.configs import get_config
-from snnjax.tradeoffs import tradeoff_report
+from snnjax.reports.tradeoffs import tradeoff_report
 from snnjax.train import train
 
 # %% [markdown]

@@ -34,7 +34,6 @@
 # > above.
 
 # %%
-import json
 import os
 import tempfile
 from pathlib import Path
@@ -45,8 +44,8 @@ import numpy as np
 from IPython.display import Image, display
 
 from snnjax.configs import get_config
-from snnjax.plot import plot_network_raster, plot_training_curves
-from snnjax.train import evaluate_run, load_run, prepare_data, restore_run, train
+from snnjax.reports.plot import plot_network_raster, plot_training_curves
+from snnjax.train import RunDir, evaluate_run, load_run, prepare_data, restore_run, train
 
 # %% [markdown]
 # ## Finding the data
@@ -164,10 +163,11 @@ results = train(config, run_dir, data=data, progress=False)
 # were all silent (no prediction is possible for those; they count as errors), and the
 # spikes per sample that were dropped because a neuron's buffer of 30 was full (here a
 # handful in a thousand samples; a larger value means `max_spikes` is too small). Both are
-# also in `metrics.jsonl` and `results.json`:
+# also in `metrics.jsonl` and `results.json`, which
+# [`RunDir`][snnjax.train.RunDir] reads (and `train` writes):
 
 # %%
-rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+rows = RunDir(run_dir).read_metrics()
 for key in ("test_accuracy", "best_epoch", "best_test_accuracy", "spikes_per_sample",
             "silent_neurons", "dropped_spikes_per_sample"):
     print(f"{key:>26}: {results[key]}")

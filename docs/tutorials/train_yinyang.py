@@ -44,7 +44,7 @@ import snnjax
 from snnjax.configs import get_config
 from snnjax.data import YINYANG_CLASS_NAMES, yinyang
 from snnjax.losses import accuracy, predict_from_counts, spike_counts
-from snnjax.plot import plot_network_raster, plot_training_curves
+from snnjax.reports.plot import plot_network_raster, plot_training_curves
 from snnjax.train import evaluate_run, load_run, prepare_data, restore_run, train
 
 # %% [markdown]
@@ -137,8 +137,8 @@ for r in rows:
 # %% [markdown]
 # ## The learning curve
 #
-# [`snnjax.plot`][snnjax.plot] draws the trade-off figures. Every function writes a PNG
-# together with a CSV of the plotted numbers (so a figure can always be re-made or
+# [`snnjax.reports.plot`][snnjax.reports.plot] draws the trade-off figures. Every function
+# writes a PNG together with a CSV of the plotted numbers (so a figure can always be re-made or
 # checked) and returns both paths; it never touches pyplot's global state.
 
 # %%
@@ -186,7 +186,7 @@ print("test accuracy:", float(accuracy(pred, data.test.labels)),
 # %% [markdown]
 # Now one sample: the first test sample that the network gets right. Its five input
 # spikes, its output spike counts, and a raster of every layer drawn by
-# [`plot_network_raster`][snnjax.plot.plot_network_raster]:
+# [`plot_network_raster`][snnjax.reports.plot.plot_network_raster]:
 
 # %%
 i = int(np.flatnonzero(np.asarray(pred) == data.test.labels)[0])

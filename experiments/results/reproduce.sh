@@ -62,7 +62,7 @@ if [[ $step == convergence || $step == all ]]; then
 fi
 
 if [[ $step == robustness || $step == all ]]; then
-  "$PY" experiments/bench/bench_robustness.py --checkpoint runs/mnist_multispike-seed0 \
+  "$PY" -m benchmarks.bench_robustness --checkpoint runs/mnist_multispike-seed0 \
     --n-seeds 100 --batch-size 50 --loop-samples 100 --repeats 2 \
     --json runs/bench_robustness_mnist_multispike.json
 fi

@@ -9,24 +9,18 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from snnjax.losses import predict_from_counts, predict_from_first_spike
-
-READOUTS = ("count", "ttfs")
+from snnjax.readouts import get_readout
 
 
 def check_readout(readout: str) -> str:
-    """Return ``readout`` if it is ``"count"`` or ``"ttfs"``; raise ``ValueError`` otherwise."""
-    if readout not in READOUTS:
-        raise ValueError(f"readout must be 'count' (argmax spike count) or 'ttfs' (argmin "
-                         f"first spike), got {readout!r}")
-    return readout
+    """Return ``readout`` if it names a registered readout (:func:`snnjax.readouts.get_readout`);
+    raise ``ValueError`` listing the registered names otherwise."""
+    return get_readout(readout).name
 
 
 def predict(times: jax.Array, readout: str) -> tuple[jax.Array, jax.Array]:
     """``(pred, silent)`` of the readout: ``pred [...]`` int32 (``-1`` when all silent)."""
-    if check_readout(readout) == "count":
-        return predict_from_counts(times)
-    return predict_from_first_spike(times)
+    return get_readout(readout).predict(times)
 
 
 def output_times(out: Any) -> jax.Array:

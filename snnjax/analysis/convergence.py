@@ -55,7 +55,8 @@ import numpy as np
 
 from snnjax.analysis._common import check_readout, predict
 from snnjax.lif import LIFParams, lif_layer
-from snnjax.losses import spike_count_loss, ttfs_cross_entropy
+from snnjax.readouts import get_readout
+from snnjax.spikes import correct
 
 __all__ = [
     "TOY_INPUT_TIMES",
@@ -164,24 +165,27 @@ class ToyProblem(NamedTuple):
 
 
 def toy_problem(readout: str, **overrides: Any) -> ToyProblem:
-    """The paper's toy settings for ``readout`` (``"count"`` or ``"ttfs"``), with overrides."""
-    check_readout(readout)
-    return ToyProblem(readout=readout, max_spikes=10 if readout == "count" else 1)._replace(
+    """The paper's toy settings for ``readout`` (``"count"`` or ``"ttfs"``), with overrides.
+
+    The output buffer is 1 slot for a first-spike readout
+    (:attr:`snnjax.readouts.Readout.first_spike_only`, TTFS) and 10 slots otherwise.
+    """
+    first_only = get_readout(readout).first_spike_only
+    return ToyProblem(readout=readout, max_spikes=1 if first_only else 10)._replace(
         **overrides)
 
 
 def _toy_loss(times: jax.Array, problem: ToyProblem) -> jax.Array:
-    """Per-sample loss ``[..., 2]`` of the toy outputs ``[..., 2, 2, K]``."""
+    """Per-sample loss ``[..., 2]`` of the toy outputs ``[..., 2, 2, K]``: the readout's loss
+    with the problem's parameters (``n_true, n_false`` / ``tau_loss``; no regulariser)."""
     labels = jnp.broadcast_to(jnp.asarray(TOY_LABELS), times.shape[:-2])
-    if problem.readout == "count":
-        return spike_count_loss(times, labels, n_true=problem.n_true, n_false=problem.n_false)
-    return ttfs_cross_entropy(times, labels, tau_loss=problem.tau_loss)
+    return get_readout(problem.readout).make_loss(problem)(times, labels)
 
 
 def _toy_accuracy(times: jax.Array, readout: str) -> jax.Array:
     """Fraction of the two samples classified correctly, ``[..., 2, 2, K] -> [...]``."""
     pred, _ = predict(times, readout)
-    return jnp.mean((pred == jnp.asarray(TOY_LABELS)).astype(jnp.float32), axis=-1)
+    return jnp.mean(correct(pred, jnp.asarray(TOY_LABELS)).astype(jnp.float32), axis=-1)
 
 
 def _layer(x: jax.Array, w: jax.Array, problem: ToyProblem) -> jax.Array:

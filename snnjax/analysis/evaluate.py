@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from snnjax import spikes
 from snnjax.analysis._common import check_readout, predict
 from snnjax.analysis.latency import decision_time
 from snnjax.analysis.sparsity import (
@@ -33,8 +34,9 @@ class TradeoffEvaluation(NamedTuple):
     """Per-sample results of :func:`evaluate_tradeoffs` (``N`` samples, ``L`` spiking layers).
 
     Attributes:
-      readout: ``"count"`` or ``"ttfs"``.
-      layer_names: ``L`` names of the spiking layers (``"dense<i>"``, ``"conv<i>"``).
+      readout: the readout's name (:mod:`snnjax.readouts`), e.g. ``"count"`` or ``"ttfs"``.
+      layer_names: ``L`` names of the spiking layers (``conv1 ... hidden1 ... output``, as
+        in the training metrics; :func:`snnjax.nn.spiking_layer_names`).
       labels: ``[N]`` int labels.
       pred: ``[N]`` int predictions, ``-1`` where every output is silent.
       output_times: ``[N, n_classes, K]`` float output trains (s) (for deadline curves).
@@ -75,7 +77,7 @@ class TradeoffEvaluation(NamedTuple):
         ``input_overflow_total``, ``n_samples``.
         """
         names = self.layer_names
-        correct = (self.pred == self.labels) & (self.pred >= 0)
+        correct = spikes.correct(self.pred, self.labels)
         decided = np.isfinite(self.decision_time)
         per = lambda arr: {n: float(v) for n, v in zip(names, arr, strict=True)}
         med = lambda v: float(np.median(v)) if v.size else float("nan")
@@ -110,7 +112,8 @@ def evaluate_tradeoffs(model, params, input_times, labels, readout: str = "count
       params: its parameters.
       input_times: ``[N, *input_neurons, K_in]`` float input spike trains (s).
       labels: ``[N]`` int labels.
-      readout: ``"count"`` (argmax spike count) or ``"ttfs"`` (argmin first spike).
+      readout: a registered readout name (:mod:`snnjax.readouts`): ``"count"`` (argmax
+        spike count), ``"ttfs"`` (argmin first spike), ...
       batch_size: samples per compiled call (the last batch is padded and masked).
 
     Returns:

@@ -2,15 +2,16 @@ r"""Latency: decision times and accuracy versus a decision deadline (SPEC §7).
 
 Output trains are ``[..., n_classes, K]`` float spike times in seconds (sorted, ``+inf`` =
 empty). **Truncating at a time** ``d`` keeps the spikes with ``t <= d`` and empties the
-others (:func:`truncate_times`). Predictions are those of :mod:`snnjax.losses`:
-``"count"`` = most spikes (ties: earliest first spike, then lowest index), ``"ttfs"`` =
-earliest first spike (ties: lowest index); an all-silent output predicts nothing
-(``-1``), which is never correct.
+others (:func:`truncate_times`). Predictions are those of the readout
+(:mod:`snnjax.readouts`): ``"count"`` = most spikes (ties: earliest first spike, then
+lowest index), ``"ttfs"`` = earliest first spike (ties: lowest index); an all-silent output
+predicts nothing (``-1``), which is never correct.
 
 The **decision time** of a sample is the earliest time ``d`` such that the prediction made
 from the outputs truncated at every ``d' >= d`` equals the final prediction (the one made
 from the whole trains). Predictions only change at output spikes, so ``d`` is one of the
-output spike times:
+output spike times, and each readout brings its rule
+(:attr:`snnjax.readouts.Readout.decision_time`):
 
 * ``"ttfs"``: the first output spike of the network (the winner's first spike);
 * ``"count"``: found by scanning the sorted union of all output spike times (spikes at
@@ -30,6 +31,8 @@ import jax
 import jax.numpy as jnp
 
 from snnjax.analysis._common import check_readout, predict
+from snnjax.readouts import get_readout
+from snnjax.spikes import correct
 
 __all__ = ["accuracy_vs_deadline", "decision_time", "truncate_times"]
 
@@ -63,7 +66,8 @@ def decision_time(output_times, readout: str = "count") -> jax.Array:
 
     Args:
       output_times: ``[..., n_classes, K]`` float output spike trains (s); ``+inf`` = empty.
-      readout: ``"count"`` (argmax spike count) or ``"ttfs"`` (argmin first spike).
+      readout: a registered readout name (:mod:`snnjax.readouts`): ``"count"`` (argmax
+        spike count), ``"ttfs"`` (argmin first spike), ...
 
     Returns:
       ``[...]`` float (s): an output spike time, or ``+inf`` where every output is silent.
@@ -81,33 +85,7 @@ def decision_time(output_times, readout: str = "count") -> jax.Array:
 
 @partial(jax.jit, static_argnums=1)
 def _decision_time(t: jax.Array, readout: str) -> jax.Array:
-    if readout == "ttfs":
-        return jnp.min(t[..., 0], axis=-1)
-    lead = t.shape[:-2]
-    n, k = t.shape[-2:]
-    flat = t.reshape((-1, n * k))  # [B, M]
-    cls = jnp.repeat(jnp.arange(n), k)  # class of each slot
-    order = jnp.argsort(flat, axis=-1, stable=True)
-    s = jnp.take_along_axis(flat, order, axis=-1)  # sorted candidate times [B, M]
-    c = cls[order]
-    finite = jnp.isfinite(s)
-    onehot = jax.nn.one_hot(c, n, dtype=jnp.int32) * finite[..., None].astype(jnp.int32)
-    cum = jnp.cumsum(onehot, axis=1)  # counts after including sorted spike j, [B, M, n]
-    # Equal times enter together: use the counts at the last spike with the same time.
-    end = jax.vmap(lambda row: jnp.searchsorted(row, row, side="right") - 1)(s)
-    counts = jnp.take_along_axis(cum, end[..., None], axis=1)
-    first = flat.reshape((-1, n, k))[..., 0]  # [B, n]
-    best = jnp.max(counts, axis=-1, keepdims=True)
-    # Neurons tied at the (>= 1) top count have spiked, so their untruncated first spike
-    # is their truncated one: the tie-break of predict_from_counts.
-    key = jnp.where(counts == best, first[:, None, :], jnp.inf)
-    pred = jnp.where(best[..., 0] == 0, -1, jnp.argmin(key, axis=-1))  # [B, M]
-    final, silent = predict(flat.reshape((-1, n, k)), "count")
-    ok = (pred == final[:, None]) | ~finite
-    idx = jnp.arange(n * k)
-    last_bad = jnp.max(jnp.where(ok, -1, idx), axis=-1)
-    when = jnp.take_along_axis(s, jnp.clip(last_bad + 1, 0, n * k - 1)[:, None], axis=1)[:, 0]
-    return jnp.where(silent, jnp.inf, when).reshape(lead)
+    return get_readout(readout).decision_time(t)
 
 
 def accuracy_vs_deadline(output_times, labels, deadlines, readout: str = "count"
@@ -118,7 +96,7 @@ def accuracy_vs_deadline(output_times, labels, deadlines, readout: str = "count"
       output_times: ``[B, n_classes, K]`` float output trains (s); ``+inf`` = empty.
       labels: ``[B]`` int labels.
       deadlines: ``[D]`` deadlines (s); ``+inf`` gives the final accuracy.
-      readout: ``"count"`` or ``"ttfs"``.
+      readout: a registered readout name (``"count"``, ``"ttfs"``, ...).
 
     Returns:
       ``[D]`` float32 accuracies (silent truncated outputs count as wrong). Evaluated with
@@ -136,6 +114,6 @@ def accuracy_vs_deadline(output_times, labels, deadlines, readout: str = "count"
 def _accuracy_vs_deadline(t, y, deadlines, readout):
     def one(d):
         pred, _ = predict(truncate_times(t, d), readout)
-        return jnp.mean(((pred == y) & (pred >= 0)).astype(jnp.float32))
+        return jnp.mean(correct(pred, y).astype(jnp.float32))
 
     return jax.lax.map(one, deadlines)

@@ -21,7 +21,7 @@ is a traced argument (no recompilation per level) and the data set is cut into c
 per-seed function in a Python loop over the seeds instead (the reference the tests compare
 with, and the baseline of the benchmark).
 
-Speed (``experiments/bench/bench_robustness.py``, 2-core CPU; ``docs/performance.md``). The
+Speed (``benchmarks/bench_robustness.py``, 2-core CPU; ``docs/performance.md``). The
 cost is the event kernel itself (0.4 ms per noisy MNIST sample for the trained 784-800-10
 multi-spike network). On CPU the compiled kernel's custom call is batched *sequentially*
 under ``vmap``, and ``vmap``/``fold`` materialise the activity of all ``S x batch_size``
@@ -64,7 +64,8 @@ from snnjax.analysis._common import (
     predict,
 )
 from snnjax.lif import LayerOutput
-from snnjax.nn.layers import LIFConv, LIFDense
+from snnjax.nn.naming import spiking_layer_indices
+from snnjax.spikes import correct
 
 __all__ = [
     "KINDS",
@@ -178,7 +179,7 @@ class RobustnessResult(NamedTuple):
       n_input_overflow: ``[L, S]`` input events ignored by the layers (all samples and
         layers); nonzero means those accuracies are not trustworthy.
       n_samples: data-set size.
-      readout: ``"count"`` or ``"ttfs"``.
+      readout: the readout's name (:mod:`snnjax.readouts`), e.g. ``"count"`` or ``"ttfs"``.
     """
 
     kind: str
@@ -198,8 +199,7 @@ class _Out(NamedTuple):
 
 def _hidden_jitter_forward(module, x, sample_keys, sigma):
     """Method for ``model.apply``: the network with jittered trains between spiking layers."""
-    spiking = [i for i, layer in enumerate(module.layers)
-               if isinstance(layer, (LIFDense, LIFConv))]
+    spiking = spiking_layer_indices(module)
     overflow = []
     for i, layer in enumerate(module.layers):
         out = layer(x)
@@ -262,10 +262,10 @@ def noisy_outputs(kind: str, model, params, input_times, level, seed_key, sample
 def _score(out, y, mask, readout: str):
     """``(n_correct, n_overflow)`` of a batch, padding samples (``mask`` False) excluded."""
     pred, _ = predict(output_times(out), readout)
-    correct = jnp.sum((pred == y) & (pred >= 0) & mask, dtype=jnp.int32)
+    n_correct = jnp.sum(correct(pred, y) & mask, dtype=jnp.int32)
     overflow = jnp.sum(jnp.where(mask, overflow_per_sample(out, y.shape[0]), 0),
                        dtype=jnp.int32)
-    return correct, overflow
+    return n_correct, overflow
 
 
 SEED_MODES = ("vmap", "fold", "map")
@@ -286,7 +286,7 @@ def _jitted(kind: str, model, readout: str, mode: str):
         xs = jnp.broadcast_to(x, (n_seeds,) + x.shape).reshape((n_seeds * batch,) + x.shape[1:])
         out = _noisy(kind, model, params, xs, level, sample_keys, None)
         pred, _ = predict(output_times(out), readout)
-        ok = ((pred == jnp.tile(y, n_seeds)) & (pred >= 0)).reshape(n_seeds, batch) & mask
+        ok = correct(pred, jnp.tile(y, n_seeds)).reshape(n_seeds, batch) & mask
         over = overflow_per_sample(out, n_seeds * batch).reshape(n_seeds, batch)
         return (jnp.sum(ok, axis=1, dtype=jnp.int32),
                 jnp.sum(jnp.where(mask, over, 0), axis=1, dtype=jnp.int32))
@@ -339,7 +339,8 @@ def robustness_sweep(kind: str, model, params, input_times, labels, levels, n_se
       levels: ``[L]`` noise levels (``>= 0``; ``p <= 1``).
       n_seeds: number of noise seeds ``S``.
       key: ``jax.random`` key or int seed.
-      readout: ``"count"`` or ``"ttfs"``.
+      readout: a registered readout name (:mod:`snnjax.readouts`): ``"count"``, ``"ttfs"``,
+        ...
       batch_size: data-set samples per compiled call; default ``ceil(1024 / S)`` (capped at
         ``N``). With ``seed_mode`` ``"vmap"`` or ``"fold"`` a call holds the activity of
         ``S x batch_size`` noisy samples at once (``"map"``: ``batch_size``). The result does
@@ -415,7 +416,7 @@ def robustness_sweep(kind: str, model, params, input_times, labels, levels, n_se
     run_clean = lambda *a: tuple(jnp.broadcast_to(v, (n_seeds, *jnp.shape(v)))
                                  for v in single(*a, keys[0]))
 
-    correct = np.zeros((lv.size, n_seeds), np.int64)
+    n_correct = np.zeros((lv.size, n_seeds), np.int64)
     overflow = np.zeros((lv.size, n_seeds), np.int64)
     dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.float32
     bar = None
@@ -433,13 +434,13 @@ def robustness_sweep(kind: str, model, params, input_times, labels, levels, n_se
             c, o = (run_clean if level == 0 else run)(
                 params, xb, yb, jnp.asarray(mask), jnp.asarray(idx, jnp.int32),
                 jnp.asarray(level, dtype))
-            correct[li] += np.asarray(c)
+            n_correct[li] += np.asarray(c)
             overflow[li] += np.asarray(o)
             if bar is not None:
                 bar.update(1)
     if bar is not None:
         bar.close()
-    per_seed = correct / n
+    per_seed = n_correct / n
     return RobustnessResult(kind=kind, levels=lv, mean=per_seed.mean(axis=1),
                             std=per_seed.std(axis=1), per_seed=per_seed,
                             n_input_overflow=overflow, n_samples=int(n), readout=readout)

@@ -26,6 +26,10 @@ Definitions used here:
 * **silent neurons**: neurons that never spike on the whole data set (aggregate
   :func:`neuron_spike_totals` over batches, then :func:`silent_fraction`).
 * **silent label**: a sample whose label neuron (output layer) has no spike.
+
+The counting conventions are those of :mod:`snnjax.spikes` (:func:`spikes_per_sample` is
+re-exported from there); spiking layers and their names (``hidden1 ... output``) those of
+:mod:`snnjax.nn` (:func:`spiking_layer_indices`, :func:`layer_names`).
 """
 
 from __future__ import annotations
@@ -37,7 +41,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from snnjax import spikes
 from snnjax.nn.layers import LIFConv, LIFDense
+from snnjax.nn.naming import spiking_layer_indices, spiking_layer_names
+from snnjax.spikes import spike_counts, spikes_per_sample
 
 __all__ = [
     "SparsityStats",
@@ -56,21 +63,6 @@ __all__ = [
 
 
 # ------------------------------------------------------------------------ counting
-
-
-def spikes_per_sample(times) -> jax.Array:
-    """Spikes per sample of one layer.
-
-    Args:
-      times: ``[B, *neurons, K]`` float spike trains; ``+inf`` = empty.
-
-    Returns:
-      ``[B]`` int32: finite entries per sample.
-    """
-    t = jnp.asarray(times)
-    if t.ndim < 2:
-        raise ValueError(f"times must have shape [B, ..., K], got {t.shape}")
-    return jnp.sum(jnp.isfinite(t).reshape(t.shape[0], -1), axis=1, dtype=jnp.int32)
 
 
 def neuron_spike_totals(times) -> jax.Array:
@@ -115,8 +107,7 @@ def label_silent(output_times, labels) -> jax.Array:
     if t.ndim != 3 or y.shape != t.shape[:1]:
         raise ValueError(f"expected output_times [B, n_classes, K] and labels [B], got "
                          f"{t.shape} and {y.shape}")
-    first = jnp.take_along_axis(t[..., 0], y[:, None].astype(jnp.int32), axis=1)[:, 0]
-    return ~jnp.isfinite(first)
+    return spikes.label_silent(t, y)
 
 
 # -------------------------------------------------------------------------- fan-out
@@ -190,16 +181,10 @@ def layer_fan_out(layer: Any, input_neuron_shape: Sequence[int]) -> np.ndarray:
     raise TypeError(f"no fan-out for {type(layer).__name__} (only LIFDense / LIFConv)")
 
 
-def spiking_layer_indices(model: Any) -> tuple[int, ...]:
-    """Indices into ``model.layers`` (and ``NetworkOutput.layer_times``) of spiking layers."""
-    return tuple(i for i, layer in enumerate(model.layers)
-                 if isinstance(layer, (LIFDense, LIFConv)))
-
-
 def layer_names(model: Any) -> tuple[str, ...]:
-    """Names of the spiking layers: ``"dense<i>"`` / ``"conv<i>"`` (``i`` in ``model.layers``)."""
-    return tuple(("conv" if isinstance(model.layers[i], LIFConv) else "dense") + str(i)
-                 for i in spiking_layer_indices(model))
+    """Names of the spiking layers, ``conv1 ... hidden1 ... output``
+    (:func:`snnjax.nn.spiking_layer_names`: the names of the training metrics)."""
+    return spiking_layer_names(model)
 
 
 def synaptic_operations(model: Any, input_times, layer_times: Sequence[Any]) -> jax.Array:
@@ -221,7 +206,7 @@ def synaptic_operations(model: Any, input_times, layer_times: Sequence[Any]) -> 
     for i in spiking_layer_indices(model):
         x = jnp.asarray(input_times if i == 0 else layer_times[i - 1])
         fan = jnp.asarray(layer_fan_out(model.layers[i], x.shape[1:-1]), jnp.float32)
-        counts = jnp.sum(jnp.isfinite(x), axis=-1, dtype=jnp.int32).astype(jnp.float32)
+        counts = spike_counts(x).astype(jnp.float32)
         per_layer.append(jnp.sum((counts * fan).reshape(x.shape[0], -1), axis=1))
     return jnp.stack(per_layer, axis=1)
 

@@ -6,6 +6,8 @@
 - :func:`load_dataset`: MNIST, Fashion-MNIST and EMNIST Balanced from IDX files or
   tensorflow-datasets; :func:`train_validation_split`.
 - :func:`batches`, :func:`num_batches`: deterministic mini-batch indices.
+- :func:`get_dataset`, :func:`register_dataset`, :class:`DatasetSpec`: the dataset
+  registry (:mod:`snnjax.data.registry`): names, classes, shapes and sources.
 """
 
 from snnjax.data.batching import batches, num_batches
@@ -17,6 +19,12 @@ from snnjax.data.images import (
     ImageDataset,
     load_dataset,
     train_validation_split,
+)
+from snnjax.data.registry import (
+    DatasetSpec,
+    dataset_names,
+    get_dataset,
+    register_dataset,
 )
 from snnjax.data.yinyang_dataset import (
     YINYANG_CLASS_NAMES,
@@ -33,13 +41,17 @@ __all__ = [
     "YINYANG_CLASS_NAMES",
     "YINYANG_SPLITS",
     "ChecksumError",
+    "DatasetSpec",
     "IdxFile",
     "ImageDataset",
     "batches",
+    "dataset_names",
+    "get_dataset",
     "load_dataset",
     "load_idx",
     "num_batches",
     "read_idx",
+    "register_dataset",
     "train_validation_split",
     "yinyang",
     "yinyang_spike_times",

@@ -20,6 +20,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from snnjax.data.registry import registered_datasets
+
 __all__ = [
     "KNOWN_IDX_MD5",
     "ChecksumError",
@@ -31,24 +33,10 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: md5 of the decompressed IDX files, keyed by dataset then canonical file name
-#: (the name without ``.gz`` and with ``.idx`` spelled ``-idx``).
+#: (the name without ``.gz`` and with ``.idx`` spelled ``-idx``); from the dataset registry
+#: (:attr:`snnjax.data.registry.DatasetSpec.md5`).
 KNOWN_IDX_MD5: dict[str, dict[str, str]] = {
-    "mnist": {
-        "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
-        "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
-        "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
-        "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
-    },
-    "fashion_mnist": {
-        "train-images-idx3-ubyte": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
-        "train-labels-idx1-ubyte": "9018921c3c673c538a1fc5bad174d6f9",
-        "t10k-images-idx3-ubyte": "8181f5470baa50b63fa0f6fddb340f0a",
-        "t10k-labels-idx1-ubyte": "15d484375f8d13e6eb1aabb0c3f46965",
-    },
-    "emnist": {
-        "emnist-bymerge-test-images-idx3-ubyte": "faf1876b296b797b4891ee9bd35f388d",
-        "emnist-bymerge-test-labels-idx1-ubyte": "7648e443fa0e8f0efac7f8978ee42db4",
-    },
+    name: dict(spec.md5) for name, spec in registered_datasets().items() if spec.md5
 }
 
 _MD5_TO_ID: dict[str, tuple[str, str]] = {
@@ -64,6 +52,19 @@ _IDX_DTYPES: dict[int, str] = {
     0x0D: ">f4",
     0x0E: ">f8",
 }
+
+
+def _known_md5(dataset: str) -> dict[str, str]:
+    """Known md5s of ``dataset``'s files (:data:`KNOWN_IDX_MD5`, or the registry for an IDX
+    dataset registered later); ``ValueError`` for an unknown dataset."""
+    if dataset in KNOWN_IDX_MD5:
+        return KNOWN_IDX_MD5[dataset]
+    spec = registered_datasets().get(dataset)
+    if spec is None or spec.kind != "idx":
+        raise ValueError(
+            f"unknown dataset {dataset!r} for checksums; known: {', '.join(KNOWN_IDX_MD5)}"
+        )
+    return dict(spec.md5)
 
 
 class ChecksumError(ValueError):
@@ -154,10 +155,7 @@ def load_idx(
             file, the expected and the actual md5 (and what the file is, if known).
     """
     path = os.fspath(path)
-    if dataset is not None and dataset not in KNOWN_IDX_MD5:
-        raise ValueError(
-            f"unknown dataset {dataset!r} for checksums; known: {', '.join(KNOWN_IDX_MD5)}"
-        )
+    known = None if dataset is None else _known_md5(dataset)
     with open(path, "rb") as f:
         raw = f.read()
     if raw[:2] == b"\x1f\x8b":
@@ -165,7 +163,7 @@ def load_idx(
     md5 = hashlib.md5(raw).hexdigest()
     name = canonical_idx_name(path)
     if expected_md5 is None and dataset is not None:
-        expected_md5 = KNOWN_IDX_MD5[dataset].get(name)
+        expected_md5 = known.get(name)
     identity = _MD5_TO_ID.get(md5)
     if expected_md5 is None and identity is not None:
         if dataset is not None and identity[0] != dataset:

@@ -26,6 +26,10 @@ remaining 16,323 are ``"test"``; :attr:`ImageDataset.source` says so, and so sho
 figure made with it. EMNIST images are stored transposed in every distribution; they
 are returned upright.
 
+What is known about each dataset (names and aliases, classes, image shape, file names
+and md5, subdirectories, system directories, tensorflow-datasets name, stand-in) is its
+:class:`snnjax.data.registry.DatasetSpec`; this module only knows how to search and read.
+
 No TensorFlow import happens unless tensorflow-datasets is actually used.
 """
 
@@ -40,6 +44,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from snnjax.data.idx import IdxFile, load_idx
+from snnjax.data.registry import DatasetSpec, dataset_names, get_dataset
 
 __all__ = [
     "DATASET_NAMES",
@@ -55,53 +60,20 @@ logger = logging.getLogger(__name__)
 #: Environment variable naming a data directory.
 DATA_DIR_ENV = "SNNJAX_DATA_DIR"
 
-#: Canonical dataset names accepted by :func:`load_dataset`.
-DATASET_NAMES: tuple[str, ...] = ("mnist", "fashion_mnist", "emnist")
+#: Canonical names of the image datasets accepted by :func:`load_dataset` (those of the
+#: registry, :mod:`snnjax.data.registry`, with ``kind="idx"``, at import time).
+DATASET_NAMES: tuple[str, ...] = dataset_names("idx")
 
 #: Number of ByMerge-test samples used as "train" when EMNIST Balanced is absent.
-EMNIST_STANDIN_TRAIN_SIZE = 100_000
+EMNIST_STANDIN_TRAIN_SIZE = get_dataset("emnist").standin.train_size
 
-#: Well-known system locations per dataset (searched after ``SNNJAX_DATA_DIR``).
+#: Well-known system locations per dataset (searched after ``SNNJAX_DATA_DIR``), from the
+#: registry (:attr:`DatasetSpec.system_dirs`); edit this dict to change them at run time.
 SYSTEM_DATA_DIRS: dict[str, tuple[str, ...]] = {
-    "mnist": (),
-    "fashion_mnist": ("/usr/share/datasets/fashion-mnist",),
-    "emnist": (),
+    name: get_dataset(name).system_dirs for name in DATASET_NAMES
 }
 
-_ALIASES = {
-    "mnist": "mnist",
-    "fashion_mnist": "fashion_mnist",
-    "fashion-mnist": "fashion_mnist",
-    "fashionmnist": "fashion_mnist",
-    "emnist": "emnist",
-    "emnist_balanced": "emnist",
-    "emnist/balanced": "emnist",
-}
-
-_NUM_CLASSES = {"mnist": 10, "fashion_mnist": 10, "emnist": 47}
-_TFDS_NAMES = {"mnist": "mnist", "fashion_mnist": "fashion_mnist", "emnist": "emnist/balanced"}
-_PRETTY = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "emnist": "EMNIST Balanced"}
-_SUBDIRS = {
-    "mnist": ("mnist", "MNIST/raw", "MNIST"),
-    "fashion_mnist": ("fashion-mnist", "fashion_mnist", "FashionMNIST/raw", "FashionMNIST"),
-    "emnist": ("emnist", "EMNIST/raw", "EMNIST"),
-}
 _SPLITS = ("train", "test")
-_DOWNLOAD_HINTS = {
-    "mnist": (
-        "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, "
-        "t10k-labels-idx1-ubyte.gz (e.g. from https://storage.googleapis.com/cvdf-datasets/mnist/)"
-    ),
-    "fashion_mnist": (
-        "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, "
-        "t10k-labels-idx1-ubyte.gz (from https://github.com/zalandoresearch/fashion-mnist, "
-        "data/fashion/; on Debian/Ubuntu: apt-get install dataset-fashion-mnist)"
-    ),
-    "emnist": (
-        "emnist-balanced-{train,test}-{images-idx3,labels-idx1}-ubyte.gz (inside gzip.zip "
-        "from https://www.nist.gov/itl/products-and-services/emnist-dataset)"
-    ),
-}
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -140,11 +112,17 @@ class ImageDataset:
         )
 
 
-def _canonical_name(name: str) -> str:
-    key = name.lower()
-    if key not in _ALIASES:
-        raise ValueError(f"unknown dataset {name!r}; valid names: {', '.join(DATASET_NAMES)}")
-    return _ALIASES[key]
+def _image_spec(name: str) -> DatasetSpec:
+    """The registry's spec of an image dataset; ``ValueError`` for any other name."""
+    try:
+        spec = get_dataset(name)
+    except ValueError:
+        raise ValueError(f"unknown dataset {name!r}; valid names: "
+                         f"{', '.join(dataset_names('idx'))}") from None
+    if spec.kind != "idx":
+        raise ValueError(f"{spec.title} is {spec.kind}, not loaded from files (valid names: "
+                         f"{', '.join(dataset_names('idx'))}); see snnjax.data")
+    return spec
 
 
 def _find_file(directory: str, canonical: str) -> str | None:
@@ -163,17 +141,23 @@ def _find_pair(directory: str, images: str, labels: str) -> tuple[str, str] | No
     return (img, lab) if img is not None and lab is not None else None
 
 
-def _candidate_dirs(root: str, name: str) -> list[str]:
-    dirs = [os.path.join(root, sub) for sub in _SUBDIRS[name]]
+def _candidate_dirs(root: str, spec: DatasetSpec) -> list[str]:
+    dirs = [os.path.join(root, sub) for sub in spec.subdirs]
     dirs.append(root)
     return [d for d in dirs if os.path.isdir(d)]
 
 
-def _read_pair(name: str, img_path: str, lab_path: str) -> tuple[np.ndarray, np.ndarray, bool]:
-    img: IdxFile = load_idx(img_path, dataset=name)
-    lab: IdxFile = load_idx(lab_path, dataset=name)
-    if img.data.ndim != 3 or img.data.shape[1:] != (28, 28):
-        raise ValueError(f"{img_path}: expected [N, 28, 28] images, got {img.data.shape}")
+def _read_pair(
+    spec: DatasetSpec, img_path: str, lab_path: str
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    img: IdxFile = load_idx(img_path, dataset=spec.name)
+    lab: IdxFile = load_idx(lab_path, dataset=spec.name)
+    shape = tuple(spec.image_shape)
+    if img.data.ndim != 1 + len(shape) or img.data.shape[1:] != shape:
+        raise ValueError(
+            f"{img_path}: expected [N, {', '.join(map(str, shape))}] images, "
+            f"got {img.data.shape}"
+        )
     if lab.data.ndim != 1 or lab.data.shape[0] != img.data.shape[0]:
         raise ValueError(
             f"{lab_path}: {lab.data.shape} labels do not match {img.data.shape[0]} images"
@@ -186,94 +170,92 @@ def _read_pair(name: str, img_path: str, lab_path: str) -> tuple[np.ndarray, np.
     return img.data.astype(np.uint8, copy=False), lab.data.astype(np.int64), verified
 
 
-def _load_from_dir(name: str, split: str, root: str) -> ImageDataset | None:
-    """Loads ``name``/``split`` from IDX files under ``root``; None if absent."""
-    for directory in _candidate_dirs(root, name):
-        if name == "emnist":
-            found = _find_pair(
-                directory,
-                f"emnist-balanced-{split}-images-idx3-ubyte",
-                f"emnist-balanced-{split}-labels-idx1-ubyte",
-            )
-            if found is not None:
-                images, labels, verified = _read_pair(name, *found)
-                source = f"idx:{directory}"
-            else:
-                found = _find_pair(
-                    directory,
-                    "emnist-bymerge-test-images-idx3-ubyte",
-                    "emnist-bymerge-test-labels-idx1-ubyte",
-                )
-                if found is None:
-                    continue
-                if any(f.startswith("emnist-balanced-") for f in os.listdir(directory)):
-                    # Never mix real Balanced files with the stand-in (they overlap).
-                    raise FileNotFoundError(
-                        f"{directory} has EMNIST Balanced files but not the {split!r} split; "
-                        "add the missing emnist-balanced-* files (or remove them all to use "
-                        "the ByMerge-test stand-in)"
-                    )
-                images, labels, verified = _read_pair(name, *found)
-                n = EMNIST_STANDIN_TRAIN_SIZE
-                if images.shape[0] <= n:
-                    raise ValueError(
-                        f"{found[0]}: EMNIST ByMerge test split has {images.shape[0]} "
-                        f"samples, expected more than {n}"
-                    )
-                part = slice(0, n) if split == "train" else slice(n, None)
-                lo, hi = (0, n) if split == "train" else (n, images.shape[0])
-                images, labels = images[part], labels[part]
-                source = (
-                    f"idx:{directory} (STAND-IN for EMNIST Balanced: EMNIST ByMerge test "
-                    f"split, samples [{lo}, {hi}) as {split!r})"
-                )
-            # EMNIST IDX files store every image transposed.
-            images = np.ascontiguousarray(np.transpose(images, (0, 2, 1)))
-        else:
-            prefix = "train" if split == "train" else "t10k"
-            found = _find_pair(
-                directory, f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"
-            )
-            if found is None:
-                continue
-            images, labels, verified = _read_pair(name, *found)
+def _load_standin(
+    spec: DatasetSpec, split: str, directory: str
+) -> tuple[np.ndarray, np.ndarray, bool, str] | None:
+    """The stand-in's part for ``split`` from ``directory``; None if its files are absent."""
+    standin = spec.standin
+    found = _find_pair(directory, standin.files.images, standin.files.labels)
+    if found is None:
+        return None
+    if any(f.startswith(standin.not_with) for f in os.listdir(directory)):
+        # Never mix the dataset's own files with the stand-in (they overlap).
+        raise FileNotFoundError(
+            f"{directory} has {spec.title} files but not the {split!r} split; add the missing "
+            f"{standin.not_with}* files (or remove them all to use the stand-in, the "
+            f"{standin.description})"
+        )
+    images, labels, verified = _read_pair(spec, *found)
+    n = standin.train_size
+    if images.shape[0] <= n:
+        raise ValueError(
+            f"{found[0]}: {standin.description} has {images.shape[0]} samples, expected "
+            f"more than {n}"
+        )
+    lo, hi = (0, n) if split == "train" else (n, images.shape[0])
+    source = (
+        f"idx:{directory} (STAND-IN for {spec.title}: {standin.description}, "
+        f"samples [{lo}, {hi}) as {split!r})"
+    )
+    return images[lo:hi], labels[lo:hi], verified, source
+
+
+def _load_from_dir(spec: DatasetSpec, split: str, root: str) -> ImageDataset | None:
+    """Loads ``spec``/``split`` from IDX files under ``root``; None if absent."""
+    for directory in _candidate_dirs(root, spec):
+        files = spec.idx_files[split]
+        found = _find_pair(directory, files.images, files.labels)
+        if found is not None:
+            images, labels, verified = _read_pair(spec, *found)
             source = f"idx:{directory}"
-        return _checked(images, labels, name, split, source, verified)
+        else:
+            loaded = None if spec.standin is None else _load_standin(spec, split, directory)
+            if loaded is None:
+                continue
+            images, labels, verified, source = loaded
+        if spec.transposed:  # e.g. EMNIST IDX files store every image transposed
+            images = np.ascontiguousarray(np.transpose(images, (0, 2, 1)))
+        return _checked(images, labels, spec, split, source, verified)
     return None
 
 
 def _checked(
-    images: np.ndarray, labels: np.ndarray, name: str, split: str, source: str, verified: bool
+    images: np.ndarray,
+    labels: np.ndarray,
+    spec: DatasetSpec,
+    split: str,
+    source: str,
+    verified: bool,
 ) -> ImageDataset:
-    num_classes = _NUM_CLASSES[name]
+    num_classes = spec.n_classes
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
         raise ValueError(
             f"{source}: labels span [{labels.min()}, {labels.max()}], "
-            f"expected [0, {num_classes - 1}] for {name}"
+            f"expected [0, {num_classes - 1}] for {spec.name}"
         )
     return ImageDataset(
         images=images,
         labels=labels,
         num_classes=num_classes,
-        name=name,
+        name=spec.name,
         split=split,
         source=source,
         checksum_verified=verified,
     )
 
 
-def _load_tfds(name: str, split: str) -> ImageDataset:
+def _load_tfds(spec: DatasetSpec, split: str) -> ImageDataset:
     tfds = importlib.import_module("tensorflow_datasets")
-    tfds_name = _TFDS_NAMES[name]
+    tfds_name = spec.tfds_name
     images, labels = tfds.as_numpy(
         tfds.load(tfds_name, split=split, batch_size=-1, as_supervised=True)
     )
-    images = np.asarray(images, dtype=np.uint8).reshape(-1, 28, 28)
-    if name == "emnist":  # tfds keeps EMNIST's transposed storage
+    images = np.asarray(images, dtype=np.uint8).reshape(-1, *spec.image_shape)
+    if spec.transposed:  # tfds keeps EMNIST's transposed storage
         images = np.ascontiguousarray(np.transpose(images, (0, 2, 1)))
     labels = np.asarray(labels, dtype=np.int64)
     # tfds checks its own downloads; snnjax has not verified these bytes itself.
-    return _checked(images, labels, name, split, f"tfds:{tfds_name}", False)
+    return _checked(images, labels, spec, split, f"tfds:{tfds_name}", False)
 
 
 def _tfds_available() -> bool:
@@ -284,16 +266,18 @@ def _tfds_available() -> bool:
     return True
 
 
-def _not_found_message(name: str, split: str, looked: Sequence[str], tfds_note: str) -> str:
-    pretty = _PRETTY[name]
-    subdir = _SUBDIRS[name][0]
+def _not_found_message(
+    spec: DatasetSpec, split: str, looked: Sequence[str], tfds_note: str
+) -> str:
+    pretty = spec.title
+    subdir = spec.subdirs[0] if spec.subdirs else spec.name
     lines = [f"could not find {pretty} ({split!r} split). Looked in:"]
     lines += [f"  - {entry}" for entry in looked]
     lines.append(f"  - tensorflow-datasets: {tfds_note}")
     lines += [
         "To get the data, either",
         '  * pip install "snnjax[tfds]"   (tensorflow-datasets downloads and caches it), or',
-        f"  * download the original IDX files {_DOWNLOAD_HINTS[name]}",
+        f"  * download the original IDX files {spec.download_hint}",
         f"    into a directory, e.g. ~/data/{subdir}/, and pass --data-dir ~/data "
         f"(data_dir=... in Python) or set {DATA_DIR_ENV}=~/data.",
     ]
@@ -335,7 +319,7 @@ def load_dataset(
         >>> ds.images.shape, ds.labels.dtype  # doctest: +SKIP
         ((10000, 28, 28), dtype('int64'))
     """
-    name = _canonical_name(name)
+    spec = _image_spec(name)
     if split not in _SPLITS:
         raise ValueError(
             f"unknown split {split!r}; valid splits: {', '.join(_SPLITS)} "
@@ -354,24 +338,29 @@ def load_dataset(
             roots.append((os.path.expanduser(env), f"${DATA_DIR_ENV}"))
         else:
             looked.append(f"${DATA_DIR_ENV} (not set)")
-        roots += [(d, "system directory") for d in SYSTEM_DATA_DIRS[name]]
+        system = SYSTEM_DATA_DIRS.get(spec.name, spec.system_dirs)
+        roots += [(d, "system directory") for d in system]
         for root, what in roots:
-            dataset = _load_from_dir(name, split, root)
+            dataset = _load_from_dir(spec, split, root)
             if dataset is not None:
                 if looked:
-                    logger.info("%s %s: not in %s", name, split, "; ".join(looked))
+                    logger.info("%s %s: not in %s", spec.name, split, "; ".join(looked))
                 return dataset
-            subdirs = ", ".join(f"{s}/" for s in _SUBDIRS[name])
+            subdirs = ", ".join(f"{s}/" for s in spec.subdirs)
             looked.append(f"{what} {root} (and its subdirectories {subdirs})")
         if source == "idx":
             raise FileNotFoundError(
-                _not_found_message(name, split, looked, "not tried (source='idx')")
+                _not_found_message(spec, split, looked, "not tried (source='idx')")
             )
 
+    if spec.tfds_name is None:
+        raise FileNotFoundError(
+            _not_found_message(spec, split, looked, f"has no {spec.title}")
+        )
     if _tfds_available():
-        return _load_tfds(name, split)
+        return _load_tfds(spec, split)
     raise FileNotFoundError(
-        _not_found_message(name, split, looked, "not installed (import tensorflow_datasets failed)")
+        _not_found_message(spec, split, looked, "not installed (import tensorflow_datasets failed)")
     )
 
 

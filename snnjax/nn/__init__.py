@@ -17,6 +17,8 @@ and the pure pooling function); they add no hidden scaling, state or computation
 * :class:`Flatten` — ``[B, H, W, C, K] -> [B, H*W*C, K]``;
 * :class:`SpikingNetwork` — a chain returning every layer's trains and the dropped-spike
   and overflow counts (:class:`NetworkOutput`);
+* :func:`is_spiking_layer`, :func:`spiking_layer_indices`, :func:`spiking_layer_names` —
+  which layers spike and their names (``conv1 ... hidden1 ... output``);
 * builders :func:`make_network`, :func:`make_dense_network`, :func:`make_conv_network`
   and initialisers :func:`uniform_init`, :func:`normal_init`, :func:`make_init`.
 
@@ -39,6 +41,7 @@ from snnjax.nn.layers import (
     normal_init,
     uniform_init,
 )
+from snnjax.nn.naming import is_spiking_layer, spiking_layer_indices, spiking_layer_names
 from snnjax.nn.network import (
     Flatten,
     NetworkOutput,
@@ -58,6 +61,7 @@ __all__ = [
     "SpikeUnionPool",
     "SpikingNetwork",
     "conv_patches",
+    "is_spiking_layer",
     "make_conv_network",
     "make_dense_network",
     "make_init",
@@ -65,5 +69,7 @@ __all__ = [
     "normal_init",
     "pool_dropped",
     "spike_union_pool",
+    "spiking_layer_indices",
+    "spiking_layer_names",
     "uniform_init",
 ]

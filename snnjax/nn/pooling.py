@@ -15,6 +15,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from snnjax.spikes import spikes_per_sample
+
 __all__ = ["SpikeUnionPool", "pool_dropped", "spike_union_pool"]
 
 
@@ -94,10 +96,7 @@ def pool_dropped(times: jax.Array, pooled: jax.Array) -> jax.Array:
     Returns:
       ``[B]`` int32: spikes in ``times`` minus spikes in ``pooled`` (0 when nothing was cut).
     """
-    batch = times.shape[0]
-    n_in = jnp.sum(jnp.isfinite(times).reshape(batch, -1), axis=1, dtype=jnp.int32)
-    n_out = jnp.sum(jnp.isfinite(pooled).reshape(batch, -1), axis=1, dtype=jnp.int32)
-    return n_in - n_out
+    return spikes_per_sample(times) - spikes_per_sample(pooled)
 
 
 class SpikeUnionPool(nn.Module):

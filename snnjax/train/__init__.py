@@ -11,6 +11,8 @@ The pieces, each usable alone:
   over devices (pass ``mesh=`` to the step factories, or ``devices=`` to :func:`train`).
 * :func:`train` — the epoch loop: progress bar, ``metrics.jsonl``, Orbax checkpoints with
   resume, ``results.json``; :func:`evaluate_run` — evaluate a saved run.
+* :class:`RunDir` — the files of a run directory (config, run info, metrics, results):
+  paths, readers (one tolerant ``metrics.jsonl`` reader) and atomic writers.
 
 Example:
   >>> from snnjax.configs import get_config
@@ -40,6 +42,7 @@ from snnjax.train.parallel import (
     replicate,
     shard_batch,
 )
+from snnjax.train.rundir import RunDir, RunFileError
 from snnjax.train.step import (
     TrainState,
     guard_weight_gradients,
@@ -56,6 +59,8 @@ __all__ = [
     "DataSplits",
     "RestoredRun",
     "RunCheckpoints",
+    "RunDir",
+    "RunFileError",
     "RunMismatchError",
     "SpikeDataset",
     "TrainState",

@@ -18,7 +18,13 @@ import os
 import numpy as np
 
 from snnjax.configs import ExperimentConfig
-from snnjax.data import load_dataset, train_validation_split, yinyang, yinyang_spike_times
+from snnjax.data import (
+    get_dataset,
+    load_dataset,
+    train_validation_split,
+    yinyang,
+    yinyang_spike_times,
+)
 from snnjax.encoding import latency_encode
 
 __all__ = ["SpikeDataset", "DataSplits", "prepare_data", "yinyang_source"]
@@ -62,7 +68,7 @@ class DataSplits:
       train, validation, test: :class:`SpikeDataset` (validation may be empty).
       num_classes: number of classes.
       input_shape: per-sample input shape without the spike axis, e.g. ``(5,)``,
-        ``(784,)`` or ``(28, 28, 1)``.
+        ``(784,)`` or ``(28, 28, 1)`` (:meth:`snnjax.data.DatasetSpec.network_input_shape`).
       source: where the data came from (the loader's ``source`` string; for images also
         whether the checksums were verified).
       max_active_inputs: largest number of input spikes of one sample over all splits.
@@ -127,9 +133,10 @@ def prepare_data(config: ExperimentConfig, data_dir: str | os.PathLike[str] | No
                                              np.zeros((0,), np.int32), name)
         return empty_cache[name]
 
-    if config.dataset == "yinyang":
-        input_shape = (5,)
-        num_classes = 3
+    spec = get_dataset(config.dataset)
+    input_shape = spec.network_input_shape(config.architecture)
+    num_classes = spec.n_classes
+    if spec.kind == "generated":  # Yin-Yang (the only generated dataset so far)
         source = YINYANG_SOURCE
         parts = {}
         for name in ("train", "validation", "test"):
@@ -149,9 +156,6 @@ def prepare_data(config: ExperimentConfig, data_dir: str | os.PathLike[str] | No
             else None
         train_ds = load_dataset(config.dataset, "train", data_dir=data_dir) if need_train \
             else None
-        ref = test_ds if test_ds is not None else train_ds
-        num_classes = ref.num_classes
-        input_shape = (28, 28, 1) if config.architecture == "conv" else (784,)
         sources = []
         for ds in (train_ds, test_ds):
             if ds is not None:

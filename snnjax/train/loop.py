@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import math
 import os
 import sys
@@ -38,9 +37,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import snnjax
-from snnjax.configs import ExperimentConfig, config_from_dict, config_to_dict
-from snnjax.data import batches, num_batches
+from snnjax.configs import ExperimentConfig, config_to_dict
+from snnjax.data import batches, get_dataset, num_batches
 from snnjax.lif.backends import EventBackend, backend_name, requested_backend
+from snnjax.readouts import get_readout
 from snnjax.train.checkpoint import RunCheckpoints
 from snnjax.train.data import DataSplits, SpikeDataset, prepare_data
 from snnjax.train.model import build_model, spiking_layer_names
@@ -52,6 +52,7 @@ from snnjax.train.parallel import (
     replicate,
     shard_batch,
 )
+from snnjax.train.rundir import RunDir
 from snnjax.train.step import (
     TrainState,
     make_eval_step,
@@ -76,7 +77,7 @@ def input_event_bound(config: ExperimentConfig, data: DataSplits) -> int | None:
     dense networks) the largest number of active inputs of a sample over all splits."""
     if config.max_input_events is not None:
         return int(config.max_input_events)
-    if config.architecture == "dense" and config.dataset != "yinyang":
+    if config.architecture == "dense" and get_dataset(config.dataset).is_image:
         return max(int(data.max_active_inputs), 1)
     return None
 
@@ -94,34 +95,6 @@ def _per_layer(names: list[str], values) -> dict[str, float]:
 
 def _fmt_layers(d: dict[str, float], fmt: str = "{:.1f}") -> str:
     return " ".join(f"{k} {fmt.format(v)}" for k, v in d.items())
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    out = []
-    with path.open() as f:
-        for line in f:
-            line = line.strip()
-            if line:
-                out.append(json.loads(line))
-    return out
-
-
-def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("w") as f:
-        for row in rows:
-            f.write(json.dumps(row) + "\n")
-    os.replace(tmp, path)
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("w") as f:
-        json.dump(data, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, path)
 
 
 def _comparable(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -297,24 +270,16 @@ def train(config: ExperimentConfig, out_dir: str | os.PathLike[str], *,
         if primary:
             emit(msg)
 
-    def write_json(path: Path, data: dict[str, Any]) -> None:
-        if primary:
-            _write_json(path, data)
-
-    def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
-        if primary:
-            _write_jsonl(path, rows)
-
     if devices is not None:
         check_batch_size(config.batch_size, data_mesh(devices), "batch_size")
 
     cfg_dict = config_to_dict(config)
-    cfg_path = out / "config.json"
-    if out.exists() and not cfg_path.exists() and any(out.iterdir()):
+    run_dir = RunDir(out)
+    if out.exists() and not run_dir.config_path.exists() and any(out.iterdir()):
         raise RunMismatchError(f"{out} exists and is not a snnjax run directory (no "
                                "config.json); use another --out directory")
-    if cfg_path.exists():
-        saved = json.loads(cfg_path.read_text())
+    if run_dir.config_path.exists():
+        saved = run_dir.read_config_dict()
         if _comparable(saved) != _comparable(cfg_dict):
             diff = sorted(k for k in set(saved) | set(cfg_dict)
                           if k not in ("epochs", "description") and saved.get(k) != cfg_dict.get(k))
@@ -328,7 +293,8 @@ def train(config: ExperimentConfig, out_dir: str | os.PathLike[str], *,
         raise ValueError(f"the training split has {len(data.train)} samples, fewer than "
                          f"batch_size={config.batch_size}")
     out.mkdir(parents=True, exist_ok=True)
-    write_json(cfg_path, cfg_dict)
+    if primary:
+        run_dir.write_config(cfg_dict)
     bound = input_event_bound(config, data)
     steps_per_epoch = num_batches(len(data.train), config.batch_size)
     backend = requested_backend(backend)
@@ -348,16 +314,16 @@ def train(config: ExperimentConfig, out_dir: str | os.PathLike[str], *,
         "max_input_events": bound,
         "max_active_inputs": data.max_active_inputs,
         "layer_names": names,
-        "readout": "argmax spike count" if config.loss == "count" else "argmin first spike",
+        "readout": get_readout(config.loss).rule,
         "jax_version": jax.__version__, "snnjax_version": snnjax.__version__,
         "device": describe_devices(mesh),
         "backend": backend_name(backend, platform=jax.devices()[0].platform),
         "data_parallel_devices": mesh_size(mesh) if mesh is not None else None,
     }
-    write_json(out / "run.json", run_info)
+    if primary:
+        run_dir.write_run_info(run_info)
 
-    ckpts = RunCheckpoints(out / "checkpoints", keep=config.keep_checkpoints)
-    metrics_path = out / "metrics.jsonl"
+    ckpts = RunCheckpoints(run_dir.checkpoints_path, keep=config.keep_checkpoints)
     start_epoch, meta = 0, {}
     try:
         last = ckpts.latest_epoch("last")
@@ -366,8 +332,9 @@ def train(config: ExperimentConfig, out_dir: str | os.PathLike[str], *,
             start_epoch = int(meta["epoch"])
             info(f"resuming {out} after epoch {start_epoch} (checkpoint "
                  f"{ckpts.directory}/last/{start_epoch})")
-        history = [row for row in _read_jsonl(metrics_path) if row["epoch"] <= start_epoch]
-        write_jsonl(metrics_path, history)
+        history = [row for row in run_dir.read_metrics() if row["epoch"] <= start_epoch]
+        if primary:
+            run_dir.write_metrics(history)
         if start_epoch >= config.epochs:
             info(f"{out}: all {config.epochs} epochs already done")
         else:
@@ -443,7 +410,8 @@ def train(config: ExperimentConfig, out_dir: str | os.PathLike[str], *,
                 "test": test,
             }
             history.append(row)
-            write_jsonl(metrics_path, history)
+            if primary:
+                run_dir.write_metrics(history)
 
             improved = val is not None and val["accuracy"] > best_val
             if improved:
@@ -498,7 +466,8 @@ def train(config: ExperimentConfig, out_dir: str | os.PathLike[str], *,
 
         results = _summarise(config, history, run_info, out, ckpts,
                              total_time=time.perf_counter() - t_start)
-        write_json(out / "results.json", results)
+        if primary:
+            run_dir.write_results(results)
         return results
     finally:
         ckpts.close()
@@ -562,7 +531,7 @@ def _summarise(config, history, run_info, out: Path, ckpts: RunCheckpoints,
         "device": run_info["device"],
         "checkpoints": {"last": f"{ckpts.directory}/last/{final['epoch']}",
                         "best": f"{ckpts.directory}/best/{best['epoch']}"},
-        "metrics": str(out / "metrics.jsonl"),
+        "metrics": str(RunDir(out).metrics_path),
     }
 
 
@@ -575,14 +544,8 @@ def load_run(run_dir: str | os.PathLike[str]) -> tuple[ExperimentConfig, dict[st
     Raises:
       FileNotFoundError: ``run_dir`` has no ``config.json``.
     """
-    run = Path(run_dir)
-    cfg_path = run / "config.json"
-    if not cfg_path.exists():
-        raise FileNotFoundError(f"{run} is not a snnjax run directory (no config.json)")
-    config = config_from_dict(json.loads(cfg_path.read_text()))
-    info_path = run / "run.json"
-    run_info = json.loads(info_path.read_text()) if info_path.exists() else {}
-    return config, run_info
+    run = RunDir(run_dir)
+    return run.read_config(), run.read_run_info()
 
 
 class RestoredRun(NamedTuple):
@@ -612,7 +575,7 @@ def restore_run(run_dir: str | os.PathLike[str], config: ExperimentConfig,
     bound = run_info.get("max_input_events", input_event_bound(config, data))
     compiled = _compiled(config, bound, 1, backend=backend)
     like = _init_state(compiled, data.input_shape, config.seed)
-    ckpts = RunCheckpoints(Path(run_dir) / "checkpoints")
+    ckpts = RunCheckpoints(RunDir(run_dir).checkpoints_path)
     try:
         if ckpts.latest_epoch(checkpoint) is None:
             raise FileNotFoundError(f"{run_dir} has no {checkpoint!r} checkpoint")

@@ -6,8 +6,10 @@ import jax
 import jax.numpy as jnp
 
 from snnjax.configs import ExperimentConfig
+from snnjax.data.registry import get_dataset
 from snnjax.lif import EventBackend
-from snnjax.nn import LIFConv, LIFDense, SpikingNetwork, make_conv_network, make_dense_network
+from snnjax.nn import SpikingNetwork, make_conv_network, make_dense_network
+from snnjax.nn import naming as nn_naming
 
 __all__ = ["build_model", "init_params", "spiking_layer_indices", "spiking_layer_names"]
 
@@ -35,7 +37,8 @@ def build_model(config: ExperimentConfig, max_input_events: int | None = None,
     """
     if config.architecture == "conv":
         return make_conv_network(
-            input_shape=(28, 28, 1), conv_features=config.conv_features,
+            input_shape=get_dataset(config.dataset).network_input_shape("conv"),
+            conv_features=config.conv_features,
             kernel_size=config.kernel_size, pool_window=2, dense_sizes=config.sizes,
             thetas=config.thetas, max_spikes=config.max_spikes, tau_syn=config.tau_syn,
             t_max=config.t_max, init=_inits(config), backend=backend)
@@ -62,21 +65,11 @@ def init_params(model: SpikingNetwork, input_shape: tuple[int, ...], seed: int):
 
 def spiking_layer_indices(model: SpikingNetwork) -> list[int]:
     """Indices into ``model.layers`` (and ``NetworkOutput.layer_times``) of the spiking
-    layers (:class:`snnjax.nn.LIFDense`, :class:`snnjax.nn.LIFConv`)."""
-    return [i for i, layer in enumerate(model.layers) if isinstance(layer, (LIFDense, LIFConv))]
+    layers (:func:`snnjax.nn.spiking_layer_indices`, as a list)."""
+    return list(nn_naming.spiking_layer_indices(model))
 
 
 def spiking_layer_names(model: SpikingNetwork) -> list[str]:
-    """Readable names of the spiking layers: ``conv1, conv2, ..., hidden1, ..., output``."""
-    names, n_conv, n_hidden = [], 0, 0
-    idx = spiking_layer_indices(model)
-    for j, i in enumerate(idx):
-        if isinstance(model.layers[i], LIFConv):
-            n_conv += 1
-            names.append(f"conv{n_conv}")
-        elif j == len(idx) - 1:
-            names.append("output")
-        else:
-            n_hidden += 1
-            names.append(f"hidden{n_hidden}")
-    return names
+    """Readable names of the spiking layers: ``conv1, conv2, ..., hidden1, ..., output``
+    (:func:`snnjax.nn.spiking_layer_names`, as a list)."""
+    return list(nn_naming.spiking_layer_names(model))

@@ -22,14 +22,10 @@ import optax
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from snnjax import spikes
 from snnjax.configs import ExperimentConfig
-from snnjax.losses import (
-    predict_from_counts,
-    predict_from_first_spike,
-    spike_count_loss,
-    ttfs_cross_entropy,
-)
 from snnjax.nn import SpikingNetwork
+from snnjax.readouts import get_readout
 from snnjax.train.model import spiking_layer_indices
 from snnjax.train.parallel import DATA_AXIS, check_batch_size, one_step_in_flight
 
@@ -86,20 +82,22 @@ def make_optimizer(config: ExperimentConfig, steps_per_epoch: int) -> optax.Grad
 def make_loss_fn(config: ExperimentConfig) -> Callable[[jax.Array, jax.Array], jax.Array]:
     """``loss(times [B, n_classes, K], labels [B]) -> [B]`` per-sample loss of the config.
 
-    ``"count"``: :func:`snnjax.losses.spike_count_loss` with ``(n_true, n_false)``.
-    ``"ttfs"``: :func:`snnjax.losses.ttfs_cross_entropy` with ``tau_loss, alpha, beta`` (a
+    The readout ``config.loss`` is looked up in the registry
+    (:func:`snnjax.readouts.get_readout`), e.g. ``"count"``:
+    :func:`snnjax.losses.spike_count_loss` with ``(n_true, n_false)``; ``"ttfs"``:
+    :func:`snnjax.losses.ttfs_cross_entropy` with ``tau_loss, alpha, beta, tau_syn`` (a
     silent label neuron gives ``+inf`` with a finite gradient).
+
+    Raises:
+      ValueError: ``config.loss`` is not a registered readout (the message lists them).
     """
-    if config.loss == "count":
-        return lambda t, y: spike_count_loss(t, y, n_true=config.n_true, n_false=config.n_false)
-    return lambda t, y: ttfs_cross_entropy(t, y, tau_loss=config.tau_loss, alpha=config.alpha,
-                                           beta=config.beta, tau_syn=config.tau_syn)
+    return get_readout(config.loss).make_loss(config)
 
 
 def make_predict_fn(config: ExperimentConfig):
-    """``predict(times) -> (pred [B], silent [B])``: argmax count or argmin first spike;
-    ``pred == -1`` when all outputs are silent."""
-    return predict_from_counts if config.loss == "count" else predict_from_first_spike
+    """``predict(times) -> (pred [B], silent [B])`` of the config's readout (e.g. argmax
+    count or argmin first spike); ``pred == -1`` when all outputs are silent."""
+    return get_readout(config.loss).predict
 
 
 def _batch_stats(out, per_sample, labels, predict, spiking, mask=None) -> Metrics:
@@ -108,28 +106,24 @@ def _batch_stats(out, per_sample, labels, predict, spiking, mask=None) -> Metric
     if mask is None:
         mask = jnp.ones(labels.shape, bool)
     m = mask.astype(jnp.float32)
-    first = out.times[..., 0]  # [B, n_classes]
-    label_silent = ~jnp.isfinite(jnp.take_along_axis(first, labels[:, None], axis=1)[:, 0])
     finite = jnp.isfinite(per_sample) & mask
     stats = {
         "n": jnp.sum(m),
-        "correct": jnp.sum(((pred == labels) & (pred >= 0)) * m),
+        "correct": jnp.sum(spikes.correct(pred, labels) * m),
         "silent_outputs": jnp.sum(silent * m),
-        "label_silent": jnp.sum(label_silent * m),
+        "label_silent": jnp.sum(spikes.label_silent(out.times, labels) * m),
         "loss_sum": jnp.sum(jnp.where(finite, per_sample, 0.0)),
         "loss_finite": jnp.sum(finite.astype(jnp.float32)),
     }
     # Per-layer sums, restricted to the real samples.
-    spikes, dropped, overflow = [], [], []
+    spike_sums, dropped, overflow = [], [], []
     for i in spiking:
-        t = out.layer_times[i]
-        per = jnp.sum(jnp.isfinite(t).reshape(t.shape[0], -1), axis=1)
-        spikes.append(jnp.sum(per * m))
+        spike_sums.append(jnp.sum(spikes.spikes_per_sample(out.layer_times[i]) * m))
     for d in out.n_dropped:
         dropped.append(jnp.sum(d * m))
     for o in out.n_input_overflow:
         overflow.append(jnp.sum(o * m))
-    stats["spikes"] = jnp.stack(spikes).astype(jnp.float32)
+    stats["spikes"] = jnp.stack(spike_sums).astype(jnp.float32)
     stats["dropped"] = jnp.stack(dropped).astype(jnp.float32)
     stats["overflow"] = jnp.stack(overflow).astype(jnp.float32)
     return stats
@@ -273,7 +267,7 @@ def make_eval_step(model: SpikingNetwork, config: ExperimentConfig,
         stats = _batch_stats(out, per_sample, labels, predict, spiking, mask)
         active = []
         for i in spiking:
-            fired = jnp.any(jnp.isfinite(out.layer_times[i]), axis=-1)  # [B, *neurons]
+            fired = spikes.spike_counts(out.layer_times[i]) > 0  # [B, *neurons]
             fired = fired & mask.reshape((-1,) + (1,) * (fired.ndim - 1))
             active.append(jnp.any(fired, axis=0))
         stats["active"] = tuple(active)

@@ -7,8 +7,8 @@ prints the medians and their ratio, and the peak memory of each forward+backward
 ``benchutil.py``): XLA's memory analysis of the compiled function, and the max RSS of a
 fresh process that runs only that model (``--no-rss`` skips these child processes).
 
-    python experiments/bench/bench_layer.py --data-dir ../shared/data/mnist
-    python experiments/bench/bench_layer.py --markdown docs/generated/bench_layer.md
+    python -m benchmarks.bench_layer --data-dir ../shared/data/mnist
+    python -m benchmarks.bench_layer --markdown docs/generated/bench_layer.md
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import time
 
 import jax
@@ -29,17 +28,28 @@ from snnjax import cpu_kernel
 from snnjax.data import load_dataset
 from snnjax.encoding import latency_encode
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchutil import (  # noqa: E402
-    command_line,
-    fmt_bytes,
-    machine_line,
-    measure_steps_rss,
-    rss_cell,
-    run_child,
-    write_markdown,
-    xla_memory,
-)
+try:  # python -m benchmarks.bench_layer (from the repository root)
+    from benchmarks.benchutil import (
+        command_line,
+        fmt_bytes,
+        machine_line,
+        measure_steps_rss,
+        rss_cell,
+        run_child,
+        write_markdown,
+        xla_memory,
+    )
+except ModuleNotFoundError:  # python benchmarks/bench_layer.py: its folder is on sys.path
+    from benchutil import (
+        command_line,
+        fmt_bytes,
+        machine_line,
+        measure_steps_rss,
+        rss_cell,
+        run_child,
+        write_markdown,
+        xla_memory,
+    )
 
 
 def median_time(fn, *args, repeats: int) -> float:

@@ -14,8 +14,8 @@ Parameters come from an Orbax checkpoint (``--checkpoint``: a run directory, its
 the paper's random initialisation (the output says so: the accuracies are then chance-level
 and only the timings mean something).
 
-    python experiments/bench/bench_robustness.py --n-test 500
-    python experiments/bench/bench_robustness.py --checkpoint runs/mnist_multi --n-test 10000
+    python -m benchmarks.bench_robustness --n-test 500
+    python -m benchmarks.bench_robustness --checkpoint runs/mnist_multi --n-test 10000
 
 Cost: about ``n_seeds x n_levels x n_test`` forward passes (~1.5 ms each for the randomly
 initialised multi-spike network on the shared 2-core CPU this was written on: 462 s for
@@ -29,7 +29,6 @@ import argparse
 import json
 import math
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -43,8 +42,10 @@ from snnjax.encoding import latency_encode
 from snnjax.losses import predict_from_counts, predict_from_first_spike
 from snnjax.nn import make_dense_network
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchutil import command_line, machine_line, write_markdown  # noqa: E402
+try:  # python -m benchmarks.bench_robustness (from the repository root)
+    from benchmarks.benchutil import command_line, machine_line, write_markdown
+except ModuleNotFoundError:  # python benchmarks/bench_robustness.py: its folder is on sys.path
+    from benchutil import command_line, machine_line, write_markdown
 
 DEFAULT_LEVELS = {
     "input_jitter": [0.0, 0.001, 0.002, 0.005, 0.01, 0.02],   # sigma (s)

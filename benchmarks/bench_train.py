@@ -27,9 +27,9 @@ size asked for in the issue; the Yin-Yang configs themselves train with 50) and 
 config's own ``batch_size`` for the others (50 for the dense MNIST configs, 20 for
 ``mnist_conv``).
 
-    python experiments/bench/bench_train.py --data-dir ../shared/data/mnist
-    python experiments/bench/bench_train.py --configs yinyang_ttfs --batch-size 64
-    python experiments/bench/bench_train.py --markdown docs/generated/bench_train.md
+    python -m benchmarks.bench_train --data-dir ../shared/data/mnist
+    python -m benchmarks.bench_train --configs yinyang_ttfs --batch-size 64
+    python -m benchmarks.bench_train --markdown docs/generated/bench_train.md
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ import dataclasses
 import json
 import os
 import statistics
-import sys
 import time
 
 import jax
@@ -61,17 +60,28 @@ from snnjax.train import (
     prepare_data,
 )
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchutil import (  # noqa: E402
-    command_line,
-    fmt_bytes,
-    machine_line,
-    measure_steps_rss,
-    rss_cell,
-    run_child,
-    write_markdown,
-    xla_memory,
-)
+try:  # python -m benchmarks.bench_train (from the repository root)
+    from benchmarks.benchutil import (
+        command_line,
+        fmt_bytes,
+        machine_line,
+        measure_steps_rss,
+        rss_cell,
+        run_child,
+        write_markdown,
+        xla_memory,
+    )
+except ModuleNotFoundError:  # python benchmarks/bench_train.py: its folder is on sys.path
+    from benchutil import (
+        command_line,
+        fmt_bytes,
+        machine_line,
+        measure_steps_rss,
+        rss_cell,
+        run_child,
+        write_markdown,
+        xla_memory,
+    )
 
 DEFAULT_CONFIGS = "yinyang_ttfs,yinyang_multispike,mnist_ttfs,mnist_multispike,mnist_conv"
 YINYANG_DEFAULT_BATCH = 64

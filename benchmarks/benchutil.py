@@ -129,11 +129,16 @@ def machine_line(command: str) -> str:
 
 
 def command_line() -> str:
-    """The command that ran this script, for the Markdown header."""
-    script = os.path.relpath(sys.argv[0]) if sys.argv else "?"
+    """The command that ran this script, for the Markdown header
+    (``python -m benchmarks.X ...`` or ``python benchmarks/X.py ...``, as it was run)."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    if spec is not None and spec.name:  # run with python -m
+        script = ["-m", spec.name]
+    else:
+        script = [os.path.relpath(sys.argv[0]) if sys.argv else "?"]
     env = os.environ.get("SNNJAX_KERNEL")
     prefix = f"SNNJAX_KERNEL={env} " if env else ""
-    return prefix + "python " + " ".join(shlex.quote(w) for w in [script, *sys.argv[1:]])
+    return prefix + "python " + " ".join(shlex.quote(w) for w in [*script, *sys.argv[1:]])
 
 
 def run_child(argv: list[str], timeout: float = 1800) -> dict:

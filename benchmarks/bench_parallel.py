@@ -11,8 +11,8 @@ On a CPU the N devices are made with ``XLA_FLAGS=--xla_force_host_platform_devic
 machine this measures the overhead of the sharded step, not a speed-up. On a multi-GPU or
 TPU machine it uses the real devices.
 
-    python experiments/bench/bench_parallel.py --devices 2
-    python experiments/bench/bench_parallel.py --markdown docs/generated/bench_parallel.md
+    python -m benchmarks.bench_parallel --devices 2
+    python -m benchmarks.bench_parallel --markdown docs/generated/bench_parallel.md
 """
 
 from __future__ import annotations
@@ -70,9 +70,12 @@ def main(argv=None):
         os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + flag).strip()
     import jax.numpy as jnp
 
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from bench_train import BatchStream, bench_config_batch
-    from benchutil import command_line, machine_line, write_markdown
+    try:  # python -m benchmarks.bench_parallel (from the repository root)
+        from benchmarks.bench_train import BatchStream, bench_config_batch
+        from benchmarks.benchutil import command_line, machine_line, write_markdown
+    except ModuleNotFoundError:  # python benchmarks/bench_parallel.py: its folder is on sys.path
+        from bench_train import BatchStream, bench_config_batch
+        from benchutil import command_line, machine_line, write_markdown
 
     from snnjax.configs import get_config
     from snnjax.data import num_batches

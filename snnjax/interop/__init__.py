@@ -1,0 +1,1 @@
+"""Exchange formats with other neuromorphic toolchains: :mod:`snnjax.interop.nir` (NIR)."""
