@@ -82,7 +82,7 @@ def _render_membrane(spec: dict) -> bytes:
     """PNG of one neuron's ``u(t)`` (closed form, subtractive reset) and its spike times.
 
     The output spike times come from :func:`snnjax.lif_layer`; the trace from
-    :func:`snnjax.reference.membrane_potential`, evaluated on a grid plus, at every output
+    :func:`snnjax.lif.reference.membrane_potential`, evaluated on a grid plus, at every output
     spike, the instants just before (``u = theta``) and just after the reset. The build fails
     if the layer and the trace disagree (``u(t_k) != theta``) or if the example no longer
     fires the expected number of spikes.
@@ -95,7 +95,7 @@ def _render_membrane(spec: dict) -> bytes:
     from matplotlib.figure import Figure
 
     import snnjax
-    from snnjax.reference import membrane_potential
+    from snnjax.lif.reference import membrane_potential
 
     tin = np.asarray(spec["input_times"], np.float64)[:, None]
     w = np.asarray(spec["weights"], np.float64)[:, None]

@@ -1,15 +1,17 @@
 """snnjax: exact, event-based training of spiking neural networks in JAX.
 
-The functional core is imported eagerly (``lif_layer``, ``LIFParams``); the submodules
-(``snnjax.nn``, ``snnjax.losses``, ``snnjax.encoding``, ``snnjax.data``, ``snnjax.train``,
-``snnjax.analysis``, ``snnjax.reports``, ``snnjax.interop``, ``snnjax.reference``, ...) are
-imported on first access, so that ``import snnjax`` does not pull in Flax, Optax or matplotlib.
+The functional core (the package :mod:`snnjax.lif`: ``lif_layer``, ``LIFParams``, the event
+backends) is imported eagerly; the submodules (``snnjax.nn``, ``snnjax.losses``,
+``snnjax.encoding``, ``snnjax.data``, ``snnjax.train``, ``snnjax.analysis``, ``snnjax.reports``,
+``snnjax.interop``, ...) are imported on first access, so that ``import snnjax`` does not pull
+in Flax, Optax or matplotlib. ``snnjax.kernel``, ``grad``, ``layer`` and ``cpu_kernel`` are
+the old locations of parts of :mod:`snnjax.lif`, kept for old imports (``snnjax.reference``
+is :mod:`snnjax.lif.reference`).
 """
 
 import importlib
 
-from snnjax.layer import LayerOutput, check_spike_times, checkify_spike_times, lif_layer
-from snnjax.lif import LIFParams
+from snnjax.lif import LayerOutput, LIFParams, check_spike_times, checkify_spike_times, lif_layer
 
 __version__ = "0.1.0"
 
@@ -23,7 +25,7 @@ __all__ = [
 
 _SUBMODULES = frozenset({
     "analysis", "configs", "convergence_report", "cpu_kernel", "data", "encoding", "grad",
-    "kernel", "lif",
+    "kernel", "layer", "lif",
     "losses", "nir", "nn", "plot", "readouts", "reference", "spikes", "tradeoffs", "train",
     "interop", "reports",
 })
@@ -32,6 +34,7 @@ _MOVED_MODULES = {
     "convergence_report": "snnjax.reports.convergence",
     "nir": "snnjax.interop.nir",
     "plot": "snnjax.reports.plot",
+    "reference": "snnjax.lif.reference",
     "tradeoffs": "snnjax.reports.tradeoffs",
 }
 

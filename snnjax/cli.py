@@ -33,6 +33,7 @@ from snnjax.configs import (
     get_config,
     list_configs,
 )
+from snnjax.lif.backends import AUTO, ENV_VAR, backend_names
 
 __all__ = ["main", "build_parser"]
 
@@ -73,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_train.add_argument("--num-processes", type=int, help="with --distributed: process count")
     p_train.add_argument("--process-id", type=int, help="with --distributed: this process's "
                                                         "index, 0 .. num_processes-1")
+    _add_backend_flag(p_train)
     p_train.add_argument("--quiet", action="store_true",
                          help="no progress bar and no per-epoch lines (warnings and the "
                               "summary still print)")
@@ -85,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="last epoch (default) or the validation-selected best epoch")
     p_eval.add_argument("--split", choices=("test", "validation", "train"), default="test")
     p_eval.add_argument("--json", action="store_true", help="print the result as JSON")
+    _add_backend_flag(p_eval)
 
     sub.add_parser("configs", help="list the named configs")
 
@@ -115,6 +118,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="gradient steps per run (default: the paper's 50)")
     p_conv.add_argument("--seed", type=int, default=0, help="seed of the weight draws")
     return parser
+
+
+def _add_backend_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backend", choices=(AUTO, *backend_names()),
+                        help="event backend of the spiking layers: ffi (compiled C++, CPU), "
+                             "loop (pure JAX, any platform) or auto (ffi on CPU, loop "
+                             f"elsewhere); default: ${ENV_VAR}, else auto")
 
 
 def _fmt_layers(d: dict[str, float], fmt: str = "{:.1f}") -> str:
@@ -165,7 +175,8 @@ def _cmd_train(args) -> int:
     args.out = out
     if not args.quiet:
         print(f"run directory: {out}")
-    results = train(config, out, data_dir=args.data_dir, quiet=args.quiet, devices=devices)
+    results = train(config, out, data_dir=args.data_dir, quiet=args.quiet, devices=devices,
+                    backend=args.backend)
     if results is None:  # pragma: no cover - only with stop_after
         return 0
     if args.distributed:
@@ -196,7 +207,7 @@ def _cmd_eval(args) -> int:
     from snnjax.train import evaluate_run
 
     result = evaluate_run(args.run_dir, data_dir=args.data_dir, checkpoint=args.checkpoint,
-                          split=args.split)
+                          split=args.split, backend=args.backend)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0

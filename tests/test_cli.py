@@ -109,6 +109,23 @@ def test_no_command_prints_help(capsys):
     assert "train" in capsys.readouterr().out
 
 
+def test_backend_flag(tmp_path, capsys):
+    """``--backend`` picks the event backend of train and eval; run.json records it."""
+    run = tmp_path / "run"
+    assert main(["train", "--epochs", "1", "--out", str(run), "--quiet", "--backend", "loop",
+                 *TINY]) == 0
+    assert json.loads((run / "run.json").read_text())["backend"] == "loop"
+    res = json.loads((run / "results.json").read_text())
+    capsys.readouterr()
+    assert main(["eval", str(run), "--json", "--backend", "auto"]) == 0
+    ev = json.loads(capsys.readouterr().out)
+    # (the backends agree up to float rounding, which may flip a near tie)
+    assert ev["accuracy"] == pytest.approx(res["test_accuracy"], abs=0.02)
+    with pytest.raises(SystemExit):  # argparse: not one of auto, ffi, loop
+        main(["train", "--backend", "fortran"])
+    assert "invalid choice: 'fortran'" in capsys.readouterr().err
+
+
 def test_python_dash_m_snnjax_trains(tmp_path):
     """``python -m snnjax train`` (snnjax/__main__.py) runs the same command in a fresh process."""
     root = Path(__file__).resolve().parents[1]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import shared_data_dir
+from helpers import shared_data_dir
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

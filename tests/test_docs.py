@@ -33,9 +33,9 @@ def _public_functions(module) -> list[str]:
     )
 
 
-# Submodules left out of the API reference: implementation layers of snnjax.lif_layer
-# (its event loop, custom_vjp and compiled kernel); LIFParams is documented at the top level.
-INTERNAL_MODULES = {"cpu_kernel", "grad", "kernel", "lif"}
+# Submodules left out of the API reference: the old locations of parts of snnjax.lif (its
+# event loop, custom_vjp, layer and compiled kernel), kept only for old imports.
+INTERNAL_MODULES = {"cpu_kernel", "grad", "kernel", "layer"}
 
 
 def _api_modules() -> list[str]:

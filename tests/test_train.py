@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import shared_data_dir
+from helpers import BACKENDS, shared_data_dir
 
 from snnjax.configs import (
     CONFIGS,
@@ -388,26 +388,22 @@ def _final_params(run_dir, cfg):
     return state, meta
 
 
-@pytest.mark.parametrize("kernel", ["xla", "auto"])
-def test_resume_equals_uninterrupted_run(tmp_path, monkeypatch, kernel):
+@pytest.mark.parametrize("backend", ["loop", "auto"])
+def test_resume_equals_uninterrupted_run(tmp_path, backend):
     """An interrupted + resumed run ends with the parameters of an uninterrupted one.
 
-    Both kernels are deterministic (the compiled CPU kernel adds its per-thread weight
+    Both backends are deterministic (the compiled CPU kernel adds its per-thread weight
     gradients in thread order), so the comparison is bitwise.
     """
-    if kernel == "xla":
-        monkeypatch.setenv("SNNJAX_KERNEL", "xla")
-    else:
-        monkeypatch.delenv("SNNJAX_KERNEL", raising=False)
     cfg = get_config("yinyang_multispike", ["sizes=5,8,3", "epochs=3", "train_subset=200",
                                             "n_validation=100", "test_subset=100",
                                             "lr_schedule=step", "lr_decay_every=1"])
-    full = train(cfg, tmp_path / "full", log=_silent)
+    full = train(cfg, tmp_path / "full", log=_silent, backend=backend)
     # Interrupted after epoch 1, then the same call again.
-    assert train(cfg, tmp_path / "res", log=_silent, stop_after=1) is None
+    assert train(cfg, tmp_path / "res", log=_silent, stop_after=1, backend=backend) is None
     assert not (tmp_path / "res" / "results.json").exists()
     lines = []
-    resumed = train(cfg, tmp_path / "res", log=lines.append)
+    resumed = train(cfg, tmp_path / "res", log=lines.append, backend=backend)
     assert any("resuming" in ln and "after epoch 1" in ln for ln in lines)
     s_full, m_full = _final_params(tmp_path / "full", cfg)
     s_res, m_res = _final_params(tmp_path / "res", cfg)
@@ -423,11 +419,15 @@ def test_resume_equals_uninterrupted_run(tmp_path, monkeypatch, kernel):
             {k: v for k, v in b.items() if k not in timing}
     for key in ("test_accuracy", "best_test_accuracy", "best_epoch", "spikes_per_sample"):
         assert full[key] == resumed[key]
-    if kernel == "xla":
+    # run.json records the backend that ran (auto: the compiled one on CPU, where it builds)
+    ran = json.loads((tmp_path / "full" / "run.json").read_text())["backend"]
+    assert ran == ("ffi" if backend == "auto" and "ffi" in BACKENDS else "loop")
+    if backend == "loop":
         return
     # A finished run called again does no more work and returns the same results.
-    again = train(cfg, tmp_path / "res", log=_silent)
+    again = train(cfg, tmp_path / "res", log=_silent, backend=backend)
     assert again["test_accuracy"] == full["test_accuracy"]
     # Extending a finished run continues from its last checkpoint.
-    longer = train(dataclasses.replace(cfg, epochs=4), tmp_path / "res", log=_silent)
+    longer = train(dataclasses.replace(cfg, epochs=4), tmp_path / "res", log=_silent,
+                   backend=backend)
     assert longer["epochs"] == 4 and len(_metrics(tmp_path / "res")) == 4

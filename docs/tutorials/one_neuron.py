@@ -20,8 +20,8 @@
 #
 # 1. the output spike times are computed **in closed form** between input events (no time
 #    grid),
-# 2. they agree with the float64 NumPy oracle [`snnjax.reference`][snnjax.reference], whose
-#    [`membrane_potential`][snnjax.reference.membrane_potential] we plot, and
+# 2. they agree with the float64 NumPy oracle [`snnjax.lif.reference`][snnjax.lif.reference],
+#    whose [`membrane_potential`][snnjax.lif.reference.membrane_potential] we plot, and
 # 3. their gradients with respect to the weights are **exact**, which we check against a
 #    finite difference.
 #
@@ -35,7 +35,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import snnjax
-from snnjax.reference import membrane_potential, simulate_layer
+from snnjax.lif.reference import membrane_potential, simulate_layer
 
 jax.config.update("jax_enable_x64", True)  # float64, so the finite difference is precise
 
@@ -71,7 +71,7 @@ print("output spike times (ms):", np.round(spikes * 1e3, 4))
 print("spikes beyond the buffer:", int(out.n_dropped[0]))
 
 # %% [markdown]
-# The NumPy event simulator in `snnjax.reference` is the oracle every kernel is tested
+# The NumPy event simulator in `snnjax.lif.reference` is the oracle every kernel is tested
 # against. It gives the same times:
 
 # %%
@@ -90,7 +90,7 @@ print("max |difference| (s):", np.max(np.abs(spikes[finite] - ref_times[0][finit
 # %% [markdown]
 # ## The membrane potential
 #
-# [`membrane_potential`][snnjax.reference.membrane_potential] evaluates the closed-form
+# [`membrane_potential`][snnjax.lif.reference.membrane_potential] evaluates the closed-form
 # `u(t)`, resets included, from the inputs and the neuron's own spikes. The potential
 # touches the threshold exactly at each output spike, then drops by `delta_theta`.
 

@@ -54,8 +54,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from snnjax.analysis._common import check_readout, predict
-from snnjax.layer import lif_layer
-from snnjax.lif import LIFParams
+from snnjax.lif import LIFParams, lif_layer
 from snnjax.readouts import get_readout
 from snnjax.spikes import correct
 

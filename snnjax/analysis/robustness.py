@@ -63,7 +63,7 @@ from snnjax.analysis._common import (
     overflow_per_sample,
     predict,
 )
-from snnjax.layer import LayerOutput
+from snnjax.lif import LayerOutput
 from snnjax.nn.naming import spiking_layer_indices
 from snnjax.spikes import correct
 

@@ -16,8 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from snnjax.layer import LayerOutput, lif_layer
-from snnjax.lif import LIFParams
+from snnjax.lif import EventBackend, LayerOutput, LIFParams, lif_layer
 
 __all__ = [
     "Initializer",
@@ -118,7 +117,8 @@ class LIFDense(nn.Module):
 
     ``LIFDense(...).apply(variables, x)`` equals
     ``snnjax.lif_layer(x, variables["params"]["kernel"], LIFParams(tau_syn, theta,
-    delta_theta), max_spikes=max_spikes, t_max=t_max, max_input_events=max_input_events)``.
+    delta_theta), max_spikes=max_spikes, t_max=t_max, max_input_events=max_input_events,
+    backend=backend)``.
 
     Attributes:
       features: number of output neurons ``n_out``.
@@ -131,6 +131,8 @@ class LIFDense(nn.Module):
         :func:`snnjax.lif_layer`); overflow is reported, never silent.
       kernel_init: initialiser of the ``[n_in, features]`` kernel (default ``U(-1, 1)``).
       param_dtype: dtype of the kernel (``jnp.float64`` for float64 work under x64).
+      backend: event backend of :func:`snnjax.lif_layer` (``"ffi"``, ``"loop"``,
+        ``"auto"``; ``None`` = the ``SNNJAX_KERNEL`` default, else automatic).
 
     Example:
       >>> import jax, jax.numpy as jnp
@@ -152,6 +154,7 @@ class LIFDense(nn.Module):
     max_input_events: int | None = None
     kernel_init: Initializer = uniform_init(-1.0, 1.0)
     param_dtype: Any = jnp.float32
+    backend: str | EventBackend | None = None
 
     @nn.compact
     def __call__(self, input_times: jax.Array) -> LayerOutput:
@@ -172,7 +175,8 @@ class LIFDense(nn.Module):
         kernel = self.param("kernel", self.kernel_init,
                             (input_times.shape[-2], self.features), self.param_dtype)
         return lif_layer(input_times, kernel, _lif_params(self), max_spikes=self.max_spikes,
-                         t_max=self.t_max, max_input_events=self.max_input_events)
+                         t_max=self.t_max, max_input_events=self.max_input_events,
+                         backend=self.backend)
 
 
 def _pair(v, name: str) -> tuple[int, int]:
@@ -238,6 +242,7 @@ class LIFConv(nn.Module):
       kernel_init: initialiser of the ``[kh, kw, C, features]`` kernel (default ``U(-1, 1)``).
       max_input_events: optional static bound on input events per receptive field.
       param_dtype: dtype of the kernel.
+      backend: event backend, as in :class:`LIFDense`.
 
     Example:
       >>> import jax, jax.numpy as jnp
@@ -260,6 +265,7 @@ class LIFConv(nn.Module):
     kernel_init: Initializer = uniform_init(-1.0, 1.0)
     max_input_events: int | None = None
     param_dtype: Any = jnp.float32
+    backend: str | EventBackend | None = None
 
     @nn.compact
     def __call__(self, input_times: jax.Array) -> LayerOutput:
@@ -286,5 +292,5 @@ class LIFConv(nn.Module):
         patches = conv_patches(input_times, (kh, kw))
         out = lif_layer(patches, kernel.reshape(kh * kw * channels, self.features),
                         _lif_params(self), max_spikes=self.max_spikes, t_max=self.t_max,
-                        max_input_events=self.max_input_events)
+                        max_input_events=self.max_input_events, backend=self.backend)
         return out._replace(n_input_overflow=jnp.sum(out.n_input_overflow, axis=(-2, -1)))

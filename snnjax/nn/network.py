@@ -15,7 +15,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from snnjax.layer import LayerOutput
+from snnjax.lif import EventBackend, LayerOutput
 from snnjax.nn.layers import LIFConv, LIFDense, make_init
 from snnjax.nn.pooling import SpikeUnionPool, pool_dropped
 
@@ -148,7 +148,7 @@ def make_network(layers: Sequence[Mapping[str, Any]], input_shape: Sequence[int]
       input_shape: optional per-sample input shape (without the spike axis), checked at
         call time.
       **defaults: attributes applied to every spiking layer unless its dict sets them
-        (e.g. ``tau_syn=0.13, t_max=0.2, param_dtype=jnp.float64``).
+        (e.g. ``tau_syn=0.13, t_max=0.2, param_dtype=jnp.float64, backend="loop"``).
 
     Returns:
       The network (unbound; call ``.init`` / ``.apply``).
@@ -215,7 +215,8 @@ def make_dense_network(sizes: Sequence[int] = (784, 800, 10),
                        init: Any = ("uniform", -1.0, 1.0),
                        delta_thetas: Sequence[float] | None = None,
                        max_input_events: int | Sequence[int | None] | None = None,
-                       param_dtype: Any = jnp.float32) -> SpikingNetwork:
+                       param_dtype: Any = jnp.float32,
+                       backend: str | EventBackend | None = None) -> SpikingNetwork:
     """Fully connected spiking network ``sizes[0] -> ... -> sizes[-1]``.
 
     The defaults are the multi-spike MNIST network of Bacho & Chu (2023) (SPEC §6):
@@ -233,6 +234,8 @@ def make_dense_network(sizes: Sequence[int] = (784, 800, 10),
       delta_thetas: reset per layer; ``None`` = ``thetas``.
       max_input_events: int/None for all layers, or one per layer.
       param_dtype: kernel dtype.
+      backend: event backend of every spiking layer (see :func:`snnjax.lif_layer`;
+        ``None`` = the ``SNNJAX_KERNEL`` default, else automatic).
 
     Returns:
       A :class:`SpikingNetwork` of :class:`LIFDense` layers.
@@ -244,7 +247,7 @@ def make_dense_network(sizes: Sequence[int] = (784, 800, 10),
                              max_input_events)
     spec = [dict(type="dense", features=int(sizes[i + 1]), **common[i]) for i in range(n)]
     return make_network(spec, input_shape=(int(sizes[0]),), t_max=t_max,
-                        param_dtype=param_dtype)
+                        param_dtype=param_dtype, backend=backend)
 
 
 def make_conv_network(input_shape: Sequence[int] = (28, 28, 1),
@@ -259,7 +262,8 @@ def make_conv_network(input_shape: Sequence[int] = (28, 28, 1),
                       delta_thetas: Sequence[float] | None = None,
                       pool_max_spikes: int | None = None,
                       max_input_events: int | Sequence[int | None] | None = None,
-                      param_dtype: Any = jnp.float32) -> SpikingNetwork:
+                      param_dtype: Any = jnp.float32,
+                      backend: str | EventBackend | None = None) -> SpikingNetwork:
     """Convolutional spiking network: ``[conv -> pool] * len(conv_features) -> flatten ->
     dense * len(dense_sizes)``.
 
@@ -275,7 +279,7 @@ def make_conv_network(input_shape: Sequence[int] = (28, 28, 1),
       pool_window: spike-union pooling window after every conv layer.
       dense_sizes: sizes of the dense layers after flattening.
       thetas, max_spikes: one per spiking layer (conv layers first).
-      tau_syn, t_max, init, delta_thetas, max_input_events, param_dtype: as in
+      tau_syn, t_max, init, delta_thetas, max_input_events, param_dtype, backend: as in
         :func:`make_dense_network` (per spiking layer where a sequence is given).
       pool_max_spikes: optional truncation of the pooled trains (``None`` keeps all).
 
@@ -299,4 +303,4 @@ def make_conv_network(input_shape: Sequence[int] = (28, 28, 1),
                 spec.append(dict(type="flatten"))
             spec.append(dict(type="dense", features=int(dense_sizes[i - n_conv]), **common))
     return make_network(spec, input_shape=tuple(input_shape), t_max=t_max,
-                        param_dtype=param_dtype)
+                        param_dtype=param_dtype, backend=backend)

@@ -39,6 +39,7 @@ from tqdm.auto import tqdm
 import snnjax
 from snnjax.configs import ExperimentConfig, config_to_dict
 from snnjax.data import batches, get_dataset, num_batches
+from snnjax.lif.backends import EventBackend, backend_name, requested_backend
 from snnjax.readouts import get_readout
 from snnjax.train.checkpoint import RunCheckpoints
 from snnjax.train.data import DataSplits, SpikeDataset, prepare_data
@@ -118,10 +119,9 @@ _NOT_IN_STEPS = dict(name="", description="", epochs=1, seed=0, n_validation=0,
 
 @functools.lru_cache(maxsize=8)
 def _compiled_cached(key_config: ExperimentConfig, bound: int | None, steps_per_epoch: int,
-                     kernel_env: str | None, n_devices: int | None) -> _Compiled:
-    del kernel_env  # part of the key: the kernel is chosen while tracing
+                     backend: str | EventBackend, n_devices: int | None) -> _Compiled:
     mesh = None if n_devices is None else data_mesh(n_devices)
-    model = build_model(key_config, bound)
+    model = build_model(key_config, bound, backend)
     optimizer = make_optimizer(key_config, steps_per_epoch)
     return _Compiled(model=model, optimizer=optimizer,
                      schedule=make_lr_schedule(key_config, steps_per_epoch),
@@ -131,13 +131,15 @@ def _compiled_cached(key_config: ExperimentConfig, bound: int | None, steps_per_
 
 
 def _compiled(config: ExperimentConfig, bound: int | None, steps_per_epoch: int,
-              n_devices: int | None = None) -> _Compiled:
+              n_devices: int | None = None,
+              backend: str | EventBackend | None = None) -> _Compiled:
     """Model, optimizer and jitted steps, shared by calls with equal settings (so a second
     :func:`train` or :func:`evaluate_run` in the same process does not recompile);
-    ``n_devices``: data-parallel over that many devices (``None`` = one device, no mesh)."""
+    ``n_devices``: data-parallel over that many devices (``None`` = one device, no mesh);
+    ``backend``: the event backend (``None``: its default, resolved here, so that the key
+    names the backend the steps are traced with)."""
     key = dataclasses.replace(config, **_NOT_IN_STEPS)
-    return _compiled_cached(key, bound, steps_per_epoch, os.environ.get("SNNJAX_KERNEL"),
-                            n_devices)
+    return _compiled_cached(key, bound, steps_per_epoch, requested_backend(backend), n_devices)
 
 
 def _init_state(c: _Compiled, input_shape: tuple[int, ...], seed: int) -> TrainState:
@@ -217,7 +219,8 @@ def train(config: ExperimentConfig, out_dir: str | os.PathLike[str], *,
           progress: bool | None = None, stop_after: int | None = None,
           log: Callable[[str], None] | None = None,
           data: DataSplits | None = None,
-          devices: int | None = None) -> dict[str, Any] | None:
+          devices: int | None = None,
+          backend: str | EventBackend | None = None) -> dict[str, Any] | None:
     """Train ``config``, writing metrics, checkpoints and results into ``out_dir``.
 
     Args:
@@ -240,6 +243,9 @@ def train(config: ExperimentConfig, out_dir: str | os.PathLike[str], *,
         one-device training up to float rounding. ``None`` (default): one device, no
         mesh. With several processes only process 0 writes logs and JSON files (all take
         part in the checkpoints).
+      backend: event backend of the spiking layers (``"ffi"``, ``"loop"``, ``"auto"``;
+        ``None`` = the ``SNNJAX_KERNEL`` default, else automatic; see
+        :mod:`snnjax.lif.backends`). ``run.json`` records the one that ran.
 
     Returns:
       The ``results.json`` dict, or ``None`` when stopped early by ``stop_after``.
@@ -291,7 +297,8 @@ def train(config: ExperimentConfig, out_dir: str | os.PathLike[str], *,
         run_dir.write_config(cfg_dict)
     bound = input_event_bound(config, data)
     steps_per_epoch = num_batches(len(data.train), config.batch_size)
-    compiled = _compiled(config, bound, steps_per_epoch, devices)
+    backend = requested_backend(backend)
+    compiled = _compiled(config, bound, steps_per_epoch, devices, backend)
     mesh = compiled.mesh
     names = spiking_layer_names(compiled.model)
     schedule = compiled.schedule
@@ -310,6 +317,7 @@ def train(config: ExperimentConfig, out_dir: str | os.PathLike[str], *,
         "readout": get_readout(config.loss).rule,
         "jax_version": jax.__version__, "snnjax_version": snnjax.__version__,
         "device": describe_devices(mesh),
+        "backend": backend_name(backend, platform=jax.devices()[0].platform),
         "data_parallel_devices": mesh_size(mesh) if mesh is not None else None,
     }
     if primary:
@@ -551,19 +559,21 @@ class RestoredRun(NamedTuple):
 
 def restore_run(run_dir: str | os.PathLike[str], config: ExperimentConfig,
                 run_info: dict[str, Any], data: DataSplits,
-                checkpoint: str = "last") -> RestoredRun:
+                checkpoint: str = "last",
+                backend: str | EventBackend | None = None) -> RestoredRun:
     """Rebuild a run's model (with the event bound it was trained with) and restore a checkpoint.
 
     Args:
       run_dir: directory written by :func:`train`; ``config, run_info`` from :func:`load_run`.
       data: the encoded splits (their input shape, and the event bound if the run has none).
       checkpoint: ``"last"`` or ``"best"`` (validation-selected).
+      backend: event backend of the rebuilt model (as in :func:`train`).
 
     Raises:
       FileNotFoundError: the run has no such checkpoint.
     """
     bound = run_info.get("max_input_events", input_event_bound(config, data))
-    compiled = _compiled(config, bound, 1)
+    compiled = _compiled(config, bound, 1, backend=backend)
     like = _init_state(compiled, data.input_shape, config.seed)
     ckpts = RunCheckpoints(RunDir(run_dir).checkpoints_path)
     try:
@@ -578,7 +588,8 @@ def restore_run(run_dir: str | os.PathLike[str], config: ExperimentConfig,
 
 def evaluate_run(run_dir: str | os.PathLike[str], *, data_dir: str | os.PathLike[str] | None = None,
                  checkpoint: str = "last", split: str = "test",
-                 data: DataSplits | None = None) -> dict[str, Any]:
+                 data: DataSplits | None = None,
+                 backend: str | EventBackend | None = None) -> dict[str, Any]:
     """Evaluate a checkpoint of a run on one split.
 
     Args:
@@ -587,6 +598,8 @@ def evaluate_run(run_dir: str | os.PathLike[str], *, data_dir: str | os.PathLike
       checkpoint: ``"last"`` or ``"best"`` (validation-selected).
       split: ``"test"``, ``"validation"`` or ``"train"``.
       data: pre-encoded splits (default: loaded from the run's config).
+      backend: event backend (as in :func:`train`; all give the same results up to float
+        rounding).
 
     Returns:
       The :func:`evaluate` dict plus ``"epoch"``, ``"checkpoint"``, ``"split"``,
@@ -603,7 +616,7 @@ def evaluate_run(run_dir: str | os.PathLike[str], *, data_dir: str | os.PathLike
     config, run_info = load_run(run_dir)
     if data is None:
         data = prepare_data(config, data_dir, splits=(split,))
-    restored = restore_run(run_dir, config, run_info, data, checkpoint)
+    restored = restore_run(run_dir, config, run_info, data, checkpoint, backend)
     names = spiking_layer_names(restored.model)
     result = evaluate(restored.eval_step, restored.params, getattr(data, split),
                       config.eval_batch_size, names)

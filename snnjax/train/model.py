@@ -7,6 +7,7 @@ import jax.numpy as jnp
 
 from snnjax.configs import ExperimentConfig
 from snnjax.data.registry import get_dataset
+from snnjax.lif import EventBackend
 from snnjax.nn import SpikingNetwork, make_conv_network, make_dense_network
 from snnjax.nn import naming as nn_naming
 
@@ -18,7 +19,8 @@ def _inits(config: ExperimentConfig):
     return inits[0] if len(inits) == 1 else inits
 
 
-def build_model(config: ExperimentConfig, max_input_events: int | None = None) -> SpikingNetwork:
+def build_model(config: ExperimentConfig, max_input_events: int | None = None,
+                backend: str | EventBackend | None = None) -> SpikingNetwork:
     """The network of ``config`` (unbound Linen module).
 
     Args:
@@ -26,6 +28,8 @@ def build_model(config: ExperimentConfig, max_input_events: int | None = None) -
       max_input_events: static bound on the input events per sample of the *first* dense
         layer (``None`` = no bound). Conv networks ignore it (a receptive field holds at most
         ``kernel_size**2`` events).
+      backend: event backend of every spiking layer (see :func:`snnjax.lif_layer`;
+        ``None`` = the ``SNNJAX_KERNEL`` default, else automatic).
 
     Returns:
       A :class:`snnjax.nn.SpikingNetwork`; ``model.apply({"params": p}, times)`` returns a
@@ -37,13 +41,13 @@ def build_model(config: ExperimentConfig, max_input_events: int | None = None) -
             conv_features=config.conv_features,
             kernel_size=config.kernel_size, pool_window=2, dense_sizes=config.sizes,
             thetas=config.thetas, max_spikes=config.max_spikes, tau_syn=config.tau_syn,
-            t_max=config.t_max, init=_inits(config))
+            t_max=config.t_max, init=_inits(config), backend=backend)
     n = config.n_spiking_layers
     bounds = [max_input_events] + [None] * (n - 1)
     return make_dense_network(
         sizes=config.sizes, thetas=config.thetas, max_spikes=config.max_spikes,
         tau_syn=config.tau_syn, t_max=config.t_max, init=_inits(config),
-        max_input_events=bounds)
+        max_input_events=bounds, backend=backend)
 
 
 def init_params(model: SpikingNetwork, input_shape: tuple[int, ...], seed: int):

@@ -12,7 +12,7 @@ Why ``shard_map`` and not automatic (GSPMD) partitioning of the jitted step: the
 CPU kernel is an XLA FFI custom call that the SPMD partitioner cannot split, and the
 pure-JAX kernel's ``while_loop`` over events would be partitioned no better. Inside
 ``shard_map`` each device runs the ordinary per-sample kernel on its own shard, with either
-kernel (``SNNJAX_KERNEL=cpu`` or ``xla``).
+event backend (``"ffi"`` or ``"loop"``).
 
 On the CPU backend (devices made with ``--xla_force_host_platform_device_count``), XLA
 (jax 0.10.2) can deadlock in the all-reduce when several executions of a collective

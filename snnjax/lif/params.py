@@ -1,14 +1,13 @@
-"""LIF neuron parameters and the closed-form threshold crossing.
+"""LIF neuron parameters (:class:`LIFParams`).
 
 Units: times in seconds, weights in units of the membrane potential per unit of synaptic
 current (the post-synaptic potential of one input spike of weight ``w`` is
 ``tau_mem * w * (exp(-s/tau_mem) - exp(-s/tau_syn))``, ``s`` seconds after the spike).
 
 The neuron (SPEC §1, Göltz et al. 2021, Bacho & Chu 2023) is a current-based LIF with
-``tau_mem = 2 * tau_syn``, threshold ``theta`` and subtractive reset ``delta_theta``.
-With ``z = exp(t / tau_mem)`` the crossing ``u(t) = theta`` is the quadratic
-``c z**2 - b z + a = 0`` (``c = theta / tau_mem``), whose first upward crossing is the
-smaller root, evaluated in the cancellation-free form ``z* = 2 a / (b + sqrt(b**2 - 4 a c))``.
+``tau_mem = 2 * tau_syn``, threshold ``theta`` and subtractive reset ``delta_theta``; the
+ratio of the time constants is what makes its threshold crossing a closed form
+(:func:`snnjax.lif.crossing_z`).
 """
 
 from __future__ import annotations
@@ -17,10 +16,10 @@ import dataclasses
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
-__all__ = ["LIFParams", "crossing_z"]
+__all__ = ["LIFParams"]
 
 
 def _is_concrete(x: Any) -> bool:
@@ -31,7 +30,6 @@ def _is_concrete(x: Any) -> bool:
         x, bool)
 
 
-@jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class LIFParams:
     """Physical parameters of a layer of LIF neurons (traced: sweeping them does not recompile).
@@ -51,12 +49,12 @@ class LIFParams:
       (0.26, 0.2)
     """
 
-    tau_syn: Any = 0.13
-    theta: Any = 1.0
-    delta_theta: Any = None
+    tau_syn: ArrayLike = 0.13
+    theta: ArrayLike = 1.0
+    delta_theta: ArrayLike | None = None
 
-    def __init__(self, tau_syn: Any = 0.13, theta: Any = 1.0, delta_theta: Any = None,
-                 tau_mem: Any = None):
+    def __init__(self, tau_syn: ArrayLike = 0.13, theta: ArrayLike = 1.0,
+                 delta_theta: ArrayLike | None = None, tau_mem: ArrayLike | None = None):
         if delta_theta is None:
             delta_theta = theta
         for name, value in (("tau_syn", tau_syn), ("theta", theta),
@@ -77,30 +75,27 @@ class LIFParams:
         object.__setattr__(self, "delta_theta", delta_theta)
 
     @property
-    def tau_mem(self):
+    def tau_mem(self) -> ArrayLike:
         """Membrane time constant, ``2 * tau_syn`` (seconds)."""
         return 2 * self.tau_syn
 
 
-def crossing_z(a, b, c):
-    """Smaller positive root of ``c z**2 - b z + a = 0`` and the slope term ``x``.
+_FIELDS = ("tau_syn", "theta", "delta_theta")
 
-    Args:
-      a: ``sum w exp((t_in - t_ref) / tau_syn)`` (any shape).
-      b: ``sum w exp((t_in - t_ref) / tau_mem) - kappa * sum exp((t_out - t_ref) / tau_mem)``.
-      c: ``theta / tau_mem``.
 
-    Returns:
-      ``(z, x, ok)``: ``z = 2a / (b + x)`` relative to ``t_ref`` (``t = t_ref + tau_mem ln z``),
-      ``x = sqrt(b**2 - 4ac)`` (``du/dt`` at the crossing is proportional to ``x / z``), and
-      ``ok`` (bool) where a real, positive crossing exists. Where ``ok`` is False, ``z`` is 1
-      and ``x`` is 1, so that nothing downstream (``log``, ``1/x``) produces NaN or inf.
-    """
-    disc = b * b - 4.0 * a * c
-    x = jnp.sqrt(jnp.maximum(disc, 0.0))
-    denom = b + x
-    ok = (disc >= 0) & (denom > 0) & (a > 0)
-    safe_denom = jnp.where(ok, denom, 1.0)
-    z = jnp.where(ok, 2.0 * a / safe_denom, 1.0)
-    ok = ok & (z > 0)
-    return z, jnp.where(ok, x, 1.0), ok
+def _flatten_with_keys(p: LIFParams):
+    return [(jax.tree_util.GetAttrKey(name), getattr(p, name)) for name in _FIELDS], None
+
+
+def _unflatten(_, leaves) -> LIFParams:
+    """Rebuild without ``__init__``: JAX unflattens with leaves that are no parameters
+    (tracers, placeholders, the zero cotangents of the ``custom_vjp``), never validated."""
+    p = object.__new__(LIFParams)
+    for name, value in zip(_FIELDS, leaves, strict=True):
+        object.__setattr__(p, name, value)
+    return p
+
+
+jax.tree_util.register_pytree_with_keys(
+    LIFParams, _flatten_with_keys, _unflatten,
+    flatten_func=lambda p: ([getattr(p, name) for name in _FIELDS], None))

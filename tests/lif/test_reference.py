@@ -1,4 +1,4 @@
-"""Tests of the NumPy float64 reference simulator (snnjax.reference).
+"""Tests of the NumPy float64 reference simulator (snnjax.lif.reference).
 
 The reference is the oracle of every JAX test, so it is itself checked against
 independent simulations of the same ODEs:
@@ -29,7 +29,7 @@ import math
 import numpy as np
 import pytest
 
-from snnjax.reference import membrane_potential, simulate_layer
+from snnjax.lif.reference import membrane_potential, simulate_layer
 
 TAU_SYN = 5e-3  # s
 TAU_MEM = 2 * TAU_SYN

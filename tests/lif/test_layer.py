@@ -14,11 +14,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import (
+from helpers import (
+    LIF_LAYER_JIT,
     Layer,
     float64,
     ill_conditioned,
-    lif_layer_jit,
     random_layer,
     reference,
     run_layer,
@@ -26,7 +26,7 @@ from conftest import (
 )
 
 import snnjax
-from snnjax.reference import membrane_potential, simulate_layer
+from snnjax.lif.reference import membrane_potential, simulate_layer
 
 B, N_IN, K_IN, N_OUT = 4, 8, 4, 5  # the standard shape of this file
 K = 8                              # the standard buffer
@@ -120,16 +120,16 @@ def assert_same_spikes(out, ref_times, ref_dropped, atol, where=None):
 # --------------------------------------------------------------------------------------
 
 
-def test_matches_oracle_float64(x64, kernel, random_layers, grazing_layers):
+def test_matches_oracle_float64(x64, backend, random_layers, grazing_layers):
     n_spikes = n_overflowing = n_equal = n_cut = max_count = n_samples = 0
     for lay in random_layers + grazing_layers:
-        out = run_layer(lay, K, kernel=kernel)
+        out = run_layer(lay, K, backend=backend)
         assert out.times.dtype == np.float64
         ref_t, ref_d = reference(lay, K)
         assert_same_spikes(out, ref_t, ref_d, atol=1e-9)
         np.testing.assert_array_equal(out.n_input_overflow, 0)
         # the TTFS layer (buffer of one) is the first column of the same simulation
-        ttfs = run_layer(lay, 1, kernel=kernel)
+        ttfs = run_layer(lay, 1, backend=backend)
         np.testing.assert_array_equal(np.isfinite(ttfs.times[..., 0]), np.isfinite(ref_t[..., 0]))
         np.testing.assert_allclose(ttfs.times[..., 0], ref_t[..., 0], rtol=0, atol=1e-9)
         np.testing.assert_array_equal(ttfs.n_dropped, np.maximum(spike_counts(ref_t, ref_d) - 1, 0))
@@ -156,7 +156,7 @@ def test_grazing_layers_are_grazing(grazing_layers):
     assert n_ill >= 10
 
 
-def test_matches_oracle_float32(kernel, random_layers, grazing_layers):
+def test_matches_oracle_float32(backend, random_layers, grazing_layers):
     """float32 kernel vs float64 oracle run on the float32-rounded layer.
 
     In float32 some spike decisions are not determined by the data: a crossing whose
@@ -177,7 +177,7 @@ def test_matches_oracle_float32(kernel, random_layers, grazing_layers):
     for kind, layers in (("random", random_layers), ("grazing", grazing_layers)):
         for lay in layers:
             lay32 = lay.rounded(np.float32)
-            out = run_layer(lay32, K, np.float32, kernel=kernel)
+            out = run_layer(lay32, K, np.float32, backend=backend)
             assert out.times.dtype == np.float32
             ref_t, ref_d = reference(lay32, K)
             keep = ~ill_conditioned(lay32, K, rel)
@@ -202,36 +202,36 @@ def strong_layer() -> Layer:
     return embed([x, np.array(x) + 0.01, [[0.0]], [[0.02, 0.02]]], w, t_max=0.1)
 
 
-def test_buffer_overflow_counts_dropped_spikes(x64):
+def test_buffer_overflow_counts_dropped_spikes(backend, x64):
     lay = strong_layer()
     full_t, full_d = reference(lay, 200)
     assert (full_d == 0).all()
     total = np.isfinite(full_t).sum(-1)
     assert total.max() > 20 and (total[:2, :3] > K).all()
-    out = run_layer(lay, K)
+    out = run_layer(lay, K, backend=backend)
     np.testing.assert_allclose(out.times, full_t[..., :K], rtol=0, atol=1e-9)
     np.testing.assert_array_equal(out.n_dropped, np.maximum(total - K, 0))
     assert out.n_dropped.dtype == np.int32
-    ttfs = run_layer(lay, 1)
+    ttfs = run_layer(lay, 1, backend=backend)
     np.testing.assert_allclose(ttfs.times[..., 0], full_t[..., 0], rtol=0, atol=1e-9)
     np.testing.assert_array_equal(ttfs.n_dropped, np.maximum(total - 1, 0))
 
 
-def test_max_input_events(x64, random_layers):
+def test_max_input_events(backend, x64, random_layers):
     n_checked_small = 0
     for lay in random_layers[:30]:
         n_active = (np.isfinite(lay.times) & (lay.times < lay.t_max)).sum(axis=(1, 2))
-        full = run_layer(lay, K)
+        full = run_layer(lay, K, backend=backend)
         # a bound >= the active events of every sample: same result, no overflow
         if n_active.max() > 31:
             continue
-        big = run_layer(lay, K, max_input_events=31)
+        big = run_layer(lay, K, max_input_events=31, backend=backend)
         np.testing.assert_array_equal(big.n_input_overflow, 0)
         np.testing.assert_array_equal(np.isfinite(big.times), np.isfinite(full.times))
         np.testing.assert_allclose(big.times, full.times, rtol=0, atol=1e-12)
         np.testing.assert_array_equal(big.n_dropped, full.n_dropped)
         # a bound that is too small: the exact overflow count, and the earliest events kept
-        small = run_layer(lay, K, max_input_events=10)
+        small = run_layer(lay, K, max_input_events=10, backend=backend)
         np.testing.assert_array_equal(small.n_input_overflow, np.maximum(n_active - 10, 0))
         for b in range(B):
             t = np.where(lay.times[b] < lay.t_max, lay.times[b], np.inf)
@@ -248,7 +248,7 @@ def test_max_input_events(x64, random_layers):
     assert n_checked_small >= 50
 
 
-def test_t_max_cut_off(x64):
+def test_t_max_cut_off(backend, x64):
     lay = strong_layer()
     full, _ = reference(lay, K)
     s = full[0, 0][np.isfinite(full[0, 0])]
@@ -261,15 +261,15 @@ def test_t_max_cut_off(x64):
     for t_max in cuts:
         cut = lay.replace(t_max=t_max)
         ref_t, ref_d = reference(cut, K)
-        out = run_layer(cut, K)
+        out = run_layer(cut, K, backend=backend)
         assert_same_spikes(out, ref_t, ref_d, atol=1e-9)
         assert (out.times[np.isfinite(out.times)] <= t_max).all()
-    out = run_layer(lay.replace(t_max=cuts[0]), K)
+    out = run_layer(lay.replace(t_max=cuts[0]), K, backend=backend)
     np.testing.assert_allclose(out.times[0, 0, :3], s[:3], rtol=0, atol=1e-9)
     assert np.isinf(out.times[0, 0, 3:]).all()
-    assert np.isfinite(run_layer(lay.replace(t_max=cuts[1]), K).times[0, 0, 2])
-    assert np.isinf(run_layer(lay.replace(t_max=cuts[2]), K).times[0, 0, 2])
-    assert np.isinf(run_layer(lay.replace(t_max=cuts[3]), K).times).all()
+    assert np.isfinite(run_layer(lay.replace(t_max=cuts[1]), K, backend=backend).times[0, 0, 2])
+    assert np.isinf(run_layer(lay.replace(t_max=cuts[2]), K, backend=backend).times[0, 0, 2])
+    assert np.isinf(run_layer(lay.replace(t_max=cuts[3]), K, backend=backend).times).all()
 
     # inputs at or after t_max change nothing, however strong
     t_max = cuts[0]
@@ -277,29 +277,29 @@ def test_t_max_cut_off(x64):
     times[:, 7, :2] = [t_max, t_max + 1e-3]
     weights = lay.weights.copy()
     weights[7] = 1e5
-    more = run_layer(lay.replace(times=times, weights=weights, t_max=t_max), K)
-    base = run_layer(lay.replace(t_max=t_max), K)
+    more = run_layer(lay.replace(times=times, weights=weights, t_max=t_max), K, backend=backend)
+    base = run_layer(lay.replace(t_max=t_max), K, backend=backend)
     np.testing.assert_array_equal(more.times, base.times)
     np.testing.assert_array_equal(more.n_input_overflow, 0)
 
 
-def test_candidate_beyond_t_max_does_not_stop_the_neuron(x64):
+def test_candidate_beyond_t_max_does_not_stop_the_neuron(backend, x64):
     tau_syn, theta = 5e-3, 1.0
     w_crit = 4 * theta / (2 * tau_syn)
     alone = embed([[[0.0]]], [[1.0001 * w_crit]], t_max=1.0)
     t_a = reference(alone, K)[0][0, 0, 0]  # input A alone crosses late, near its PSP peak
     assert np.isfinite(t_a)
     t_max, t_b = 0.8 * t_a, 0.5 * t_a
-    a_only = run_layer(alone.replace(t_max=t_max), K)
+    a_only = run_layer(alone.replace(t_max=t_max), K, backend=backend)
     assert np.isinf(a_only.times).all()
     both = embed([[[0.0], [t_b]]], [[1.0001 * w_crit], [3 * w_crit]], t_max=t_max)
-    out = run_layer(both, K)
+    out = run_layer(both, K, backend=backend)
     ref_t, ref_d = reference(both, K)
     assert_same_spikes(out, ref_t, ref_d, atol=1e-9)
     assert t_b < out.times[0, 0, 0] <= t_max
 
 
-def test_equal_time_events_are_integrated_together(x64):
+def test_equal_time_events_are_integrated_together(backend, x64):
     # +w and -w at the same instant cancel exactly, whichever comes first in the merged
     # event list; processing the excitatory event alone first would fire a spurious spike.
     w = 5 * 4 / 0.01  # five times the weight whose PSP just touches threshold
@@ -307,7 +307,7 @@ def test_equal_time_events_are_integrated_together(x64):
     s0 = [[0.01, np.inf], [0.01, np.inf], [np.inf, np.inf]]  # rows 0 and 1 together
     s1 = [[0.01, 0.01], [np.inf, np.inf], [0.01, np.inf]]    # row 0 twice, and row 2
     lay = embed([s0, s1], weights, t_max=0.1)
-    out = run_layer(lay, K)
+    out = run_layer(lay, K, backend=backend)
     assert np.isinf(out.times[0, :2]).all()      # w - w and -w + w: silent
     assert np.isinf(out.times[1, 2]).all()       # 2w - 2w: silent
     assert np.isfinite(out.times[0, 2:4, 0]).all() and np.isfinite(out.times[1, [0, 3], 0]).all()
@@ -316,25 +316,25 @@ def test_equal_time_events_are_integrated_together(x64):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_empty_input_gives_no_spikes(dtype):
+def test_empty_input_gives_no_spikes(backend, dtype):
     lay = embed([], np.ones((N_IN, N_OUT)) * 1e4)
     late = lay.replace(times=np.full((B, N_IN, K_IN), 0.5))  # all inputs after t_max
     with float64() if dtype == np.float64 else contextlib.nullcontext():
         for case in (lay, late):
-            out = run_layer(case, K, dtype)
+            out = run_layer(case, K, dtype, backend=backend)
             assert out.times.dtype == dtype
             assert np.isinf(out.times).all() and (out.times > 0).all()
             np.testing.assert_array_equal(out.n_dropped, 0)
             np.testing.assert_array_equal(out.n_input_overflow, 0)
 
 
-def test_long_simulation_float64(x64, random_layers):
+def test_long_simulation_float64(backend, x64, random_layers):
     shift = 1000.0  # exp(t/tau_syn) of absolute times overflows float64 beyond ~709 tau_syn
     n_spikes = 0
     for lay in random_layers[:30]:
         moved = lay.replace(times=lay.times + shift, t_max=lay.t_max + shift)
         keep = ~ill_conditioned(lay, K, 1e-8)
-        out = run_layer(moved, K)
+        out = run_layer(moved, K, backend=backend)
         ref_t, ref_d = reference(lay, K)
         assert_same_spikes(out, ref_t + shift, ref_d, atol=1e-9, where=keep)
         ref_mt, ref_md = reference(moved, K)
@@ -344,7 +344,7 @@ def test_long_simulation_float64(x64, random_layers):
     assert n_spikes >= 300
 
 
-def test_long_simulation_float32():
+def test_long_simulation_float32(backend):
     # tau_syn = 0.13 s: exp(100 / 0.13) = e^769 overflows float32 (and float64); the kernel
     # must work relative to the event times. Input times lie on a 2**-12 s grid so that
     # t + 100 is exact in float32; the outputs near 100 s carry their own rounding of
@@ -359,7 +359,7 @@ def test_long_simulation_float32():
         moved = lay.replace(times=lay.times + shift, t_max=lay.t_max + shift)
         assert (np.asarray(moved.times, np.float32) == moved.times).all()
         keep = ~ill_conditioned(lay, K, 1e-3)
-        out = run_layer(moved, K, np.float32)
+        out = run_layer(moved, K, np.float32, backend=backend)
         assert np.isfinite(out.times).any() and not np.isnan(out.times).any()
         ref_t, ref_d = reference(lay, K)
         assert_same_spikes(out, ref_t + shift, ref_d, atol=tol, where=keep)
@@ -579,14 +579,14 @@ def test_dtypes():
     assert out32.n_input_overflow.shape == (B,)
     # float64 arrays without x64: JAX computes (and returns) float32
     p32 = snnjax.LIFParams(*(np.float32(v) for v in (lay.tau_syn, lay.theta, lay.delta_theta)))
-    out = lif_layer_jit(lay.times, lay.weights, p32, max_spikes=K, t_max=np.float32(lay.t_max))
+    out = LIF_LAYER_JIT(lay.times, lay.weights, p32, max_spikes=K, t_max=np.float32(lay.t_max))
     assert out.times.dtype == jnp.float32
     np.testing.assert_array_equal(np.asarray(out.times), out32.times)
     with float64():
         out64 = run_layer(lay, K, np.float64)
         assert out64.times.dtype == np.float64 and out64.n_dropped.dtype == np.int32
         # mixed precision promotes
-        mixed = lif_layer_jit(np.asarray(lay.times, np.float32), np.asarray(lay.weights),
+        mixed = LIF_LAYER_JIT(np.asarray(lay.times, np.float32), np.asarray(lay.weights),
                               lay.params, max_spikes=K, t_max=lay.t_max)
         assert mixed.times.dtype == jnp.float64
         np.testing.assert_allclose(np.asarray(mixed.times), out64.times, rtol=0, atol=1e-9)
@@ -598,10 +598,10 @@ def test_dtypes():
 def test_leading_batch_dimensions(x64):
     lay = strong_layer()
     flat = run_layer(lay, K)
-    nested = lif_layer_jit(lay.times.reshape(2, 2, N_IN, K_IN), lay.weights, lay.params,
+    nested = LIF_LAYER_JIT(lay.times.reshape(2, 2, N_IN, K_IN), lay.weights, lay.params,
                            max_spikes=K, t_max=lay.t_max)
     np.testing.assert_array_equal(np.asarray(nested.times).reshape(flat.times.shape), flat.times)
     assert nested.n_dropped.shape == (2, 2, N_OUT) and nested.n_input_overflow.shape == (2, 2)
-    single = lif_layer_jit(lay.times[0], lay.weights, lay.params, max_spikes=K, t_max=lay.t_max)
+    single = LIF_LAYER_JIT(lay.times[0], lay.weights, lay.params, max_spikes=K, t_max=lay.t_max)
     assert single.times.shape == (N_OUT, K) and single.n_input_overflow.shape == ()
     np.testing.assert_allclose(np.asarray(single.times), flat.times[0], rtol=0, atol=1e-12)

@@ -1,31 +1,33 @@
 """Exact gradients (the ``custom_vjp`` of :func:`snnjax.lif_layer`) against finite differences.
 
-Finite differences are taken of the float64 *oracle* (:mod:`snnjax.reference`), not of the
-kernel, so these tests check the backward pass against an independent forward pass. Spike
+Finite differences are taken of the float64 *oracle* (:mod:`snnjax.lif.reference`), not of
+the backend, so these tests check each backend's backward pass against an independent
+forward pass. Spike
 times are piecewise smooth: an entry is compared only where no spike appears or vanishes
 within ``+-h`` (the FD of a discontinuous function means nothing there).
 """
 
 from __future__ import annotations
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import (
-    KERNELS,
+from helpers import (
     Layer,
     ill_conditioned,
     random_layer,
     reference,
     spike_counts,
-    traced_with_kernel,
 )
 
 import snnjax
-from snnjax.grad import spike_errors
-from snnjax.kernel import forward_events, sort_events
-from snnjax.reference import simulate_layer
+from snnjax.lif.backends.loop import forward_events
+from snnjax.lif.events import sort_events
+from snnjax.lif.grad import spike_errors
+from snnjax.lif.reference import simulate_layer
 
 B, N_IN, K_IN, N_OUT, K = 2, 6, 3, 4, 12  # standard shape of this file
 # Relative FD steps: input times move by H_T * tau_syn, weights by H_W * theta / tau_mem.
@@ -40,18 +42,16 @@ def masked_sum(times, coef):
     return jnp.sum(jnp.where(jnp.isfinite(times), times, 0.0) * coef)
 
 
-def _loss_and_grads(times, weights, params, t_max, coef, *, max_spikes):
+@partial(jax.jit, static_argnames=("max_spikes", "backend"))
+def loss_and_grads(times, weights, params, t_max, coef, *, max_spikes, backend):
     """``L = sum coef * t_out`` and ``(dL/d input_times, dL/d weights)``."""
 
     def loss(times, weights):
-        out = snnjax.lif_layer(times, weights, params, max_spikes=max_spikes, t_max=t_max)
+        out = snnjax.lif_layer(times, weights, params, max_spikes=max_spikes, t_max=t_max,
+                               backend=backend)
         return masked_sum(out.times, coef)
 
     return jax.value_and_grad(loss, argnums=(0, 1))(times, weights)
-
-
-LOSS_AND_GRADS = {k: jax.jit(traced_with_kernel(_loss_and_grads, k),
-                             static_argnames=("max_spikes",)) for k in KERNELS}
 
 
 def ref_loss(lay: Layer, coef, max_spikes):
@@ -93,9 +93,10 @@ def fd_gradients(lay: Layer, coef, max_spikes):
     return g_t, g_w, ok_t, ok_w
 
 
-def kernel_gradients(lay: Layer, coef, max_spikes, kernel="auto"):
-    value, (g_t, g_w) = LOSS_AND_GRADS[kernel](lay.times, lay.weights, lay.params, lay.t_max,
-                                               coef, max_spikes=max_spikes)
+def kernel_gradients(lay: Layer, coef, max_spikes, backend=None):
+    """Value and exact gradients of ``sum coef * t_out`` with ``backend`` (None: automatic)."""
+    value, (g_t, g_w) = loss_and_grads(lay.times, lay.weights, lay.params, lay.t_max, coef,
+                                       max_spikes=max_spikes, backend=backend)
     return float(value), np.asarray(g_t), np.asarray(g_w)
 
 
@@ -119,7 +120,7 @@ def assert_grad_close(ad, fd, ok, rel=1e-5):
 # --------------------------------------------------------------------------------------
 
 
-def test_gradients_match_finite_differences(x64, kernel):
+def test_gradients_match_finite_differences(x64, backend):
     rng = np.random.default_rng(8)
     n_layers = n_multi = n_compared = n_skipped = 0
     max_count = 0
@@ -130,7 +131,7 @@ def test_gradients_match_finite_differences(x64, kernel):
         counts = spike_counts(ref_t, ref_d)
         if (counts < 3).all():
             continue  # keep layers where later spikes depend on earlier resets
-        value, g_t, g_w = kernel_gradients(lay, coef, K, kernel)
+        value, g_t, g_w = kernel_gradients(lay, coef, K, backend)
         assert value == pytest.approx(ref_loss(lay, coef, K)[0], rel=1e-12, abs=1e-12)
         fd_t, fd_w, ok_t, ok_w = fd_gradients(lay, coef, K)
         assert_grad_close(g_w, fd_w, ok_w)
@@ -160,17 +161,17 @@ def _reset_neuron():
                  t_max=0.1)
 
 
-_forward_events = jax.jit(forward_events, static_argnums=(7,))
+_forward_events = jax.jit(forward_events, static_argnums=(4,))
 _spike_errors = jax.jit(spike_errors)
 
 
 def assembled_weight_grad(lay: Layer, cot, kappa):
     """``dL/dw`` assembled from the kernel's residuals by SPEC §4, with the reset term of
-    :func:`snnjax.grad.spike_errors` computed with the given ``kappa``."""
+    :func:`snnjax.lif.grad.spike_errors` computed with the given ``kappa``."""
     tau_mem = 2 * lay.tau_syn
-    ev_t, ev_src, _ = sort_events(jnp.asarray(lay.times), lay.t_max)
-    fw = _forward_events(ev_t, ev_src, jnp.asarray(lay.weights), lay.tau_syn, lay.theta,
-                         lay.delta_theta, lay.t_max, K)
+    events, _ = sort_events(jnp.asarray(lay.times), lay.t_max, lay.times[0].size)
+    ev_t, ev_src = events
+    fw = _forward_events(events, jnp.asarray(lay.weights), lay.params, lay.t_max, K)
     errors, z = _spike_errors(jnp.asarray(cot), fw.times, fw.slope, fw.frame_time, tau_mem,
                               kappa)
     errors, z, x = np.asarray(errors), np.asarray(z), np.asarray(fw.slope)
@@ -333,10 +334,10 @@ def _finite_cases():
 
 
 @pytest.mark.parametrize("case", list(_finite_cases()))
-def test_gradients_are_finite(x64, kernel, case):
+def test_gradients_are_finite(x64, backend, case):
     lay, max_spikes, silent = _finite_cases()[case]
     coef = np.random.default_rng(1).normal(size=(B, N_OUT, max_spikes))
-    _, g_t, g_w = kernel_gradients(lay, coef, max_spikes, kernel)
+    _, g_t, g_w = kernel_gradients(lay, coef, max_spikes, backend)
     assert np.isfinite(g_t).all() and np.isfinite(g_w).all()
     ref_t, ref_d = reference(lay, max_spikes)
     if silent:
@@ -349,7 +350,7 @@ def test_gradients_are_finite(x64, kernel, case):
         assert (ref_d > 0).all()
 
 
-def test_gradient_of_grazing_spike_is_finite(x64, kernel):
+def test_gradient_of_grazing_spike_is_finite(x64, backend):
     """A first spike 1e-12 (relative) above tangency: huge but finite gradients."""
     w_crit = 4 * 1.0 / 0.01
     times = np.full((B, N_IN, K_IN), np.inf)
@@ -361,7 +362,7 @@ def test_gradient_of_grazing_spike_is_finite(x64, kernel):
     ref_t, _ = reference(lay, K)
     assert np.isfinite(ref_t[0, :3, 0]).all() and np.isinf(ref_t[0, 3]).all()
     coef = np.ones((B, N_OUT, K))
-    _, g_t, g_w = kernel_gradients(lay, coef, K, kernel)
+    _, g_t, g_w = kernel_gradients(lay, coef, K, backend)
     assert np.isfinite(g_t).all() and np.isfinite(g_w).all()
     # dt/dw ~ -1/sqrt(w - w_crit) grows as the crossing grazes
     assert abs(g_w[0, 0]) > abs(g_w[0, 1]) > abs(g_w[0, 2]) > 0

@@ -1,0 +1,511 @@
+// snnjax CPU event kernel: exact LIF spike times (forward) and their exact gradients
+// (backward), as XLA FFI custom calls: the "ffi" event backend
+// (snnjax/lif/backends/ffi.py). Same algorithm and conventions as the pure-JAX "loop"
+// backend (snnjax/lif/backends/loop.py, the reference and the path used on GPU/TPU); this
+// file only removes XLA's per-event loop overhead on CPU.
+//
+// Conventions (B samples, E events, n_in inputs, N neurons, K slots):
+//   event_times [B, E] sorted, +inf padded, all < t_max;  event_source [B, E] int32
+//   weights [n_in, N];  theta, delta_theta [N];  tau_syn, t_max: 0-d buffers (traced
+//   values, so not FFI attributes, which are compile-time constants).
+// State per neuron is kept relative to the current event time (decays only), so nothing
+// overflows however long the simulation.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include <omp.h>
+
+#include "xla/ffi/api/ffi.h"
+
+namespace ffi = xla::ffi;
+
+namespace {
+
+template <typename T>
+int64_t CountValid(const T* times, int64_t n) {
+  int64_t k = 0;
+  while (k < n && std::isfinite(times[k])) ++k;
+  return k;
+}
+
+// The sorted input events of one sample.
+template <typename T>
+struct SampleEvents {
+  const T* times;         // [E]
+  const int32_t* source;  // [E]
+  int64_t n_events;       // E
+};
+
+// Layer constants shared by all samples (c = theta / tau_mem, kappa = delta_theta / tau_mem).
+template <typename T>
+struct LayerParams {
+  const T* weights;  // [n_in, N]
+  const T* c;        // [N]
+  const T* kappa;    // [N]
+  T tau_syn;
+  T t_max;
+  int64_t n_out;    // N
+  int64_t k_slots;  // K
+};
+
+// The forward results of one sample: per neuron K slots, plus the spike count.
+template <typename T>
+struct SpikeRecord {
+  T* times;              // [N, K] spike times, +inf = empty
+  T* slope;              // [N, K] x of each spike (1 = empty)
+  int32_t* event_index;  // [N, K] last causal event (-1 = empty)
+  int32_t* n_spikes;     // [N] all spikes fired (incl. beyond K)
+};
+
+// Per-thread work space of the forward loop.
+template <typename T>
+struct ForwardScratch {
+  std::vector<T> a, b;        // [N] state in the frame of the current event
+  std::vector<int32_t> flag;  // [N] neuron crosses in the current interval
+  explicit ForwardScratch(int64_t n_out) : a(n_out), b(n_out), flag(n_out) {}
+};
+
+template <typename T>
+void ForwardSample(const SampleEvents<T>& ev, const LayerParams<T>& p, const SpikeRecord<T>& out,
+                   ForwardScratch<T>& scratch) {
+  const int64_t n_out = p.n_out, k_slots = p.k_slots;
+  const T tau_syn = p.tau_syn;
+  const T t_max = p.t_max;
+  const T* t_ev = ev.times;
+  const T* c = p.c;
+  const T* kappa = p.kappa;
+  T* times = out.times;
+  T* slope = out.slope;
+  int32_t* event_index = out.event_index;
+  int32_t* n_spikes = out.n_spikes;
+  T* a = scratch.a.data();
+  T* b = scratch.b.data();
+  int32_t* flag = scratch.flag.data();
+  const T tau_mem = T(2) * tau_syn;
+  const T inf = std::numeric_limits<T>::infinity();
+  for (int64_t i = 0; i < n_out * k_slots; ++i) {
+    times[i] = inf;
+    slope[i] = T(1);
+    event_index[i] = -1;
+  }
+  for (int64_t i = 0; i < n_out; ++i) {
+    a[i] = T(0);
+    b[i] = T(0);
+    n_spikes[i] = 0;
+  }
+  const int64_t n_valid = CountValid(t_ev, ev.n_events);
+  for (int64_t m = 0; m < n_valid; ++m) {
+    const T t_m = t_ev[m];
+    const T dt = m > 0 ? t_m - t_ev[m - 1] : T(0);
+    const T decay_syn = std::exp(-dt / tau_syn);
+    const T decay_mem = std::exp(-dt / tau_mem);
+    const T* w = p.weights + static_cast<int64_t>(ev.source[m]) * n_out;
+    const T t_next = std::min(m + 1 < n_valid ? t_ev[m + 1] : inf, t_max);
+    const bool open = t_next > t_m;
+    const T z_hi = open ? std::exp((t_next - t_m) / tau_mem) : T(1);
+    // Vectorised pass: integrate the event and flag the neurons that cross in (t_m, t_next].
+    // (Branch-free so that it vectorises; a division by zero only yields inf/NaN here,
+    // which the comparisons reject.)
+    int32_t any = 0;
+    const int32_t open_i = open;
+#pragma omp simd reduction(| : any)
+    for (int64_t i = 0; i < n_out; ++i) {
+      const T ai = a[i] * decay_syn + w[i];
+      const T bi = b[i] * decay_mem + w[i];
+      a[i] = ai;
+      b[i] = bi;
+      const T disc = bi * bi - T(4) * ai * c[i];
+      const T z = T(2) * ai / (bi + std::sqrt(std::max(disc, T(0))));
+      const int32_t f = open_i & (ai > T(0)) & (bi > T(0)) & (disc >= T(0)) & (z > T(1)) &
+                        (z <= z_hi);
+      flag[i] = f;
+      any |= f;
+    }
+    if (!any) continue;
+    for (int64_t i = 0; i < n_out; ++i) {
+      if (!flag[i]) continue;
+      T z_lo = T(1);
+      T bi = b[i];
+      const T ai = a[i];
+      if (!(ai > T(0)) || !(bi > T(0))) continue;  // no positive root without both
+      while (true) {
+        const T disc = bi * bi - T(4) * ai * c[i];
+        if (!(disc >= T(0))) break;
+        const T x = std::sqrt(disc);
+        const T denom = bi + x;
+        if (!(denom > T(0))) break;
+        const T z = T(2) * ai / denom;
+        if (!(z > z_lo) || !(z <= z_hi)) break;
+        T t_spike = t_m + tau_mem * std::log(z);
+        t_spike = std::min(std::max(t_spike, t_m), t_next);
+        const int32_t k = n_spikes[i];
+        if (k < k_slots) {
+          times[i * k_slots + k] = t_spike;
+          slope[i * k_slots + k] = x;
+          event_index[i * k_slots + k] = static_cast<int32_t>(m);
+        }
+        n_spikes[i] = k + 1;
+        bi -= kappa[i] * z;
+        z_lo = z;
+      }
+      b[i] = bi;
+    }
+  }
+}
+
+// The stored spikes of one neuron (read-only forward results) and dL/dt of each.
+template <typename T>
+struct NeuronSpikes {
+  const T* cot;               // [K] dL/dt of each slot
+  const T* times;             // [K]
+  const T* slope;             // [K]
+  const int32_t* event_index; // [K]
+  int32_t n_stored;           // spikes in the buffer (<= K)
+};
+
+// Total error of every stored spike, including the paths through the resets of later
+// spikes (SPEC §4): E_k = e_k + z_k sum_{n>k} kappa E_n / x_n, frames converted on the way;
+// writes dL/da and dL/db of each spike in the frame of its last causal event.
+template <typename T>
+void SpikeErrors(const T* t_ev, const NeuronSpikes<T>& sp, T tau_mem, T kappa, T* grad_a,
+                 T* grad_b) {
+  T s = T(0);
+  T frame_next = T(0);
+  for (int32_t k = sp.n_stored - 1; k >= 0; --k) {
+    const T frame = t_ev[sp.event_index[k]];
+    const T z = std::exp((sp.times[k] - frame) / tau_mem);
+    if (k < sp.n_stored - 1) s *= std::exp((frame - frame_next) / tau_mem);
+    const T err = sp.cot[k] + z * s;
+    s += kappa * err / sp.slope[k];
+    frame_next = frame;
+    grad_a[k] = err * tau_mem / (z * sp.slope[k]);
+    grad_b[k] = -err * tau_mem / sp.slope[k];
+  }
+}
+
+// The forward results of one sample as the backward reads them, and dL/d(spike times).
+template <typename T>
+struct SampleSpikes {
+  const T* cot;                // [N, K]
+  const T* times;              // [N, K]
+  const T* slope;              // [N, K]
+  const int32_t* event_index;  // [N, K]
+  const int32_t* n_stored;     // [N]
+};
+
+// Per-thread work space of the backward loop.
+template <typename T>
+struct BackwardScratch {
+  std::vector<T> u, v;                     // [N] running sums (tau_syn, tau_mem parts)
+  std::vector<int32_t> pointer;            // [N] next stored spike to absorb (-1: none)
+  std::vector<int32_t> next_event;         // [N] last causal event of that spike
+  std::vector<T> grad_a, grad_b;           // [N, K] dL/da, dL/db of each spike
+  BackwardScratch(int64_t n_out, int64_t k_slots)
+      : u(n_out), v(n_out), pointer(n_out), next_event(n_out), grad_a(n_out * k_slots),
+        grad_b(n_out * k_slots) {}
+};
+
+template <typename T>
+void BackwardSample(const SampleEvents<T>& ev, const LayerParams<T>& p,
+                    const SampleSpikes<T>& sp, T* d_weights, T* d_times,
+                    BackwardScratch<T>& scratch) {
+  const int64_t n_out = p.n_out, k_slots = p.k_slots, n_events = ev.n_events;
+  const T tau_syn = p.tau_syn;
+  const T* t_ev = ev.times;
+  const int32_t* event_index = sp.event_index;
+  T* u = scratch.u.data();
+  T* v = scratch.v.data();
+  int32_t* pointer = scratch.pointer.data();
+  int32_t* next_event = scratch.next_event.data();
+  T* grad_a = scratch.grad_a.data();
+  T* grad_b = scratch.grad_b.data();
+  const T tau_mem = T(2) * tau_syn;
+  const int64_t n_valid = CountValid(t_ev, n_events);
+  for (int64_t m = 0; m < n_events; ++m) d_times[m] = T(0);
+  for (int64_t i = 0; i < n_out; ++i) {
+    const int32_t n_stored = sp.n_stored[i];
+    u[i] = T(0);
+    v[i] = T(0);
+    pointer[i] = n_stored - 1;
+    next_event[i] = n_stored > 0 ? event_index[i * k_slots + n_stored - 1] : -1;
+    const NeuronSpikes<T> neuron{sp.cot + i * k_slots, sp.times + i * k_slots,
+                                 sp.slope + i * k_slots, event_index + i * k_slots, n_stored};
+    SpikeErrors<T>(t_ev, neuron, tau_mem, p.kappa[i], grad_a + i * k_slots,
+                   grad_b + i * k_slots);
+  }
+  const T inv_tau_syn = T(1) / tau_syn, inv_tau_mem = T(1) / tau_mem;
+  for (int64_t m = n_valid - 1; m >= 0; --m) {
+    // Move the running sums from the frame of t_{m+1} to the frame of t_m, and find the
+    // neurons with a spike whose last causal event is m (next_event[i] caches the event of
+    // each neuron's next unabsorbed spike; a neuron's spikes are contiguous in m).
+    const T dt = m + 1 < n_valid ? t_ev[m + 1] - t_ev[m] : T(0);
+    const T decay_syn = std::exp(-dt / tau_syn);
+    const T decay_mem = std::exp(-dt / tau_mem);
+    int32_t any = 0;
+    const int32_t m32 = static_cast<int32_t>(m);
+#pragma omp simd reduction(| : any)
+    for (int64_t i = 0; i < n_out; ++i) {
+      u[i] *= decay_syn;
+      v[i] *= decay_mem;
+      any |= (next_event[i] == m32);
+    }
+    if (any) {
+      for (int64_t i = 0; i < n_out; ++i) {
+        if (next_event[i] != m32) continue;
+        int32_t q = pointer[i];
+        while (q >= 0 && event_index[i * k_slots + q] == m32) {
+          u[i] += grad_a[i * k_slots + q];
+          v[i] += grad_b[i * k_slots + q];
+          --q;
+        }
+        pointer[i] = q;
+        next_event[i] = q >= 0 ? event_index[i * k_slots + q] : -1;
+      }
+    }
+    const int64_t s = ev.source[m];
+    const T* w = p.weights + s * n_out;
+    T* dw = d_weights + s * n_out;
+    T g_t = T(0);
+#pragma omp simd reduction(+ : g_t)
+    for (int64_t i = 0; i < n_out; ++i) {
+      dw[i] += u[i] + v[i];
+      g_t += w[i] * (u[i] * inv_tau_syn + v[i] * inv_tau_mem);
+    }
+    d_times[m] = g_t;
+  }
+}
+
+// c = theta / tau_mem and kappa = delta_theta / tau_mem of every neuron.
+template <typename T>
+void NeuronConstants(const T* theta, const T* delta_theta, T tau_syn, int64_t n_out,
+                     std::vector<T>& c, std::vector<T>& kappa) {
+  const T tau_mem = T(2) * tau_syn;
+  c.resize(n_out);
+  kappa.resize(n_out);
+  for (int64_t i = 0; i < n_out; ++i) {
+    if (theta != nullptr) c[i] = theta[i] / tau_mem;
+    kappa[i] = delta_theta[i] / tau_mem;
+  }
+}
+
+template <ffi::DataType DT>
+ffi::Error Forward(ffi::BufferR2<DT> event_times, ffi::BufferR2<ffi::S32> event_source,
+                   ffi::BufferR2<DT> weights, ffi::BufferR1<DT> theta,
+                   ffi::BufferR1<DT> delta_theta, ffi::BufferR0<DT> tau_syn,
+                   ffi::BufferR0<DT> t_max, ffi::ResultBufferR3<DT> times,
+                   ffi::ResultBufferR3<DT> slope, ffi::ResultBufferR3<ffi::S32> event_index,
+                   ffi::ResultBufferR2<ffi::S32> n_spikes) {
+  using T = ffi::NativeType<DT>;
+  const int64_t batch = event_times.dimensions()[0], n_events = event_times.dimensions()[1];
+  const int64_t n_out = weights.dimensions()[1], k_slots = times->dimensions()[2];
+  std::vector<T> c, kappa;
+  NeuronConstants<T>(theta.typed_data(), delta_theta.typed_data(), tau_syn.typed_data()[0],
+                     n_out, c, kappa);
+  const LayerParams<T> params{weights.typed_data(), c.data(), kappa.data(),
+                              tau_syn.typed_data()[0], t_max.typed_data()[0], n_out, k_slots};
+#pragma omp parallel
+  {
+    ForwardScratch<T> scratch(n_out);
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t s = 0; s < batch; ++s) {
+      const int64_t off = s * n_out * k_slots;
+      const SampleEvents<T> ev{event_times.typed_data() + s * n_events,
+                               event_source.typed_data() + s * n_events, n_events};
+      const SpikeRecord<T> out{times->typed_data() + off, slope->typed_data() + off,
+                               event_index->typed_data() + off,
+                               n_spikes->typed_data() + s * n_out};
+      ForwardSample<T>(ev, params, out, scratch);
+    }
+  }
+  return ffi::Error::Success();
+}
+
+template <ffi::DataType DT>
+ffi::Error Backward(ffi::BufferR2<DT> event_times, ffi::BufferR2<ffi::S32> event_source,
+                    ffi::BufferR2<DT> weights, ffi::BufferR1<DT> delta_theta,
+                    ffi::BufferR0<DT> tau_syn, ffi::BufferR3<DT> cot_times,
+                    ffi::BufferR3<DT> times, ffi::BufferR3<DT> slope,
+                    ffi::BufferR3<ffi::S32> event_index, ffi::BufferR2<ffi::S32> n_spikes,
+                    ffi::ResultBufferR2<DT> d_weights, ffi::ResultBufferR2<DT> d_times) {
+  using T = ffi::NativeType<DT>;
+  const int64_t batch = event_times.dimensions()[0], n_events = event_times.dimensions()[1];
+  const int64_t n_in = weights.dimensions()[0], n_out = weights.dimensions()[1];
+  const int64_t k_slots = times.dimensions()[2];
+  std::vector<T> c, kappa;
+  NeuronConstants<T>(nullptr, delta_theta.typed_data(), tau_syn.typed_data()[0], n_out, c,
+                     kappa);
+  const LayerParams<T> params{weights.typed_data(), c.data(), kappa.data(),
+                              tau_syn.typed_data()[0], T(0), n_out, k_slots};
+  std::vector<int32_t> n_stored(batch * n_out);
+  for (int64_t i = 0; i < batch * n_out; ++i) {
+    n_stored[i] = std::min<int32_t>(n_spikes.typed_data()[i], static_cast<int32_t>(k_slots));
+  }
+  // Each thread accumulates the weight gradient of a fixed, contiguous block of samples
+  // (static schedule) in its own buffer; the buffers are then added in thread order, so the
+  // result is bitwise reproducible for a given number of threads.
+  const int n_threads = omp_get_max_threads();
+  std::vector<std::vector<T>> dw_thread(n_threads);
+#pragma omp parallel num_threads(n_threads)
+  {
+    std::vector<T>& dw = dw_thread[omp_get_thread_num()];
+    dw.assign(n_in * n_out, T(0));
+    BackwardScratch<T> scratch(n_out, k_slots);
+#pragma omp for schedule(static)
+    for (int64_t s = 0; s < batch; ++s) {
+      const int64_t off = s * n_out * k_slots;
+      const SampleEvents<T> ev{event_times.typed_data() + s * n_events,
+                               event_source.typed_data() + s * n_events, n_events};
+      const SampleSpikes<T> sp{cot_times.typed_data() + off, times.typed_data() + off,
+                               slope.typed_data() + off, event_index.typed_data() + off,
+                               n_stored.data() + s * n_out};
+      BackwardSample<T>(ev, params, sp, dw.data(), d_times->typed_data() + s * n_events,
+                        scratch);
+    }
+  }
+  T* dw_out = d_weights->typed_data();
+  std::fill(dw_out, dw_out + n_in * n_out, T(0));
+  for (const auto& dw : dw_thread) {
+    if (dw.empty()) continue;
+    for (int64_t i = 0; i < n_in * n_out; ++i) dw_out[i] += dw[i];
+  }
+  return ffi::Error::Success();
+}
+
+// Merge the spike trains of each sample into one time-sorted event list: the slots that
+// hold a spike before t_max (finite, < t_max), sorted by (time, slot). input_times is
+// [B, n_in, K]; writes the first E events' times (+inf padded), presynaptic neurons (slot / K)
+// and slots (for the backward), and the number of valid events (which may exceed E: the
+// caller reports the overflow). Only the valid slots are sorted, and the gather of their
+// times happens here, so XLA never gathers or scatters the (mostly empty) [B, n_in * K] slots.
+template <ffi::DataType DT>
+ffi::Error SortEvents(ffi::BufferR3<DT> input_times, ffi::BufferR0<DT> t_max_buf,
+                      ffi::ResultBufferR2<DT> event_times, ffi::ResultBufferR2<ffi::S32> source,
+                      ffi::ResultBufferR2<ffi::S32> slot, ffi::ResultBufferR1<ffi::S32> n_valid) {
+  using T = ffi::NativeType<DT>;
+  const auto dims = input_times.dimensions();
+  const int64_t batch = dims[0], k_in = dims[2], n_slots = dims[1] * dims[2];
+  const int64_t n_events = event_times->dimensions()[1];
+  const T t_max = t_max_buf.typed_data()[0];
+  const T inf = std::numeric_limits<T>::infinity();
+#pragma omp parallel
+  {
+    std::vector<std::pair<T, int32_t>> events;
+#pragma omp for schedule(static)
+    for (int64_t s = 0; s < batch; ++s) {
+      const T* t = input_times.typed_data() + s * n_slots;
+      events.clear();
+      for (int64_t j = 0; j < n_slots; ++j) {
+        if (t[j] < t_max) {  // false for +inf and NaN
+          events.emplace_back(t[j], static_cast<int32_t>(j));
+        }
+      }
+      std::sort(events.begin(), events.end());
+      T* out_t = event_times->typed_data() + s * n_events;
+      int32_t* out_src = source->typed_data() + s * n_events;
+      int32_t* out_slot = slot->typed_data() + s * n_events;
+      const int64_t n = std::min<int64_t>(n_events, static_cast<int64_t>(events.size()));
+      for (int64_t k = 0; k < n; ++k) {
+        out_t[k] = events[k].first;
+        out_slot[k] = events[k].second;
+        out_src[k] = static_cast<int32_t>(events[k].second / k_in);
+      }
+      for (int64_t k = n; k < n_events; ++k) {
+        out_t[k] = inf;
+        out_slot[k] = -1;
+        out_src[k] = 0;
+      }
+      n_valid->typed_data()[s] = static_cast<int32_t>(events.size());
+    }
+  }
+  return ffi::Error::Success();
+}
+
+// Transpose of the gather in SortEvents: d_input_times [B, n_in, K] is zero except at the
+// slots of the kept events, which receive the cotangent of their event time.
+template <ffi::DataType DT>
+ffi::Error ScatterEvents(ffi::BufferR2<DT> d_event_times, ffi::BufferR2<ffi::S32> slot,
+                         ffi::ResultBufferR3<DT> d_input_times) {
+  using T = ffi::NativeType<DT>;
+  const auto dims = d_event_times.dimensions();
+  const auto out_dims = d_input_times->dimensions();
+  const int64_t batch = dims[0], n_events = dims[1];
+  const int64_t n_slots = out_dims[1] * out_dims[2];
+#pragma omp parallel for schedule(static)
+  for (int64_t s = 0; s < batch; ++s) {
+    T* out = d_input_times->typed_data() + s * n_slots;
+    std::fill(out, out + n_slots, T(0));
+    const T* d = d_event_times.typed_data() + s * n_events;
+    const int32_t* sl = slot.typed_data() + s * n_events;
+    for (int64_t k = 0; k < n_events && sl[k] >= 0; ++k) out[sl[k]] = d[k];
+  }
+  return ffi::Error::Success();
+}
+
+}  // namespace
+
+// Handler symbols. The FFI binds arguments by position; the comments name them in the
+// order of the handler's parameters (and of the calls in snnjax/lif/backends/ffi.py).
+// Ranks are checked by the FFI (BufferR<n>).
+
+#define SNNJAX_FORWARD(NAME, DT)                                                 \
+  XLA_FFI_DEFINE_HANDLER_SYMBOL(NAME, Forward<DT>,                               \
+                                ffi::Ffi::Bind()                                 \
+                                    .Arg<ffi::BufferR2<DT>>()       /* event_times */  \
+                                    .Arg<ffi::BufferR2<ffi::S32>>() /* event_source */ \
+                                    .Arg<ffi::BufferR2<DT>>()       /* weights */      \
+                                    .Arg<ffi::BufferR1<DT>>()       /* theta */        \
+                                    .Arg<ffi::BufferR1<DT>>()       /* delta_theta */  \
+                                    .Arg<ffi::BufferR0<DT>>()       /* tau_syn */      \
+                                    .Arg<ffi::BufferR0<DT>>()       /* t_max */        \
+                                    .Ret<ffi::BufferR3<DT>>()       /* times */        \
+                                    .Ret<ffi::BufferR3<DT>>()       /* slope */        \
+                                    .Ret<ffi::BufferR3<ffi::S32>>() /* event_index */  \
+                                    .Ret<ffi::BufferR2<ffi::S32>>() /* n_spikes */);
+
+#define SNNJAX_BACKWARD(NAME, DT)                                                \
+  XLA_FFI_DEFINE_HANDLER_SYMBOL(NAME, Backward<DT>,                              \
+                                ffi::Ffi::Bind()                                 \
+                                    .Arg<ffi::BufferR2<DT>>()       /* event_times */  \
+                                    .Arg<ffi::BufferR2<ffi::S32>>() /* event_source */ \
+                                    .Arg<ffi::BufferR2<DT>>()       /* weights */      \
+                                    .Arg<ffi::BufferR1<DT>>()       /* delta_theta */  \
+                                    .Arg<ffi::BufferR0<DT>>()       /* tau_syn */      \
+                                    .Arg<ffi::BufferR3<DT>>()       /* cot_times */    \
+                                    .Arg<ffi::BufferR3<DT>>()       /* times */        \
+                                    .Arg<ffi::BufferR3<DT>>()       /* slope */        \
+                                    .Arg<ffi::BufferR3<ffi::S32>>() /* event_index */  \
+                                    .Arg<ffi::BufferR2<ffi::S32>>() /* n_spikes */     \
+                                    .Ret<ffi::BufferR2<DT>>()       /* d_weights */    \
+                                    .Ret<ffi::BufferR2<DT>>()       /* d_event_times */);
+
+SNNJAX_FORWARD(SnnjaxLifForwardF32, ffi::F32)
+SNNJAX_FORWARD(SnnjaxLifForwardF64, ffi::F64)
+SNNJAX_BACKWARD(SnnjaxLifBackwardF32, ffi::F32)
+SNNJAX_BACKWARD(SnnjaxLifBackwardF64, ffi::F64)
+
+#define SNNJAX_SORT(NAME, DT)                                                    \
+  XLA_FFI_DEFINE_HANDLER_SYMBOL(NAME, SortEvents<DT>,                            \
+                                ffi::Ffi::Bind()                                 \
+                                    .Arg<ffi::BufferR3<DT>>()       /* input_times */  \
+                                    .Arg<ffi::BufferR0<DT>>()       /* t_max */        \
+                                    .Ret<ffi::BufferR2<DT>>()       /* event_times */  \
+                                    .Ret<ffi::BufferR2<ffi::S32>>() /* source */       \
+                                    .Ret<ffi::BufferR2<ffi::S32>>() /* slot */         \
+                                    .Ret<ffi::BufferR1<ffi::S32>>() /* n_valid */);
+
+SNNJAX_SORT(SnnjaxSortEventsF32, ffi::F32)
+SNNJAX_SORT(SnnjaxSortEventsF64, ffi::F64)
+
+#define SNNJAX_SCATTER(NAME, DT)                                                 \
+  XLA_FFI_DEFINE_HANDLER_SYMBOL(NAME, ScatterEvents<DT>,                         \
+                                ffi::Ffi::Bind()                                 \
+                                    .Arg<ffi::BufferR2<DT>>()       /* d_event_times */ \
+                                    .Arg<ffi::BufferR2<ffi::S32>>() /* slot */          \
+                                    .Ret<ffi::BufferR3<DT>>()       /* d_input_times */);
+
+SNNJAX_SCATTER(SnnjaxScatterEventsF32, ffi::F32)
+SNNJAX_SCATTER(SnnjaxScatterEventsF64, ffi::F64)

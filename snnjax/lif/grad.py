@@ -1,0 +1,141 @@
+"""Exact gradients of LIF spike times (SPEC §4): the ``jax.custom_vjp`` over an event backend.
+
+The derivatives hold the set of causal events fixed (spike times are piecewise smooth in
+weights and input times; the gradient is exact wherever no spike appears or vanishes).
+For spike ``k`` of a neuron, in the frame of its last causal input (``z = exp((t_k -
+t_frame) / tau_mem)``, ``x`` the slope term of :func:`snnjax.lif.crossing_z`):
+
+* ``f1 = dt_k/da = tau_mem / (z x)`` and ``f2 = -dt_k/db = tau_mem / x``;
+* errors through the resets of earlier spikes of the same neuron, in O(K) with one running
+  sum: ``E_k = e_k + z_k sum_{n>k} kappa E_n / x_n`` (frames converted on the way;
+  :func:`spike_errors`);
+* ``dL/dw_j = sum_k [f1 E_k exp((t_j - t_f)/tau_syn) - f2 E_k exp((t_j - t_f)/tau_mem)]`` over
+  the spikes for which input event ``j`` is causal, accumulated backwards over the events
+  with decaying running sums ``U`` (``tau_syn`` part) and ``V`` (``tau_mem`` part), so that
+  nothing of size ``batch x events x neurons`` is materialised;
+* ``dL/dt_j = sum_i w_ji (U_ji / tau_syn + V_ji / tau_mem)``.
+
+The forward and backward passes themselves are the backend's
+(:class:`snnjax.lif.backends.EventBackend`); :func:`event_spike_times` ties them together.
+Gradients with respect to the physical parameters (``tau_syn``, ``theta``,
+``delta_theta``) and ``t_max`` are not computed: they are returned as zeros.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax.typing import ArrayLike
+
+from snnjax.lif.events import Events
+from snnjax.lif.forward import EventForward
+from snnjax.lif.params import LIFParams
+
+if TYPE_CHECKING:
+    from snnjax.lif.backends import EventBackend
+
+__all__ = ["SpikeTimeResiduals", "event_spike_times", "spike_errors"]
+
+
+class SpikeTimeResiduals(NamedTuple):
+    """What the backward pass of :func:`event_spike_times` keeps from the forward."""
+
+    events: Events
+    weights: jax.Array
+    params: LIFParams
+    t_max: jax.Array
+    forward: EventForward
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(4, 5))
+def event_spike_times(events: Events, weights: jax.Array, params: LIFParams, t_max: jax.Array,
+                      max_spikes: int, backend: EventBackend) -> tuple[jax.Array, jax.Array]:
+    """Differentiable spike times of a layer driven by sorted events.
+
+    Args:
+      events: ``[B, E]`` sorted input :class:`~snnjax.lif.events.Events`, all ``< t_max``.
+      weights: ``[n_in, N]``.
+      params: :class:`~snnjax.lif.LIFParams` of ``weights.dtype`` (scalars or ``[N]``).
+      t_max: scalar end of the simulation (s).
+      max_spikes: static buffer size ``K``.
+      backend: static :class:`~snnjax.lif.backends.EventBackend` that runs the forward and
+        backward passes (see :func:`snnjax.lif.backends.resolve_backend`).
+
+    Returns:
+      ``(times [B, N, K], n_spikes [B, N] int32)``; ``times`` carries exact gradients with
+      respect to ``events.times`` and ``weights``.
+    """
+    out = backend.forward(events, weights, params, t_max, max_spikes)
+    return out.times, out.n_spikes
+
+
+def _fwd(events, weights, params, t_max, max_spikes, backend):
+    out = backend.forward(events, weights, params, t_max, max_spikes)
+    residuals = SpikeTimeResiduals(events=events, weights=weights, params=params, t_max=t_max,
+                                   forward=out)
+    return (out.times, out.n_spikes), residuals
+
+
+def _bwd(max_spikes, backend, residuals: SpikeTimeResiduals, cotangents):
+    del max_spikes
+    cot_times, _ = cotangents
+    r = residuals
+    d_event_times, d_weights = backend.backward(r.events, r.weights, r.params, r.forward,
+                                                cot_times)
+    zeros = partial(jax.tree_util.tree_map, jnp.zeros_like)
+    return (Events(times=d_event_times, source=None), d_weights, zeros(r.params),
+            zeros(r.t_max))
+
+
+event_spike_times.defvjp(_fwd, _bwd)
+
+
+class _ErrorCarry(NamedTuple):
+    """Running sum of the reverse scan of :func:`spike_errors`."""
+
+    s: jax.Array            # [B, N] sum_{n>k} kappa E_n / x_n, in the frame t_frame_next
+    t_frame_next: jax.Array  # [B, N] frame of the last spike folded into s (inf: none)
+
+
+def spike_errors(cot_times: ArrayLike, times: ArrayLike, slope: ArrayLike,
+                 frame_time: ArrayLike, tau_mem: ArrayLike,
+                 kappa: ArrayLike) -> tuple[jax.Array, jax.Array]:
+    """Total errors ``E_k`` of the stored spikes, including the paths through resets.
+
+    Args:
+      cot_times: ``[B, N, K]`` ``dL/dt_k`` delivered from above.
+      times, slope, frame_time: ``[B, N, K]`` from :class:`snnjax.lif.forward.EventForward`.
+      tau_mem, kappa: scalars or ``[N]`` (``kappa = delta_theta / tau_mem``).
+
+    Returns:
+      ``(E [B, N, K], z [B, N, K])`` with ``E = 0`` on empty slots and ``z`` the spike's
+      ``exp((t_k - t_frame)/tau_mem)`` (``1`` on empty slots).
+    """
+    times = jnp.asarray(times)
+    valid = jnp.isfinite(times)
+    tau_mem = jnp.asarray(tau_mem)[..., None] if jnp.ndim(tau_mem) else tau_mem
+    kappa = jnp.asarray(kappa)[..., None] if jnp.ndim(kappa) else kappa
+    z = jnp.where(valid, jnp.exp(jnp.where(valid, times - frame_time, 0.0) / tau_mem), 1.0)
+    e = jnp.where(valid, cot_times, 0.0)
+    kap = jnp.broadcast_to(kappa, times.shape)
+    tm = jnp.broadcast_to(tau_mem, times.shape)
+
+    def step(carry: _ErrorCarry, xs):
+        e_k, z_k, x_k, tf_k, ok, kap_k, tm_k = xs
+        # Frames are event times, non-decreasing in k: the factor is a decay (<= 1).
+        shift = jnp.where(ok & jnp.isfinite(carry.t_frame_next), tf_k - carry.t_frame_next, 0.0)
+        s_k = carry.s * jnp.exp(shift / tm_k)
+        err = jnp.where(ok, e_k + z_k * s_k, 0.0)
+        s_new = jnp.where(ok, s_k + kap_k * err / x_k, carry.s)
+        tf_new = jnp.where(ok, tf_k, carry.t_frame_next)
+        return _ErrorCarry(s=s_new, t_frame_next=tf_new), err
+
+    moved = [jnp.moveaxis(jnp.asarray(v), -1, 0)
+             for v in (e, z, slope, frame_time, valid, kap, tm)]
+    init = _ErrorCarry(s=jnp.zeros(times.shape[:-1], times.dtype),
+                       t_frame_next=jnp.full(times.shape[:-1], jnp.inf, times.dtype))
+    _, errors = jax.lax.scan(step, init, moved, reverse=True)
+    return jnp.moveaxis(errors, 0, -1), z

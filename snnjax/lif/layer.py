@@ -1,0 +1,173 @@
+"""The public functional LIF layer: validation, the backend choice, sorting, the exact kernel."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.typing import ArrayLike
+
+from snnjax.lif.backends import EventBackend, resolve_backend
+from snnjax.lif.events import event_capacity
+from snnjax.lif.grad import event_spike_times
+from snnjax.lif.params import LIFParams
+
+__all__ = ["LayerOutput", "check_spike_times", "checkify_spike_times", "lif_layer"]
+
+
+class LayerOutput(NamedTuple):
+    """Output of :func:`lif_layer` (leading batch dimensions ``...`` as in the input).
+
+    Attributes:
+      times: ``[..., n_out, max_spikes]`` spike times (s), sorted per neuron, ``inf`` = empty.
+      n_dropped: ``[..., n_out]`` int32, spikes fired beyond the buffer (not in ``times``).
+        Nonzero means ``max_spikes`` is too small for this input.
+      n_input_overflow: ``[...]`` int32, input events before ``t_max`` that did not fit in
+        ``max_input_events`` (and were ignored). Nonzero means the result is wrong:
+        increase ``max_input_events``.
+    """
+
+    times: jax.Array
+    n_dropped: jax.Array
+    n_input_overflow: jax.Array
+
+
+def _concrete(x: Any) -> bool:
+    return not isinstance(x, jax.core.Tracer)
+
+
+def check_spike_times(times: ArrayLike, name: str = "input_times") -> None:
+    """Raise ``ValueError`` if concrete spike trains are malformed; no-op for tracers.
+
+    Checks: no NaN, no negative time, each train sorted ascending (``inf`` padding last).
+    Inside ``jit`` use :func:`checkify_spike_times` with ``jax.experimental.checkify``.
+    """
+    if not _concrete(times):
+        return
+    arr = np.asarray(times)
+    if np.isnan(arr).any():
+        raise ValueError(f"{name} contains NaN; use +inf for an empty slot")
+    if (arr < 0).any():
+        raise ValueError(f"{name} contains negative spike times (min {arr.min()})")
+    if arr.shape[-1] > 1 and (arr[..., 1:] < arr[..., :-1]).any():
+        raise ValueError(f"{name} must be sorted ascending along the last axis "
+                         "(spike slots of one neuron, +inf padding last)")
+
+
+def checkify_spike_times(times: jax.Array, name: str = "input_times") -> None:
+    """Traced version of :func:`check_spike_times` for ``jax.experimental.checkify``.
+
+    Example:
+      >>> from jax.experimental import checkify
+      >>> def f(t): checkify_spike_times(t); return t
+      >>> err, _ = checkify.checkify(jax.jit(f))(jnp.array([[[-1.0]]]))
+      >>> err.get() is not None
+      True
+    """
+    from jax.experimental import checkify
+
+    checkify.check(~jnp.any(jnp.isnan(times)), f"{name} contains NaN")
+    checkify.check(~jnp.any(times < 0), f"{name} contains negative spike times")
+    if times.shape[-1] > 1:
+        checkify.check(~jnp.any(times[..., 1:] < times[..., :-1]), f"{name} is not sorted")
+
+
+def lif_layer(input_times: ArrayLike, weights: ArrayLike, params: LIFParams, *,
+              max_spikes: int, t_max: ArrayLike, max_input_events: int | None = None,
+              backend: str | EventBackend | None = None) -> LayerOutput:
+    """Exact spike times of a dense layer of LIF neurons (Bacho & Chu 2023; SPEC §1-4).
+
+    Every input spike is an event; spike times are found in closed form between events
+    (no time grid), with subtractive reset and a buffer of ``max_spikes`` slots per neuron
+    (``max_spikes=1`` is a Fast & Deep / time-to-first-spike layer). Gradients with respect
+    to ``input_times`` and ``weights`` are exact (``jax.custom_vjp``), so layers chain.
+
+    Args:
+      input_times: ``[..., n_in, K_in]`` float spike trains (s), sorted per neuron,
+        ``+inf`` = empty slot. Any number of leading batch dimensions.
+      weights: ``[n_in, n_out]`` float.
+      params: :class:`snnjax.LIFParams` (traced: a sweep over them does not recompile).
+      max_spikes: static buffer size per output neuron.
+      t_max: end of the simulation (s); spikes after it are not emitted.
+      max_input_events: optional static bound on the input events per sample (default: all
+        ``n_in * K_in`` slots). Smaller bounds make the layer faster when inputs are sparse;
+        events that do not fit are counted in ``n_input_overflow``, never dropped silently.
+      backend: the event backend (:mod:`snnjax.lif.backends`): ``"ffi"`` (compiled C++,
+        CPU), ``"loop"`` (pure JAX, any platform), ``"auto"``, an
+        :class:`~snnjax.lif.backends.EventBackend`, or ``None`` (default): the
+        ``SNNJAX_KERNEL`` environment variable, else ``"auto"``, which runs ``"ffi"`` on
+        CPU (where it builds and ``tau_syn`` is a scalar) and ``"loop"`` elsewhere. All
+        backends compute the same spike times and gradients.
+
+    Returns:
+      :class:`LayerOutput`.
+
+    Raises:
+      ValueError / TypeError: for mismatched shapes, non-float inputs, (when the input is
+        concrete, i.e. not under ``jit``) NaN, negative or unsorted spike times, and an
+        unknown backend or one that does not support this layer.
+      RuntimeError: a named backend that cannot run here (``"ffi"`` without a C++ compiler).
+
+    Example:
+      >>> import jax.numpy as jnp, snnjax
+      >>> t_in = jnp.array([[[0.0]], [[0.01]]])            # 2 samples, 1 input, 1 slot
+      >>> out = snnjax.lif_layer(t_in, jnp.array([[3.0]]), snnjax.LIFParams(0.13, 0.2),
+      ...                        max_spikes=4, t_max=1.0)
+      >>> out.times.shape
+      (2, 1, 4)
+    """
+    input_times = jnp.asarray(input_times)
+    weights = jnp.asarray(weights)
+    if not isinstance(params, LIFParams):
+        raise TypeError(f"params must be snnjax.LIFParams, got {type(params).__name__}")
+    if not jnp.issubdtype(input_times.dtype, jnp.floating):
+        raise TypeError(f"input_times must be a float array, got {input_times.dtype}")
+    if not jnp.issubdtype(weights.dtype, jnp.floating):
+        raise TypeError(f"weights must be a float array, got {weights.dtype}")
+    if input_times.ndim < 2:
+        raise ValueError(f"input_times must be [..., n_in, K_in], got shape {input_times.shape}")
+    if weights.ndim != 2:
+        raise ValueError(f"weights must be [n_in, n_out], got shape {weights.shape}")
+    if input_times.shape[-2] != weights.shape[0]:
+        raise ValueError(f"input_times has {input_times.shape[-2]} input neurons "
+                         f"(shape {input_times.shape}) but weights has {weights.shape[0]} rows")
+    if not isinstance(max_spikes, (int, np.integer)) or max_spikes < 1:
+        raise ValueError(f"max_spikes must be a positive int (static), got {max_spikes!r}")
+    if max_input_events is not None and (not isinstance(max_input_events, (int, np.integer))
+                                         or max_input_events < 1):
+        raise ValueError(f"max_input_events must be a positive int or None, "
+                         f"got {max_input_events!r}")
+    if _concrete(t_max) and not float(np.asarray(t_max)) > 0:
+        raise ValueError(f"t_max must be > 0, got {t_max!r}")
+    check_spike_times(input_times)
+    if _concrete(weights) and not np.isfinite(np.asarray(weights)).all():
+        raise ValueError("weights contain NaN or inf")
+
+    dtype = jnp.result_type(input_times.dtype, weights.dtype)
+    chosen = resolve_backend(backend, dtype, params)
+    return _lif_layer(input_times.astype(dtype), weights.astype(dtype), params, t_max,
+                      int(max_spikes), max_input_events, chosen)
+
+
+@partial(jax.jit, static_argnums=(4, 5, 6))
+def _lif_layer(input_times: jax.Array, weights: jax.Array, params: LIFParams, t_max: ArrayLike,
+               max_spikes: int, max_input_events: int | None,
+               backend: EventBackend) -> LayerOutput:
+    """Jitted body of :func:`lif_layer` (so that eager calls are compiled once per shape)."""
+    dtype = weights.dtype
+    batch_shape = input_times.shape[:-2]
+    flat = input_times.reshape((-1,) + input_times.shape[-2:])
+    t_max = jnp.asarray(t_max, dtype)
+    # (unflattening a LIFParams never re-validates its fields)
+    params = jax.tree_util.tree_map(lambda v: jnp.asarray(v, dtype), params)
+    n_events = event_capacity(flat.shape[1], flat.shape[2], max_input_events)
+    events, n_overflow = backend.sort_events(flat, t_max, n_events)
+    times, n_spikes = event_spike_times(events, weights, params, t_max, max_spikes, backend)
+    n_dropped = jnp.maximum(n_spikes - max_spikes, 0)
+    n_out = weights.shape[1]
+    return LayerOutput(times=times.reshape(batch_shape + (n_out, max_spikes)),
+                       n_dropped=n_dropped.reshape(batch_shape + (n_out,)),
+                       n_input_overflow=n_overflow.reshape(batch_shape))
