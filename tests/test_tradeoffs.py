@@ -297,6 +297,8 @@ def test_robustness_std_at_level_zero_is_exactly_zero():
     noise = _tradeoff_measure.Noise("input_jitter", (0.0, 0.002), "sigma", 1e3)
     (res,) = _tradeoff_measure.robustness_sweeps(run, [noise], 20, 0, print).values()
     assert res.per_seed[0].tolist() == [0.54] * 20
+    # what snnjax.analysis.robustness_sweep's std and mean give (printed '2.22e-16' before)
+    assert res.per_seed[0].std() > 0 and res.per_seed[0].mean() != 0.54
     assert res.mean[0] == 0.54 and res.std[0] == 0.0
     mean, std = _tradeoff_measure.robustness_rows(noise, res)
     assert mean["0"] == 0.54 and std["0"] == 0.0
