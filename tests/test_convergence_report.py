@@ -58,8 +58,12 @@ def test_cli_convergence(tmp_path, capsys):
 
     out = tmp_path / "cli"
     assert main(["convergence", "--out", str(out), "--n-runs", "2", "--steps", "3"]) == 0
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed = captured.out
     assert "multi-spike" in printed and "TTFS" in printed and "report.md" in printed
+    # the summary once: stdout has the results, stderr only progress
+    assert (captured.out + captured.err).count("report.md") == 1
+    assert "solved" not in captured.err
     assert "snnjax convergence --out" in (out / "report.md").read_text()
     assert main(["convergence", "--out", str(out), "--n-runs", "0"]) == 2
     assert "n_runs" in capsys.readouterr().err

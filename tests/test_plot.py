@@ -27,6 +27,20 @@ def read(files: plot.PlotFiles) -> tuple[list[str], list[list[str]]]:
     return rows[0], rows[1:]
 
 
+@pytest.fixture
+def figures(monkeypatch):
+    """The matplotlib figures the plot functions save, in order."""
+    saved = []
+    finish = plot._finish
+
+    def record(fig, *args, **kwargs):
+        saved.append(fig)
+        return finish(fig, *args, **kwargs)
+
+    monkeypatch.setattr(plot, "_finish", record)
+    return saved
+
+
 def test_spike_raster(tmp_path):
     layers = [np.array([[0.01], [INF], [0.05]]),
               np.array([[0.02, 0.03, INF], [INF, INF, INF]])]
@@ -37,6 +51,19 @@ def test_spike_raster(tmp_path):
     assert header == ["layer", "neuron", "time_s"]
     assert [(r[0], int(r[1]), float(r[2])) for r in rows] == [
         ("in", 0, 0.01), ("in", 2, 0.05), ("out", 0, 0.02), ("out", 0, 0.03)]
+
+
+def test_raster_neuron_axis_has_integer_ticks(tmp_path, figures):
+    # a 3-neuron output layer used to get ticks at -0.5, 0, 0.5, ...: neurons are indices
+    layers = [np.array([[0.01], [INF], [0.05], [0.2], [0.3]]),
+              np.array([[0.02, 0.03, INF], [INF, INF, INF], [0.1, INF, INF]]),
+              np.array([[0.04]])]
+    plot.plot_spike_raster(layers, tmp_path / "raster", names=["in", "output", "one"])
+    (fig,) = figures
+    for ax in fig.axes:
+        lo, hi = ax.get_ylim()
+        ticks = [t for t in ax.get_yticks() if lo <= t <= hi]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks
 
 
 def test_network_raster(tmp_path):
@@ -116,3 +143,22 @@ def test_training_curves(tmp_path):
     # One run's rows directly.
     header, rows = read(plot.plot_training_curves(rows_a, tmp_path / "one"))
     assert len(rows) == 3
+
+
+def test_training_curves_of_one_epoch_draw_markers(tmp_path, figures):
+    # a one-epoch run is one point per metric: it must show as a marker, not a bare dot
+    rows = [{"epoch": 1, "train_accuracy": 0.5, "validation_accuracy": 0.4}]
+    plot.plot_training_curves({"one": rows, "two": rows + [{"epoch": 2, "train_accuracy": 0.6,
+                                                           "validation_accuracy": 0.5}]},
+                              tmp_path / "curves",
+                              metrics=("train_accuracy", "validation_accuracy"))
+    (fig,) = figures
+    for ax in fig.axes:
+        lines = {line.get_label(): line for line in ax.get_lines()}
+        assert set(lines) == {"one", "two"}
+        for line in lines.values():
+            assert line.get_marker() == "o" and line.get_markersize() >= 4
+        assert lines["one"].get_markersize() > lines["two"].get_markersize()
+        # whole epochs on the x axis
+        lo, hi = ax.get_xlim()
+        assert all(float(t).is_integer() for t in ax.get_xticks() if lo <= t <= hi)

@@ -5,11 +5,24 @@ from __future__ import annotations
 import csv
 import json
 
+import jax
+import numpy as np
 import pytest
 
 from snnjax.cli import main
 from snnjax.configs import get_config
-from snnjax.reports.tradeoffs import seed_groups, tradeoff_report
+from snnjax.nn import make_dense_network
+from snnjax.readouts import get_readout
+from snnjax.reports import _format, _tradeoff_measure
+from snnjax.reports.tradeoffs import (
+    LoadedRun,
+    TradeoffMeasurements,
+    load_runs,
+    measure_tradeoffs,
+    seed_groups,
+    tradeoff_report,
+    write_tradeoff_report,
+)
 from snnjax.train import evaluate_run, train
 
 TINY = ["sizes=5,8,3", "epochs=2", "train_subset=200", "n_validation=100", "test_subset=100"]
@@ -78,6 +91,7 @@ def test_table_csvs_have_one_column_per_run(report, two_runs):
             assert float(rows[1][1 + 2 * i]) == pytest.approx(
                 tables["performance"]["accuracy"][name])
             assert float(rows[1][2 + 2 * i]) == pytest.approx(0.0, abs=1e-9)
+            assert float(rows[1][2 + 2 * i]) == 0.0  # exactly: every seed is the clean net
     conv = tables["convergence"]
     assert set(conv["epochs trained"].values()) == {2}
     for row in ("epochs to 90% of final validation accuracy",
@@ -121,7 +135,13 @@ def test_cli_tradeoffs(two_runs, tmp_path, capsys):
     rc = main(["tradeoffs", *map(str, two_runs), "--out", str(out), "--n-samples", "20",
                "--noise-seeds", "1"])
     assert rc == 0
-    assert "accuracy" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "accuracy" in captured.out
+    # the summary once: stdout has the results, stderr only progress
+    both = captured.out + captured.err
+    for run in two_runs:
+        assert both.count(f"{run.name}: accuracy") == 1, both
+    assert both.count("report.md") == 1, both
     text = (out / "report.md").read_text()
     assert "snnjax tradeoffs" in text and "--n-samples 20" in text
 
@@ -197,3 +217,88 @@ def test_report_across_training_seeds(two_runs, tmp_path):
                  "seeds_validation_curves"):
         assert (out / f"plot_{name}.png").stat().st_size > 1000
     assert _csv(out / "table_seed_groups.csv")[1][1] == f"{names[0]} {names[1]}"
+
+
+def test_scatter_plots_name_the_readouts(report, two_runs):
+    # without seed groups the points are coloured by readout: the legend shows its label
+    out, _ = report
+    for name in ("accuracy_vs_spikes", "accuracy_vs_synops"):
+        rows = _csv(out / f"plot_{name}.csv")
+        assert {r[0]: r[1] for r in rows[1:]} == {
+            two_runs[0].name: get_readout("count").label,   # 'multi-spike (count loss)'
+            two_runs[1].name: get_readout("ttfs").label}
+
+
+def test_measuring_writes_nothing_and_writing_makes_the_report(two_runs, tmp_path,
+                                                                monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    before = {p: p.stat().st_mtime_ns for run in two_runs for p in run.rglob("*")}
+    runs = load_runs(two_runs, n_samples=20, checkpoint="last")
+    assert [r.name for r in runs] == [r.name for r in two_runs]
+    assert {(r.split, r.checkpoint) for r in runs} == {("test", "last")}
+    m = measure_tradeoffs(runs, noise_seeds=1)
+    assert isinstance(m, TradeoffMeasurements)
+    assert list(tmp_path.iterdir()) == []
+    assert {p: p.stat().st_mtime_ns for run in two_runs for p in run.rglob("*")} == before
+    assert m.names == [r.name for r in two_runs] and not m.with_seeds
+    assert list(m.tables)[:3] == ["performance", "sparsity", "latency"]
+    assert m.tables["performance"]["samples evaluated"] == {n: 20 for n in m.names}
+    assert m.deadlines.shape == (41,) and m.deadline_accuracy[m.names[0]].shape == (41,)
+    res = m.noise["input_jitter"][m.names[1]]
+    assert res.per_seed.shape == (6, 1)
+    assert m.tables["robustness_input_jitter"]["0"][m.names[1]] == pytest.approx(
+        m.tables["performance"]["accuracy"][m.names[1]])
+    path = write_tradeoff_report(m, tmp_path / "out", command="measured")
+    text = path.read_text()
+    assert path == tmp_path / "out" / "report.md" and "Command: `measured`" in text
+    assert "checkpoint: `last`" in text
+    for section in SECTIONS:
+        assert section in text
+    with pytest.raises(ValueError, match="unique"):
+        measure_tradeoffs([runs[0], runs[0]])
+    with pytest.raises(ValueError, match="noise_seeds"):
+        measure_tradeoffs(runs, noise_seeds=0)
+
+
+# ------------------------------------------------------------- a std of exactly zero
+
+
+def test_equal_values_have_exactly_zero_std():
+    # np.std of 20 equal accuracies of 0.54 is 2.2e-16, which printed as '2.22e-16'
+    assert np.full(20, 0.54).std() != 0.0
+    assert _format.exact_std(np.full(20, 0.54)) == 0.0
+    per_seed = np.array([[0.54] * 20, [0.5, 0.6] * 10])
+    assert _format.exact_std(per_seed, axis=1).tolist() == [0.0, pytest.approx(0.05)]
+    assert _format.exact_std([0.7], ddof=1) == 0.0
+    # over training seeds (sample std)
+    assert np.full(3, 0.7).std(ddof=1) != 0.0
+    mean, std, n = _format.mean_std([0.7, 0.7, 0.7, None, float("nan")])
+    assert np.full(3, 0.7).mean() != 0.7
+    assert (mean, std, n) == (0.7, 0.0, 3)
+    assert _format.exact_mean(per_seed, axis=1).tolist() == [0.54, pytest.approx(0.55)]
+    assert _format.plus_minus(mean, std, n) == "0.7 ± 0 (n=3)"
+    assert _format.markdown_table({"0": {"a": _format.exact_std(np.full(20, 0.54))}},
+                                  ["a"], "sigma").endswith("| 0 | 0 |")
+
+
+def test_robustness_std_at_level_zero_is_exactly_zero():
+    # a real sweep whose clean accuracy is 27/50 = 0.54 over 20 noise seeds (the default)
+    net = make_dense_network(sizes=(4, 8, 3), thetas=(0.2, 0.2), max_spikes=(3, 3),
+                             init=("uniform", 1.0, 3.0))
+    x = jax.random.uniform(jax.random.key(1), (50, 4, 1), minval=0.0, maxval=0.05)
+    params = net.init(jax.random.key(0), x)
+    pred = np.asarray(get_readout("count").predict(net.apply(params, x).times)[0])
+    assert (pred >= 0).sum() >= 27
+    labels = np.where(pred >= 0, (pred + 1) % 3, 0)
+    labels[np.flatnonzero(pred >= 0)[:27]] = pred[pred >= 0][:27]
+    run = LoadedRun(name="net", run_dir=None, config=None, model=net,
+                    params=params["params"], epoch=1, readout="count",
+                    input_times=np.asarray(x), labels=labels, metrics=[], results={})
+    noise = _tradeoff_measure.Noise("input_jitter", (0.0, 0.002), "sigma", 1e3)
+    (res,) = _tradeoff_measure.robustness_sweeps(run, [noise], 20, 0, print).values()
+    assert res.per_seed[0].tolist() == [0.54] * 20
+    # what snnjax.analysis.robustness_sweep's std and mean give (printed '2.22e-16' before)
+    assert res.per_seed[0].std() > 0 and res.per_seed[0].mean() != 0.54
+    assert res.mean[0] == 0.54 and res.std[0] == 0.0
+    mean, std = _tradeoff_measure.robustness_rows(noise, res)
+    assert mean["0"] == 0.54 and std["0"] == 0.0

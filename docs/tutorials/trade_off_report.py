@@ -38,7 +38,7 @@ from pathlib import Path
 from IPython.display import Image, Markdown, display
 
 from snnjax.configs import get_config
-from snnjax.reports.tradeoffs import tradeoff_report
+from snnjax.reports.tradeoffs import load_runs, measure_tradeoffs, write_tradeoff_report
 from snnjax.train import train
 
 # %% [markdown]
@@ -59,9 +59,13 @@ for name in ("yinyang_multispike", "yinyang_ttfs"):
 # %% [markdown]
 # ## The report
 #
-# `tradeoff_report` restores each run's validation-selected (`best`) checkpoint, re-encodes
-# its test split exactly as in training and measures everything with
-# [`snnjax.analysis`][snnjax.analysis]. The same call from the command line:
+# A report is three steps: [`load_runs`][snnjax.reports.tradeoffs.load_runs] restores each
+# run's validation-selected (`best`) checkpoint and re-encodes its test split exactly as in
+# training; [`measure_tradeoffs`][snnjax.reports.tradeoffs.measure_tradeoffs] measures
+# everything with [`snnjax.analysis`][snnjax.analysis] and writes no file;
+# [`write_tradeoff_report`][snnjax.reports.tradeoffs.write_tradeoff_report] writes the
+# tables, the plots and `report.md`. `tradeoff_report(runs, report_dir, n_samples=500,
+# noise_seeds=4)` does all three in one call, as does the command line:
 #
 # ```bash
 # snnjax tradeoffs runs/yinyang_multispike runs/yinyang_ttfs --out runs/report \
@@ -69,25 +73,33 @@ for name in ("yinyang_multispike", "yinyang_ttfs"):
 # ```
 
 # %%
-runs = [workdir / "yinyang_multispike", workdir / "yinyang_ttfs"]
+runs = load_runs([workdir / "yinyang_multispike", workdir / "yinyang_ttfs"], n_samples=500)
+t0 = time.perf_counter()
+measurements = measure_tradeoffs(runs, noise_seeds=4)
+print(f"measured in {time.perf_counter() - t0:.1f} s")
+
 report_dir = workdir / "report"
 command = ("snnjax tradeoffs yinyang_multispike yinyang_ttfs --out report "
            "--n-samples 500 --noise-seeds 4")
-t0 = time.perf_counter()
-tables = tradeoff_report(runs, report_dir, n_samples=500, noise_seeds=4, command=command)
-print(f"report built in {time.perf_counter() - t0:.1f} s")
+write_tradeoff_report(measurements, report_dir, command=command)
 for path in sorted(report_dir.iterdir()):
     print(" ", path.name)
 
 # %% [markdown]
 # The directory holds `report.md` (one table per measure, runs as columns), every table as
 # a CSV (`table_<name>.csv`: first column the row label, one column per run) and every plot
-# as a PNG with the CSV of its data. The function also returns the tables as nested dicts,
-# `tables[table][row][run]`, for use in code:
+# as a PNG with the CSV of its data. In code, the measurements hold the same tables as
+# nested dicts, `tables[table][row][run]`, and the curves behind the plots:
 
 # %%
+tables = measurements.tables
 print(sorted(tables))
 print(tables["performance"]["accuracy"])
+jitter = measurements.noise["input_jitter"]["yinyang_ttfs"]  # a RobustnessResult
+print("input jitter (s):", jitter.levels, "accuracy per level and noise seed:",
+      jitter.per_seed.shape)
+print("accuracy at", len(measurements.deadlines), "deadlines:",
+      {name: round(float(acc[-1]), 3) for name, acc in measurements.deadline_accuracy.items()})
 
 # %% [markdown]
 # Below, `report.md` section by section. (Its "Plots" section links the PNGs by file

@@ -370,6 +370,35 @@ def robustness_sweep(kind: str, model, params, input_times, labels, levels, n_se
     Returns:
       :class:`RobustnessResult`.
     """
+    x, y, lv, n_seeds, seed_mode = _check_sweep(kind, model, readout, input_times, labels,
+                                                 levels, n_seeds, seed_mode, python_loop)
+    n = x.shape[0]
+    bsz = min(n, int(batch_size) if batch_size else math.ceil(1024 / n_seeds))
+    keys = _seed_keys(key, n_seeds)
+
+    single = _compiled(kind, model, readout, "loop")
+    if python_loop:
+        run = lambda *a: tuple(jnp.stack(v) for v in zip(*(single(*a, k) for k in keys),
+                                                         strict=True))
+    else:
+        compiled = _compiled(kind, model, readout, seed_mode)
+        run = lambda *a: compiled(*a, keys)
+    # Level 0 adds no noise (t + 0 eps, u < 0, w (1 + 0 eps) are exact), so every seed gives
+    # the clean result: evaluate it once and copy it to all seeds.
+    run_clean = lambda *a: tuple(jnp.broadcast_to(v, (n_seeds, *jnp.shape(v)))
+                                 for v in single(*a, keys[0]))
+    n_correct, overflow = _sweep_chunks(run, run_clean, params, x, y, lv, n_seeds, bsz,
+                                        f"{kind} x {n_seeds} seeds" if progress else None)
+    per_seed = n_correct / n
+    return RobustnessResult(kind=kind, levels=lv, mean=per_seed.mean(axis=1),
+                            std=per_seed.std(axis=1), per_seed=per_seed,
+                            n_input_overflow=overflow, n_samples=int(n), readout=readout)
+
+
+def _check_sweep(kind, model, readout, input_times, labels, levels, n_seeds, seed_mode,
+                 python_loop):
+    """Validated arguments of :func:`robustness_sweep`: ``(x, y, levels, n_seeds,
+    seed_mode)`` as NumPy arrays / ints, ``seed_mode`` resolved (``"auto"`` -> a mode)."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     check_readout(readout)
@@ -398,32 +427,25 @@ def robustness_sweep(kind: str, model, params, input_times, labels, levels, n_se
     n_seeds = int(n_seeds)
     if n_seeds < 1:
         raise ValueError(f"n_seeds must be >= 1, got {n_seeds}")
-    n = x.shape[0]
-    if n == 0:
+    if x.shape[0] == 0:
         raise ValueError("empty data set")
-    bsz = min(n, int(batch_size) if batch_size else math.ceil(1024 / n_seeds))
-    keys = _seed_keys(key, n_seeds)
+    return x, y, lv, n_seeds, seed_mode
 
-    single = _compiled(kind, model, readout, "loop")
-    if python_loop:
-        run = lambda *a: tuple(jnp.stack(v) for v in zip(*(single(*a, k) for k in keys),
-                                                         strict=True))
-    else:
-        compiled = _compiled(kind, model, readout, seed_mode)
-        run = lambda *a: compiled(*a, keys)
-    # Level 0 adds no noise (t + 0 eps, u < 0, w (1 + 0 eps) are exact), so every seed gives
-    # the clean result: evaluate it once and copy it to all seeds.
-    run_clean = lambda *a: tuple(jnp.broadcast_to(v, (n_seeds, *jnp.shape(v)))
-                                 for v in single(*a, keys[0]))
 
+def _sweep_chunks(run, run_clean, params, x, y, lv, n_seeds: int, bsz: int,
+                  progress: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """``(n_correct [L, S], overflow [L, S])`` summed over chunks of ``bsz`` samples (the
+    last chunk padded with copies of its first sample, masked out); ``progress``: the
+    description of a ``tqdm`` bar, or ``None``."""
+    n = x.shape[0]
     n_correct = np.zeros((lv.size, n_seeds), np.int64)
     overflow = np.zeros((lv.size, n_seeds), np.int64)
     dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.float32
     bar = None
-    if progress:
+    if progress is not None:
         from tqdm.auto import tqdm
-        bar = tqdm(total=math.ceil(n / bsz) * lv.size, unit="call",
-                   desc=f"{kind} x {n_seeds} seeds", dynamic_ncols=True)
+        bar = tqdm(total=math.ceil(n / bsz) * lv.size, unit="call", desc=progress,
+                   dynamic_ncols=True)
     for start in range(0, n, bsz):
         stop = min(start + bsz, n)
         idx = np.arange(start, start + bsz)
@@ -440,10 +462,7 @@ def robustness_sweep(kind: str, model, params, input_times, labels, levels, n_se
                 bar.update(1)
     if bar is not None:
         bar.close()
-    per_seed = n_correct / n
-    return RobustnessResult(kind=kind, levels=lv, mean=per_seed.mean(axis=1),
-                            std=per_seed.std(axis=1), per_seed=per_seed,
-                            n_input_overflow=overflow, n_samples=int(n), readout=readout)
+    return n_correct, overflow
 
 
 def input_jitter_sweep(model, params, input_times, labels, sigmas: Sequence[float],

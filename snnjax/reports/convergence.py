@@ -69,7 +69,6 @@ def convergence_report(out_dir: str | os.PathLike[str], *, n_runs: int = 100,
       ValueError: ``n_runs < 1`` or ``n_steps < 1``.
     """
     from snnjax import analysis
-    from snnjax.reports import plot
 
     log = log or (lambda _msg: None)
     if n_runs < 1:
@@ -84,23 +83,43 @@ def convergence_report(out_dir: str | os.PathLike[str], *, n_runs: int = 100,
     if command is None:
         command = invoked_command()
     t_start = time.perf_counter()
-    summaries: dict[str, dict[str, float]] = {}
+    maps = _measure(n_runs, seed, overrides, log)
+    summaries = {readout: _summary(cmap) for readout, cmap in maps.items()}
+    _write_maps(maps, out, n_runs)
+    _write_summary_csv(summaries, out)
+    problem = analysis.toy_problem("count", **overrides)
+    (out / "report.md").write_text(_markdown(
+        maps, summaries, problem, n_runs=n_runs, seed=seed, command=command,
+        seconds=time.perf_counter() - t_start))
+    log(f"report written ({time.perf_counter() - t_start:.1f} s)")
+    return summaries
+
+
+def _measure(n_runs: int, seed: int, overrides: dict[str, Any], log) -> dict[str, Any]:
+    """``{readout: ConvergenceMap}`` for both readouts, with the same draws."""
+    from snnjax import analysis
+
     maps = {}
-    problems = {}
-    for readout, label in READOUTS:
+    for readout, _label in READOUTS:
         t0 = time.perf_counter()
-        cmap = analysis.convergence_map(readout, n_runs=n_runs, key=jax.random.key(seed),
-                                        **overrides)
-        maps[readout] = cmap
-        problems[readout] = analysis.toy_problem(readout, **overrides)
-        summaries[readout] = _summary(cmap)
+        maps[readout] = analysis.convergence_map(readout, n_runs=n_runs,
+                                                 key=jax.random.key(seed), **overrides)
+        log(f"{readout}: convergence map ({time.perf_counter() - t0:.1f} s)")
+    return maps
+
+
+def _write_maps(maps: dict[str, Any], out: Path, n_runs: int) -> None:
+    """The heat maps ``plot_convergence_<readout>_<value>.png`` (+ CSV)."""
+    from snnjax.reports import plot
+
+    for readout, label in READOUTS:
         for value in ("solved", "final"):
             plot.plot_convergence_map(
-                cmap, out / f"plot_convergence_{readout}_{value}.png", value=value,
+                maps[readout], out / f"plot_convergence_{readout}_{value}.png", value=value,
                 title=f"{label}: {value} ({n_runs} runs/cell)")
-        log(f"{readout}: mean solved {summaries[readout]['mean solved']:.3f} "
-            f"({time.perf_counter() - t0:.1f} s)")
 
+
+def _write_summary_csv(summaries: dict[str, dict[str, float]], out: Path) -> None:
     names = [r for r, _ in READOUTS]
     with open(out / "table_convergence_summary.csv", "w", newline="") as f:
         w = csv.writer(f)
@@ -108,21 +127,25 @@ def convergence_report(out_dir: str | os.PathLike[str], *, n_runs: int = 100,
         for measure in summaries["count"]:
             w.writerow([measure, *(repr(summaries[r][measure]) for r in names)])
 
-    grid = maps["count"]
+
+def _markdown(maps: dict[str, Any], summaries: dict[str, dict[str, float]], problem, *,
+              n_runs: int, seed: int, command: str, seconds: float) -> str:
+    """The text of ``report.md``: settings, the summary table, the maps."""
+    names = [r for r, _ in READOUTS]
     md = ["# Toy convergence map (Bacho & Chu 2023, SPEC §6)", "",
           f"Command: `{command}`", "",
           "Two samples that differ only in the order of two input spikes, one layer of 4 "
           "inputs -> 2 LIF neurons, plain gradient descent "
-          f"(lr {problems['count'].lr}, {problems['count'].n_steps} steps) from "
+          f"(lr {problem.lr}, {problem.n_steps} steps) from "
           f"w ~ N(mu, sigma); {n_runs} runs per cell on the grid mu, sigma in "
-          f"{{{', '.join(f'{v:g}' for v in grid.means)}}}; the same standard-normal draws "
-          f"(seed {seed}) for every cell and both readouts. See "
+          f"{{{', '.join(f'{v:g}' for v in maps['count'].means)}}}; the same standard-normal "
+          f"draws (seed {seed}) for every cell and both readouts. See "
           "`snnjax.analysis.convergence` for the exact settings.", "",
           "*solved*: share of runs that classify both samples correctly at some point of "
           "training (the paper's map); *final*: correct after the last step; *initial*: "
           "correct before training. Silent outputs count as wrong (the authors' readout "
           "maps them to class 0).", "",
-          f"Wall time: {time.perf_counter() - t_start:.1f} s.", "",
+          f"Wall time: {seconds:.1f} s.", "",
           "## Summary over the grid", "",
           "| measure | " + " | ".join(label for _, label in READOUTS) + " |",
           "|---|" + "---|" * len(READOUTS)]
@@ -135,6 +158,4 @@ def convergence_report(out_dir: str | os.PathLike[str], *, n_runs: int = 100,
             png = f"plot_convergence_{readout}_{value}.png"
             md += [f"### {label}: {value}", "",
                    f"![{readout} {value}]({png}) (data: `{png[:-4]}.csv`)", ""]
-    (out / "report.md").write_text("\n".join(md))
-    log(f"report: {out / 'report.md'} ({time.perf_counter() - t_start:.1f} s)")
-    return summaries
+    return "\n".join(md)

@@ -29,6 +29,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 __all__ = [
     "PlotFiles",
@@ -123,6 +124,7 @@ def plot_spike_raster(layer_times: Sequence[Any], path, *, names: Sequence[str] 
         ax.scatter(times * 1e3, neuron, s=4 if flat.shape[0] > 50 else 12, marker="|",
                    color="k", linewidths=0.8)
         ax.set_ylim(-0.5, flat.shape[0] - 0.5)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # indices
         ax.set_ylabel("neuron")
         ax.set_title(f"{name}: {times.size} spikes, {flat.shape[0]} neurons", fontsize=9)
         rows.extend((name, int(n), float(s)) for n, s in zip(neuron, times, strict=True))
@@ -395,9 +397,12 @@ def plot_training_curves(runs: Mapping[str, Sequence[Mapping[str, Any]]] |
             if not pts:
                 continue
             e, v = np.array(pts, np.float64).T
-            ax.plot(e, scale * v, marker="." if len(pts) < 40 else None, label=name)
+            # markers (not bare lines) for short runs: a one-epoch curve is a visible point
+            ax.plot(e, scale * v, marker="o" if len(pts) < 40 else None,
+                    markersize=6 if len(pts) == 1 else 4, label=name)
             rows.extend((name, ee, m, vv) for ee, vv in pts)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
         ax.set_ylabel(m.replace("_", " ") + (" (%)" if scale != 1.0 else ""))
         ax.grid(alpha=0.3)
         if len(runs) > 1:
