@@ -87,11 +87,14 @@ class ExperimentConfig:
         ``f * t_window``.
       bias_time: Yin-Yang only: time of the bias input spike (s).
       loss: the readout, a name registered in :mod:`snnjax.readouts`: ``"count"``
-        (spike-count loss, predict argmax count) or ``"ttfs"`` (softmax cross-entropy over
-        first-spike times, predict argmin first spike). The readout's loss takes its
-        parameters from the fields below of the same names
+        (spike-count loss, predict argmax count), ``"count_ce"`` (softmax cross-entropy over
+        spike counts, snnjax's extension; predict argmax count) or ``"ttfs"`` (softmax
+        cross-entropy over first-spike times, predict argmin first spike). The readout's
+        loss takes its parameters from the fields below
         (:attr:`snnjax.readouts.Readout.loss_params`).
       n_true, n_false: count loss targets of the label neuron and the others.
+      count_temperature: softmax temperature T (spikes) of the count cross-entropy
+        (``loss="count_ce"``: logits ``n_j / T``).
       tau_loss, alpha, beta: TTFS loss temperature (s) and Fast & Deep regulariser
         ``alpha (exp(t_label / (beta tau_syn)) - 1)`` (``alpha = 0`` disables it).
       lr: Adam learning rate.
@@ -140,6 +143,7 @@ class ExperimentConfig:
     loss: str = "count"
     n_true: float = 8.0
     n_false: float = 2.0
+    count_temperature: float = 1.0
     tau_loss: float = 0.005
     alpha: float = 0.0
     beta: float = 1.0
@@ -219,7 +223,8 @@ class ExperimentConfig:
             bad(f"max_spikes must be >= 1, got {self.max_spikes}")
         if len(self.init) not in (1, n):
             bad(f"init needs 1 or {n} entries, got {len(self.init)}")
-        for name in ("tau_syn", "t_max", "t_window", "tau_loss", "beta", "lr"):
+        for name in ("tau_syn", "t_max", "t_window", "tau_loss", "beta", "lr",
+                     "count_temperature"):
             if not getattr(self, name) > 0:
                 bad(f"{name} must be > 0, got {getattr(self, name)}")
         if self.alpha < 0 or self.lr_floor < 0:

@@ -7,6 +7,8 @@ losses, integer ``labels`` of shape ``[...]``. Losses are returned per sample, s
 
 * :func:`spike_count_loss` — multi-spike networks (Bacho & Chu 2023): squared error
   between spike counts and target counts, with the SPEC surrogate gradient.
+* :func:`count_cross_entropy` — multi-spike networks, snnjax's extension (not in the paper):
+  softmax cross-entropy over spike counts, with the same surrogate gradient.
 * :func:`ttfs_cross_entropy` — single-spike / TTFS networks (Göltz et al. 2021, "Fast &
   Deep"): softmax cross-entropy over negative first-spike times, with its exact gradient.
 * :func:`predict_from_counts`, :func:`predict_from_first_spike`, :func:`accuracy` —
@@ -44,6 +46,7 @@ __all__ = [
     "spike_counts",
     "first_spike_times",
     "spike_count_loss",
+    "count_cross_entropy",
     "ttfs_cross_entropy",
     "predict_from_counts",
     "predict_from_first_spike",
@@ -141,6 +144,84 @@ def _spike_count_loss_core(t, y, n_true, n_false):
     onehot = jax.nn.one_hot(y, t.shape[-2], dtype=jnp.bool_)
     targets = jnp.where(onehot, jnp.asarray(n_true, t.dtype), jnp.asarray(n_false, t.dtype))
     return _count_loss(t, targets)
+
+
+# ----------------------------------------------------------- count cross-entropy
+
+
+@jax.custom_vjp
+def _count_ce(times: jax.Array, onehot: jax.Array, temperature: jax.Array) -> jax.Array:
+    return _count_ce_fwd(times, onehot, temperature)[0]
+
+
+def _count_ce_fwd(times, onehot, temperature):
+    finite = jnp.isfinite(times)
+    z = jnp.sum(finite, axis=-1).astype(onehot.dtype) / temperature  # logits n_j / T
+    z_rel = z - jnp.sum(onehot * z, axis=-1, keepdims=True)  # relative to the label's logit
+    loss = jax.nn.logsumexp(z_rel, axis=-1)  # -ln p_y, stable for large counts
+    p = jnp.exp(z_rel - loss[..., None])
+    return loss, (finite, z, p, onehot, temperature)
+
+
+def _count_ce_bwd(res, g):
+    finite, z, p, onehot, temperature = res
+    d_logits = g[..., None] * (p - onehot)  # dL/dz_j
+    # Surrogate dn_j/dt = -1 for every finite spike: dL/dt_jk = (delta_jy - p_j) / T.
+    d_times = jnp.where(finite, (-d_logits / temperature)[..., None], 0.0)
+    d_temperature = -jnp.sum(d_logits * z) / temperature  # exact: dz_j/dT = -z_j / T
+    return d_times, jnp.zeros_like(onehot), d_temperature.astype(temperature.dtype)
+
+
+_count_ce.defvjp(_count_ce_fwd, _count_ce_bwd)
+
+
+def count_cross_entropy(times, labels, *, temperature: float = 1.0) -> jax.Array:
+    r"""Softmax cross-entropy over spike counts (snnjax's extension of the count loss).
+
+    With :math:`n_j` the spike count of output :math:`j`,
+    :math:`p_j = \operatorname{softmax}(n / T)_j` and :math:`L = -\ln p_y` (SPEC §5, "count
+    cross-entropy"). Counts are piecewise constant; as in :func:`spike_count_loss` the
+    gradient uses the surrogate :math:`\partial n_j/\partial t_{jk} = -1` for every finite
+    spike:
+
+    .. math::  \frac{\partial L}{\partial t_{jk}} = \frac{\delta_{jy} - p_j}{T}
+               \quad\text{for finite } t_{jk}, \qquad 0 \text{ for empty slots.}
+
+    Why: the squared count loss pulls every output towards fixed targets, so it keeps
+    spending gradient on samples that are already classified with a margin; the
+    cross-entropy's error vanishes as :math:`p_y \to 1`. The log-sum-exp is taken relative
+    to the label's logit, so large counts neither overflow nor cancel. All outputs silent:
+    the loss is :math:`\ln n_\text{classes}` and the gradient is zero (there is no spike to
+    move); report such samples with :func:`predict_from_counts`.
+
+    Args:
+      times: ``[..., n_classes, K]`` float output spike times; ``+inf`` = empty slot.
+      labels: ``[...]`` integer class labels in ``[0, n_classes)``.
+      temperature: softmax temperature :math:`T` in spikes (> 0; differentiable).
+
+    Returns:
+      ``[...]`` per-sample loss, dtype of ``times``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> t = jnp.array([[[0.01, 0.02], [0.03, jnp.inf]]])  # counts 2 and 1
+      >>> round(float(count_cross_entropy(t, jnp.array([0]))[0]), 4)  # ln(1 + e^-1)
+      0.3133
+    """
+    t = validate_spike_trains(times)
+    y = _check_labels(labels, t)
+    if _is_concrete(temperature):
+        value = np.asarray(temperature)
+        if value.ndim != 0 or not np.issubdtype(value.dtype, np.number) or \
+                not np.isfinite(value) or value <= 0:
+            raise ValueError(f"temperature must be a positive finite scalar, got {temperature!r}")
+    return _count_cross_entropy_core(t, y, temperature)
+
+
+@jax.jit
+def _count_cross_entropy_core(t, y, temperature):
+    onehot = jax.nn.one_hot(y, t.shape[-2], dtype=t.dtype)
+    return _count_ce(t, onehot, jnp.asarray(temperature, t.dtype))
 
 
 # ---------------------------------------------------------------- TTFS cross-entropy

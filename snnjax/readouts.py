@@ -21,6 +21,9 @@ Registered readouts:
 * ``"ttfs"`` — single-spike (TTFS) networks: :func:`snnjax.losses.ttfs_cross_entropy`
   (``tau_loss``, ``alpha``, ``beta``, ``tau_syn``); predicts the class whose neuron spikes
   first (ties: lowest index); decision time :func:`first_spike_decision_time`.
+* ``"count_ce"`` — multi-spike networks, snnjax's extension (not in the paper):
+  :func:`snnjax.losses.count_cross_entropy` (config field ``count_temperature``); predicts
+  and decides like ``"count"``.
 
 Adding a readout is one :func:`register_readout` call (see ``docs/extending.md``).
 
@@ -48,6 +51,7 @@ import jax
 import jax.numpy as jnp
 
 from snnjax.losses import (
+    count_cross_entropy,
     predict_from_counts,
     predict_from_first_spike,
     spike_count_loss,
@@ -80,9 +84,9 @@ class Readout:
         ``results.json``), e.g. ``"argmax spike count"``.
       loss: ``loss(times, labels, **params) -> [...]`` per-sample loss, ``times`` of shape
         ``[..., n_classes, K]``, ``labels`` of shape ``[...]``.
-      loss_params: names of the keyword arguments of ``loss`` read from the config (the
-        config attribute has the same name); an attribute the config does not have is
-        left out, so ``loss`` uses its own default.
+      loss_params: the keyword arguments of ``loss`` read from the config: a name (the
+        config attribute has the same name) or a pair ``(keyword, config_attribute)``; an
+        attribute the config does not have is left out, so ``loss`` uses its own default.
       predict: ``predict(times [..., n_classes, K]) -> (pred [...] int32, silent [...] bool)``;
         ``pred == -1`` where every output is silent.
       decision_time: ``decision_time(times [..., n_classes, K]) -> [...]`` float (s): the
@@ -96,14 +100,15 @@ class Readout:
     label: str
     rule: str
     loss: Callable[..., jax.Array]
-    loss_params: tuple[str, ...]
+    loss_params: tuple[str | tuple[str, str], ...]
     predict: Callable[[jax.Array], tuple[jax.Array, jax.Array]]
     decision_time: Callable[[jax.Array], jax.Array]
     first_spike_only: bool = False
 
     def loss_kwargs(self, config: Any) -> dict[str, Any]:
         """The loss's keyword arguments taken from ``config`` (any object with attributes)."""
-        return {p: getattr(config, p) for p in self.loss_params if hasattr(config, p)}
+        pairs = (p if isinstance(p, tuple) else (p, p) for p in self.loss_params)
+        return {kw: getattr(config, attr) for kw, attr in pairs if hasattr(config, attr)}
 
     def make_loss(self, config: Any) -> LossFn:
         """``loss(times [B, n_classes, K], labels [B]) -> [B]`` with the config's parameters.
@@ -226,3 +231,8 @@ register_readout(Readout(
     loss=ttfs_cross_entropy, loss_params=("tau_loss", "alpha", "beta", "tau_syn"),
     predict=predict_from_first_spike, decision_time=first_spike_decision_time,
     first_spike_only=True))
+
+register_readout(Readout(
+    name="count_ce", label="multi-spike (count cross-entropy)", rule="argmax spike count",
+    loss=count_cross_entropy, loss_params=(("temperature", "count_temperature"),),
+    predict=predict_from_counts, decision_time=count_decision_time))

@@ -165,3 +165,22 @@ def test_a_new_readout_is_one_registration(monkeypatch):
     np.testing.assert_array_equal(np.asarray(analysis.decision_time(t, demo.name)),
                                   np.asarray(analysis.decision_time(t, "count")))
     assert analysis.toy_problem(demo.name).max_spikes == 10
+
+
+def test_count_ce_readout_reads_its_temperature_from_the_config():
+    """``loss=count_ce`` trains with snnjax.losses.count_cross_entropy at the config's
+    ``count_temperature`` and predicts like the count readout."""
+    from snnjax.losses import count_cross_entropy
+
+    r = get_readout("count_ce")
+    assert r.loss is count_cross_entropy and r.predict is predict_from_counts
+    assert r.decision_time is readouts.count_decision_time and not r.first_spike_only
+    cfg = get_config("yinyang_multispike", ["loss=count_ce", "count_temperature=2.5"])
+    assert r.loss_kwargs(cfg) == {"temperature": 2.5}
+    t = random_outputs(4)
+    y = np.arange(t.shape[0]) % t.shape[1]
+    np.testing.assert_allclose(np.asarray(make_loss_fn(cfg)(t, y)),
+                               np.asarray(count_cross_entropy(t, y, temperature=2.5)),
+                               rtol=1e-6)
+    with pytest.raises(ConfigError, match="count_temperature"):
+        get_config("yinyang_multispike", ["loss=count_ce", "count_temperature=0"])
