@@ -120,7 +120,7 @@ def test_every_readout_is_consistent(name):
 def test_make_loss_fn_passes_the_config_parameters():
     t = random_outputs(3)[2:]
     y = np.arange(t.shape[0], dtype=np.int32) % 3
-    cfg = get_config("yinyang_multispike", ["n_true=7", "n_false=1"])
+    cfg = get_config("yinyang_multispike", ["loss=count", "n_true=7", "n_false=1"])
     np.testing.assert_array_equal(np.asarray(make_loss_fn(cfg)(t, y)),
                                   np.asarray(spike_count_loss(t, y, n_true=7.0, n_false=1.0)))
     cfg = get_config("yinyang_ttfs", ["tau_loss=0.02", "alpha=0.5", "beta=3"])

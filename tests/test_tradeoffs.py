@@ -126,7 +126,7 @@ def test_accuracy_and_spikes_equal_snnjax_eval(two_runs, report):
             assert tables["sparsity"][f"spikes per sample: {layer}"][run.name] == \
                 pytest.approx(v, rel=1e-5)
     perf = tables["performance"]
-    assert perf["loss / readout"] == {two_runs[0].name: "count / count",
+    assert perf["loss / readout"] == {two_runs[0].name: "count_ce / count_ce",
                                       two_runs[1].name: "ttfs / ttfs"}
 
 
@@ -166,8 +166,8 @@ def test_missing_or_invalid_run_dir(tmp_path, two_runs, capsys):
 
 
 def test_seed_groups_label_the_differing_fields():
-    a0 = get_config("yinyang_ttfs", ["seed=0"])
-    a1 = get_config("yinyang_ttfs", ["seed=1"])
+    a0 = get_config("yinyang_ttfs", ["seed=0", "thetas=0.2,0.3"])
+    a1 = get_config("yinyang_ttfs", ["seed=1", "thetas=0.2,0.3"])
     b = get_config("yinyang_ttfs", ["seed=0", "thetas=0.4,0.3"])
     m = get_config("yinyang_multispike")
     groups = seed_groups([a0, m, a1, b], ["a0", "m", "a1", "b"])
@@ -225,7 +225,7 @@ def test_scatter_plots_name_the_readouts(report, two_runs):
     for name in ("accuracy_vs_spikes", "accuracy_vs_synops"):
         rows = _csv(out / f"plot_{name}.csv")
         assert {r[0]: r[1] for r in rows[1:]} == {
-            two_runs[0].name: get_readout("count").label,   # 'multi-spike (count loss)'
+            two_runs[0].name: get_readout("count_ce").label,  # 'multi-spike (count cross-entropy)'
             two_runs[1].name: get_readout("ttfs").label}
 
 

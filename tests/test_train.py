@@ -63,7 +63,7 @@ def _metrics(run_dir) -> list[dict]:
 
 
 # A Yin-Yang config that learns in seconds (full 5000-sample training split, small net).
-YY_TINY = ["sizes=5,40,3", "epochs=3", "test_subset=500", "n_validation=500"]
+YY_TINY = ["sizes=5,100,3", "epochs=3", "test_subset=500", "n_validation=500"]
 
 
 # ----------------------------------------------------------------------------- configs
@@ -88,9 +88,13 @@ def test_named_configs_match_spec_table():
     assert (c.conv_features, c.sizes, c.thetas, c.max_spikes, c.n_true, c.batch_size) == (
         (15, 40), (300, 10), (0.04, 0.8, 0.6, 0.3), (1, 3, 10, 30), 30, 20)
     assert CONFIGS["emnist"].sizes == (784, 800, 47)
-    for name in ("yinyang_multispike", "yinyang_ttfs"):
-        assert CONFIGS[name].sizes == (5, 120, 3)
-        assert "no Yin-Yang run" in CONFIGS[name].description
+    # Both Yin-Yang readouts on the same network and time constant (a fair comparison).
+    ms, tt = CONFIGS["yinyang_multispike"], CONFIGS["yinyang_ttfs"]
+    assert ms.sizes == tt.sizes == (5, 400, 3)
+    assert ms.tau_syn == tt.tau_syn and ms.thetas == tt.thetas
+    assert (ms.loss, tt.loss, tt.max_spikes) == ("count_ce", "ttfs", (1, 1))
+    for cfg in (ms, tt):
+        assert "no Yin-Yang run" in cfg.description
 
 
 def test_override_parsing_and_types():
