@@ -23,16 +23,8 @@ Example:
 
 from snnjax.train.checkpoint import RunCheckpoints
 from snnjax.train.data import DataSplits, SpikeDataset, prepare_data
-from snnjax.train.loop import (
-    RestoredRun,
-    RunMismatchError,
-    evaluate,
-    evaluate_run,
-    input_event_bound,
-    load_run,
-    restore_run,
-    train,
-)
+from snnjax.train.evaluation import evaluate
+from snnjax.train.loop import RunMismatchError, input_event_bound, train
 from snnjax.train.model import build_model, init_params, spiking_layer_indices, spiking_layer_names
 from snnjax.train.parallel import (
     DATA_AXIS,
@@ -42,6 +34,7 @@ from snnjax.train.parallel import (
     replicate,
     shard_batch,
 )
+from snnjax.train.restore import RestoredRun, evaluate_run, load_run, restore_run
 from snnjax.train.rundir import RunDir, RunFileError
 from snnjax.train.step import (
     TrainState,

@@ -1,0 +1,107 @@
+"""Reading a finished (or interrupted) run back: its config, a checkpoint, an evaluation.
+
+:func:`load_run` reads a run directory's ``config.json`` and ``run.json``;
+:func:`restore_run` rebuilds the model exactly as trained (same input-event bound) and
+restores a checkpoint; :func:`evaluate_run` evaluates it on one split.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, NamedTuple
+
+from snnjax.configs import ExperimentConfig
+from snnjax.train.checkpoint import RunCheckpoints
+from snnjax.train.data import DataSplits, prepare_data
+from snnjax.train.evaluation import evaluate
+from snnjax.train.loop import _compiled, _init_state, input_event_bound
+from snnjax.train.model import spiking_layer_names
+from snnjax.train.rundir import RunDir
+
+__all__ = ["RestoredRun", "load_run", "restore_run", "evaluate_run"]
+
+
+def load_run(run_dir: str | os.PathLike[str]) -> tuple[ExperimentConfig, dict[str, Any]]:
+    """``(config, run_info)`` of a run directory written by :func:`snnjax.train.train`.
+
+    Raises:
+      FileNotFoundError: ``run_dir`` has no ``config.json``.
+    """
+    run = RunDir(run_dir)
+    return run.read_config(), run.read_run_info()
+
+
+class RestoredRun(NamedTuple):
+    """A checkpoint of a run, ready to evaluate (see :func:`restore_run`)."""
+
+    model: Any
+    eval_step: Any
+    params: Any
+    epoch: int
+
+
+def restore_run(run_dir: str | os.PathLike[str], config: ExperimentConfig,
+                run_info: dict[str, Any], data: DataSplits,
+                checkpoint: str = "last") -> RestoredRun:
+    """Rebuild a run's model (with the event bound it was trained with) and restore a checkpoint.
+
+    Args:
+      run_dir: directory written by :func:`snnjax.train.train`; ``config, run_info``
+        from :func:`load_run`.
+      data: the encoded splits (their input shape, and the event bound if the run has none).
+      checkpoint: ``"last"`` or ``"best"`` (validation-selected).
+
+    Raises:
+      FileNotFoundError: the run has no such checkpoint.
+    """
+    bound = run_info.get("max_input_events", input_event_bound(config, data))
+    compiled = _compiled(config, bound, 1)
+    like = _init_state(compiled, data.input_shape, config.seed)
+    ckpts = RunCheckpoints(RunDir(run_dir).checkpoints_path)
+    try:
+        if ckpts.latest_epoch(checkpoint) is None:
+            raise FileNotFoundError(f"{run_dir} has no {checkpoint!r} checkpoint")
+        state, meta = ckpts.restore(checkpoint, like)
+    finally:
+        ckpts.close()
+    return RestoredRun(model=compiled.model, eval_step=compiled.eval_step, params=state.params,
+                       epoch=int(meta["epoch"]))
+
+
+def evaluate_run(run_dir: str | os.PathLike[str], *, data_dir: str | os.PathLike[str] | None = None,
+                 checkpoint: str = "last", split: str = "test",
+                 data: DataSplits | None = None) -> dict[str, Any]:
+    """Evaluate a checkpoint of a run on one split.
+
+    Args:
+      run_dir: directory written by :func:`snnjax.train.train`.
+      data_dir: directory with the IDX files (image datasets).
+      checkpoint: ``"last"`` or ``"best"`` (validation-selected).
+      split: ``"test"``, ``"validation"`` or ``"train"``.
+      data: pre-encoded splits (default: loaded from the run's config).
+
+    Returns:
+      The :func:`snnjax.train.evaluate` dict plus ``"epoch"``, ``"checkpoint"``,
+      ``"split"``, ``"config_name"``, ``"data_source"`` and ``"max_spikes"`` (buffer per layer).
+
+    Raises:
+      FileNotFoundError: no run or no checkpoint there; image data not found.
+      ValueError: bad ``checkpoint`` or ``split``.
+    """
+    if checkpoint not in ("last", "best"):
+        raise ValueError(f"checkpoint must be 'last' or 'best', got {checkpoint!r}")
+    if split not in ("train", "validation", "test"):
+        raise ValueError(f"split must be 'train', 'validation' or 'test', got {split!r}")
+    config, run_info = load_run(run_dir)
+    if data is None:
+        data = prepare_data(config, data_dir, splits=(split,))
+    restored = restore_run(run_dir, config, run_info, data, checkpoint)
+    names = spiking_layer_names(restored.model)
+    result = evaluate(restored.eval_step, restored.params, getattr(data, split),
+                      config.eval_batch_size, names)
+    if result is None:
+        raise ValueError(f"the {split!r} split of {config.name} is empty")
+    result.update({"epoch": restored.epoch, "checkpoint": checkpoint, "split": split,
+                   "config_name": config.name, "data_source": data.source,
+                   "max_spikes": dict(zip(names, config.max_spikes, strict=True))})
+    return result
