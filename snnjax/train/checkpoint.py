@@ -41,8 +41,11 @@ class RunCheckpoints:
 
     def _manager(self, kind: str) -> ocp.CheckpointManager:
         if kind not in self._managers:
+            # cleanup_tmp_directories: remove the temporary directory of a save that was
+            # interrupted (its step is not committed, so it is not a checkpoint).
             options = ocp.CheckpointManagerOptions(
-                max_to_keep=self._keep[kind], create=True, enable_async_checkpointing=False)
+                max_to_keep=self._keep[kind], create=True, enable_async_checkpointing=False,
+                cleanup_tmp_directories=True)
             self._managers[kind] = ocp.CheckpointManager(
                 os.path.join(self.directory, kind), options=options)
         return self._managers[kind]
@@ -52,6 +55,12 @@ class RunCheckpoints:
         if not os.path.isdir(os.path.join(self.directory, kind)):
             return None
         return self._manager(kind).latest_step()
+
+    def epochs(self, kind: str = "last") -> list[int]:
+        """Epochs of the complete checkpoints of ``kind``, in increasing order."""
+        if not os.path.isdir(os.path.join(self.directory, kind)):
+            return []
+        return sorted(self._manager(kind).all_steps())
 
     def save(self, kind: str, epoch: int, state: TrainState, meta: dict[str, Any]) -> None:
         """Save ``state`` and JSON ``meta`` as ``kind``/``epoch`` (waits until written)."""

@@ -226,17 +226,17 @@ def _set_up(config: ExperimentConfig, files: RunDir, data: DataSplits,
 
 
 def _resume(run: _Run, ckpts: RunCheckpoints, state: TrainState, report: Reporter
-            ) -> tuple[TrainState, int, dict[str, Any], list[dict[str, Any]]]:
-    """Restore the newest ``last`` checkpoint (if any) and keep the metrics rows it covers.
+            ) -> tuple[TrainState, int, _Best, list[dict[str, Any]]]:
+    """Restore the newest checkpoint (see :func:`_recover`) and keep the metrics rows it
+    covers (later rows belong to an epoch whose commit was cut; it is trained again).
 
     Returns:
-      ``(state, epochs done, checkpoint meta, metrics rows)``.
+      ``(state, epochs done, best so far, metrics rows)``.
     """
     config, out = run.config, run.files.path
-    start_epoch, meta = 0, {}
-    if ckpts.latest_epoch("last") is not None:
-        state, meta = ckpts.restore("last", state)
-        start_epoch = int(meta["epoch"])
+    state, meta = _recover(ckpts, state, report)
+    start_epoch = int(meta.get("epoch", 0))
+    if start_epoch:
         report.info(f"resuming {out} after epoch {start_epoch} (checkpoint "
                     f"{ckpts.directory}/last/{start_epoch})")
     history = [row for row in run.files.read_metrics() if row["epoch"] <= start_epoch]
@@ -246,7 +246,8 @@ def _resume(run: _Run, ckpts: RunCheckpoints, state: TrainState, report: Reporte
         report.info(f"{out}: all {config.epochs} epochs already done")
     else:
         report.start(config, run.run_info, run.steps_per_epoch)
-    return state, start_epoch, meta, history
+    best = _Best(meta.get("best_validation_accuracy", -1.0), meta.get("best_epoch"))
+    return state, start_epoch, best, history
 
 
 class _Steps(NamedTuple):
@@ -300,28 +301,96 @@ def _run_epoch(run: _Run, state: TrainState, epoch: int, first_of_call: bool,
     return steps.state, epoch_row(epoch, steps.sums, val, test, run.names, lr, timing)
 
 
+# ------------------------------------------------------------ commit and recovery
+
+# The stages of an epoch's commit, in order: metrics.jsonl, checkpoints/last/<epoch>,
+# checkpoints/best/<epoch> (when it is saved); and, after the final epoch, results.json.
+# _commit_stage(stage, epoch) is called as each stage begins (also when _recover
+# completes a cut commit): it does nothing, and is there for tests that kill the process
+# at every point of a commit (tests/test_train_resume.py replaces it in a subprocess).
+COMMIT_STAGES = ("metrics", "last", "best", "results")
+
+
+def _commit_stage(stage: str, epoch: int) -> None:
+    """Called as ``stage`` (one of :data:`COMMIT_STAGES`) of ``epoch``'s commit begins."""
+
+
+class _Best(NamedTuple):
+    """The best epoch so far: its validation accuracy (-1 before any) and number (``None``
+    before the first ``best`` checkpoint)."""
+
+    accuracy: float
+    epoch: int | None
+
+
 def _commit_epoch(run: _Run, ckpts: RunCheckpoints, history: list[dict[str, Any]],
-                  state: TrainState, best_val: float) -> float:
-    """Write ``metrics.jsonl`` (``history`` ends with this epoch's row) and the
-    checkpoints: ``last/<epoch>``, and ``best/<epoch>`` when validation improved (or, with
-    no validation split, at the final epoch). Returns the best validation accuracy."""
-    row = history[-1]
-    epoch, val = row["epoch"], row["validation"]
+                  state: TrainState, best: _Best) -> _Best:
+    """Commit the epoch of ``history[-1]``: ``metrics.jsonl``, then ``last/<epoch>``, then
+    ``best/<epoch>`` when validation improved (or, with no validation split, at the final
+    epoch). Each write is atomic; the checkpoint meta records the best epoch, so that
+    :func:`_recover` can complete a commit cut between ``last`` and ``best``.
+
+    Returns:
+      The best epoch after this one.
+    """
+    epoch, val = history[-1]["epoch"], history[-1]["validation"]
+    _commit_stage("metrics", epoch)
     if run.primary:
         run.files.write_metrics(history)
-    improved = val is not None and val["accuracy"] > best_val
-    if improved:
-        best_val = val["accuracy"]
-    meta = {"epoch": epoch, "best_validation_accuracy": best_val}
+    improved = val is not None and val["accuracy"] > best.accuracy
+    save_best = improved or (val is None and epoch == run.config.epochs)
+    best = _Best(val["accuracy"] if improved else best.accuracy,
+                 epoch if save_best else best.epoch)
+    meta = {"epoch": epoch, "best_validation_accuracy": best.accuracy,
+            "best_epoch": best.epoch}
+    _commit_stage("last", epoch)
     ckpts.save("last", epoch, state, meta)
-    if improved or (val is None and epoch == run.config.epochs):
+    if save_best:
+        _commit_stage("best", epoch)
         ckpts.save("best", epoch, state, meta)
-    return best_val
+    return best
+
+
+def _recover(ckpts: RunCheckpoints, like: TrainState, report: Reporter
+             ) -> tuple[TrainState, dict[str, Any]]:
+    """The newest checkpoint (``like`` and ``{}`` when there is none), after completing
+    what an interruption or a deletion left undone.
+
+    * ``last/N`` whose meta names ``best_epoch`` B with no ``best/B`` (the commit was
+      cut between ``last`` and ``best``): ``best/B`` is re-created from ``last/B`` (the
+      same state).
+    * a ``best/M`` newer than every ``last`` checkpoint (``last`` deleted): the run
+      resumes from it, and ``last/M`` is re-created from it.
+    """
+    last, best = ckpts.latest_epoch("last"), ckpts.latest_epoch("best")
+    if best is not None and (last is None or best > last):
+        state, meta = ckpts.restore("best", like)
+        report.warn(f"{ckpts.directory}/last has no checkpoint of epoch {best} or later: "
+                    f"resuming from best/{best} (re-created as last/{best})")
+        _commit_stage("last", best)
+        ckpts.save("last", best, state, meta)
+        return state, meta
+    if last is None:
+        return like, {}
+    state, meta = ckpts.restore("last", like)
+    b = meta.get("best_epoch")
+    if b is not None and b not in ckpts.epochs("best"):
+        if b in ckpts.epochs("last"):
+            source = (state, meta) if b == last else ckpts.restore("last", like, b)
+            report.info(f"re-creating {ckpts.directory}/best/{b} from last/{b} (its "
+                        "commit was interrupted)")
+            _commit_stage("best", b)
+            ckpts.save("best", b, *source)
+        else:
+            report.warn(f"{ckpts.directory}/best/{b} (the best epoch) is missing and "
+                        f"last/{b} is gone too: the 'best' checkpoint cannot be restored")
+    return state, meta
 
 
 def _finish(run: _Run, ckpts: RunCheckpoints, history: list[dict[str, Any]],
             total_time: float) -> dict[str, Any]:
     """Write and return ``results.json``."""
+    _commit_stage("results", history[-1]["epoch"] if history else 0)
     results = summarise(run.config, history, run.run_info, run.files.path, ckpts.directory,
                         total_time=total_time)
     if run.primary:
@@ -383,12 +452,11 @@ def train(config: ExperimentConfig, out_dir: str | os.PathLike[str], *,
     run, state = _set_up(config, files, data, devices, primary)
     ckpts = RunCheckpoints(files.checkpoints_path, keep=config.keep_checkpoints)
     try:
-        state, start_epoch, meta, history = _resume(run, ckpts, state, report)
-        best_val = meta.get("best_validation_accuracy", -1.0)
+        state, start_epoch, best, history = _resume(run, ckpts, state, report)
         for epoch in range(start_epoch + 1, config.epochs + 1):
             state, row = _run_epoch(run, state, epoch, epoch == start_epoch + 1, report)
             history.append(row)
-            best_val = _commit_epoch(run, ckpts, history, state, best_val)
+            best = _commit_epoch(run, ckpts, history, state, best)
             report.epoch(row, config)
             if stop_after is not None and epoch - start_epoch >= stop_after \
                     and epoch < config.epochs:
