@@ -21,7 +21,7 @@ Example:
   >>> results["test_accuracy"], results["spikes_per_sample"]         # doctest: +SKIP
 """
 
-from snnjax.train.checkpoint import RunCheckpoints
+from snnjax.train.checkpoint import CheckpointError, RunCheckpoints
 from snnjax.train.data import DataSplits, SpikeDataset, prepare_data
 from snnjax.train.evaluation import evaluate
 from snnjax.train.loop import RunMismatchError, input_event_bound, train
@@ -48,6 +48,7 @@ from snnjax.train.step import (
 )
 
 __all__ = [
+    "CheckpointError",
     "DATA_AXIS",
     "DataSplits",
     "RestoredRun",
