@@ -1,5 +1,6 @@
 """Kill and resume: a training process killed (SIGKILL) at any point of an epoch's commit
-resumes, with the same command, to exactly the state of an uninterrupted run.
+resumes, with the same command, to exactly the state of an uninterrupted run; and run
+directories left in other broken states (deleted checkpoints, a failed start) have a way on.
 
 A real ``python`` subprocess trains a tiny Yin-Yang network. Its entry script (below,
 not the library) reads ``KILL`` from its arguments and kills its own process with
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,8 +23,18 @@ import jax
 import numpy as np
 import pytest
 
+from snnjax.cli import main
 from snnjax.configs import get_config
-from snnjax.train import RunCheckpoints, TrainState, build_model, init_params, make_optimizer
+from snnjax.train import (
+    RunCheckpoints,
+    RunDir,
+    RunMismatchError,
+    TrainState,
+    build_model,
+    init_params,
+    make_optimizer,
+    train,
+)
 from snnjax.train.summary import TIMING_FIELDS
 
 OVERRIDES = ["sizes=5,8,3", "thetas=0.1,0.1", "lr=0.01", "epochs=3", "train_subset=64",
@@ -197,3 +209,69 @@ def test_kill_at_every_stage_of_the_commit_then_resume(tmp_path, env, reference)
     lines = _completed(run, env)
     assert "all 3 epochs already done" in lines
     _assert_same_run(reference, run)
+
+
+# ------------------------------------------------------------------------ stuck states
+
+
+def _tiny(*extra: str):
+    return get_config("yinyang_multispike", [*OVERRIDES, *extra])
+
+
+def test_deleted_last_checkpoints_resume_from_best(tmp_path):
+    """``checkpoints/last`` deleted, ``best`` kept: the run resumes from best (the same
+    state), re-creates last from it, and ends as an uninterrupted run (it used to stop at
+    "Checkpoint for step 1 already exists")."""
+    ref, run = tmp_path / "reference", tmp_path / "run"
+    train(_tiny(), ref, log=lambda _msg: None)
+    assert train(_tiny(), run, log=lambda _msg: None, stop_after=2) is None
+    assert sorted(p.name for p in (run / "checkpoints" / "best").iterdir()) == ["2"]
+    shutil.rmtree(run / "checkpoints" / "last")
+    lines = []
+    train(_tiny(), run, log=lines.append)
+    assert any("resuming from best/2" in line for line in lines), lines
+    assert any("resuming" in line and "after epoch 2" in line for line in lines)
+    _assert_same_run(ref, run)
+
+
+def test_failed_start_is_started_afresh_with_the_corrected_config(tmp_path, capsys):
+    """A start that failed after writing config.json (here: a non-finite threshold) does
+    not block the corrected command; the log says the directory is started afresh."""
+    run = tmp_path / "run"
+    tiny = [arg for o in OVERRIDES if not o.startswith("thetas") for arg in ("--set", o)]
+    assert main(["train", "--out", str(run), *tiny, "--set", "thetas=nan,nan"]) == 2
+    assert "theta" in capsys.readouterr().err
+    assert main(["train", "--out", str(run), *tiny, "--set", "thetas=0.1,0.1"]) == 0
+    captured = capsys.readouterr()
+    if (run / "config.json").is_file():  # the failed start left its config behind
+        assert "starting it afresh with this config" in captured.out
+    assert RunDir(run).read_config() == _tiny()
+    assert json.loads((run / "results.json").read_text())["epochs"] == 3
+
+
+def test_stale_config_without_progress_is_replaced_but_a_run_with_progress_is_not(tmp_path):
+    run = RunDir(tmp_path / "run")
+    run.path.mkdir()
+    run.write_config(_tiny("seed=5"))  # what a start that failed before epoch 1 leaves
+    run.write_metrics([])
+    lines = []
+    assert train(_tiny("epochs=1"), run.path, log=lines.append)["epochs"] == 1
+    assert any("failed before its first epoch" in line and "afresh" in line
+               for line in lines), lines
+    assert run.read_config() == _tiny("epochs=1")
+    # This run has done an epoch: another config is refused, naming the difference.
+    with pytest.raises(RunMismatchError, match="differs in: seed"):
+        train(_tiny("seed=5"), run.path, log=lambda _msg: None)
+    # A config.json that is not valid JSON, left by a failed start, is replaced as well.
+    fresh = RunDir(tmp_path / "fresh")
+    fresh.path.mkdir()
+    fresh.config_path.write_text("{")
+    assert train(_tiny("epochs=1"), fresh.path, log=lambda _msg: None)["epochs"] == 1
+
+
+def test_out_is_a_file(tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    for out in (tmp_path / "file", tmp_path / "file" / "run"):
+        assert main(["train", "--out", str(out), "--epochs", "1"]) == 2
+        err = capsys.readouterr().err
+        assert "snnjax train: error:" in err and f"{tmp_path / 'file'} is a file" in err

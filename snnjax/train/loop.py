@@ -11,7 +11,12 @@
 Resume: calling :func:`train` again with the same config and ``out_dir`` continues after
 the newest complete checkpoint. The batch order of epoch ``e`` depends only on
 ``(seed, e)`` and the state (parameters, optimizer state, schedule step) is restored
-exactly, so the result equals an uninterrupted run with the same seed.
+exactly, so the result equals an uninterrupted run with the same seed -- whatever instant
+the previous call was killed at: an epoch's commit (``metrics.jsonl``, then
+``last/<epoch>``, then ``best/<epoch>``) is completed on resume where it was cut (see
+:func:`_recover`), and rows of ``metrics.jsonl`` after the restored epoch are dropped.
+Checkpoints carry a checksum of their arrays and are refused when damaged
+(:class:`~snnjax.train.CheckpointError`).
 
 Model selection never looks at the test split: the best epoch is the one with the best
 *validation* accuracy (``selected_by: "validation"`` in ``results.json``); the test
@@ -97,10 +102,6 @@ def input_event_bound(config: ExperimentConfig, data: DataSplits) -> int | None:
     return None
 
 
-def _comparable(cfg: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in cfg.items() if k not in ("epochs", "description")}
-
-
 class _Compiled(NamedTuple):
     model: Any
     optimizer: Any
@@ -164,25 +165,63 @@ class _Run(NamedTuple):
     primary: bool  # this process writes logs and JSON files
 
 
-def _open_run_dir(out: Path, cfg_dict: dict[str, Any]) -> RunDir:
-    """The run directory ``out``, checked to be empty or a run of the same config.
+def _has_progress(files: RunDir) -> bool:
+    """Whether a run directory holds anything a run produced: a committed checkpoint or a
+    metrics row (the files a failed start leaves, config.json and run.json, do not count)."""
+    for kind in ("last", "best"):
+        kind_dir = files.checkpoints_path / kind
+        if kind_dir.is_dir() and any(p.name.isdigit() for p in kind_dir.iterdir()):
+            return True
+    return files.metrics_path.is_file() and bool(files.metrics_path.read_text().strip())
+
+
+def _config_differences(files: RunDir, cfg_dict: dict[str, Any]) -> list[str]:
+    """The config fields (other than ``epochs`` and ``description``) in which the run in
+    ``files`` differs from ``cfg_dict``.
 
     Raises:
-      RunMismatchError: ``out`` is not a run directory, or holds another config's run.
+      RunFileError: ``config.json`` is not a valid config (the message names the field).
+    """
+    saved = config_to_dict(files.read_config())
+    return sorted(k for k in set(saved) | set(cfg_dict)
+                  if k not in ("epochs", "description") and saved.get(k) != cfg_dict.get(k))
+
+
+def _open_run_dir(out: Path, cfg_dict: dict[str, Any], report: Reporter) -> RunDir:
+    """The run directory ``out``: empty, a run of the same config, or the remains of a
+    start that failed before any epoch was done (no checkpoint, no metrics), which is
+    started afresh with this config (and said so).
+
+    Raises:
+      RunMismatchError: ``out`` is a file or lies below one, is not a run directory, or
+        holds another config's run.
+      RunFileError: ``out`` holds a run whose ``config.json`` is not a valid config.
     """
     files = RunDir(out)
+    blocking = next((p for p in (out, *out.parents) if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise RunMismatchError(f"{blocking} is a file, not a directory: use another --out "
+                               "directory")
     if out.exists() and not files.config_path.exists() and any(out.iterdir()):
         raise RunMismatchError(f"{out} exists and is not a snnjax run directory (no "
                                "config.json); use another --out directory")
-    if files.config_path.exists():
-        saved = files.read_config_dict()
-        if _comparable(saved) != _comparable(cfg_dict):
-            diff = sorted(k for k in set(saved) | set(cfg_dict)
-                          if k not in ("epochs", "description")
-                          and saved.get(k) != cfg_dict.get(k))
-            raise RunMismatchError(
-                f"{out} holds a run of a different config (differs in: {', '.join(diff)}); "
-                "use another --out directory")
+    if not files.config_path.exists():
+        return files
+    if not _has_progress(files):
+        try:
+            same = not _config_differences(files, cfg_dict)
+        except (ValueError, TypeError):  # an unreadable config.json of a failed start
+            same = False
+        if not same:
+            report.warn(f"{out} holds the config.json of a run that failed before its first "
+                        "epoch (no checkpoint, no metrics): starting it afresh with this config")
+            files.results_path.unlink(missing_ok=True)
+        return files
+    diff = _config_differences(files, cfg_dict)
+    if diff:
+        raise RunMismatchError(
+            f"{out} holds a run of a different config (differs in: {', '.join(diff)}); "
+            "use another --out directory")
     return files
 
 
@@ -413,7 +452,9 @@ def train(config: ExperimentConfig, out_dir: str | os.PathLike[str], *,
       config: the experiment.
       out_dir: run directory (created). If it holds a checkpoint of the same config, the
         run resumes after it; a different config raises :class:`RunMismatchError`
-        (``epochs`` may differ: a finished run can be extended).
+        (``epochs`` may differ: a finished run can be extended), unless the directory
+        holds only what a failed start leaves (no checkpoint, no metrics row): it is then
+        started afresh with ``config``.
       data_dir: directory with the IDX files of image datasets.
       quiet: print only warnings and the final summary (no progress bar, no epoch lines).
       progress: show a tqdm progress bar; default: when stderr is a terminal and not quiet.
@@ -435,7 +476,10 @@ def train(config: ExperimentConfig, out_dir: str | os.PathLike[str], *,
 
     Raises:
       FileNotFoundError: image data not found (the loader's message says how to get it).
-      RunMismatchError: ``out_dir`` belongs to a different config.
+      RunMismatchError: ``out_dir`` belongs to a different config, or is a file.
+      RunFileError: a file of ``out_dir`` is damaged (the message names file and field).
+      CheckpointError: the checkpoint to resume from is damaged (the message names it
+        and the way on).
       ValueError: ``batch_size`` not divisible by ``devices``, or more devices than exist.
     """
     t_start = time.perf_counter()
@@ -443,7 +487,7 @@ def train(config: ExperimentConfig, out_dir: str | os.PathLike[str], *,
     report = Reporter(quiet=quiet, progress=progress, log=log, primary=primary)
     if devices is not None:
         check_batch_size(config.batch_size, data_mesh(devices), "batch_size")
-    files = _open_run_dir(Path(out_dir), config_to_dict(config))
+    files = _open_run_dir(Path(out_dir), config_to_dict(config), report)
     if data is None:
         data = prepare_data(config, data_dir)  # before writing anything: data may be missing
     if len(data.train) < config.batch_size:
