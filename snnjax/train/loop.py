@@ -60,7 +60,7 @@ from snnjax.train.parallel import (
     replicate,
 )
 from snnjax.train.reporting import Reporter
-from snnjax.train.rundir import RunDir
+from snnjax.train.rundir import RunDir, RunFileError
 from snnjax.train.step import (
     TrainState,
     make_eval_step,
@@ -278,7 +278,13 @@ def _resume(run: _Run, ckpts: RunCheckpoints, state: TrainState, report: Reporte
     if start_epoch:
         report.info(f"resuming {out} after epoch {start_epoch} (checkpoint "
                     f"{ckpts.directory}/last/{start_epoch})")
-    history = [row for row in run.files.read_metrics() if row["epoch"] <= start_epoch]
+    history = [row for row in run.files.read_metrics(complete=True)
+               if row["epoch"] <= start_epoch]
+    if [row["epoch"] for row in history] != list(range(1, start_epoch + 1)):
+        raise RunFileError(
+            f"{run.files.metrics_path} lacks rows of epochs 1 to {start_epoch} (it has "
+            f"{[row['epoch'] for row in history]}), which the checkpoint of epoch "
+            f"{start_epoch} follows: restore the file, or train in another --out directory")
     if run.primary:
         run.files.write_metrics(history)
     if start_epoch >= config.epochs:
