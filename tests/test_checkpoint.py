@@ -2,7 +2,7 @@
 
 Every save records a checksum of the saved arrays; a restore whose arrays do not match
 it, or cannot be read, raises :class:`CheckpointError` naming the checkpoint directory
-and the way on -- for ``snnjax eval``, a resumed ``snnjax train`` and ``snnjax tradeoffs``.
+and the way on — for ``snnjax eval``, a resumed ``snnjax train`` and ``snnjax tradeoffs``.
 """
 
 from __future__ import annotations

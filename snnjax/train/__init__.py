@@ -10,9 +10,13 @@ The pieces, each usable alone:
 * :func:`data_mesh`, :func:`replicate`, :func:`shard_batch` — data-parallel training
   over devices (pass ``mesh=`` to the step factories, or ``devices=`` to :func:`train`).
 * :func:`train` — the epoch loop: progress bar, ``metrics.jsonl``, Orbax checkpoints with
-  resume, ``results.json``; :func:`evaluate_run` — evaluate a saved run.
+  resume (also after a kill at any instant), ``results.json``; :func:`evaluate` — one
+  split; :func:`load_run`, :func:`restore_run`, :func:`evaluate_run` — read a saved run.
 * :class:`RunDir` — the files of a run directory (config, run info, metrics, results):
-  paths, readers (one tolerant ``metrics.jsonl`` reader) and atomic writers.
+  paths, readers (one tolerant ``metrics.jsonl`` reader; each file checked against its
+  schema, :class:`RunFileError`) and atomic writers.
+* :class:`RunCheckpoints` — the ``last`` and ``best`` checkpoints, each with a checksum of
+  its arrays (a damaged one raises :class:`CheckpointError`).
 
 Example:
   >>> from snnjax.configs import get_config

@@ -11,7 +11,7 @@
 Resume: calling :func:`train` again with the same config and ``out_dir`` continues after
 the newest complete checkpoint. The batch order of epoch ``e`` depends only on
 ``(seed, e)`` and the state (parameters, optimizer state, schedule step) is restored
-exactly, so the result equals an uninterrupted run with the same seed -- whatever instant
+exactly, so the result equals an uninterrupted run with the same seed — whatever instant
 the previous call was killed at: an epoch's commit (``metrics.jsonl``, then
 ``last/<epoch>``, then ``best/<epoch>``) is completed on resume where it was cut (see
 :func:`_recover`), and rows of ``metrics.jsonl`` after the restored epoch are dropped.
