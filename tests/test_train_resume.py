@@ -173,7 +173,7 @@ def reference(tmp_path_factory, env) -> Path:
     return ref
 
 
-def test_kill_between_last_and_best_then_resume(tmp_path, env, reference):
+def test_kill_between_last_and_best_then_resume(tmp_path, env, reference, capsys):
     """Issue 13: killed after last/2 is committed but before best/2 (the run's best epoch),
     then inside the save of last/3: the resume re-creates best/2, and the run ends as an
     uninterrupted one."""
@@ -181,6 +181,10 @@ def test_kill_between_last_and_best_then_resume(tmp_path, env, reference):
     _killed(run, "2:best", env)
     assert (run / "checkpoints" / "last" / "2").is_dir()
     assert not (run / "checkpoints" / "best" / "2").exists()
+    # Before the resume, `eval --checkpoint best` does not pass off best/1 as the best.
+    assert main(["eval", str(run), "--checkpoint", "best"]) == 2
+    err = capsys.readouterr().err
+    assert "checkpoints/best/2 is missing" in err and "run the same snnjax train" in err
     lines = _killed(run, "3:last:rename", env)
     assert "re-creating" in lines and "best/2 from last/2" in lines
     _completed(run, env)

@@ -66,20 +66,25 @@ class RunCheckpoints:
     Args:
       directory: ``RUN_DIR/checkpoints``.
       keep: number of ``last`` checkpoints to keep.
+      read_only: only restore (evaluation): nothing is created or removed, so a run that is
+        training meanwhile is not disturbed.
     """
 
-    def __init__(self, directory: str | os.PathLike[str], keep: int = 2):
+    def __init__(self, directory: str | os.PathLike[str], keep: int = 2, *,
+                 read_only: bool = False):
         self.directory = os.path.abspath(os.fspath(directory))
         self._managers: dict[str, ocp.CheckpointManager] = {}
         self._keep = {"last": int(keep), "best": 1}
+        self._read_only = read_only
 
     def _manager(self, kind: str) -> ocp.CheckpointManager:
         if kind not in self._managers:
             # cleanup_tmp_directories: remove the temporary directory of a save that was
             # interrupted (its step is not committed, so it is not a checkpoint).
+            writable = not self._read_only
             options = ocp.CheckpointManagerOptions(
-                max_to_keep=self._keep[kind], create=True, enable_async_checkpointing=False,
-                cleanup_tmp_directories=True)
+                max_to_keep=self._keep[kind], create=writable, read_only=self._read_only,
+                enable_async_checkpointing=False, cleanup_tmp_directories=writable)
             self._managers[kind] = ocp.CheckpointManager(
                 os.path.join(self.directory, kind), options=options)
         return self._managers[kind]
@@ -109,6 +114,24 @@ class RunCheckpoints:
             state=ocp.args.StandardSave(_to_tree(state)), meta=ocp.args.JsonSave(meta)),
             force=True)
         mngr.wait_until_finished()
+
+    def meta(self, kind: str, epoch: int | None = None) -> dict[str, Any]:
+        """The meta saved with ``kind``/``epoch`` (newest unless given), without its arrays.
+
+        Raises:
+          FileNotFoundError: no checkpoint of that kind.
+          CheckpointError: the meta cannot be read.
+        """
+        epoch = self.latest_epoch(kind) if epoch is None else epoch
+        if epoch is None:
+            raise FileNotFoundError(f"no {kind!r} checkpoint in {self.directory}")
+        try:
+            restored = self._manager(kind).restore(
+                epoch, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))
+        except Exception as err:  # noqa: BLE001 - Orbax raises many kinds
+            raise CheckpointError(f"checkpoint {self.path(kind, epoch)} cannot be read: "
+                                  f"{err}; {self._way_on(kind, epoch)}") from err
+        return dict(restored["meta"])
 
     def _way_on(self, kind: str, epoch: int) -> str:
         other = "best" if kind == "last" else "last"

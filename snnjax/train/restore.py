@@ -40,6 +40,20 @@ class RestoredRun(NamedTuple):
     epoch: int
 
 
+def _check_best_is_complete(run_dir, ckpts: RunCheckpoints) -> None:
+    """Raise if the newest ``last`` checkpoint names a best epoch newer than ``best``'s
+    (the run was interrupted between saving ``last/<epoch>`` and ``best/<epoch>``)."""
+    last = ckpts.latest_epoch("last")
+    best_epoch = None if last is None else ckpts.meta("last", last).get("best_epoch")
+    have = ckpts.latest_epoch("best")
+    if best_epoch is not None and have is not None and best_epoch > have:
+        raise FileNotFoundError(
+            f"{run_dir}: checkpoints/best/{best_epoch} is missing: epoch {best_epoch} is the "
+            f"best one (checkpoint last/{last} says so) and its save was interrupted (or is "
+            "under way); run the same snnjax train command to complete it, or evaluate "
+            f"--checkpoint last (best/{have} is an earlier epoch)")
+
+
 def restore_run(run_dir: str | os.PathLike[str], config: ExperimentConfig,
                 run_info: dict[str, Any], data: DataSplits,
                 checkpoint: str = "last") -> RestoredRun:
@@ -52,15 +66,20 @@ def restore_run(run_dir: str | os.PathLike[str], config: ExperimentConfig,
       checkpoint: ``"last"`` or ``"best"`` (validation-selected).
 
     Raises:
-      FileNotFoundError: the run has no such checkpoint.
+      FileNotFoundError: the run has no such checkpoint, or its best checkpoint is not
+        there yet (its save was interrupted: the same ``snnjax train`` command completes
+        it).
+      CheckpointError: the checkpoint is damaged.
     """
     bound = run_info.get("max_input_events", input_event_bound(config, data))
     compiled = _compiled(config, bound, 1)
     like = _init_state(compiled, data.input_shape, config.seed)
-    ckpts = RunCheckpoints(RunDir(run_dir).checkpoints_path)
+    ckpts = RunCheckpoints(RunDir(run_dir).checkpoints_path, read_only=True)
     try:
         if ckpts.latest_epoch(checkpoint) is None:
             raise FileNotFoundError(f"{run_dir} has no {checkpoint!r} checkpoint")
+        if checkpoint == "best":
+            _check_best_is_complete(run_dir, ckpts)
         state, meta = ckpts.restore(checkpoint, like)
     finally:
         ckpts.close()
