@@ -172,7 +172,7 @@ def _has_progress(files: RunDir) -> bool:
         kind_dir = files.checkpoints_path / kind
         if kind_dir.is_dir() and any(p.name.isdigit() for p in kind_dir.iterdir()):
             return True
-    return files.metrics_path.is_file() and bool(files.metrics_path.read_text().strip())
+    return files.metrics_path.is_file() and bool(files.metrics_path.read_bytes().strip())
 
 
 def _config_differences(files: RunDir, cfg_dict: dict[str, Any]) -> list[str]:
