@@ -10,9 +10,13 @@ The pieces, each usable alone:
 * :func:`data_mesh`, :func:`replicate`, :func:`shard_batch` — data-parallel training
   over devices (pass ``mesh=`` to the step factories, or ``devices=`` to :func:`train`).
 * :func:`train` — the epoch loop: progress bar, ``metrics.jsonl``, Orbax checkpoints with
-  resume, ``results.json``; :func:`evaluate_run` — evaluate a saved run.
+  resume (also after a kill at any instant), ``results.json``; :func:`evaluate` — one
+  split; :func:`load_run`, :func:`restore_run`, :func:`evaluate_run` — read a saved run.
 * :class:`RunDir` — the files of a run directory (config, run info, metrics, results):
-  paths, readers (one tolerant ``metrics.jsonl`` reader) and atomic writers.
+  paths, readers (one tolerant ``metrics.jsonl`` reader; each file checked against its
+  schema, :class:`RunFileError`) and atomic writers.
+* :class:`RunCheckpoints` — the ``last`` and ``best`` checkpoints, each with a checksum of
+  its arrays (a damaged one raises :class:`CheckpointError`).
 
 Example:
   >>> from snnjax.configs import get_config
@@ -21,18 +25,10 @@ Example:
   >>> results["test_accuracy"], results["spikes_per_sample"]         # doctest: +SKIP
 """
 
-from snnjax.train.checkpoint import RunCheckpoints
+from snnjax.train.checkpoint import CheckpointError, RunCheckpoints
 from snnjax.train.data import DataSplits, SpikeDataset, prepare_data
-from snnjax.train.loop import (
-    RestoredRun,
-    RunMismatchError,
-    evaluate,
-    evaluate_run,
-    input_event_bound,
-    load_run,
-    restore_run,
-    train,
-)
+from snnjax.train.evaluation import evaluate
+from snnjax.train.loop import RunMismatchError, input_event_bound, train
 from snnjax.train.model import build_model, init_params, spiking_layer_indices, spiking_layer_names
 from snnjax.train.parallel import (
     DATA_AXIS,
@@ -42,6 +38,7 @@ from snnjax.train.parallel import (
     replicate,
     shard_batch,
 )
+from snnjax.train.restore import RestoredRun, evaluate_run, load_run, restore_run
 from snnjax.train.rundir import RunDir, RunFileError
 from snnjax.train.step import (
     TrainState,
@@ -55,6 +52,7 @@ from snnjax.train.step import (
 )
 
 __all__ = [
+    "CheckpointError",
     "DATA_AXIS",
     "DataSplits",
     "RestoredRun",

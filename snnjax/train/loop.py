@@ -11,21 +11,31 @@
 Resume: calling :func:`train` again with the same config and ``out_dir`` continues after
 the newest complete checkpoint. The batch order of epoch ``e`` depends only on
 ``(seed, e)`` and the state (parameters, optimizer state, schedule step) is restored
-exactly, so the result equals an uninterrupted run with the same seed.
+exactly, so the result equals an uninterrupted run with the same seed — whatever instant
+the previous call was killed at: an epoch's commit (``metrics.jsonl``, then
+``last/<epoch>``, then ``best/<epoch>``) is completed on resume where it was cut (see
+:func:`_recover`), and rows of ``metrics.jsonl`` after the restored epoch are dropped.
+Checkpoints carry a checksum of their arrays and are refused when damaged
+(:class:`~snnjax.train.CheckpointError`).
 
 Model selection never looks at the test split: the best epoch is the one with the best
 *validation* accuracy (``selected_by: "validation"`` in ``results.json``); the test
 accuracy at that epoch is ``best_test_accuracy``. The maximum test accuracy over epochs
 (what the paper reports) is recorded separately and labelled as selected on test.
+
+The pieces of one call, in order: :func:`_open_run_dir` (is ``out_dir`` this run's?),
+:func:`_set_up` (compiled steps, initial state, ``run.json``), :func:`_resume` (the newest
+checkpoint, the metrics rows it covers), then per epoch :func:`_run_epoch` (training steps
+and evaluation -> the metrics row) and :func:`_commit_epoch` (``metrics.jsonl`` and the
+checkpoints), and :func:`_finish` (``results.json``). Log lines and the progress bar belong
+to a :class:`~snnjax.train.reporting.Reporter`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 import os
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -33,8 +43,6 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
-from tqdm.auto import tqdm
 
 import snnjax
 from snnjax.configs import ExperimentConfig, config_to_dict
@@ -42,7 +50,8 @@ from snnjax.data import batches, get_dataset, num_batches
 from snnjax.lif.backends import EventBackend, backend_name, requested_backend
 from snnjax.readouts import get_readout
 from snnjax.train.checkpoint import RunCheckpoints
-from snnjax.train.data import DataSplits, SpikeDataset, prepare_data
+from snnjax.train.data import DataSplits, prepare_data
+from snnjax.train.evaluation import evaluate, put_batch
 from snnjax.train.model import build_model, spiking_layer_names
 from snnjax.train.parallel import (
     check_batch_size,
@@ -50,9 +59,9 @@ from snnjax.train.parallel import (
     describe_devices,
     mesh_size,
     replicate,
-    shard_batch,
 )
-from snnjax.train.rundir import RunDir
+from snnjax.train.reporting import Reporter
+from snnjax.train.rundir import RunDir, RunFileError
 from snnjax.train.step import (
     TrainState,
     make_eval_step,
@@ -60,9 +69,21 @@ from snnjax.train.step import (
     make_optimizer,
     make_train_step,
 )
+from snnjax.train.summary import EpochTiming, epoch_row, summarise
 
-__all__ = ["train", "evaluate", "evaluate_run", "load_run", "input_event_bound",
-           "RunMismatchError"]
+__all__ = ["train", "input_event_bound", "RunMismatchError"]
+
+# Moved to snnjax.train.restore; still importable from here (imported lazily: restore
+# imports this module).
+_MOVED_TO_RESTORE = ("RestoredRun", "evaluate_run", "load_run", "restore_run")
+
+
+def __getattr__(name: str):
+    if name in _MOVED_TO_RESTORE:
+        from snnjax.train import restore
+
+        return getattr(restore, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class RunMismatchError(ValueError):
@@ -80,25 +101,6 @@ def input_event_bound(config: ExperimentConfig, data: DataSplits) -> int | None:
     if config.architecture == "dense" and get_dataset(config.dataset).is_image:
         return max(int(data.max_active_inputs), 1)
     return None
-
-
-def _is_tty(stream) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
-def _per_layer(names: list[str], values) -> dict[str, float]:
-    return {n: float(v) for n, v in zip(names, values, strict=True)}
-
-
-def _fmt_layers(d: dict[str, float], fmt: str = "{:.1f}") -> str:
-    return " ".join(f"{k} {fmt.format(v)}" for k, v in d.items())
-
-
-def _comparable(cfg: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in cfg.items() if k not in ("epochs", "description")}
 
 
 class _Compiled(NamedTuple):
@@ -149,66 +151,301 @@ def _init_state(c: _Compiled, input_shape: tuple[int, ...], seed: int) -> TrainS
     return state if c.mesh is None else replicate(state, c.mesh)
 
 
-def _put_batch(x: np.ndarray, mesh) -> Any:
-    """The host batch as the step takes it: unchanged, or split over the mesh."""
-    return x if mesh is None else shard_batch(x, mesh)
+# ------------------------------------------------------------------------ the run
 
 
-# ------------------------------------------------------------------------ evaluation
+class _Run(NamedTuple):
+    """What one call of :func:`train` works with, fixed once set up."""
+
+    config: ExperimentConfig
+    files: RunDir
+    data: DataSplits
+    compiled: _Compiled
+    names: list[str]
+    steps_per_epoch: int
+    run_info: dict[str, Any]
+    primary: bool  # this process writes logs and JSON files
 
 
-def evaluate(eval_step, params, data: SpikeDataset, batch_size: int,
-             layer_names: list[str], mesh=None) -> dict[str, Any] | None:
-    """Evaluate ``params`` on one split.
+def _has_progress(files: RunDir) -> bool:
+    """Whether a run directory holds anything a run produced: a committed checkpoint or a
+    metrics row (the files a failed start leaves, config.json and run.json, do not count)."""
+    for kind in ("last", "best"):
+        kind_dir = files.checkpoints_path / kind
+        if kind_dir.is_dir() and any(p.name.isdigit() for p in kind_dir.iterdir()):
+            return True
+    return files.metrics_path.is_file() and bool(files.metrics_path.read_bytes().strip())
 
-    Args:
-      eval_step: from :func:`snnjax.train.make_eval_step`.
-      params: network parameters.
-      data: the split (``None`` or empty -> ``None``).
-      batch_size: evaluation batch size (the last batch is padded and masked).
-      layer_names: names of the spiking layers.
-      mesh: the eval step's data-parallel mesh, if any: the batch size is then rounded up
-        to a multiple of its device count (padding is masked; results do not change).
+
+def _config_differences(files: RunDir, cfg_dict: dict[str, Any]) -> list[str]:
+    """The config fields (other than ``epochs`` and ``description``) in which the run in
+    ``files`` differs from ``cfg_dict``.
+
+    Raises:
+      RunFileError: ``config.json`` is not a valid config (the message names the field).
+    """
+    saved = config_to_dict(files.read_config())
+    return sorted(k for k in set(saved) | set(cfg_dict)
+                  if k not in ("epochs", "description") and saved.get(k) != cfg_dict.get(k))
+
+
+def _open_run_dir(out: Path, cfg_dict: dict[str, Any], report: Reporter) -> RunDir:
+    """The run directory ``out``: empty, a run of the same config, or the remains of a
+    start that failed before any epoch was done (no checkpoint, no metrics), which is
+    started afresh with this config (and said so).
+
+    Raises:
+      RunMismatchError: ``out`` is a file or lies below one, is not a run directory, or
+        holds another config's run.
+      RunFileError: ``out`` holds a run whose ``config.json`` is not a valid config.
+    """
+    files = RunDir(out)
+    blocking = next((p for p in (out, *out.parents) if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise RunMismatchError(f"{blocking} is a file, not a directory: use another --out "
+                               "directory")
+    if out.exists() and not files.config_path.exists() and any(out.iterdir()):
+        raise RunMismatchError(f"{out} exists and is not a snnjax run directory (no "
+                               "config.json); use another --out directory")
+    if not files.config_path.exists():
+        return files
+    if not _has_progress(files):
+        try:
+            same = not _config_differences(files, cfg_dict)
+        except (ValueError, TypeError):  # an unreadable config.json of a failed start
+            same = False
+        if not same:
+            report.warn(f"{out} holds the config.json of a run that failed before its first "
+                        "epoch (no checkpoint, no metrics): starting it afresh with this config")
+            files.results_path.unlink(missing_ok=True)
+        return files
+    diff = _config_differences(files, cfg_dict)
+    if diff:
+        raise RunMismatchError(
+            f"{out} holds a run of a different config (differs in: {', '.join(diff)}); "
+            "use another --out directory")
+    return files
+
+
+def _run_info(config: ExperimentConfig, data: DataSplits, bound: int | None,
+              names: list[str], mesh, backend: str | EventBackend) -> dict[str, Any]:
+    """``run.json``: data provenance, layer names, the input-event bound, versions."""
+    return {
+        "config_name": config.name,
+        "data_source": data.source,
+        "n_train": len(data.train), "n_validation": len(data.validation),
+        "n_test": len(data.test),
+        "input_shape": list(data.input_shape),
+        "max_input_events": bound,
+        "max_active_inputs": data.max_active_inputs,
+        "layer_names": names,
+        "readout": get_readout(config.loss).rule,
+        "jax_version": jax.__version__, "snnjax_version": snnjax.__version__,
+        "device": describe_devices(mesh),
+        "backend": backend_name(backend, platform=jax.devices()[0].platform),
+        "data_parallel_devices": mesh_size(mesh) if mesh is not None else None,
+    }
+
+
+def _set_up(config: ExperimentConfig, files: RunDir, data: DataSplits,
+            devices: int | None, primary: bool, backend: str | EventBackend | None
+            ) -> tuple[_Run, TrainState]:
+    """Create the run directory, compile the steps, initialise the state, write
+    ``config.json`` and ``run.json``."""
+    files.path.mkdir(parents=True, exist_ok=True)
+    if primary:
+        files.write_config(config)
+    bound = input_event_bound(config, data)
+    steps_per_epoch = num_batches(len(data.train), config.batch_size)
+    backend = requested_backend(backend)
+    compiled = _compiled(config, bound, steps_per_epoch, devices, backend)
+    names = spiking_layer_names(compiled.model)
+    state = _init_state(compiled, data.input_shape, config.seed)
+    run_info = _run_info(config, data, bound, names, compiled.mesh, backend)
+    if primary:
+        files.write_run_info(run_info)
+    run = _Run(config=config, files=files, data=data, compiled=compiled, names=names,
+               steps_per_epoch=steps_per_epoch, run_info=run_info, primary=primary)
+    return run, state
+
+
+def _resume(run: _Run, ckpts: RunCheckpoints, state: TrainState, report: Reporter
+            ) -> tuple[TrainState, int, _Best, list[dict[str, Any]]]:
+    """Restore the newest checkpoint (see :func:`_recover`) and keep the metrics rows it
+    covers (later rows belong to an epoch whose commit was cut; it is trained again).
 
     Returns:
-      ``{"accuracy", "silent_output_fraction", "label_silent_fraction", "loss",
-      "spikes_per_sample": {layer: float}, "silent_neurons": {layer: fraction of neurons
-      that never spiked on this split}, "dropped_spikes_per_sample", "input_overflow_per_sample",
-      "n"}``, or ``None`` for an empty split.
+      ``(state, epochs done, best so far, metrics rows)``.
     """
-    if data is None or len(data) == 0:
-        return None
-    n = len(data)
-    bs = min(batch_size, n)
-    bs = -(-bs // mesh_size(mesh)) * mesh_size(mesh)
-    totals: dict[str, Any] = {}
-    active = None
-    for start in range(0, n, bs):
-        idx = np.arange(start, start + bs)
-        mask = idx < n
-        idx = np.minimum(idx, n - 1)
-        stats = eval_step(params, _put_batch(data.times[idx], mesh),
-                          _put_batch(data.labels[idx], mesh), _put_batch(mask, mesh))
-        act = stats.pop("active")
-        active = act if active is None else tuple(a | b for a, b in zip(active, act,
-                                                                           strict=True))
-        for k, v in stats.items():
-            totals[k] = v if k not in totals else totals[k] + v
-    totals = jax.device_get(totals)
-    active = jax.device_get(active)
-    count = float(totals["n"])
-    return {
-        "n": int(count),
-        "accuracy": float(totals["correct"]) / count,
-        "silent_output_fraction": float(totals["silent_outputs"]) / count,
-        "label_silent_fraction": float(totals["label_silent"]) / count,
-        "loss": (float(totals["loss_sum"]) / float(totals["loss_finite"])
-                 if totals["loss_finite"] > 0 else math.inf),
-        "spikes_per_sample": _per_layer(layer_names, totals["spikes"] / count),
-        "silent_neurons": _per_layer(layer_names, [1.0 - float(np.mean(a)) for a in active]),
-        "dropped_spikes_per_sample": _per_layer(layer_names, totals["dropped"] / count),
-        "input_overflow_per_sample": _per_layer(layer_names, totals["overflow"] / count),
-    }
+    config, out = run.config, run.files.path
+    state, meta = _recover(ckpts, state, report)
+    start_epoch = int(meta.get("epoch", 0))
+    if start_epoch:
+        report.info(f"resuming {out} after epoch {start_epoch} (checkpoint "
+                    f"{ckpts.directory}/last/{start_epoch})")
+    history = [row for row in run.files.read_metrics(complete=True)
+               if row["epoch"] <= start_epoch]
+    if [row["epoch"] for row in history] != list(range(1, start_epoch + 1)):
+        raise RunFileError(
+            f"{run.files.metrics_path} lacks rows of epochs 1 to {start_epoch} (it has "
+            f"{[row['epoch'] for row in history]}), which the checkpoint of epoch "
+            f"{start_epoch} follows: restore the file, or train in another --out directory")
+    if run.primary:
+        run.files.write_metrics(history)
+    if start_epoch >= config.epochs:
+        report.info(f"{out}: all {config.epochs} epochs already done")
+    else:
+        report.start(config, run.run_info, run.steps_per_epoch)
+    best = _Best(meta.get("best_validation_accuracy", -1.0), meta.get("best_epoch"))
+    return state, start_epoch, best, history
+
+
+class _Steps(NamedTuple):
+    """One epoch's training steps: the new state, the summed step metrics, timings."""
+
+    state: TrainState
+    sums: dict[str, Any]
+    train_time: float  # seconds of the steps after the call's first (compiling) step
+    n_steady: int  # samples in train_time
+    compile_time: float | None  # seconds of the call's first step, if in this epoch
+
+
+def _train_steps(run: _Run, state: TrainState, epoch: int, first_of_call: bool,
+                 report: Reporter) -> _Steps:
+    """The training steps of ``epoch`` over the batches of ``(seed, epoch)``."""
+    config, train_data, mesh = run.config, run.data.train, run.compiled.mesh
+    t_epoch = time.perf_counter()
+    t_steady, compile_time = t_epoch, None
+    sums: dict[str, Any] = {}
+    bar = report.progress_bar(epoch, config.epochs, run.steps_per_epoch)
+    for i, idx in enumerate(batches(len(train_data), config.batch_size, seed=config.seed,
+                                    epoch=epoch - 1)):
+        state, m = run.compiled.train_step(state, put_batch(train_data.times[idx], mesh),
+                                           put_batch(train_data.labels[idx], mesh))
+        if first_of_call and i == 0:
+            # The first step of this process compiles; keep it out of the throughput.
+            jax.block_until_ready(m)
+            t_steady = time.perf_counter()
+            compile_time = t_steady - t_epoch
+        for k, v in m.items():
+            sums[k] = v if k not in sums else sums[k] + v
+        report.step_done(bar, i, m)
+    jax.block_until_ready(state)
+    bar.close()
+    train_time = time.perf_counter() - t_steady
+    n_steady = (run.steps_per_epoch - int(first_of_call)) * config.batch_size
+    return _Steps(state, jax.device_get(sums), train_time, n_steady, compile_time)
+
+
+def _run_epoch(run: _Run, state: TrainState, epoch: int, first_of_call: bool,
+               report: Reporter) -> tuple[TrainState, dict[str, Any]]:
+    """Train ``epoch``, evaluate on validation and test; the new state and metrics row."""
+    t_epoch = time.perf_counter()
+    steps = _train_steps(run, state, epoch, first_of_call, report)
+    c, bs = run.compiled, run.config.eval_batch_size
+    val = evaluate(c.eval_step, steps.state.params, run.data.validation, bs, run.names, c.mesh)
+    test = evaluate(c.eval_step, steps.state.params, run.data.test, bs, run.names, c.mesh)
+    timing = EpochTiming(wall=time.perf_counter() - t_epoch, train=steps.train_time,
+                         n_steady=steps.n_steady, compile=steps.compile_time)
+    lr = float(c.schedule(int(steps.state.step) - 1))
+    return steps.state, epoch_row(epoch, steps.sums, val, test, run.names, lr, timing)
+
+
+# ------------------------------------------------------------ commit and recovery
+
+# The stages of an epoch's commit, in order: metrics.jsonl, checkpoints/last/<epoch>,
+# checkpoints/best/<epoch> (when it is saved); and, after the final epoch, results.json.
+# _commit_stage(stage, epoch) is called as each stage begins (also when _recover
+# completes a cut commit): it does nothing, and is there for tests that kill the process
+# at every point of a commit (tests/test_train_resume.py replaces it in a subprocess).
+COMMIT_STAGES = ("metrics", "last", "best", "results")
+
+
+def _commit_stage(stage: str, epoch: int) -> None:
+    """Called as ``stage`` (one of :data:`COMMIT_STAGES`) of ``epoch``'s commit begins."""
+
+
+class _Best(NamedTuple):
+    """The best epoch so far: its validation accuracy (-1 before any) and number (``None``
+    before the first ``best`` checkpoint)."""
+
+    accuracy: float
+    epoch: int | None
+
+
+def _commit_epoch(run: _Run, ckpts: RunCheckpoints, history: list[dict[str, Any]],
+                  state: TrainState, best: _Best) -> _Best:
+    """Commit the epoch of ``history[-1]``: ``metrics.jsonl``, then ``last/<epoch>``, then
+    ``best/<epoch>`` when validation improved (or, with no validation split, at the final
+    epoch). Each write is atomic; the checkpoint meta records the best epoch, so that
+    :func:`_recover` can complete a commit cut between ``last`` and ``best``.
+
+    Returns:
+      The best epoch after this one.
+    """
+    epoch, val = history[-1]["epoch"], history[-1]["validation"]
+    _commit_stage("metrics", epoch)
+    if run.primary:
+        run.files.write_metrics(history)
+    improved = val is not None and val["accuracy"] > best.accuracy
+    save_best = improved or (val is None and epoch == run.config.epochs)
+    best = _Best(val["accuracy"] if improved else best.accuracy,
+                 epoch if save_best else best.epoch)
+    meta = {"epoch": epoch, "best_validation_accuracy": best.accuracy,
+            "best_epoch": best.epoch}
+    _commit_stage("last", epoch)
+    ckpts.save("last", epoch, state, meta)
+    if save_best:
+        _commit_stage("best", epoch)
+        ckpts.save("best", epoch, state, meta)
+    return best
+
+
+def _recover(ckpts: RunCheckpoints, like: TrainState, report: Reporter
+             ) -> tuple[TrainState, dict[str, Any]]:
+    """The newest checkpoint (``like`` and ``{}`` when there is none), after completing
+    what an interruption or a deletion left undone.
+
+    * ``last/N`` whose meta names ``best_epoch`` B with no ``best/B`` (the commit was
+      cut between ``last`` and ``best``): ``best/B`` is re-created from ``last/B`` (the
+      same state).
+    * a ``best/M`` newer than every ``last`` checkpoint (``last`` deleted): the run
+      resumes from it, and ``last/M`` is re-created from it.
+    """
+    last, best = ckpts.latest_epoch("last"), ckpts.latest_epoch("best")
+    if best is not None and (last is None or best > last):
+        state, meta = ckpts.restore("best", like)
+        report.warn(f"{ckpts.directory}/last has no checkpoint of epoch {best} or later: "
+                    f"resuming from best/{best} (re-created as last/{best})")
+        _commit_stage("last", best)
+        ckpts.save("last", best, state, meta)
+        return state, meta
+    if last is None:
+        return like, {}
+    state, meta = ckpts.restore("last", like)
+    b = meta.get("best_epoch")
+    if b is not None and b not in ckpts.epochs("best"):
+        if b in ckpts.epochs("last"):
+            source = (state, meta) if b == last else ckpts.restore("last", like, b)
+            report.info(f"re-creating {ckpts.directory}/best/{b} from last/{b} (its "
+                        "commit was interrupted)")
+            _commit_stage("best", b)
+            ckpts.save("best", b, *source)
+        else:
+            report.warn(f"{ckpts.directory}/best/{b} (the best epoch) is missing and "
+                        f"last/{b} is gone too: the 'best' checkpoint cannot be restored")
+    return state, meta
+
+
+def _finish(run: _Run, ckpts: RunCheckpoints, history: list[dict[str, Any]],
+            total_time: float) -> dict[str, Any]:
+    """Write and return ``results.json``."""
+    _commit_stage("results", history[-1]["epoch"] if history else 0)
+    results = summarise(run.config, history, run.run_info, run.files.path, ckpts.directory,
+                        total_time=total_time)
+    if run.primary:
+        run.files.write_results(results)
+    return results
 
 
 # ------------------------------------------------------------------------------ train
@@ -227,7 +464,9 @@ def train(config: ExperimentConfig, out_dir: str | os.PathLike[str], *,
       config: the experiment.
       out_dir: run directory (created). If it holds a checkpoint of the same config, the
         run resumes after it; a different config raises :class:`RunMismatchError`
-        (``epochs`` may differ: a finished run can be extended).
+        (``epochs`` may differ: a finished run can be extended), unless the directory
+        holds only what a failed start leaves (no checkpoint, no metrics row): it is then
+        started afresh with ``config``.
       data_dir: directory with the IDX files of image datasets.
       quiet: print only warnings and the final summary (no progress bar, no epoch lines).
       progress: show a tqdm progress bar; default: when stderr is a terminal and not quiet.
@@ -252,377 +491,37 @@ def train(config: ExperimentConfig, out_dir: str | os.PathLike[str], *,
 
     Raises:
       FileNotFoundError: image data not found (the loader's message says how to get it).
-      RunMismatchError: ``out_dir`` belongs to a different config.
+      RunMismatchError: ``out_dir`` belongs to a different config, or is a file.
+      RunFileError: a file of ``out_dir`` is damaged (the message names file and field).
+      CheckpointError: the checkpoint to resume from is damaged (the message names it
+        and the way on).
       ValueError: ``batch_size`` not divisible by ``devices``, or more devices than exist.
     """
     t_start = time.perf_counter()
-    out = Path(out_dir)
-    show_bar = (not quiet and _is_tty(sys.stderr)) if progress is None else bool(progress)
-    emit = log if log is not None else (tqdm.write if show_bar else print)
     primary = jax.process_index() == 0  # multi-process: one writer of logs and files
-    show_bar = show_bar and primary
-
-    def info(msg: str) -> None:
-        if not quiet and primary:
-            emit(msg)
-
-    def warn(msg: str) -> None:
-        if primary:
-            emit(msg)
-
+    report = Reporter(quiet=quiet, progress=progress, log=log, primary=primary)
     if devices is not None:
         check_batch_size(config.batch_size, data_mesh(devices), "batch_size")
-
-    cfg_dict = config_to_dict(config)
-    run_dir = RunDir(out)
-    if out.exists() and not run_dir.config_path.exists() and any(out.iterdir()):
-        raise RunMismatchError(f"{out} exists and is not a snnjax run directory (no "
-                               "config.json); use another --out directory")
-    if run_dir.config_path.exists():
-        saved = run_dir.read_config_dict()
-        if _comparable(saved) != _comparable(cfg_dict):
-            diff = sorted(k for k in set(saved) | set(cfg_dict)
-                          if k not in ("epochs", "description") and saved.get(k) != cfg_dict.get(k))
-            raise RunMismatchError(
-                f"{out} holds a run of a different config (differs in: {', '.join(diff)}); "
-                "use another --out directory")
-
+    files = _open_run_dir(Path(out_dir), config_to_dict(config), report)
     if data is None:
         data = prepare_data(config, data_dir)  # before writing anything: data may be missing
     if len(data.train) < config.batch_size:
         raise ValueError(f"the training split has {len(data.train)} samples, fewer than "
                          f"batch_size={config.batch_size}")
-    out.mkdir(parents=True, exist_ok=True)
-    if primary:
-        run_dir.write_config(cfg_dict)
-    bound = input_event_bound(config, data)
-    steps_per_epoch = num_batches(len(data.train), config.batch_size)
-    backend = requested_backend(backend)
-    compiled = _compiled(config, bound, steps_per_epoch, devices, backend)
-    mesh = compiled.mesh
-    names = spiking_layer_names(compiled.model)
-    schedule = compiled.schedule
-    state = _init_state(compiled, data.input_shape, config.seed)
-    train_step, eval_step = compiled.train_step, compiled.eval_step
-
-    run_info = {
-        "config_name": config.name,
-        "data_source": data.source,
-        "n_train": len(data.train), "n_validation": len(data.validation),
-        "n_test": len(data.test),
-        "input_shape": list(data.input_shape),
-        "max_input_events": bound,
-        "max_active_inputs": data.max_active_inputs,
-        "layer_names": names,
-        "readout": get_readout(config.loss).rule,
-        "jax_version": jax.__version__, "snnjax_version": snnjax.__version__,
-        "device": describe_devices(mesh),
-        "backend": backend_name(backend, platform=jax.devices()[0].platform),
-        "data_parallel_devices": mesh_size(mesh) if mesh is not None else None,
-    }
-    if primary:
-        run_dir.write_run_info(run_info)
-
-    ckpts = RunCheckpoints(run_dir.checkpoints_path, keep=config.keep_checkpoints)
-    start_epoch, meta = 0, {}
+    run, state = _set_up(config, files, data, devices, primary, backend)
+    ckpts = RunCheckpoints(files.checkpoints_path, keep=config.keep_checkpoints)
     try:
-        last = ckpts.latest_epoch("last")
-        if last is not None:
-            state, meta = ckpts.restore("last", state)
-            start_epoch = int(meta["epoch"])
-            info(f"resuming {out} after epoch {start_epoch} (checkpoint "
-                 f"{ckpts.directory}/last/{start_epoch})")
-        history = [row for row in run_dir.read_metrics() if row["epoch"] <= start_epoch]
-        if primary:
-            run_dir.write_metrics(history)
-        if start_epoch >= config.epochs:
-            info(f"{out}: all {config.epochs} epochs already done")
-        else:
-            info(f"training {config.name}: {config.dataset} ({data.source}), "
-                 f"{len(data.train)} train / {len(data.validation)} validation / "
-                 f"{len(data.test)} test samples, layers {' '.join(names)}, "
-                 f"{config.epochs} epochs of {steps_per_epoch} steps, device "
-                 f"{run_info['device']}")
-            if bound is not None:
-                info(f"input-event bound of the first layer: {bound} "
-                     f"(largest active-input count of a sample: {data.max_active_inputs})")
-
-        best_val = meta.get("best_validation_accuracy", -1.0)
-        compile_time = None
-        epochs_this_call = 0
+        state, start_epoch, best, history = _resume(run, ckpts, state, report)
         for epoch in range(start_epoch + 1, config.epochs + 1):
-            t_epoch = time.perf_counter()
-            sums: dict[str, Any] = {}
-            bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch}/{config.epochs}",
-                       disable=not show_bar, leave=False, file=sys.stderr, dynamic_ncols=True)
-            first_of_call = epoch == start_epoch + 1
-            t_steady = t_epoch
-            for i, idx in enumerate(batches(len(data.train), config.batch_size,
-                                            seed=config.seed, epoch=epoch - 1)):
-                state, m = train_step(state, _put_batch(data.train.times[idx], mesh),
-                                      _put_batch(data.train.labels[idx], mesh))
-                if first_of_call and i == 0:
-                    # The first step of this process compiles; keep it out of the throughput.
-                    jax.block_until_ready(m)
-                    t_steady = time.perf_counter()
-                    compile_time = t_steady - t_epoch
-                for k, v in m.items():
-                    sums[k] = v if k not in sums else sums[k] + v
-                if show_bar:
-                    bar.update(1)
-                    if i % 20 == 0:
-                        loss = float(m["loss_sum"]) / max(float(m["loss_finite"]), 1.0)
-                        bar.set_postfix(loss=f"{loss:.4f}")
-            jax.block_until_ready(state)
-            bar.close()
-            t_train = time.perf_counter() - t_steady
-            n_steady = (steps_per_epoch - int(first_of_call)) * config.batch_size
-            sums = jax.device_get(sums)
-            val = evaluate(eval_step, state.params, data.validation, config.eval_batch_size,
-                           names, mesh)
-            test = evaluate(eval_step, state.params, data.test, config.eval_batch_size, names,
-                            mesh)
-            wall = time.perf_counter() - t_epoch
-            n = float(sums["n"])
-            row = {
-                "epoch": epoch,
-                "train_loss": (float(sums["loss_sum"]) / float(sums["loss_finite"])
-                               if sums["loss_finite"] > 0 else None),
-                "train_loss_infinite_fraction": 1.0 - float(sums["loss_finite"]) / n,
-                "train_accuracy": float(sums["correct"]) / n,
-                "train_silent_output_fraction": float(sums["silent_outputs"]) / n,
-                "validation_accuracy": val["accuracy"] if val else None,
-                "test_accuracy": test["accuracy"] if test else None,
-                "spikes_per_sample": _per_layer(names, sums["spikes"] / n),
-                "silent_neurons": (val or test or {}).get("silent_neurons"),
-                "silent_neurons_split": "validation" if val else ("test" if test else None),
-                "dropped_spikes_per_sample": _per_layer(names, sums["dropped"] / n),
-                "input_overflow_per_sample": _per_layer(names, sums["overflow"] / n),
-                "nonfinite_grad_steps": int(sums["nonfinite_grad"]),
-                "guarded_weight_columns": int(sums["guarded_columns"]),
-                "lr": float(schedule(int(state.step) - 1)),
-                "wall_time_s": wall,
-                "train_time_s": t_train,
-                "train_samples_steady": n_steady,
-                "samples_per_s": n_steady / t_train if t_train > 0 else None,
-                "compile_time_s": compile_time if first_of_call else None,
-                "validation": val,
-                "test": test,
-            }
+            state, row = _run_epoch(run, state, epoch, epoch == start_epoch + 1, report)
             history.append(row)
-            if primary:
-                run_dir.write_metrics(history)
-
-            improved = val is not None and val["accuracy"] > best_val
-            if improved:
-                best_val = val["accuracy"]
-            meta = {"epoch": epoch, "best_validation_accuracy": best_val}
-            ckpts.save("last", epoch, state, meta)
-            if improved or (val is None and epoch == config.epochs):
-                ckpts.save("best", epoch, state, meta)
-
-            line = (f"epoch {epoch}/{config.epochs}  loss {row['train_loss'] or math.inf:.4f}  "
-                    f"train {100 * row['train_accuracy']:.2f}%")
-            if val:
-                line += f"  val {100 * val['accuracy']:.2f}%"
-            if test:
-                line += f"  test {100 * test['accuracy']:.2f}%"
-            line += f"  spikes/sample {_fmt_layers(row['spikes_per_sample'])}"
-            if row["silent_neurons"]:
-                line += f"  silent neurons {_fmt_layers(row['silent_neurons'], '{:.0%}')}"
-            if row["samples_per_s"]:
-                line += f"  {wall:.1f} s ({row['samples_per_s']:.0f} samples/s)"
-            warnings = []
-            # A 1-slot (TTFS) layer keeps only first spikes by design: its later spikes are
-            # counted in the metrics but are no reason to warn.
-            dropped = {k: v for (k, v), slots in zip(row["dropped_spikes_per_sample"].items(),
-                                                     config.max_spikes, strict=True)
-                       if v > 0 and slots > 1}
-            if dropped:
-                warnings.append(f"DROPPED spikes/sample (buffer full, raise max_spikes): "
-                                f"{_fmt_layers(dropped, '{:.3g}')}")
-            overflow = {k: v for k, v in row["input_overflow_per_sample"].items() if v > 0}
-            if overflow:
-                warnings.append(f"INPUT OVERFLOW events/sample (raise max_input_events): "
-                                f"{_fmt_layers(overflow, '{:.3g}')}")
-            if row["nonfinite_grad_steps"]:
-                warnings.append(f"{row['nonfinite_grad_steps']} steps with non-finite "
-                                "gradients were skipped")
-            if row["train_silent_output_fraction"] > 0:
-                warnings.append(f"all outputs silent for "
-                                f"{row['train_silent_output_fraction']:.1%} of train samples")
-            if warnings:
-                line += "  | " + "; ".join(warnings)
-                warn(line)
-            else:
-                info(line)
-
-            epochs_this_call += 1
-            if stop_after is not None and epochs_this_call >= stop_after \
+            best = _commit_epoch(run, ckpts, history, state, best)
+            report.epoch(row, config)
+            if stop_after is not None and epoch - start_epoch >= stop_after \
                     and epoch < config.epochs:
-                info(f"stopped after epoch {epoch} (stop_after={stop_after}); run the same "
-                     "command again to resume")
+                report.info(f"stopped after epoch {epoch} (stop_after={stop_after}); run the "
+                            "same command again to resume")
                 return None
-
-        results = _summarise(config, history, run_info, out, ckpts,
-                             total_time=time.perf_counter() - t_start)
-        if primary:
-            run_dir.write_results(results)
-        return results
+        return _finish(run, ckpts, history, time.perf_counter() - t_start)
     finally:
         ckpts.close()
-
-
-def _summarise(config, history, run_info, out: Path, ckpts: RunCheckpoints,
-               total_time: float) -> dict[str, Any]:
-    if not history:
-        raise RuntimeError(f"{out}: no epochs recorded in metrics.jsonl")
-    final = history[-1]
-    with_val = [r for r in history if r["validation_accuracy"] is not None]
-    if with_val:
-        best = max(with_val, key=lambda r: (r["validation_accuracy"], -r["epoch"]))
-        selected_by = "validation"
-    else:
-        best, selected_by = final, "final epoch (no validation split)"
-    with_test = [r for r in history if r["test_accuracy"] is not None]
-    max_test = max(with_test, key=lambda r: (r["test_accuracy"], -r["epoch"])) \
-        if with_test else None
-    steady_n = sum(r["train_samples_steady"] for r in history)
-    steady_t = sum(r["train_time_s"] for r in history)
-    compile_times = [r["compile_time_s"] for r in history if r["compile_time_s"] is not None]
-    test_final = final.get("test") or {}
-    spikes = test_final.get("spikes_per_sample") or final["spikes_per_sample"]
-    return {
-        "config_name": config.name,
-        "test_accuracy": final["test_accuracy"],
-        "best_test_accuracy": best["test_accuracy"],
-        "best_epoch": best["epoch"],
-        "best_validation_accuracy": best["validation_accuracy"],
-        "selected_by": selected_by,
-        "max_test_accuracy_over_epochs": None if max_test is None else {
-            "value": max_test["test_accuracy"], "epoch": max_test["epoch"],
-            "note": "selected on the test split (as the paper reports); optimistic"},
-        "final_validation_accuracy": final["validation_accuracy"],
-        "final_train_accuracy": final["train_accuracy"],
-        "final_train_loss": final["train_loss"],
-        "spikes_per_sample": spikes,
-        "spikes_per_sample_total": float(sum(spikes.values())),
-        "spikes_per_sample_split": "test" if test_final else "train",
-        "silent_neurons": test_final.get("silent_neurons"),
-        "silent_output_fraction": test_final.get("silent_output_fraction"),
-        "label_silent_fraction": test_final.get("label_silent_fraction"),
-        "dropped_spikes_per_sample": final["dropped_spikes_per_sample"],
-        "input_overflow_per_sample": final["input_overflow_per_sample"],
-        "train_samples_per_s": steady_n / steady_t if steady_t > 0 else None,
-        "compile_time_s": compile_times[0] if compile_times else None,
-        "total_wall_time_s": sum(r["wall_time_s"] for r in history),
-        "wall_time_this_call_s": total_time,
-        "epochs": final["epoch"],
-        "seed": config.seed,
-        "config": config_to_dict(config),
-        "data_source": run_info["data_source"],
-        "n_train": run_info["n_train"], "n_validation": run_info["n_validation"],
-        "n_test": run_info["n_test"],
-        "max_input_events": run_info["max_input_events"],
-        "layer_names": run_info["layer_names"],
-        "readout": run_info["readout"],
-        "jax_version": run_info["jax_version"],
-        "snnjax_version": run_info["snnjax_version"],
-        "device": run_info["device"],
-        "checkpoints": {"last": f"{ckpts.directory}/last/{final['epoch']}",
-                        "best": f"{ckpts.directory}/best/{best['epoch']}"},
-        "metrics": str(RunDir(out).metrics_path),
-    }
-
-
-# ------------------------------------------------------------------------ run access
-
-
-def load_run(run_dir: str | os.PathLike[str]) -> tuple[ExperimentConfig, dict[str, Any]]:
-    """``(config, run_info)`` of a run directory written by :func:`train`.
-
-    Raises:
-      FileNotFoundError: ``run_dir`` has no ``config.json``.
-    """
-    run = RunDir(run_dir)
-    return run.read_config(), run.read_run_info()
-
-
-class RestoredRun(NamedTuple):
-    """A checkpoint of a run, ready to evaluate (see :func:`restore_run`)."""
-
-    model: Any
-    eval_step: Any
-    params: Any
-    epoch: int
-
-
-def restore_run(run_dir: str | os.PathLike[str], config: ExperimentConfig,
-                run_info: dict[str, Any], data: DataSplits,
-                checkpoint: str = "last",
-                backend: str | EventBackend | None = None) -> RestoredRun:
-    """Rebuild a run's model (with the event bound it was trained with) and restore a checkpoint.
-
-    Args:
-      run_dir: directory written by :func:`train`; ``config, run_info`` from :func:`load_run`.
-      data: the encoded splits (their input shape, and the event bound if the run has none).
-      checkpoint: ``"last"`` or ``"best"`` (validation-selected).
-      backend: event backend of the rebuilt model (as in :func:`train`).
-
-    Raises:
-      FileNotFoundError: the run has no such checkpoint.
-    """
-    bound = run_info.get("max_input_events", input_event_bound(config, data))
-    compiled = _compiled(config, bound, 1, backend=backend)
-    like = _init_state(compiled, data.input_shape, config.seed)
-    ckpts = RunCheckpoints(RunDir(run_dir).checkpoints_path)
-    try:
-        if ckpts.latest_epoch(checkpoint) is None:
-            raise FileNotFoundError(f"{run_dir} has no {checkpoint!r} checkpoint")
-        state, meta = ckpts.restore(checkpoint, like)
-    finally:
-        ckpts.close()
-    return RestoredRun(model=compiled.model, eval_step=compiled.eval_step, params=state.params,
-                       epoch=int(meta["epoch"]))
-
-
-def evaluate_run(run_dir: str | os.PathLike[str], *, data_dir: str | os.PathLike[str] | None = None,
-                 checkpoint: str = "last", split: str = "test",
-                 data: DataSplits | None = None,
-                 backend: str | EventBackend | None = None) -> dict[str, Any]:
-    """Evaluate a checkpoint of a run on one split.
-
-    Args:
-      run_dir: directory written by :func:`train`.
-      data_dir: directory with the IDX files (image datasets).
-      checkpoint: ``"last"`` or ``"best"`` (validation-selected).
-      split: ``"test"``, ``"validation"`` or ``"train"``.
-      data: pre-encoded splits (default: loaded from the run's config).
-      backend: event backend (as in :func:`train`; all give the same results up to float
-        rounding).
-
-    Returns:
-      The :func:`evaluate` dict plus ``"epoch"``, ``"checkpoint"``, ``"split"``,
-      ``"config_name"``, ``"data_source"`` and ``"max_spikes"`` (buffer per layer).
-
-    Raises:
-      FileNotFoundError: no run or no checkpoint there; image data not found.
-      ValueError: bad ``checkpoint`` or ``split``.
-    """
-    if checkpoint not in ("last", "best"):
-        raise ValueError(f"checkpoint must be 'last' or 'best', got {checkpoint!r}")
-    if split not in ("train", "validation", "test"):
-        raise ValueError(f"split must be 'train', 'validation' or 'test', got {split!r}")
-    config, run_info = load_run(run_dir)
-    if data is None:
-        data = prepare_data(config, data_dir, splits=(split,))
-    restored = restore_run(run_dir, config, run_info, data, checkpoint, backend)
-    names = spiking_layer_names(restored.model)
-    result = evaluate(restored.eval_step, restored.params, getattr(data, split),
-                      config.eval_batch_size, names)
-    if result is None:
-        raise ValueError(f"the {split!r} split of {config.name} is empty")
-    result.update({"epoch": restored.epoch, "checkpoint": checkpoint, "split": split,
-                   "config_name": config.name, "data_source": data.source,
-                   "max_spikes": dict(zip(names, config.max_spikes, strict=True))})
-    return result

@@ -12,7 +12,9 @@ Every write is atomic (a temporary file beside the target, then ``os.replace``),
 reader never sees half a file written by these functions. ``metrics.jsonl`` has one
 tolerant reader, :func:`read_jsonl`: a truncated *last* line (a line cut by an
 interruption, e.g. by a tool that appends) is skipped with a warning; a corrupt line
-anywhere else is an error. Errors name the file (and the line).
+anywhere else is an error. Every reader checks the file against its schema
+(:mod:`snnjax.train.schema`: required fields and their types; ``config.json`` must hold
+every field of a config). Errors name the file (and the line, and the field).
 
 Example:
   >>> from snnjax.train import RunDir
@@ -30,14 +32,11 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from snnjax.configs import ExperimentConfig, config_from_dict, config_to_dict
+from snnjax.configs import ConfigError, ExperimentConfig, config_from_dict, config_to_dict
+from snnjax.train import schema
+from snnjax.train.schema import RunFileError
 
 __all__ = ["RunDir", "RunFileError", "read_json", "read_jsonl", "write_json", "write_jsonl"]
-
-
-class RunFileError(ValueError):
-    """A file of a run directory exists but is not what it should be (invalid JSON, not a
-    JSON object); the message names the file and, for ``.jsonl`` files, the line."""
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -67,6 +66,8 @@ def read_json(path: str | os.PathLike[str]) -> dict[str, Any]:
         text = path.read_text()
     except FileNotFoundError:
         raise FileNotFoundError(f"{path} not found") from None
+    except UnicodeDecodeError as err:
+        raise RunFileError(f"{path} is not a text file ({err})") from err
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
@@ -96,13 +97,21 @@ def read_jsonl(path: str | os.PathLike[str], *, missing_ok: bool = True) -> list
       FileNotFoundError: no such file and not ``missing_ok``.
       RunFileError: a line before the last is not valid JSON, or a line is not an object.
     """
-    path = Path(path)
+    return [row for _, row in _read_jsonl_numbered(Path(path), missing_ok, stacklevel=3)]
+
+
+def _read_jsonl_numbered(path: Path, missing_ok: bool, stacklevel: int = 2
+                         ) -> list[tuple[int, dict[str, Any]]]:
+    """:func:`read_jsonl` with each row's line number: ``[(line, row), ...]``."""
     if not path.exists():
         if missing_ok:
             return []
         raise FileNotFoundError(f"{path} not found")
-    numbered = [(i, line) for i, line in enumerate(path.read_text().splitlines(), start=1)
-                if line.strip()]
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError as err:
+        raise RunFileError(f"{path} is not a text file ({err})") from err
+    numbered = [(i, line) for i, line in enumerate(text.splitlines(), start=1) if line.strip()]
     rows = []
     for k, (lineno, line) in enumerate(numbered):
         try:
@@ -110,14 +119,14 @@ def read_jsonl(path: str | os.PathLike[str], *, missing_ok: bool = True) -> list
         except json.JSONDecodeError as err:
             if k == len(numbered) - 1:
                 warnings.warn(f"{path}, line {lineno}: truncated (not valid JSON: {err.msg}); "
-                              "skipped", RuntimeWarning, stacklevel=2)
+                              "skipped", RuntimeWarning, stacklevel=stacklevel)
                 break
             raise RunFileError(f"{path}, line {lineno}: not valid JSON ({err}); only the "
                                "last line may be cut by an interruption") from err
         if not isinstance(row, dict):
             raise RunFileError(f"{path}, line {lineno}: a JSON {type(row).__name__}, "
                                "not an object")
-        rows.append(row)
+        rows.append((lineno, row))
     return rows
 
 
@@ -190,10 +199,17 @@ class RunDir:
         """``config.json`` as an :class:`~snnjax.configs.ExperimentConfig`.
 
         Raises:
-          FileNotFoundError, RunFileError: as :meth:`read_config_dict`; and whatever
-          :func:`snnjax.configs.config_from_dict` raises for invalid settings.
+          FileNotFoundError: as :meth:`read_config_dict`.
+          RunFileError: not a JSON object, a missing field (every field of a config is
+            required), a field of the wrong type, an unknown field or an invalid setting;
+            the message names the file and the field.
         """
-        return config_from_dict(self.read_config_dict())
+        data = self.read_config_dict()
+        schema.check_config(data, str(self.config_path))
+        try:
+            return config_from_dict(data)
+        except ConfigError as err:
+            raise RunFileError(f"{self.config_path}: {err}") from err
 
     def write_config(self, config: ExperimentConfig | Mapping[str, Any]) -> None:
         """Write ``config.json`` (a config or its dict)."""
@@ -203,10 +219,17 @@ class RunDir:
     # ----------------------------------------------------------------------- run.json
 
     def read_run_info(self) -> dict[str, Any]:
-        """``run.json``, or ``{}`` when absent (runs of older versions)."""
+        """``run.json``, or ``{}`` when absent (runs of older versions).
+
+        Raises:
+          RunFileError: not a JSON object, or a field missing or of the wrong type.
+        """
         if not self.run_info_path.exists():
             return {}
-        return read_json(self.run_info_path)
+        info = read_json(self.run_info_path)
+        schema.check_fields(info, schema.RUN_INFO, str(self.run_info_path),
+                            schema.RUN_INFO_OPTIONAL)
+        return info
 
     def write_run_info(self, info: Mapping[str, Any]) -> None:
         """Write ``run.json``."""
@@ -214,9 +237,29 @@ class RunDir:
 
     # ------------------------------------------------------------------ metrics.jsonl
 
-    def read_metrics(self) -> list[dict[str, Any]]:
-        """The rows of ``metrics.jsonl`` (``[]`` when absent), see :func:`read_jsonl`."""
-        return read_jsonl(self.metrics_path)
+    def read_metrics(self, *, complete: bool = False) -> list[dict[str, Any]]:
+        """The rows of ``metrics.jsonl`` (``[]`` when absent), see :func:`read_jsonl`.
+
+        Args:
+          complete: require every field the training loop writes in a row (it reads the
+            rows back on resume); otherwise only ``epoch`` is required.
+
+        Raises:
+          RunFileError: a corrupt line, a row without an integer ``epoch >= 1``, epochs
+            not increasing, or (``complete``) a field missing or of the wrong type; the
+            message names the file, the line and the field.
+        """
+        rows = _read_jsonl_numbered(self.metrics_path, missing_ok=True, stacklevel=3)
+        required = schema.METRICS_ROW if complete else {"epoch": "int"}
+        previous = 0
+        for lineno, row in rows:
+            where = f"{self.metrics_path}, line {lineno}"
+            schema.check_fields(row, required, where, schema.METRICS_ROW)
+            if row["epoch"] <= previous:
+                raise RunFileError(f"{where}: field 'epoch' must be >= 1 and larger than the "
+                                   f"previous row's ({previous}), got {row['epoch']}")
+            previous = row["epoch"]
+        return [row for _, row in rows]
 
     def write_metrics(self, rows: Iterable[Mapping[str, Any]]) -> None:
         """Replace ``metrics.jsonl`` by ``rows``, atomically."""
@@ -232,10 +275,14 @@ class RunDir:
 
         Raises:
           FileNotFoundError: no ``results.json`` and not ``missing_ok``.
+          RunFileError: not a JSON object, or a field missing or of the wrong type.
         """
         if missing_ok and not self.results_path.exists():
             return {}
-        return read_json(self.results_path)
+        results = read_json(self.results_path)
+        schema.check_fields(results, schema.RESULTS, str(self.results_path),
+                            schema.RESULTS_OPTIONAL)
+        return results
 
     def write_results(self, results: Mapping[str, Any]) -> None:
         """Write ``results.json``."""
