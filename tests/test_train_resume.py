@@ -37,7 +37,10 @@ from snnjax.train import (
 )
 from snnjax.train.summary import TIMING_FIELDS
 
-OVERRIDES = ["sizes=5,8,3", "thetas=0.1,0.1", "lr=0.01", "epochs=3", "train_subset=64",
+# The time scale and loss of the first Yin-Yang config (the kill points rely on the best
+# epoch of this tiny run being epoch 2).
+OVERRIDES = ["tau_syn=0.13", "t_window=0.2", "t_max=0.5", "loss=count", "max_spikes=10,15",
+             "sizes=5,8,3", "thetas=0.1,0.1", "lr=0.01", "epochs=3", "train_subset=64",
              "n_validation=32", "test_subset=32", "batch_size=16", "eval_batch_size=64"]
 
 ROOT = Path(__file__).resolve().parents[1]

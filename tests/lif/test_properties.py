@@ -274,9 +274,9 @@ def test_vmapped_gradient_equals_python_loop(backend):
     """vmap of the gradient over seeds with unequal event counts == a loop of gradients."""
     try:
         proc = subprocess.run([sys.executable, "-c", _VMAP_GRAD_SCRIPT, backend],
-                              capture_output=True, text=True, timeout=20)
+                              capture_output=True, text=True, timeout=300)
     except subprocess.TimeoutExpired:
-        pytest.fail("the vmapped gradient did not finish within 20 s (normally ~2 s)")
+        pytest.fail("the vmapped gradient did not finish within 300 s (normally ~2 s): it hangs")
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
 
 
