@@ -36,17 +36,21 @@ if [[ $step == yinyang || $step == all ]]; then
 fi
 
 if [[ $step == ttfs_family || $step == all ]]; then
-  # within TTFS: hidden threshold and Fast & Deep regulariser strength (3 seeds each)
+  # within TTFS: hidden threshold and Fast & Deep regulariser strength (3 seeds each), on the
+  # first yinyang_ttfs config (5-120-3, tau_syn 0.13 s), given here as overrides
+  old_ttfs=(--set sizes=5,120,3 --set tau_syn=0.13 --set t_window=0.2 --set t_max=0.5
+            --set tau_loss=0.01 --set lr=0.001)
   for s in 0 1 2; do
+    train yinyang_ttfs $s runs/ttfs-family/default-seed$s "${old_ttfs[@]}" --set thetas=0.2,0.3
     for th in 0.1 0.3 0.4; do  # 0.8 was tried too: silent network, nothing learned
-      train yinyang_ttfs $s runs/ttfs-family/theta$th-seed$s --set thetas=$th,0.3
+      train yinyang_ttfs $s runs/ttfs-family/theta$th-seed$s "${old_ttfs[@]}" --set thetas=$th,0.3
     done
     for a in 0.1 3.0; do
-      train yinyang_ttfs $s runs/ttfs-family/alpha$a-seed$s --set alpha=$a
+      train yinyang_ttfs $s runs/ttfs-family/alpha$a-seed$s "${old_ttfs[@]}" \
+        --set thetas=0.2,0.3 --set alpha=$a
     done
   done
-  "$SNNJAX" tradeoffs runs/yinyang_ttfs-seed{0,1,2} runs/ttfs-family/*-seed[012] \
-    --out runs/tradeoffs-ttfs-family
+  "$SNNJAX" tradeoffs runs/ttfs-family/*-seed[012] --out runs/tradeoffs-ttfs-family
 fi
 
 if [[ $step == mnist || $step == all ]]; then
