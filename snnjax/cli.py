@@ -30,6 +30,7 @@ from snnjax.configs import (
     DEFAULT_CONFIG,
     ConfigError,
     apply_overrides,
+    config_to_dict,
     get_config,
     list_configs,
 )
@@ -89,7 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_eval.add_argument("--json", action="store_true", help="print the result as JSON")
     _add_backend_flag(p_eval)
 
-    sub.add_parser("configs", help="list the named configs")
+    p_configs = sub.add_parser("configs", help="list the named configs (or show one in full)")
+    p_configs.add_argument("--show", metavar="NAME", default=None,
+                           help="print every field of the config NAME (with --set overrides)")
+    p_configs.add_argument("--set", dest="overrides", action="append", default=[],
+                           metavar="KEY=VALUE", help="override a field of --show's config")
 
     p_trade = sub.add_parser(
         "tradeoffs", help="compare trained runs: accuracy, sparsity, latency, robustness",
@@ -131,7 +136,13 @@ def _fmt_layers(d: dict[str, float], fmt: str = "{:.1f}") -> str:
     return ", ".join(f"{k} {fmt.format(v)}" for k, v in d.items())
 
 
-def _cmd_configs() -> int:
+def _cmd_configs(show: str | None = None, overrides: Sequence[str] = ()) -> int:
+    if show is not None:
+        fields = config_to_dict(get_config(show, list(overrides)))
+        width = max(len(k) for k in fields)
+        for key, value in fields.items():
+            print(f"{key:<{width}}  {json.dumps(value)}")
+        return 0
     width = max(len(name) for name in CONFIGS)
     for name, desc in list_configs():
         mark = " (default)" if name == DEFAULT_CONFIG else ""
@@ -273,7 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         if args.command == "configs":
-            return _cmd_configs()
+            return _cmd_configs(args.show, args.overrides)
         if args.command == "train":
             return _cmd_train(args)
         if args.command == "tradeoffs":

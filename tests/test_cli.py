@@ -142,3 +142,17 @@ def test_python_dash_m_snnjax_trains(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "snnjax", "train", "nope"], cwd=tmp_path,
                           env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 2 and "snnjax train: error: unknown config" in proc.stderr
+
+
+def test_configs_show_prints_every_field(capsys):
+    """``snnjax configs --show NAME`` prints each field of the config, overrides applied,
+    so that the experiment READMEs can point to it instead of copying the table."""
+    from snnjax.configs import config_to_dict
+
+    assert main(["configs", "--show", "yinyang_ttfs", "--set", "epochs=7"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    fields = config_to_dict(CONFIGS["yinyang_ttfs"])
+    assert [line.split()[0] for line in lines] == list(fields)
+    assert dict(line.split(maxsplit=1) for line in lines)["epochs"] == "7"
+    assert main(["configs", "--show", "nope"]) == 2
+    assert "unknown config 'nope'" in capsys.readouterr().err
