@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 
+import chex
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -54,12 +55,11 @@ def conv_net(dtype=jnp.float32):
 
 
 def same_tree(a, b):
+    """Same structure (paths), dtypes, shapes and values; chex names the differing leaf."""
     la, lb = jax.tree_util.tree_leaves_with_path(a), jax.tree_util.tree_leaves_with_path(b)
     assert [p for p, _ in la] == [p for p, _ in lb]
-    for (path, x), (_, y) in zip(la, lb, strict=True):
-        assert x.dtype == y.dtype, path
-        assert x.shape == y.shape, path
-        np.testing.assert_array_equal(np.asarray(x), np.asarray(y), err_msg=str(path))
+    chex.assert_trees_all_equal_shapes_and_dtypes(a, b)
+    chex.assert_trees_all_equal(a, b)
 
 
 def same_attrs(m1: SpikingNetwork, m2: SpikingNetwork):
@@ -100,9 +100,7 @@ def test_round_trip_identical_params_and_spike_times(kind, tmp_path):
         same_attrs(net, net2)
         same_tree(params, params2)
         out2 = net2.apply(params2, x)
-        for a, b in zip(jax.tree_util.tree_leaves(out), jax.tree_util.tree_leaves(out2),
-                        strict=True):
-            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+        chex.assert_trees_all_equal(out, out2)
     _net3, params3 = load_nir(path)
     same_tree(params, params3)
 
