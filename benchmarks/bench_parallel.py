@@ -125,19 +125,19 @@ def main(argv=None):
             for n in settings:
                 sps[n].append(_run(ctx, n, args.steps, args.min_time))
             speedup.append(sps[args.devices][-1] / sps[1][-1])
-        for n in settings:
-            rows.append({"config": name, "batch_size": bs, "devices": n,
-                         "samples_per_s": statistics.median(sps[n]),
-                         "speedup": 1.0 if n == 1 else statistics.median(speedup),
-                         "compile_s": compile_s[n],
-                         "setting": "one device, no mesh" if n == 1 else describe_devices(mesh)})
+        rows.extend({"config": name, "batch_size": bs, "devices": n,
+                     "samples_per_s": statistics.median(sps[n]),
+                     "speedup": 1.0 if n == 1 else statistics.median(speedup),
+                     "compile_s": compile_s[n],
+                     "setting": "one device, no mesh" if n == 1 else describe_devices(mesh)}
+                    for n in settings)
         print(f"  done {name}", flush=True)
 
     table = ["| config | batch | devices | samples/s | vs 1 device | compile |",
-             "| --- | ---: | --- | ---: | ---: | ---: |"]
-    for r in rows:
-        table.append(f"| `{r['config']}` | {r['batch_size']} | {r['setting']} | "
-                     f"{r['samples_per_s']:,.0f} | {r['speedup']:.2f}× | {r['compile_s']:.1f} s |")
+             "| --- | ---: | --- | ---: | ---: | ---: |",
+             *(f"| `{r['config']}` | {r['batch_size']} | {r['setting']} | "
+               f"{r['samples_per_s']:,.0f} | {r['speedup']:.2f}× | {r['compile_s']:.1f} s |"
+               for r in rows)]
     print("\n".join(table))
     if args.markdown:
         write_markdown(args.markdown, machine_line(command), table,

@@ -168,7 +168,20 @@ def main(argv=None):
                "readout": args.readout, "levels": levels, "n_seeds": args.n_seeds,
                "max_input_events": [bound_in, bound_hidden]}
 
-    # --- seed modes vs a Python loop on a subset, side by side (compilation excluded) -------
+    results["comparison"] = compare_seed_modes(args, net, params, x, y, levels, kw)
+    if not args.skip_full:
+        results["full"] = full_sweep(args, net, params, x, y, levels, kw)
+    results["machine"] = machine_line(command_line())
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    if args.markdown:
+        write_markdown(args.markdown, results["machine"], markdown_table(results))
+
+
+def compare_seed_modes(args, net, params, x, y, levels, kw) -> dict:
+    """Seed modes vs a Python loop over the seeds on a subset, side by side (compilation
+    excluded); prints the table and returns the ``"comparison"`` results."""
+    n = len(y)
     m = min(args.loop_samples, n)
     xs, ys = x[:m], y[:m]
     modes = [md for md in args.compare if not (md == "fold" and args.kind == "weight_noise")]
@@ -187,7 +200,7 @@ def main(argv=None):
             best[md] = min(best.get(md, math.inf), dt)
             per_seed[md] = res.per_seed
     ref = per_seed.get("loop")
-    results["comparison"] = {
+    comparison = {
         "n_samples": m, "repeats": args.repeats,
         "time_s": best, "first_call_s": first_call,
         "speedup_vs_loop": {md: best["loop"] / t for md, t in best.items()} if ref is not None
@@ -204,31 +217,30 @@ def main(argv=None):
         same = str(bool(np.array_equal(per_seed[md], ref))) if ref is not None else "-"
         print(f"  {md:>6} {best[md]:9.2f} {1e3 * best[md] / (m * len(levels) * args.n_seeds):8.2f}"
               f" {ratio:>10} {same:>10} {first_call[md]:13.1f}")
+    return comparison
 
-    # --- the full sweep --------------------------------------------------------------------
-    if not args.skip_full:
-        res, dt = timed(lambda: analysis.robustness_sweep(args.kind, net, params, x, y,
-                                                          levels, seed_mode=args.seed_mode,
-                                                          progress=True, **kw))
-        passes = args.n_seeds * len(levels) * n
-        results["full"] = {"n_samples": n, "seed_mode": args.seed_mode, "time_s": dt,
-                           "ms_per_forward": 1e3 * dt / passes,
-                           "mean": res.mean.tolist(), "std": res.std.tolist(),
-                           "n_input_overflow": int(res.n_input_overflow.sum())}
-        print(f"\nfull sweep ({args.seed_mode}): {n} test digits x {len(levels)} levels x "
-              f"{args.n_seeds} seeds = {passes} forward passes in {dt:.1f} s "
-              f"({1e3 * dt / passes:.2f} ms each)")
-        print(f"  {'level':>8} {'mean acc':>9} {'std':>7}")
-        for lv, mu, sd in zip(res.levels, res.mean, res.std, strict=True):
-            print(f"  {lv:8.4g} {mu:9.4f} {sd:7.4f}")
-        if res.n_input_overflow.any():
-            print(f"  WARNING: {int(res.n_input_overflow.sum())} input events overflowed the "
-                  "static bounds; raise max_input_events")
-    results["machine"] = machine_line(command_line())
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2))
-    if args.markdown:
-        write_markdown(args.markdown, results["machine"], markdown_table(results))
+
+def full_sweep(args, net, params, x, y, levels, kw) -> dict:
+    """The sweep over every sample in ``args.seed_mode``; prints and returns the ``"full"``
+    results."""
+    n = len(y)
+    res, dt = timed(lambda: analysis.robustness_sweep(args.kind, net, params, x, y,
+                                                      levels, seed_mode=args.seed_mode,
+                                                      progress=True, **kw))
+    passes = args.n_seeds * len(levels) * n
+    print(f"\nfull sweep ({args.seed_mode}): {n} test digits x {len(levels)} levels x "
+          f"{args.n_seeds} seeds = {passes} forward passes in {dt:.1f} s "
+          f"({1e3 * dt / passes:.2f} ms each)")
+    print(f"  {'level':>8} {'mean acc':>9} {'std':>7}")
+    for lv, mu, sd in zip(res.levels, res.mean, res.std, strict=True):
+        print(f"  {lv:8.4g} {mu:9.4f} {sd:7.4f}")
+    if res.n_input_overflow.any():
+        print(f"  WARNING: {int(res.n_input_overflow.sum())} input events overflowed the "
+              "static bounds; raise max_input_events")
+    return {"n_samples": n, "seed_mode": args.seed_mode, "time_s": dt,
+            "ms_per_forward": 1e3 * dt / passes,
+            "mean": res.mean.tolist(), "std": res.std.tolist(),
+            "n_input_overflow": int(res.n_input_overflow.sum())}
 
 
 def markdown_table(results: dict) -> list[str]:

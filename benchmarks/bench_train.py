@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 import os
 import statistics
@@ -116,8 +117,7 @@ def make_cnn(config, optimizer, input_shape):
             c_in, h, w = c_out, (h - k + 1) // 2, (w - k + 1) // 2
         sizes = (h * w * c_in,) + tuple(config.sizes)
         dense = [(jax.random.normal(next(keys), (n_in, n_out)) * np.sqrt(2.0 / n_in),
-                  jnp.zeros((n_out,))) for n_in, n_out in zip(sizes[:-1], sizes[1:],
-                                                              strict=True)]
+                  jnp.zeros((n_out,))) for n_in, n_out in itertools.pairwise(sizes)]
         return {"conv": convs, "dense": dense}
 
     def objective(params, x, labels):

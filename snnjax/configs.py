@@ -186,66 +186,85 @@ class ExperimentConfig:
         return int(self.sizes[-1])
 
     def _validate(self) -> None:
-        def bad(msg):
-            raise ConfigError(f"config {self.name!r}: {msg}")
+        """Raises :class:`ConfigError` naming the config and the first bad field."""
+        for check in (self._check_names, self._check_architecture, self._check_layers,
+                      self._check_numbers):
+            message = check()
+            if message is not None:
+                raise ConfigError(f"config {self.name!r}: {message}")
 
+    def _check_names(self) -> str | None:
+        """The registered names: dataset, architecture, readout (``loss``), schedule."""
         datasets, losses = dataset_names(), readout_names()
         if self.dataset not in datasets:
-            bad(f"dataset must be one of {datasets}, got {self.dataset!r}")
+            return f"dataset must be one of {datasets}, got {self.dataset!r}"
         if self.architecture not in _ARCHITECTURES:
-            bad(f"architecture must be one of {_ARCHITECTURES}, got {self.architecture!r}")
+            return f"architecture must be one of {_ARCHITECTURES}, got {self.architecture!r}"
         if self.loss not in losses:
-            bad(f"loss must be one of {losses} (the registered readouts, snnjax.readouts), "
-                f"got {self.loss!r}")
+            return (f"loss must be one of {losses} (the registered readouts, snnjax.readouts), "
+                    f"got {self.loss!r}")
         if self.lr_schedule not in _SCHEDULES:
-            bad(f"lr_schedule must be one of {_SCHEDULES}, got {self.lr_schedule!r}")
+            return f"lr_schedule must be one of {_SCHEDULES}, got {self.lr_schedule!r}"
+        return None
+
+    def _check_architecture(self) -> str | None:
+        """Layer sizes fit the architecture (and a conv network an image dataset)."""
         if any(int(s) < 1 for s in self.sizes + self.conv_features):
-            bad(f"layer sizes must be >= 1, got sizes={self.sizes}, "
-                f"conv_features={self.conv_features}")
+            return (f"layer sizes must be >= 1, got sizes={self.sizes}, "
+                    f"conv_features={self.conv_features}")
         if self.architecture == "dense":
             if len(self.sizes) < 2:
-                bad(f"a dense network needs sizes (n_in, ..., n_out), got {self.sizes}")
+                return f"a dense network needs sizes (n_in, ..., n_out), got {self.sizes}"
             if self.conv_features:
-                bad("conv_features is set but architecture is 'dense'")
-        else:
-            if not self.conv_features or not self.sizes:
-                bad("a conv network needs conv_features and sizes (the dense layers after "
+                return "conv_features is set but architecture is 'dense'"
+            return None
+        if not self.conv_features or not self.sizes:
+            return ("a conv network needs conv_features and sizes (the dense layers after "
                     "flattening)")
-            spec = get_dataset(self.dataset)
-            if not spec.is_image:
-                bad(f"the {spec.title} dataset has no image; use architecture='dense'")
+        spec = get_dataset(self.dataset)
+        if not spec.is_image:
+            return f"the {spec.title} dataset has no image; use architecture='dense'"
+        return None
+
+    def _check_layers(self) -> str | None:
+        """One threshold, buffer size (and 1 or one init) per spiking layer."""
         n = self.n_spiking_layers
         for field in ("thetas", "max_spikes"):
             if len(getattr(self, field)) != n:
-                bad(f"{field} needs {n} entries (one per spiking layer), got "
-                    f"{getattr(self, field)}")
+                return (f"{field} needs {n} entries (one per spiking layer), got "
+                        f"{getattr(self, field)}")
         if any(t <= 0 for t in self.thetas):
-            bad(f"thetas must be > 0, got {self.thetas}")
+            return f"thetas must be > 0, got {self.thetas}"
         if any(int(k) < 1 for k in self.max_spikes):
-            bad(f"max_spikes must be >= 1, got {self.max_spikes}")
+            return f"max_spikes must be >= 1, got {self.max_spikes}"
         if len(self.init) not in (1, n):
-            bad(f"init needs 1 or {n} entries, got {len(self.init)}")
+            return f"init needs 1 or {n} entries, got {len(self.init)}"
+        return None
+
+    def _check_numbers(self) -> str | None:
+        """Ranges of the scalar fields (time constants, rates, counts, optional bounds)."""
         for name in ("tau_syn", "t_max", "t_window", "tau_loss", "beta", "lr",
                      "count_temperature"):
             if not getattr(self, name) > 0:
-                bad(f"{name} must be > 0, got {getattr(self, name)}")
+                return f"{name} must be > 0, got {getattr(self, name)}"
         if self.alpha < 0 or self.lr_floor < 0:
-            bad("alpha and lr_floor must be >= 0")
+            return "alpha and lr_floor must be >= 0"
         if not 0 < self.lr_decay_factor <= 1 or self.lr_decay_every < 1:
-            bad("lr_decay_factor must be in (0, 1] and lr_decay_every >= 1")
+            return "lr_decay_factor must be in (0, 1] and lr_decay_every >= 1"
         for name in ("batch_size", "eval_batch_size", "epochs", "keep_checkpoints"):
             if getattr(self, name) < 1:
-                bad(f"{name} must be >= 1, got {getattr(self, name)}")
+                return f"{name} must be >= 1, got {getattr(self, name)}"
         if self.seed < 0 or self.n_validation < 0:
-            bad("seed and n_validation must be >= 0")
+            return "seed and n_validation must be >= 0"
         for name in ("train_subset", "test_subset", "max_input_events"):
             v = getattr(self, name)
             if v is not None and v < 1:
-                bad(f"{name} must be >= 1 or None, got {v}")
+                return f"{name} must be >= 1 or None, got {v}"
         for name in ("grad_clip", "weight_grad_guard"):
             v = getattr(self, name)
             if v is not None and not v > 0:
-                bad(f"{name} must be > 0 or None, got {v}")
+                return f"{name} must be > 0 or None, got {v}"
+        return None
 
 
 def _normalise_init(init: Any) -> tuple[InitSpec, ...]:

@@ -95,7 +95,13 @@ def latency_encode(
             v = np.asarray(value)
             if v.ndim != 0 or not np.isfinite(v) or v <= 0:
                 raise ValueError(f"{name} must be a positive finite scalar, got {value!r}")
+    _check_images(images, max_value, image_ndim)
+    return _latency_encode_core(images, t_window, max_value, image_ndim, flatten, jnp.dtype(dtype))
 
+
+def _check_images(images, max_value, image_ndim: int) -> None:
+    """Raises ``ValueError`` unless ``images`` is real with ``>= image_ndim`` axes and (when
+    concrete) its values lie in ``[0, max_value]``."""
     images_dtype = jnp.result_type(images)
     if jnp.issubdtype(images_dtype, jnp.complexfloating) or not (
         jnp.issubdtype(images_dtype, jnp.number) or images_dtype == jnp.bool_
@@ -104,18 +110,18 @@ def latency_encode(
     shape = jnp.shape(images)
     if len(shape) < image_ndim:
         raise ValueError(f"images of shape {shape} has fewer than image_ndim={image_ndim} axes")
-    if _is_concrete(images) and _is_concrete(max_value):
-        x = np.asarray(images)
-        if x.size:
-            if jnp.issubdtype(images_dtype, jnp.floating) and np.isnan(x).any():
-                raise ValueError("images contain NaN")
-            lo, hi = x.min(), x.max()
-            if lo < 0:
-                raise ValueError(f"images contain negative values (min {lo})")
-            if hi > np.asarray(max_value):
-                raise ValueError(f"images contain values above max_value={max_value} (max {hi})")
-
-    return _latency_encode_core(images, t_window, max_value, image_ndim, flatten, jnp.dtype(dtype))
+    if not (_is_concrete(images) and _is_concrete(max_value)):
+        return
+    x = np.asarray(images)
+    if not x.size:
+        return
+    if jnp.issubdtype(images_dtype, jnp.floating) and np.isnan(x).any():
+        raise ValueError("images contain NaN")
+    lo, hi = x.min(), x.max()
+    if lo < 0:
+        raise ValueError(f"images contain negative values (min {lo})")
+    if hi > np.asarray(max_value):
+        raise ValueError(f"images contain values above max_value={max_value} (max {hi})")
 
 
 @partial(jax.jit, static_argnums=(3, 4, 5))

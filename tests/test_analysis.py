@@ -197,7 +197,9 @@ def test_sweep_vmap_equals_python_loop_and_level_zero_is_clean(tiny_net, kind):
     res = analysis.robustness_sweep(kind, net, params, x, y, LEVELS[kind], **kw)
     ref = analysis.robustness_sweep(kind, net, params, x, y, LEVELS[kind], python_loop=True,
                                     **kw)
-    assert res.per_seed.shape == (2, 3) and res.kind == kind and res.n_samples == 7
+    assert res.per_seed.shape == (2, 3)
+    assert res.kind == kind
+    assert res.n_samples == 7
     np.testing.assert_array_equal(res.per_seed, ref.per_seed)
     np.testing.assert_array_equal(res.n_input_overflow, ref.n_input_overflow)
     # The other ways of batching the seeds give the same draws and accuracies too (the
@@ -243,7 +245,8 @@ def test_perturbations():
     np.testing.assert_array_equal(analysis.jitter_spike_times(t, 0.0, key), t)
     # A large negative shift is clipped at exactly 0.
     big = np.asarray(analysis.jitter_spike_times(jnp.full((200, 1), 0.001), 1.0, key))
-    assert (big == 0).any() and (big >= 0).all()
+    assert (big == 0).any()
+    assert (big >= 0).all()
 
     np.testing.assert_array_equal(analysis.delete_spikes(t, 0.0, key), t)
     assert np.isinf(np.asarray(analysis.delete_spikes(t, 1.0, key))).all()
@@ -298,7 +301,8 @@ def test_evaluate_tradeoffs_is_consistent(tiny_net):
     np.testing.assert_array_equal(ev.decision_time, analysis.decision_time(out.times, "count"))
     s = ev.summary()
     assert s["accuracy"] == pytest.approx(clean_accuracy(net, params, x, y, "count"))
-    assert s["n_samples"] == 7 and set(s["spikes_per_sample"]) == {"hidden1", "output"}
+    assert s["n_samples"] == 7
+    assert set(s["spikes_per_sample"]) == {"hidden1", "output"}
     assert s["total_synops_per_sample"] == pytest.approx(ev.synops.sum(1).mean())
     # Same numbers in one batch (the padded last batch is masked out everywhere).
     ev1 = analysis.evaluate_tradeoffs(net, params, x, y, "count", batch_size=7)
@@ -326,11 +330,13 @@ def test_convergence_map_tiny_grid():
     for readout in ("count", "ttfs"):
         cmap = analysis.convergence_map(readout, means=[0.6, 1.4], stds=[0.4, 1.0], n_runs=4,
                                         key=jax.random.key(0), n_steps=20)
-        assert cmap.solved.shape == (2, 2) and cmap.n_runs == 4
+        assert cmap.solved.shape == (2, 2)
+        assert cmap.n_runs == 4
         for field in ("solved", "final", "best_accuracy", "initial"):
             v = getattr(cmap, field)
             assert ((v >= 0) & (v <= 1)).all()
-        assert (cmap.solved >= cmap.final).all() and (cmap.solved >= cmap.initial).all()
+        assert (cmap.solved >= cmap.final).all()
+        assert (cmap.solved >= cmap.initial).all()
 
 
 def test_toy_gradient_descent_changes_the_outcome_and_fold_equals_vmap():

@@ -61,7 +61,8 @@ def test_checksum_is_saved_and_verified(tmp_path):
     state = _state()
     _save(tmp_path, {1: state})
     restored, meta = _restore(tmp_path, 1)
-    assert meta["epoch"] == 1 and meta["state_sha256"] == state_checksum(state)
+    assert meta["epoch"] == 1
+    assert meta["state_sha256"] == state_checksum(state)
     for a, b in zip(_leaves(state), _leaves(restored), strict=True):
         np.testing.assert_array_equal(a, b)
     # The checksum sees every leaf: a parameter, the optimizer state, the step.
@@ -98,8 +99,9 @@ def test_flipped_bytes_never_load_silently(tmp_path):
                 restored, _ = _restore(damaged, 1)
             except CheckpointError as err:
                 raised += 1
-                assert str(damaged / "last" / "1") in str(err)
-                assert "--checkpoint best" in str(err) and "delete" in str(err)
+                assert str(damaged / "last" / "1") in str(err)  # noqa: PT017 (some damages raise, some do not)
+                assert "--checkpoint best" in str(err)  # noqa: PT017 (some damages raise, some do not)
+                assert "delete" in str(err)  # noqa: PT017 (some damages raise, some do not)
                 continue
             for a, b in zip(_leaves(state), _leaves(restored), strict=True):
                 np.testing.assert_array_equal(a, b)
@@ -154,8 +156,10 @@ def test_eval_resume_and_tradeoffs_refuse_a_damaged_checkpoint(tmp_path, capsys)
     last = str(run / "checkpoints" / "last" / "2")
     assert main(["eval", str(run)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("snnjax eval: error: checkpoint") and last in err
-    assert "do not match the checksum" in err and "--checkpoint best" in err
+    assert err.startswith("snnjax eval: error: checkpoint")
+    assert last in err
+    assert "do not match the checksum" in err
+    assert "--checkpoint best" in err
     assert main(["eval", str(run), "--checkpoint", "best"]) == 0  # best is intact
     capsys.readouterr()
     assert main(["tradeoffs", str(run), "--checkpoint", "last", "--out",

@@ -23,7 +23,8 @@ def test_configs_lists_every_config(capsys):
     assert len(out) == len(CONFIGS)
     for name, line in zip(CONFIGS, out, strict=True):
         assert line.startswith(name)
-    assert "(default)" in out[0] and out[0].startswith("yinyang_multispike")
+    assert "(default)" in out[0]
+    assert out[0].startswith("yinyang_multispike")
 
 
 def test_train_then_eval(tmp_path, capsys):
@@ -36,8 +37,10 @@ def test_train_then_eval(tmp_path, capsys):
     assert "spikes per sample" in out
     assert f"{run}/results.json" in out
     res = json.loads((run / "results.json").read_text())
-    assert res["epochs"] == 2 and res["seed"] == 3
-    assert res["config"]["batch_size"] == 20 and res["config"]["sizes"] == [5, 12, 3]
+    assert res["epochs"] == 2
+    assert res["seed"] == 3
+    assert res["config"]["batch_size"] == 20
+    assert res["config"]["sizes"] == [5, 12, 3]
     assert res["config"]["name"] == "yinyang_multispike"
     assert f"{100 * res['test_accuracy']:.2f}%" in out
 
@@ -45,7 +48,8 @@ def test_train_then_eval(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "last checkpoint (epoch 2)" in out
     assert f"accuracy {100 * res['test_accuracy']:.2f}%" in out
-    assert "spikes per sample: hidden1" in out and "silent neurons" in out
+    assert "spikes per sample: hidden1" in out
+    assert "silent neurons" in out
 
     assert main(["eval", str(run), "--checkpoint", "best", "--json"]) == 0
     ev = json.loads(capsys.readouterr().out)
@@ -61,19 +65,22 @@ def test_train_resumes_same_out(tmp_path, capsys):
     # Same command with more epochs continues from the checkpoint of epoch 1.
     assert main(["train", "yinyang_ttfs", "--epochs", "2", "--out", str(run), *TINY]) == 0
     out = capsys.readouterr().out
-    assert "resuming" in out and "after epoch 1" in out
-    assert "epoch 2/2" in out and "epoch 1/2" not in out
+    assert "resuming" in out
+    assert "after epoch 1" in out
+    assert "epoch 2/2" in out
+    assert "epoch 1/2" not in out
 
 
 def test_default_out_dir(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["train", "--epochs", "1", "--quiet", *TINY]) == 0
     runs = list((tmp_path / "runs").iterdir())
-    assert len(runs) == 1 and runs[0].name.startswith("yinyang_multispike-")
+    assert len(runs) == 1
+    assert runs[0].name.startswith("yinyang_multispike-")
     assert (runs[0] / "results.json").is_file()
 
 
-@pytest.mark.parametrize("argv, message", [
+@pytest.mark.parametrize(("argv", "message"), [
     (["train", "nope"], "unknown config 'nope'; valid configs: yinyang_multispike"),
     (["train", "--set", "bogus=1"], "unknown config key 'bogus'; valid keys:"),
     (["train", "--set", "epochs=many"], "epochs: expected an integer"),
@@ -86,7 +93,8 @@ def test_default_out_dir(tmp_path, monkeypatch, capsys):
 def test_train_errors(argv, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert err.startswith("snnjax train: error:") and message in err
+    assert err.startswith("snnjax train: error:")
+    assert message in err
 
 
 def test_missing_data_message(tmp_path, monkeypatch, capsys):
@@ -95,7 +103,8 @@ def test_missing_data_message(tmp_path, monkeypatch, capsys):
                "--out", str(tmp_path / "run")])
     assert rc == 2
     err = capsys.readouterr().err
-    assert "could not find MNIST" in err and "--data-dir" in err
+    assert "could not find MNIST" in err
+    assert "--data-dir" in err
     assert not (tmp_path / "run").exists()
 
 
@@ -141,7 +150,8 @@ def test_python_dash_m_snnjax_trains(tmp_path):
     assert json.loads((run / "results.json").read_text())["epochs"] == 1
     proc = subprocess.run([sys.executable, "-m", "snnjax", "train", "nope"], cwd=tmp_path,
                           env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 2 and "snnjax train: error: unknown config" in proc.stderr
+    assert proc.returncode == 2
+    assert "snnjax train: error: unknown config" in proc.stderr
 
 
 def test_configs_show_prints_every_field(capsys):

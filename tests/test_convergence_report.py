@@ -32,11 +32,14 @@ def test_summary_matches_the_maps(report):
 def test_files_are_written(report):
     out, summary = report
     text = (out / "report.md").read_text()
-    assert "Command: `test`" in text and "3 runs per cell" in text and "5 steps" in text
+    assert "Command: `test`" in text
+    assert "3 runs per cell" in text
+    assert "5 steps" in text
     for readout in ("count", "ttfs"):
         for value in ("solved", "final"):
             png = out / f"plot_convergence_{readout}_{value}.png"
-            assert png.stat().st_size > 1000 and png.name in text
+            assert png.stat().st_size > 1000
+            assert png.name in text
             with open(png.with_suffix(".csv"), newline="") as f:
                 rows = list(csv.reader(f))
             assert len(rows) == 1 + 13 * 13
@@ -60,7 +63,9 @@ def test_cli_convergence(tmp_path, capsys):
     assert main(["convergence", "--out", str(out), "--n-runs", "2", "--steps", "3"]) == 0
     captured = capsys.readouterr()
     printed = captured.out
-    assert "multi-spike" in printed and "TTFS" in printed and "report.md" in printed
+    assert "multi-spike" in printed
+    assert "TTFS" in printed
+    assert "report.md" in printed
     # the summary once: stdout has the results, stderr only progress
     assert (captured.out + captured.err).count("report.md") == 1
     assert "solved" not in captured.err

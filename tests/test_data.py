@@ -20,8 +20,11 @@ from snnjax.data import (
     SYSTEM_DATA_DIRS,
     YINYANG_SPLITS,
     ChecksumError,
+    DatasetSpec,
     ImageDataset,
     batches,
+    dataset_names,
+    get_dataset,
     load_dataset,
     load_idx,
     num_batches,
@@ -30,6 +33,7 @@ from snnjax.data import (
     yinyang,
     yinyang_spike_times,
 )
+from snnjax.data import registry as data_registry
 
 SHARED = shared_data_dir()
 YINYANG_DIR = SHARED / "yinyang"
@@ -93,7 +97,8 @@ def test_yinyang_reproduces_published_split_exactly(split):
     samples, labels = yinyang(split)
     ref_samples = np.load(YINYANG_DIR / f"{split}_samples.npy")
     ref_labels = np.load(YINYANG_DIR / f"{split}_labels.npy")
-    assert samples.dtype == np.float64 and labels.dtype == np.int64
+    assert samples.dtype == np.float64
+    assert labels.dtype == np.int64
     assert samples.shape == (YINYANG_SPLITS[split][0], 4)
     assert np.array_equal(samples, ref_samples)
     assert np.array_equal(labels, ref_labels)
@@ -102,13 +107,15 @@ def test_yinyang_reproduces_published_split_exactly(split):
 def test_yinyang_size_and_seed():
     full, full_labels = yinyang("train")
     head, head_labels = yinyang("train", size=25)
-    assert np.array_equal(head, full[:25]) and np.array_equal(head_labels, full_labels[:25])
+    assert np.array_equal(head, full[:25])
+    assert np.array_equal(head_labels, full_labels[:25])
     same, _ = yinyang("test", size=25, seed=42)  # the seed, not the split, decides
     assert np.array_equal(same, head)
     other, _ = yinyang("train", size=25, seed=7)
     assert not np.array_equal(other, head)
     empty, empty_labels = yinyang("train", size=0)
-    assert empty.shape == (0, 4) and empty_labels.shape == (0,)
+    assert empty.shape == (0, 4)
+    assert empty_labels.shape == (0,)
 
 
 def test_yinyang_bad_split_lists_valid_ones():
@@ -128,7 +135,8 @@ def test_yinyang_geometry_and_balance():
     # dots lie within r_small = 0.1 of one of the two dot centres
     dot = labels == 2
     d = np.minimum(np.hypot(x - 0.25, y - 0.5), np.hypot(x - 0.75, y - 0.5))
-    assert (d[dot] < 0.1).all() and (d[~dot] >= 0.1).all()
+    assert (d[dot] < 0.1).all()
+    assert (d[~dot] >= 0.1).all()
     # yin and yang are mirror images: their means are point-reflected through the centre
     m0, m1 = samples[labels == 0, :2].mean(0), samples[labels == 1, :2].mean(0)
     np.testing.assert_allclose(m0 + m1, 1.0, atol=0.03)
@@ -138,7 +146,8 @@ def test_yinyang_geometry_and_balance():
 def test_yinyang_spike_times_encoding():
     samples, _ = yinyang("test", size=50)
     times = yinyang_spike_times(samples)
-    assert times.shape == (50, 5, 1) and times.dtype == np.float64
+    assert times.shape == (50, 5, 1)
+    assert times.dtype == np.float64
     np.testing.assert_allclose(times[:, :4, 0], 0.1 * samples, rtol=0, atol=1e-17)
     assert (times[:, 4, 0] == 0.0).all()
     assert np.isfinite(times).all()
@@ -156,7 +165,7 @@ def test_yinyang_spike_times_encoding():
     [np.zeros((3, 5)), np.zeros(4), np.full((2, 4), 1.5), np.full((2, 4), np.nan)],
 )
 def test_yinyang_spike_times_rejects_bad_input(bad):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"must have shape \[N, 4\]|must lie in \[0, 1\]"):
         yinyang_spike_times(bad)
 
 
@@ -173,14 +182,20 @@ def mnist_train_images():
 @needs_mnist
 def test_read_idx_real_mnist(mnist_train_images):
     f = mnist_train_images
-    assert f.data.shape == (60000, 28, 28) and f.data.dtype == np.uint8
-    assert f.verified and f.md5 == "6bbc9ace898e44ae57da46a324031adb"
+    assert f.data.shape == (60000, 28, 28)
+    assert f.data.dtype == np.uint8
+    assert f.verified
+    assert f.md5 == "6bbc9ace898e44ae57da46a324031adb"
     assert f.identity == ("mnist", "train-images-idx3-ubyte")
-    assert f.data.max() == 255 and f.data.min() == 0
+    assert f.data.max() == 255
+    assert f.data.min() == 0
     labels = load_idx(MNIST_DIR / "train-labels-idx1-ubyte.gz")  # identified by md5 alone
-    assert labels.verified and labels.identity == ("mnist", "train-labels-idx1-ubyte")
-    assert labels.data.shape == (60000,) and labels.data.dtype == np.uint8
-    assert labels.data.min() == 0 and labels.data.max() == 9
+    assert labels.verified
+    assert labels.identity == ("mnist", "train-labels-idx1-ubyte")
+    assert labels.data.shape == (60000,)
+    assert labels.data.dtype == np.uint8
+    assert labels.data.min() == 0
+    assert labels.data.max() == 9
     assert np.bincount(labels.data).min() > 5000
     test = read_idx(MNIST_DIR / "t10k-images-idx3-ubyte.gz", dataset="mnist")
     assert test.shape == (10000, 28, 28)
@@ -194,9 +209,12 @@ def test_read_idx_tiny_file(tmp_path, gz, caplog):
     path.write_bytes(gzip.compress(payload) if gz else payload)
     with caplog.at_level("INFO", logger="snnjax.data.idx"):
         f = load_idx(path)
-    assert np.array_equal(f.data, arr) and f.data.dtype == np.uint8
+    assert np.array_equal(f.data, arr)
+    assert f.data.dtype == np.uint8
     assert f.md5 == hashlib.md5(payload).hexdigest()
-    assert f.expected_md5 is None and f.identity is None and not f.verified
+    assert f.expected_md5 is None
+    assert f.identity is None
+    assert not f.verified
     assert "WITHOUT checksum verification" in caplog.text
     assert np.array_equal(read_idx(path), arr)
     # an explicit md5 verifies it
@@ -208,7 +226,8 @@ def test_read_idx_other_dtypes_to_native(tmp_path):
         path = tmp_path / "x.idx"
         path.write_bytes(_idx_bytes(arr.astype(arr.dtype.newbyteorder(">"))))
         out = read_idx(path)
-        assert out.dtype.isnative and np.array_equal(out, arr)
+        assert out.dtype.isnative
+        assert np.array_equal(out, arr)
 
 
 def test_read_idx_checksum_mismatch(tmp_path):
@@ -219,7 +238,9 @@ def test_read_idx_checksum_mismatch(tmp_path):
     with pytest.raises(ChecksumError) as err:
         load_idx(path, dataset="mnist")
     msg = str(err.value)
-    assert str(path) in msg and "a25bea736e30d166cdddb491f175f624" in msg and actual in msg
+    assert str(path) in msg
+    assert "a25bea736e30d166cdddb491f175f624" in msg
+    assert actual in msg
     with pytest.raises(ChecksumError, match="0" * 32):
         read_idx(path, expected_md5="0" * 32)
     # without a dataset the name alone (shared by MNIST and Fashion-MNIST) is not enough
@@ -251,11 +272,15 @@ def test_read_idx_missing_file(tmp_path):
 
 
 def _check_image_dataset(ds: ImageDataset, n: int, num_classes: int):
-    assert isinstance(ds, ImageDataset) and len(ds) == n
-    assert ds.images.shape == (n, 28, 28) and ds.images.dtype == np.uint8
-    assert ds.labels.shape == (n,) and ds.labels.dtype == np.int64
+    assert isinstance(ds, ImageDataset)
+    assert len(ds) == n
+    assert ds.images.shape == (n, 28, 28)
+    assert ds.images.dtype == np.uint8
+    assert ds.labels.shape == (n,)
+    assert ds.labels.dtype == np.int64
     assert ds.num_classes == num_classes
-    assert ds.labels.min() >= 0 and ds.labels.max() < num_classes
+    assert ds.labels.min() >= 0
+    assert ds.labels.max() < num_classes
 
 
 @needs_mnist
@@ -263,7 +288,9 @@ def _check_image_dataset(ds: ImageDataset, n: int, num_classes: int):
 def test_load_mnist_via_data_dir(data_dir):
     ds = load_dataset("mnist", "test", data_dir=data_dir)
     _check_image_dataset(ds, 10000, 10)
-    assert ds.name == "mnist" and ds.split == "test" and ds.checksum_verified
+    assert ds.name == "mnist"
+    assert ds.split == "test"
+    assert ds.checksum_verified
     assert ds.source == f"idx:{MNIST_DIR}"
     assert np.bincount(ds.labels).tolist()[:2] == [980, 1135]
 
@@ -272,7 +299,8 @@ def test_load_mnist_via_data_dir(data_dir):
 def test_load_mnist_via_env(monkeypatch, mnist_train_images):
     monkeypatch.setenv("SNNJAX_DATA_DIR", str(SHARED))
     ds = load_dataset("mnist", "test")
-    assert ds.source == f"idx:{MNIST_DIR}" and ds.checksum_verified
+    assert ds.source == f"idx:{MNIST_DIR}"
+    assert ds.checksum_verified
     _check_image_dataset(ds, 10000, 10)
 
 
@@ -297,9 +325,11 @@ def test_load_unverified_local_copy(tmp_path, caplog):
         (directory / f"emnist-balanced-test-{kind}-ubyte").write_bytes(_idx_bytes(arr))
     with caplog.at_level("WARNING", logger="snnjax.data.images"):
         ds = load_dataset("emnist", "test", data_dir=tmp_path, source="idx")
-    assert np.array_equal(ds.images, images.transpose(0, 2, 1)) and ds.images.flags.c_contiguous
+    assert np.array_equal(ds.images, images.transpose(0, 2, 1))
+    assert ds.images.flags.c_contiguous
     assert np.array_equal(ds.labels, labels)
-    assert not ds.checksum_verified and "WITHOUT checksum" in caplog.text
+    assert not ds.checksum_verified
+    assert "WITHOUT checksum" in caplog.text
     assert ds.source == f"idx:{directory}"
     with pytest.raises(FileNotFoundError, match=f"data_dir {tmp_path}"):
         load_dataset("emnist", "train", data_dir=tmp_path, source="idx")
@@ -332,7 +362,8 @@ def test_wrong_dataset_directory_is_caught():
 def test_load_fashion_mnist_from_debian_package(monkeypatch):
     ds = load_dataset("fashion-mnist", "test")
     _check_image_dataset(ds, 10000, 10)
-    assert ds.name == "fashion_mnist" and ds.checksum_verified
+    assert ds.name == "fashion_mnist"
+    assert ds.checksum_verified
     assert ds.source == f"idx:{FASHION_DIR}"
     assert np.bincount(ds.labels).tolist() == [1000] * 10
 
@@ -350,10 +381,13 @@ def test_emnist_standin_shapes_and_labels(emnist):
     _check_image_dataset(train, EMNIST_STANDIN_TRAIN_SIZE, 47)
     _check_image_dataset(test, 116323 - EMNIST_STANDIN_TRAIN_SIZE, 47)
     for ds in (train, test):
-        assert ds.name == "emnist" and ds.checksum_verified
-        assert "STAND-IN" in ds.source and "ByMerge test" in ds.source
+        assert ds.name == "emnist"
+        assert ds.checksum_verified
+        assert "STAND-IN" in ds.source
+        assert "ByMerge test" in ds.source
         assert set(np.unique(ds.labels)) == set(range(47))
-    assert "[0, 100000)" in train.source and "[100000, 116323)" in test.source
+    assert "[0, 100000)" in train.source
+    assert "[100000, 116323)" in test.source
 
 
 @needs_emnist
@@ -369,7 +403,8 @@ def test_emnist_images_are_upright(emnist):
         upright.append(np.corrcoef(a, b.ravel())[0, 1])
         transposed.append(np.corrcoef(a, b.T.ravel())[0, 1])
     assert (np.array(upright) > np.array(transposed)).all()
-    assert np.mean(upright) > 0.7 and np.mean(upright) > np.mean(transposed) + 0.3
+    assert np.mean(upright) > 0.7
+    assert np.mean(upright) > np.mean(transposed) + 0.3
     # a "1" is a vertical stroke: its ink is concentrated in few columns
     one = em.images[em.labels == 1].mean(0)
     assert one.sum(0).std() > 2 * one.sum(1).std()
@@ -383,7 +418,8 @@ def test_not_found_error_says_how_to_get_the_data(monkeypatch):
             load_dataset(name, "train")
         msg = str(err.value)
         assert 'pip install "snnjax[tfds]"' in msg
-        assert "--data-dir" in msg and "SNNJAX_DATA_DIR" in msg
+        assert "--data-dir" in msg
+        assert "SNNJAX_DATA_DIR" in msg
         assert "not installed" in msg
     with pytest.raises(FileNotFoundError, match="pip install"):
         load_dataset("mnist", "test", source="tfds")
@@ -403,11 +439,13 @@ def test_tfds_adapter(monkeypatch):
     assert calls == [
         ("emnist/balanced", {"split": "test", "batch_size": -1, "as_supervised": True})
     ]
-    assert ds.source == "tfds:emnist/balanced" and not ds.checksum_verified
+    assert ds.source == "tfds:emnist/balanced"
+    assert not ds.checksum_verified
     assert np.array_equal(ds.images, raw[..., 0].transpose(0, 2, 1))  # upright
     assert ds.labels.dtype == np.int64
     ds = load_dataset("mnist", "train", source="tfds")
-    assert calls[-1][0] == "mnist" and np.array_equal(ds.images, raw[..., 0])
+    assert calls[-1][0] == "mnist"
+    assert np.array_equal(ds.images, raw[..., 0])
 
 
 @pytest.mark.parametrize(
@@ -437,18 +475,21 @@ def test_train_validation_split():
         checksum_verified=False,
     )
     fit, val = train_validation_split(ds, 20, seed=3)
-    assert len(fit) == 80 and len(val) == 20
+    assert len(fit) == 80
+    assert len(val) == 20
     assert np.array_equal(np.sort(np.concatenate([fit.labels, val.labels])), np.arange(100))
     assert (np.diff(fit.labels) > 0).all()  # original order kept
     assert np.array_equal(fit.images, ds.images[fit.labels])
-    assert val.split.startswith("train:validation") and "seed=3" in val.split
-    fit2, val2 = train_validation_split(ds, 20, seed=3)
+    assert val.split.startswith("train:validation")
+    assert "seed=3" in val.split
+    _fit2, val2 = train_validation_split(ds, 20, seed=3)
     assert np.array_equal(val.labels, val2.labels)
     _, val3 = train_validation_split(ds, 20, seed=4)
     assert not np.array_equal(val.labels, val3.labels)
-    (x_fit, y_fit), (x_val, y_val) = train_validation_split((ds.images, ds.labels), 20, seed=3)
-    assert np.array_equal(y_val, val.labels) and np.array_equal(x_fit, fit.images)
-    with pytest.raises(ValueError):
+    (x_fit, _y_fit), (_x_val, y_val) = train_validation_split((ds.images, ds.labels), 20, seed=3)
+    assert np.array_equal(y_val, val.labels)
+    assert np.array_equal(x_fit, fit.images)
+    with pytest.raises(ValueError, match=r"n_validation must be in \[0, 100\)"):
         train_validation_split(ds, 100, seed=0)
 
 
@@ -480,7 +521,7 @@ def test_batches_coverage_and_shapes():
     assert list(batches(3, 5, seed=0)) == []
     with pytest.raises(ValueError, match="seed"):
         next(batches(10, 2))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="batch_size must be > 0"):
         num_batches(10, 0)
 
 
@@ -516,25 +557,24 @@ def test_import_pulls_in_no_tensorflow():
 
 # ----------------------------------------------------------------------- dataset registry
 
-from snnjax.data import DatasetSpec, dataset_names, get_dataset  # noqa: E402
-from snnjax.data import registry as data_registry  # noqa: E402
-
 
 def test_registry_lists_the_datasets_and_feeds_the_old_tables():
     assert dataset_names() == ("yinyang", "mnist", "fashion_mnist", "emnist")
     assert dataset_names("idx") == ("mnist", "fashion_mnist", "emnist")
     from snnjax.data import DATASET_NAMES, KNOWN_IDX_MD5
 
-    assert DATASET_NAMES == dataset_names("idx")
+    assert dataset_names("idx") == DATASET_NAMES
     for name in DATASET_NAMES:
         spec = get_dataset(name)
         assert SYSTEM_DATA_DIRS[name] == spec.system_dirs
         assert KNOWN_IDX_MD5[name] == dict(spec.md5)
-    assert EMNIST_STANDIN_TRAIN_SIZE == get_dataset("emnist").standin.train_size
+    assert get_dataset("emnist").standin.train_size == EMNIST_STANDIN_TRAIN_SIZE
     assert get_dataset("Fashion-MNIST") is get_dataset("fashion_mnist")
     assert get_dataset("emnist/balanced").n_classes == 47
     yy = get_dataset("yinyang")
-    assert yy.kind == "generated" and not yy.is_image and yy.input_shape == (5,)
+    assert yy.kind == "generated"
+    assert not yy.is_image
+    assert yy.input_shape == (5,)
     assert get_dataset("mnist").network_input_shape("conv") == (28, 28, 1)
     assert get_dataset("mnist").network_input_shape("dense") == (784,)
     with pytest.raises(ValueError, match="no image"):
@@ -571,8 +611,10 @@ def test_dataset_spec_is_checked():
 
 def _check_against_spec(name: str, split: str, x: np.ndarray, y: np.ndarray) -> None:
     spec = get_dataset(name)
-    assert y.ndim == 1 and len(x) == len(y) > 0
-    assert y.min() >= 0 and y.max() < spec.n_classes
+    assert y.ndim == 1
+    assert len(x) == len(y) > 0
+    assert y.min() >= 0
+    assert y.max() < spec.n_classes
     if spec.is_image:
         assert x.shape[1:] == spec.image_shape
         assert int(np.prod(x.shape[1:])) == spec.input_shape[0]
@@ -600,7 +642,8 @@ def test_every_spec_matches_what_the_loader_returns(name):
         pytest.skip(f"{spec.title} not found in {SHARED} (nor in the system directories)")
     for split, ds in splits.items():
         _check_against_spec(name, split, ds.images, ds.labels)
-        assert ds.num_classes == spec.n_classes and ds.name == spec.name
+        assert ds.num_classes == spec.n_classes
+        assert ds.name == spec.name
     assert set(np.unique(splits["test"].labels)) == set(range(spec.n_classes))
     for architecture in ("dense", "conv"):
         cfg = ExperimentConfig(
@@ -631,8 +674,10 @@ def test_a_new_idx_dataset_is_one_registration(tmp_path, monkeypatch, caplog):
     images, labels = _write_mnist_like(tmp_path / "tiny", "tiny-test", 5, gz=True)
     with caplog.at_level("WARNING", logger="snnjax.data.images"):
         ds = load_dataset("tiny_digits", "test", data_dir=tmp_path)
-    assert np.array_equal(ds.images, images) and np.array_equal(ds.labels, labels)
-    assert ds.source == f"idx:{tmp_path / 'tiny'}" and not ds.checksum_verified
+    assert np.array_equal(ds.images, images)
+    assert np.array_equal(ds.labels, labels)
+    assert ds.source == f"idx:{tmp_path / 'tiny'}"
+    assert not ds.checksum_verified
     monkeypatch.setitem(sys.modules, "tensorflow_datasets", None)
     with pytest.raises(FileNotFoundError, match="Tiny digits"):
         load_dataset("tiny_digits", "train", data_dir=tmp_path)

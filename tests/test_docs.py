@@ -154,7 +154,8 @@ def test_tutorial_cross_references_become_autorefs():
     out = hooks.on_page_content(html, _Page("tutorials/x.py"), None, None)
     assert '<autoref identifier="snnjax.lif_layer"><code>snnjax.lif_layer</code></autoref>' in out
     assert '<autoref identifier="snnjax.nn"><code>snnjax.nn</code></autoref>' in out
-    assert "x[0][1]" in out and "[a][b]" in out
+    assert "x[0][1]" in out
+    assert "[a][b]" in out
     # Markdown pages are left to autorefs' own Markdown extension
     assert hooks.on_page_content(html, _Page("model.md"), None, None) == html
 
@@ -168,7 +169,8 @@ def test_model_page_membrane_figures_render():
     for uri, spec in hooks._MEMBRANE_FIGURES.items():
         assert f"]({uri})" in model, uri
         png = hooks._render_membrane(spec)
-        assert png.startswith(b"\x89PNG") and len(png) > 10_000
+        assert png.startswith(b"\x89PNG")
+        assert len(png) > 10_000
 
 
 _DOCS_PACKAGES = (
@@ -214,7 +216,8 @@ def test_docs_build_strict(tmp_path):
                  "api/index.html"):
         assert (site / page).is_file(), page
     api = (site / "api" / "index.html").read_text()
-    assert "lif_layer" in api and "spike_count_loss" in api
+    assert "lif_layer" in api
+    assert "spike_count_loss" in api
     for name in TUTORIALS:
         html = (site / "tutorials" / name / "index.html").read_text()
         # the plots: inline PNGs far larger than the theme's tiny icons

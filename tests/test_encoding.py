@@ -78,7 +78,7 @@ def test_property_range_and_order(x):
 
 
 @pytest.mark.parametrize(
-    "images, kwargs, match",
+    ("images", "kwargs", "match"),
     [
         (np.array([[-1.0, 3.0]]), {}, "negative"),
         (np.array([[256.0, 3.0]]), {}, "above max_value"),
@@ -123,5 +123,5 @@ def test_count_active_inputs():
     multi = jnp.array([[[0.1, 0.2, jnp.inf], [jnp.inf, jnp.inf, jnp.inf]]])
     np.testing.assert_array_equal(np.asarray(count_active_inputs(multi)), [2])
     assert int(jax.jit(count_active_inputs)(multi)[0]) == 2
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"must have shape \[\.\.\., n, K\]"):
         count_active_inputs(jnp.zeros(3))

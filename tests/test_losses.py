@@ -319,7 +319,8 @@ def test_count_ce_all_silent_is_uniform_with_zero_gradient():
     g = jax.grad(lambda tt: count_cross_entropy(tt, jnp.array(1)))(jnp.asarray(t))
     np.testing.assert_array_equal(np.asarray(g), 0.0)
     pred, silent = predict_from_counts(t[None])
-    assert int(pred[0]) == -1 and bool(silent[0])
+    assert int(pred[0]) == -1
+    assert bool(silent[0])
 
 
 @pytest.mark.parametrize("bad", [0.0, -1.0, np.nan, np.inf, [1.0, 2.0]])
@@ -378,7 +379,8 @@ def test_predict_from_counts_ties_and_silence():
         ]
     )
     pred, silent = predict_from_counts(t)
-    assert pred.dtype == jnp.int32 and silent.dtype == jnp.bool_
+    assert pred.dtype == jnp.int32
+    assert silent.dtype == jnp.bool_
     np.testing.assert_array_equal(np.asarray(pred), [1, 1, -1, 2])
     np.testing.assert_array_equal(np.asarray(silent), [False, False, True, False])
     pj, sj = jax.jit(predict_from_counts)(t)
@@ -414,5 +416,5 @@ def test_accuracy_counts_silent_as_wrong():
     np.testing.assert_allclose(
         accuracy(jnp.array([[1, 2], [0, 0]]), jnp.array([[1, 2], [0, 1]])), 0.75
     )
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="does not match labels shape"):
         accuracy(jnp.array([0, 1]), jnp.array([0]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 
+import chex
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -54,11 +55,11 @@ def conv_net(dtype=jnp.float32):
 
 
 def same_tree(a, b):
+    """Same structure (paths), dtypes, shapes and values; chex names the differing leaf."""
     la, lb = jax.tree_util.tree_leaves_with_path(a), jax.tree_util.tree_leaves_with_path(b)
     assert [p for p, _ in la] == [p for p, _ in lb]
-    for (path, x), (_, y) in zip(la, lb, strict=True):
-        assert x.dtype == y.dtype and x.shape == y.shape, path
-        np.testing.assert_array_equal(np.asarray(x), np.asarray(y), err_msg=str(path))
+    chex.assert_trees_all_equal_shapes_and_dtypes(a, b)
+    chex.assert_trees_all_equal(a, b)
 
 
 def same_attrs(m1: SpikingNetwork, m2: SpikingNetwork):
@@ -74,7 +75,8 @@ def same_attrs(m1: SpikingNetwork, m2: SpikingNetwork):
         if isinstance(a, LIFConv):
             assert tuple(a.kernel_size) == tuple(b.kernel_size)
         if isinstance(a, SpikeUnionPool):
-            assert a.window == b.window and a.max_spikes == b.max_spikes
+            assert a.window == b.window
+            assert a.max_spikes == b.max_spikes
 
 
 # ----------------------------------------------------------------------------------------
@@ -98,10 +100,8 @@ def test_round_trip_identical_params_and_spike_times(kind, tmp_path):
         same_attrs(net, net2)
         same_tree(params, params2)
         out2 = net2.apply(params2, x)
-        for a, b in zip(jax.tree_util.tree_leaves(out), jax.tree_util.tree_leaves(out2),
-                        strict=True):
-            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    net3, params3 = load_nir(path)
+        chex.assert_trees_all_equal(out, out2)
+    _net3, params3 = load_nir(path)
     same_tree(params, params3)
 
 
@@ -120,7 +120,8 @@ def test_exported_graph_validates_with_nir(tmp_path):
     assert np.array_equal(graph.nodes["layers_2_flatten"].output_type["output"], [18])
     nir.write(tmp_path / "g.nir", graph)
     back = nir.read(tmp_path / "g.nir")  # type-checks again while reading
-    assert back.check_types() and back.edges == graph.edges
+    assert back.check_types()
+    assert back.edges == graph.edges
     for name, node in graph.nodes.items():
         other = back.nodes[name]
         assert type(other) is type(node)
@@ -148,8 +149,10 @@ def test_exported_fields():
     np.testing.assert_array_equal(lif.v_leak, 0.0)
     np.testing.assert_allclose(lif.v_threshold, net.layers[0].theta)
     np.testing.assert_allclose(lif.v_reset, net.layers[0].theta - 0.006)
-    assert lif.metadata["reset"] == "subtractive" and lif.metadata["max_spikes"] == 4
-    assert lif.metadata["t_max"] == 0.06 and lif.metadata["max_input_events"] == 12
+    assert lif.metadata["reset"] == "subtractive"
+    assert lif.metadata["max_spikes"] == 4
+    assert lif.metadata["t_max"] == 0.06
+    assert lif.metadata["max_input_events"] == 12
     np.testing.assert_allclose(graph.nodes["layers_1_lif"].v_reset, 0.0)  # delta = theta
 
 
@@ -228,7 +231,7 @@ def _integrate_nir_cubalif(lif, weight, input_times, t_end, dt=1e-5):
     """
     tau_syn, tau_mem, r = lif.tau_syn, lif.tau_mem, lif.r
     v_leak, thr, v_reset, w_in = lif.v_leak, lif.v_threshold, lif.v_reset, lif.w_in
-    n_steps = int(round(t_end / dt))
+    n_steps = int(np.rint(t_end / dt))
     drive = np.zeros((n_steps + 1, weight.shape[0]))  # summed Dirac weights per step
     for j, row in enumerate(input_times):
         for t in row[np.isfinite(row)]:
@@ -310,7 +313,8 @@ def test_import_foreign_graph_needs_static_settings_and_folds_scaling():
         import_nir(g, max_spikes=3)
     net, params = import_nir(g, max_spikes=3, t_max=0.1)
     np.testing.assert_allclose(np.asarray(params["params"]["layers_0"]["kernel"]), W.T)
-    assert net.layers[0].max_spikes == 3 and net.layers[0].delta_theta is None
+    assert net.layers[0].max_spikes == 3
+    assert net.layers[0].delta_theta is None
     # A scale s = r w_in / (tau_mem tau_syn) != 1 multiplies the effective weights.
     g = _graph(nir.Linear(weight=W), _lif(2, w_in=np.array([2.0, 0.5]) * 0.005))
     _, params = import_nir(g, max_spikes=3, t_max=0.1)
@@ -318,7 +322,7 @@ def test_import_foreign_graph_needs_static_settings_and_folds_scaling():
                                W.T * np.array([2.0, 0.5]), rtol=1e-6)
 
 
-@pytest.mark.parametrize("nodes, message", [
+@pytest.mark.parametrize(("nodes", "message"), [
     ((nir.Affine(weight=W, bias=np.array([0.0, 0.1])), _lif(2)), "nonzero bias"),
     ((nir.Linear(weight=W), _lif(2, tau_mem=np.full(2, 0.02))), "tau_mem != 2 \\* tau_syn"),
     ((nir.Linear(weight=W), _lif(2, v_leak=np.full(2, -0.001))), "v_leak != 0"),

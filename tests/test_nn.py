@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import chex
 import flax
 import jax
 import jax.numpy as jnp
@@ -48,10 +49,14 @@ def finite_sum(t, coef):
 def test_initialisers():
     key = jax.random.key(0)
     w = uniform_init(-1.0, 1.0)(key, (200, 50))
-    assert w.shape == (200, 50) and w.dtype == jnp.float32
-    assert float(w.min()) >= -1 and float(w.max()) < 1 and float(w.min()) < -0.99
+    assert w.shape == (200, 50)
+    assert w.dtype == jnp.float32
+    assert float(w.min()) >= -1
+    assert float(w.max()) < 1
+    assert float(w.min()) < -0.99
     w = normal_init(0.5, 0.1)(key, (200, 50), jnp.float32)
-    assert abs(float(w.mean()) - 0.5) < 0.01 and abs(float(w.std()) - 0.1) < 0.01
+    assert abs(float(w.mean()) - 0.5) < 0.01
+    assert abs(float(w.std()) - 0.1) < 0.01
     w = make_init(["uniform", 0, 1])(key, (100,))
     assert float(w.min()) >= 0
     assert make_init(uniform_init) is uniform_init
@@ -72,12 +77,14 @@ def test_dense_equals_lif_layer():
                      t_max=0.2, kernel_init=uniform_init(-0.5, 2.0))
     variables = jax.jit(layer.init)(jax.random.key(1), x)
     kernel = variables["params"]["kernel"]
-    assert kernel.shape == (6, 4) and kernel.dtype == jnp.float32
+    assert kernel.shape == (6, 4)
+    assert kernel.dtype == jnp.float32
     out = layer.apply(variables, x)
     ref = jax.jit(lambda t, w: snnjax.lif_layer(t, w, snnjax.LIFParams(0.13, 0.3, 0.25),
                                                 max_spikes=3, t_max=0.2))(x, kernel)
     assert isinstance(out, snnjax.LayerOutput)
-    assert out.times.shape == (3, 4, 3) and out.n_dropped.shape == (3, 4)
+    assert out.times.shape == (3, 4, 3)
+    assert out.n_dropped.shape == (3, 4)
     assert out.n_input_overflow.shape == (3,)
     np.testing.assert_allclose(out.times, ref.times, rtol=1e-6)   # eager module == jit core
     np.testing.assert_array_equal(out.n_dropped, ref.n_dropped)
@@ -116,7 +123,8 @@ def test_conv_equals_lif_layer_on_each_patch():
     assert kernel.shape == (3, 3, 2, 2)
     out = jax.jit(conv.apply)(variables, x)
     assert out.times.shape == (2, 4, 4, 2, 2)
-    assert out.n_dropped.shape == (2, 4, 4, 2) and out.n_input_overflow.shape == (2,)
+    assert out.n_dropped.shape == (2, 4, 4, 2)
+    assert out.n_input_overflow.shape == (2,)
     n_spikes = int(np.isfinite(out.times).sum())
     assert 20 < n_spikes < out.times.size, "the test needs spiking and silent neurons"
     w = kernel.reshape(18, 2)
@@ -154,7 +162,8 @@ def test_conv_gradients_match_finite_differences():
 
         g_k, g_x = jax.jit(jax.grad(lambda k, t: loss_and_pattern(k, t)[0],
                                     argnums=(0, 1)))(kernel, x)
-        assert np.isfinite(g_k).all() and np.isfinite(g_x).all()
+        assert np.isfinite(g_k).all()
+        assert np.isfinite(g_x).all()
         # Central differences along every kernel entry and every non-empty input slot, plus
         # the unperturbed point, evaluated in one vmapped call.
         h = 1e-6
@@ -264,8 +273,10 @@ def test_dense_network_forward_grad_jit():
     (_, out), grads = jax.jit(jax.value_and_grad(loss, has_aux=True))(params)
     assert [t.shape for t in out.layer_times] == [(4, 5, 3), (4, 3, 4)]
     np.testing.assert_array_equal(out.times, out.layer_times[-1])
-    assert len(out.n_dropped) == 2 and all(d.shape == (4,) for d in out.n_dropped)
-    assert all(o.shape == (4,) for o in out.n_input_overflow) and out.n_pool_dropped == ()
+    assert len(out.n_dropped) == 2
+    assert all(d.shape == (4,) for d in out.n_dropped)
+    assert all(o.shape == (4,) for o in out.n_input_overflow)
+    assert out.n_pool_dropped == ()
     # equals chaining the functional core by hand
     w0, w1 = (params["params"][f"layers_{i}"]["kernel"] for i in range(2))
 
@@ -283,8 +294,9 @@ def test_dense_network_forward_grad_jit():
     assert out.n_dropped[0].max() > 0, "the test needs a full buffer"
     assert np.isfinite(out.times).sum() > 0, "the test needs output spikes"
     # gradients of a scalar loss reach every parameter
+    chex.assert_tree_all_finite(grads)
     for g in jax.tree_util.tree_leaves(grads):
-        assert np.isfinite(g).all() and np.abs(g).max() > 0
+        assert np.abs(g).max() > 0
     with pytest.raises(ValueError, match="per-sample shape"):
         net.apply(params, x[:, :5])
 
@@ -307,12 +319,16 @@ def test_conv_network_forward_and_grad():
     (_, out), grads = jax.jit(jax.value_and_grad(loss, has_aux=True))(params)
     assert [t.shape for t in out.layer_times] == [(2, 6, 6, 2, 2), (2, 3, 3, 2, 5),
                                                   (2, 18, 5), (2, 3, 3)]
-    assert len(out.n_dropped) == 2 and len(out.n_pool_dropped) == 1
-    assert out.n_pool_dropped[0].shape == (2,) and (out.n_pool_dropped[0] >= 0).all()
-    assert np.isfinite(out.times).sum() > 0 and np.isfinite(out.layer_times[0]).sum() > 0
+    assert len(out.n_dropped) == 2
+    assert len(out.n_pool_dropped) == 1
+    assert out.n_pool_dropped[0].shape == (2,)
+    assert (out.n_pool_dropped[0] >= 0).all()
+    assert np.isfinite(out.times).sum() > 0
+    assert np.isfinite(out.layer_times[0]).sum() > 0
     assert set(grads["params"]) == {"layers_0", "layers_3"}
+    chex.assert_tree_all_finite(grads)
     for g in jax.tree_util.tree_leaves(grads):
-        assert np.isfinite(g).all() and np.abs(g).max() > 0
+        assert np.abs(g).max() > 0
 
 
 def test_paper_architectures_shapes():

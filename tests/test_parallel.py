@@ -164,7 +164,7 @@ def _run(script: str, kernel: str, *args: str, devices: int = N_DEVICES) -> dict
 
 # The pure-JAX kernel compiles slowly on CPU: one case (multi-spike, the longer code path),
 # train steps only.
-@pytest.mark.parametrize("kernel, cases, evaluate", [
+@pytest.mark.parametrize(("kernel", "cases", "evaluate"), [
     ("cpu", "yinyang_multispike,yinyang_ttfs", "eval"),
     ("cpu", "yinyang_multispike+guard", "no-eval"),
     ("xla", "yinyang_multispike", "no-eval"),

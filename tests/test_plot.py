@@ -19,9 +19,11 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 def read(files: plot.PlotFiles) -> tuple[list[str], list[list[str]]]:
     """Check the PNG and return the CSV header and rows."""
-    assert files.png.suffix == ".png" and files.csv.suffix == ".csv"
+    assert files.png.suffix == ".png"
+    assert files.csv.suffix == ".csv"
     data = files.png.read_bytes()
-    assert data[:8] == PNG_MAGIC and len(data) > 1000
+    assert data[:8] == PNG_MAGIC
+    assert len(data) > 1000
     with open(files.csv, newline="") as f:
         rows = list(csv.reader(f))
     return rows[0], rows[1:]
@@ -63,7 +65,8 @@ def test_raster_neuron_axis_has_integer_ticks(tmp_path, figures):
     for ax in fig.axes:
         lo, hi = ax.get_ylim()
         ticks = [t for t in ax.get_yticks() if lo <= t <= hi]
-        assert ticks and all(float(t).is_integer() for t in ticks), ticks
+        assert ticks
+        assert all(float(t).is_integer() for t in ticks), ticks
 
 
 def test_network_raster(tmp_path):
@@ -71,10 +74,11 @@ def test_network_raster(tmp_path):
                              init=("uniform", 2.0, 4.0))
     x = jnp.array([[0.0], [0.01], [INF], [0.02]])
     params = net.init(jax.random.key(0), x[None])
-    header, rows = read(plot.plot_network_raster(net, params, x, tmp_path / "net.png"))
+    _header, rows = read(plot.plot_network_raster(net, params, x, tmp_path / "net.png"))
     out = net.apply(params, x[None])
     n_spikes = 3 + sum(int(np.isfinite(t).sum()) for t in out.layer_times)
-    assert n_spikes > 3 and len(rows) == n_spikes
+    assert n_spikes > 3
+    assert len(rows) == n_spikes
     assert {r[0] for r in rows} <= {"input", "hidden1", "output"}
 
 
@@ -84,8 +88,9 @@ def test_accuracy_vs_spikes(tmp_path):
                                          groups=["ttfs", "multi", "ttfs"])
     header, rows = read(files)
     assert header == ["run", "group", "spikes_per_sample", "accuracy"]
-    assert rows[1][:2] == ["m1", "multi"] and float(rows[1][3]) == 0.95
-    with pytest.raises(ValueError):
+    assert rows[1][:2] == ["m1", "multi"]
+    assert float(rows[1][3]) == 0.95
+    with pytest.raises(ValueError, match="differ in length"):
         plot.plot_accuracy_vs_spikes([1, 2], [0.5], tmp_path / "bad")
 
 
@@ -94,11 +99,13 @@ def test_accuracy_vs_deadline_and_decision_times(tmp_path):
     header, rows = read(plot.plot_accuracy_vs_deadline(
         d, {"ttfs": [0.0, 0.5, 0.9, 0.9], "multi": [0.0, 0.2, 0.8, 0.95]}, tmp_path / "d"))
     assert header == ["series", "deadline_s", "accuracy"]
-    assert len(rows) == 8 and rows[3] == ["ttfs", "inf", "0.9"]
+    assert len(rows) == 8
+    assert rows[3] == ["ttfs", "inf", "0.9"]
     header, rows = read(plot.plot_decision_times(
         {"ttfs": [0.01, 0.02, INF], "multi": [0.03, 0.05, 0.04]}, tmp_path / "dt"))
     assert header == ["series", "sample", "decision_time_s"]
-    assert len(rows) == 6 and rows[2] == ["ttfs", "2", "inf"]
+    assert len(rows) == 6
+    assert rows[2] == ["ttfs", "2", "inf"]
 
 
 def test_accuracy_vs_noise(tmp_path):
@@ -113,7 +120,8 @@ def test_accuracy_vs_noise(tmp_path):
     header, rows = read(files)
     assert header == ["series", "level", "mean_accuracy", "std_accuracy", "n_seeds"]
     assert rows[1] == ["multi", "0.001", "0.8", "0.05", "5"]
-    assert rows[3][0] == "ttfs" and float(rows[3][2]) == 0.5
+    assert rows[3][0] == "ttfs"
+    assert float(rows[3][2]) == 0.5
 
 
 def test_convergence_map_plot(tmp_path):
@@ -125,7 +133,8 @@ def test_convergence_map_plot(tmp_path):
     assert header == ["mean", "std", "solved", "final", "best_accuracy", "initial", "n_runs"]
     assert len(rows) == 6
     cell = {(float(r[0]), float(r[1])): float(r[2]) for r in rows}
-    assert cell[(0.4, 0.2)] == pytest.approx(0.9) and cell[(0.2, 0.0)] == pytest.approx(0.5)
+    assert cell[(0.4, 0.2)] == pytest.approx(0.9)
+    assert cell[(0.2, 0.0)] == pytest.approx(0.5)
 
 
 def test_training_curves(tmp_path):
@@ -157,7 +166,8 @@ def test_training_curves_of_one_epoch_draw_markers(tmp_path, figures):
         lines = {line.get_label(): line for line in ax.get_lines()}
         assert set(lines) == {"one", "two"}
         for line in lines.values():
-            assert line.get_marker() == "o" and line.get_markersize() >= 4
+            assert line.get_marker() == "o"
+            assert line.get_markersize() >= 4
         assert lines["one"].get_markersize() > lines["two"].get_markersize()
         # whole epochs on the x axis
         lo, hi = ax.get_xlim()

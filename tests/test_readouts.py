@@ -35,11 +35,16 @@ def random_outputs(seed: int, batch: int = 12, n: int = 3, k: int = 4) -> np.nda
 def test_the_registered_readouts():
     assert readout_names()[:2] == ("count", "ttfs")
     count, ttfs = get_readout("count"), get_readout("ttfs")
-    assert count.label == "multi-spike (count loss)" and count.rule == "argmax spike count"
-    assert ttfs.label == "single-spike (TTFS cross-entropy)" and ttfs.rule == "argmin first spike"
-    assert count.predict is predict_from_counts and ttfs.predict is predict_from_first_spike
-    assert count.loss is spike_count_loss and ttfs.loss is ttfs_cross_entropy
-    assert ttfs.first_spike_only and not count.first_spike_only
+    assert count.label == "multi-spike (count loss)"
+    assert count.rule == "argmax spike count"
+    assert ttfs.label == "single-spike (TTFS cross-entropy)"
+    assert ttfs.rule == "argmin first spike"
+    assert count.predict is predict_from_counts
+    assert ttfs.predict is predict_from_first_spike
+    assert count.loss is spike_count_loss
+    assert ttfs.loss is ttfs_cross_entropy
+    assert ttfs.first_spike_only
+    assert not count.first_spike_only
     assert set(readouts.registered_readouts()) == set(readout_names())
 
 
@@ -84,7 +89,8 @@ def test_every_readout_is_consistent(name):
 
     pred, silent = r.predict(t)
     assert pred.shape == silent.shape == (batch,)
-    assert pred.dtype == jnp.int32 and silent.dtype == jnp.bool_
+    assert pred.dtype == jnp.int32
+    assert silent.dtype == jnp.bool_
     np.testing.assert_array_equal(np.asarray(silent), np.asarray(spikes.all_silent(t)))
     assert silent[:2].all()
     np.testing.assert_array_equal(np.asarray(pred) == -1, np.asarray(silent))
@@ -92,10 +98,12 @@ def test_every_readout_is_consistent(name):
 
     loss_fn = r.make_loss(ExperimentConfig(loss=name, sizes=(5, 8, n_classes)))
     loss = loss_fn(t, y)
-    assert loss.shape == (batch,) and loss.dtype == t.dtype
+    assert loss.shape == (batch,)
+    assert loss.dtype == t.dtype
     grad = jax.grad(lambda x: jnp.sum(jnp.where(jnp.isfinite(loss_fn(x, y)),
                                                 loss_fn(x, y), 0.0)))(jnp.asarray(t))
-    assert grad.shape == t.shape and bool(jnp.all(jnp.isfinite(grad)))
+    assert grad.shape == t.shape
+    assert bool(jnp.all(jnp.isfinite(grad)))
     assert bool(jnp.all(jnp.where(jnp.isfinite(t), True, grad == 0.0)))  # empty slots: 0
 
     d = np.asarray(jax.jit(r.decision_time)(t))
@@ -173,8 +181,10 @@ def test_count_ce_readout_reads_its_temperature_from_the_config():
     from snnjax.losses import count_cross_entropy
 
     r = get_readout("count_ce")
-    assert r.loss is count_cross_entropy and r.predict is predict_from_counts
-    assert r.decision_time is readouts.count_decision_time and not r.first_spike_only
+    assert r.loss is count_cross_entropy
+    assert r.predict is predict_from_counts
+    assert r.decision_time is readouts.count_decision_time
+    assert not r.first_spike_only
     cfg = get_config("yinyang_multispike", ["loss=count_ce", "count_temperature=2.5"])
     assert r.loss_kwargs(cfg) == {"temperature": 2.5}
     t = random_outputs(4)

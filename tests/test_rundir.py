@@ -127,7 +127,8 @@ def _message(exc_type, fn, *args, **kwargs) -> str:
 def test_missing_files_are_named(tmp_path):
     run = RunDir(tmp_path / "r")
     msg = _message(FileNotFoundError, run.read_config)
-    assert str(tmp_path / "r") in msg and "not a snnjax run directory (no config.json)" in msg
+    assert str(tmp_path / "r") in msg
+    assert "not a snnjax run directory (no config.json)" in msg
     msg = _message(FileNotFoundError, run.read_results)
     assert str(run.results_path) in msg
     msg = _message(FileNotFoundError, read_jsonl, run.metrics_path, missing_ok=False)
@@ -142,10 +143,12 @@ def test_invalid_json_files_are_named(tmp_path):
     run = RunDir(tmp_path)
     run.config_path.write_text('{"name": "yinyang_ttfs",')
     msg = _message(RunFileError, run.read_config)
-    assert str(run.config_path) in msg and "not valid JSON" in msg
+    assert str(run.config_path) in msg
+    assert "not valid JSON" in msg
     run.results_path.write_text("[1]")
     msg = _message(RunFileError, run.read_results)
-    assert str(run.results_path) in msg and "not an object" in msg
+    assert str(run.results_path) in msg
+    assert "not an object" in msg
     assert isinstance(RunFileError("x"), ValueError)  # the CLI reports it as a user error
 
 
@@ -164,7 +167,8 @@ def test_train_resumes_past_a_truncated_metrics_line(tmp_path):
     assert results["epochs"] == 2
     assert [r["epoch"] for r in run.read_metrics()] == [1, 2]
     assert run.read_results() == json.loads(run.results_path.read_text())
-    assert run.read_config() == cfg and run.read_run_info()["config_name"] == cfg.name
+    assert run.read_config() == cfg
+    assert run.read_run_info()["config_name"] == cfg.name
 
 
 # ----------------------------------------------------------------- schemas (issue 13)
@@ -203,12 +207,14 @@ def test_run_json_and_results_json_schemas(tmp_path):
     ]:
         write.write_text("{}")
         msg = _message(RunFileError, read)
-        assert str(write) in msg and "missing fields" in msg
+        assert str(write) in msg
+        assert "missing fields" in msg
         write.write_text(json.dumps({k: v for k, v in good.items() if k != field}))
         assert f"missing field {field!r}" in _message(RunFileError, read)
         write.write_text(json.dumps({**good, field: bad}))
         msg = _message(RunFileError, read)
-        assert str(write) in msg and f"field {field!r} must be" in msg
+        assert str(write) in msg
+        assert f"field {field!r} must be" in msg
         write.write_bytes(b"\xff\xfe\x00garbage")
         assert str(write) in _message(RunFileError, read)
         write.write_text(json.dumps(good))
@@ -232,7 +238,8 @@ def test_metrics_rows_schema(tmp_path):
     run.write_metrics(ROWS)
     assert run.read_metrics() == ROWS
     msg = _message(RunFileError, run.read_metrics, complete=True)
-    assert f"{run.metrics_path}, line 1: missing fields" in msg and "'train_loss'" in msg
+    assert f"{run.metrics_path}, line 1: missing fields" in msg
+    assert "'train_loss'" in msg
     run.metrics_path.write_bytes(b"\x80\x81")
     assert str(run.metrics_path) in _message(RunFileError, run.read_metrics)
 
@@ -251,7 +258,7 @@ def tiny_run(tmp_path_factory):
     return _tiny_run(tmp_path_factory)
 
 
-@pytest.mark.parametrize("name, content, command, match", [
+@pytest.mark.parametrize(("name", "content", "command", "match"), [
     ("config.json", "{}", "eval", "missing fields 'name'"),
     ("config.json", "", "eval", "not valid JSON"),
     ("config.json", '{"name": ', "train", "not valid JSON"),
@@ -269,7 +276,7 @@ def test_corrupted_run_files_are_named_by_the_cli(tiny_run, tmp_path, capsys, na
     """``snnjax eval``, a resumed ``snnjax train`` and ``snnjax tradeoffs`` on a run with
     a damaged file: exit status 2 and one line naming the file (never the default config
     or a raw JSON error)."""
-    cfg, good = tiny_run
+    _cfg, good = tiny_run
     run = tmp_path / "run"
     shutil.copytree(good, run)
     (run / name).write_text(content)
@@ -283,4 +290,5 @@ def test_corrupted_run_files_are_named_by_the_cli(tiny_run, tmp_path, capsys, na
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"snnjax {command}: error:"), err
-    assert str(run / name) in err and re.search(match, err), err
+    assert str(run / name) in err, err
+    assert re.search(match, err), err

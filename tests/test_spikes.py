@@ -114,7 +114,8 @@ def test_shape_and_dtype_validation():
 
 
 def test_is_concrete():
-    assert spikes.is_concrete(np.zeros(2)) and spikes.is_concrete(jnp.zeros(2))
+    assert spikes.is_concrete(np.zeros(2))
+    assert spikes.is_concrete(jnp.zeros(2))
     seen = []
     jax.jit(lambda x: seen.append(spikes.is_concrete(x)) or x)(jnp.zeros(2))
     assert seen == [False]
@@ -131,7 +132,9 @@ def test_spiking_layers_and_their_names():
                              pool_window=2, dense_sizes=(4, 3), thetas=(1.0,) * 4,
                              max_spikes=(1, 2, 2, 2))
     kinds = [type(layer) for layer in conv.layers]
-    assert LIFConv in kinds and SpikeUnionPool in kinds and Flatten in kinds
+    assert LIFConv in kinds
+    assert SpikeUnionPool in kinds
+    assert Flatten in kinds
     idx = spiking_layer_indices(conv)
     assert all(is_spiking_layer(conv.layers[i]) for i in idx)
     assert not any(is_spiking_layer(layer) for i, layer in enumerate(conv.layers)

@@ -68,7 +68,8 @@ def test_report_md_has_runs_and_sections(report, two_runs):
     for section in SECTIONS:
         assert section in text
     assert "Command: `test`" in text
-    assert "`test` split" in text and "100" in text
+    assert "`test` split" in text
+    assert "100" in text
 
 
 def test_table_csvs_have_one_column_per_run(report, two_runs):
@@ -112,7 +113,8 @@ def test_plots_are_written(report, two_runs):
         rows = _csv(out / f"plot_raster_{run.name}.csv")
         assert rows[0] == ["layer", "neuron", "time_s"]
         layers = {r[0] for r in rows[1:]}  # the training's layer names, as in the tables
-        assert "input" in layers and layers <= {"input", "hidden1", "output"}
+        assert "input" in layers
+        assert layers <= {"input", "hidden1", "output"}
 
 
 def test_accuracy_and_spikes_equal_snnjax_eval(two_runs, report):
@@ -143,7 +145,8 @@ def test_cli_tradeoffs(two_runs, tmp_path, capsys):
         assert both.count(f"{run.name}: accuracy") == 1, both
     assert both.count("report.md") == 1, both
     text = (out / "report.md").read_text()
-    assert "snnjax tradeoffs" in text and "--n-samples 20" in text
+    assert "snnjax tradeoffs" in text
+    assert "--n-samples 20" in text
 
 
 def test_missing_or_invalid_run_dir(tmp_path, two_runs, capsys):
@@ -209,7 +212,8 @@ def test_report_across_training_seeds(two_runs, tmp_path):
         first = min(r["epoch"] for r in rows if r["validation_accuracy"] >= target)
         assert conv[row][run.name] == first
     text = (out / "report.md").read_text()
-    assert "## Across training seeds" in text and "(n=2)" in text
+    assert "## Across training seeds" in text
+    assert "(n=2)" in text
     rows = _csv(out / "table_seeds.csv")
     assert rows[0][:4] == ["measure", "yinyang_multispike mean", "yinyang_multispike std",
                            "yinyang_multispike n"]
@@ -240,17 +244,20 @@ def test_measuring_writes_nothing_and_writing_makes_the_report(two_runs, tmp_pat
     assert isinstance(m, TradeoffMeasurements)
     assert list(tmp_path.iterdir()) == []
     assert {p: p.stat().st_mtime_ns for run in two_runs for p in run.rglob("*")} == before
-    assert m.names == [r.name for r in two_runs] and not m.with_seeds
+    assert m.names == [r.name for r in two_runs]
+    assert not m.with_seeds
     assert list(m.tables)[:3] == ["performance", "sparsity", "latency"]
-    assert m.tables["performance"]["samples evaluated"] == {n: 20 for n in m.names}
-    assert m.deadlines.shape == (41,) and m.deadline_accuracy[m.names[0]].shape == (41,)
+    assert m.tables["performance"]["samples evaluated"] == dict.fromkeys(m.names, 20)
+    assert m.deadlines.shape == (41,)
+    assert m.deadline_accuracy[m.names[0]].shape == (41,)
     res = m.noise["input_jitter"][m.names[1]]
     assert res.per_seed.shape == (6, 1)
     assert m.tables["robustness_input_jitter"]["0"][m.names[1]] == pytest.approx(
         m.tables["performance"]["accuracy"][m.names[1]])
     path = write_tradeoff_report(m, tmp_path / "out", command="measured")
     text = path.read_text()
-    assert path == tmp_path / "out" / "report.md" and "Command: `measured`" in text
+    assert path == tmp_path / "out" / "report.md"
+    assert "Command: `measured`" in text
     assert "checkpoint: `last`" in text
     for section in SECTIONS:
         assert section in text
@@ -298,7 +305,10 @@ def test_robustness_std_at_level_zero_is_exactly_zero():
     (res,) = _tradeoff_measure.robustness_sweeps(run, [noise], 20, 0, print).values()
     assert res.per_seed[0].tolist() == [0.54] * 20
     # what snnjax.analysis.robustness_sweep's std and mean give (printed '2.22e-16' before)
-    assert res.per_seed[0].std() > 0 and res.per_seed[0].mean() != 0.54
-    assert res.mean[0] == 0.54 and res.std[0] == 0.0
+    assert res.per_seed[0].std() > 0
+    assert res.per_seed[0].mean() != 0.54
+    assert res.mean[0] == 0.54
+    assert res.std[0] == 0.0
     mean, std = _tradeoff_measure.robustness_rows(noise, res)
-    assert mean["0"] == 0.54 and std["0"] == 0.0
+    assert mean["0"] == 0.54
+    assert std["0"] == 0.0

@@ -91,7 +91,8 @@ def test_named_configs_match_spec_table():
     # Both Yin-Yang readouts on the same network and time constant (a fair comparison).
     ms, tt = CONFIGS["yinyang_multispike"], CONFIGS["yinyang_ttfs"]
     assert ms.sizes == tt.sizes == (5, 400, 3)
-    assert ms.tau_syn == tt.tau_syn and ms.thetas == tt.thetas
+    assert ms.tau_syn == tt.tau_syn
+    assert ms.thetas == tt.thetas
     assert (ms.loss, tt.loss, tt.max_spikes) == ("count_ce", "ttfs", (1, 1))
     for cfg in (ms, tt):
         assert "no Yin-Yang run" in cfg.description
@@ -110,10 +111,12 @@ def test_override_parsing_and_types():
     assert parse_override("init=normal,0,1;uniform,0,2") == (
         "init", (("normal", 0.0, 1.0), ("uniform", 0.0, 2.0)))
     cfg = get_config("yinyang_ttfs", ["sizes=5,7,3", "seed=3"])
-    assert cfg.sizes == (5, 7, 3) and cfg.seed == 3 and cfg.name == "yinyang_ttfs"
+    assert cfg.sizes == (5, 7, 3)
+    assert cfg.seed == 3
+    assert cfg.name == "yinyang_ttfs"
 
 
-@pytest.mark.parametrize("item, match", [
+@pytest.mark.parametrize(("item", "match"), [
     ("nokey=1", "unknown config key 'nokey'; valid keys: name, description"),
     ("epochs", "not of the form key=value"),
     ("epochs=abc", "epochs: expected an integer"),
@@ -154,16 +157,20 @@ def test_prepare_data_yinyang():
     cfg = get_config("yinyang_multispike", ["t_window=0.3", "bias_time=0.05",
                                             "n_validation=200", "train_subset=100"])
     data = prepare_data(cfg)
-    assert data.train.times.shape == (100, 5, 1) and data.train.times.dtype == np.float32
-    assert data.validation.times.shape == (200, 5, 1) and data.test.times.shape == (1000, 5, 1)
+    assert data.train.times.shape == (100, 5, 1)
+    assert data.train.times.dtype == np.float32
+    assert data.validation.times.shape == (200, 5, 1)
+    assert data.test.times.shape == (1000, 5, 1)
     assert np.all(data.train.times[:, 4, 0] == np.float32(0.05))  # bias spike
     assert data.train.times[:, :4].max() <= 0.3 + 1e-6
-    assert data.num_classes == 3 and data.input_shape == (5,)
+    assert data.num_classes == 3
+    assert data.input_shape == (5,)
     assert "Yin-Yang" in data.source
     assert input_event_bound(cfg, data) is None  # only 5 inputs: no bound needed
     assert input_event_bound(dataclasses.replace(cfg, max_input_events=3), data) == 3
     test_only = prepare_data(cfg, splits=("test",))
-    assert len(test_only.train) == 0 and len(test_only.test) == 1000
+    assert len(test_only.train) == 0
+    assert len(test_only.test) == 1000
 
 
 def test_prepare_data_rejects_mismatched_network():
@@ -193,7 +200,8 @@ def test_prepare_data_mnist_split_and_bound():
     assert fit.images.shape[0] + val.images.shape[0] == full.images.shape[0]
     conv = prepare_data(get_config("mnist_conv", ["train_subset=10", "test_subset=10",
                                                   "n_validation=10"]), MNIST_DIR)
-    assert conv.train.times.shape == (10, 28, 28, 1, 1) and conv.input_shape == (28, 28, 1)
+    assert conv.train.times.shape == (10, 28, 28, 1, 1)
+    assert conv.input_shape == (28, 28, 1)
 
 
 def test_missing_image_data_message(tmp_path, monkeypatch):
@@ -220,7 +228,8 @@ def test_model_from_config_layer_names():
     assert spiking_layer_names(model) == ["conv1", "conv2", "hidden1", "output"]
     dense = build_model(get_config("fashion_mnist"), max_input_events=100)
     assert spiking_layer_names(dense) == ["hidden1", "hidden2", "output"]
-    assert dense.layers[0].max_input_events == 100 and dense.layers[1].max_input_events is None
+    assert dense.layers[0].max_input_events == 100
+    assert dense.layers[1].max_input_events is None
 
 
 # ---------------------------------------------------------------- gradient guards
@@ -354,18 +363,22 @@ def test_metrics_and_results_files(tmp_path):
             assert key in row, key
         assert set(row["spikes_per_sample"]) == {"hidden1", "output"}
         assert 0.0 <= row["silent_neurons"]["hidden1"] <= 1.0
-    assert rows[0]["compile_time_s"] > 0 and rows[1]["compile_time_s"] is None
+    assert rows[0]["compile_time_s"] > 0
+    assert rows[1]["compile_time_s"] is None
     best = max(rows, key=lambda r: (r["validation_accuracy"], -r["epoch"]))
     assert res["selected_by"] == "validation"
     assert res["best_epoch"] == best["epoch"]
     assert res["best_test_accuracy"] == best["test_accuracy"]
     assert res["test_accuracy"] == rows[-1]["test_accuracy"]
     assert res["max_test_accuracy_over_epochs"]["value"] == max(r["test_accuracy"] for r in rows)
-    assert res["train_samples_per_s"] > 0 and res["compile_time_s"] > 0
-    assert res["epochs"] == 2 and res["seed"] == 0
+    assert res["train_samples_per_s"] > 0
+    assert res["compile_time_s"] > 0
+    assert res["epochs"] == 2
+    assert res["seed"] == 0
     assert res["config"] == config_to_dict(cfg)
     assert "Yin-Yang" in res["data_source"]
-    assert res["jax_version"] == jax.__version__ and res["device"]
+    assert res["jax_version"] == jax.__version__
+    assert res["device"]
     assert set(res["spikes_per_sample"]) == {"hidden1", "output"}
     assert len([ln for ln in lines if ln.startswith("epoch ")]) == 2
     # The best checkpoint evaluates to the recorded test accuracy at the best epoch.
@@ -434,4 +447,5 @@ def test_resume_equals_uninterrupted_run(tmp_path, backend):
     # Extending a finished run continues from its last checkpoint.
     longer = train(dataclasses.replace(cfg, epochs=4), tmp_path / "res", log=_silent,
                    backend=backend)
-    assert longer["epochs"] == 4 and len(_metrics(tmp_path / "res")) == 4
+    assert longer["epochs"] == 4
+    assert len(_metrics(tmp_path / "res")) == 4

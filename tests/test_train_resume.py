@@ -187,9 +187,11 @@ def test_kill_between_last_and_best_then_resume(tmp_path, env, reference, capsys
     # Before the resume, `eval --checkpoint best` does not pass off best/1 as the best.
     assert main(["eval", str(run), "--checkpoint", "best"]) == 2
     err = capsys.readouterr().err
-    assert "checkpoints/best/2 is missing" in err and "run the same snnjax train" in err
+    assert "checkpoints/best/2 is missing" in err
+    assert "run the same snnjax train" in err
     lines = _killed(run, "3:last:rename", env)
-    assert "re-creating" in lines and "best/2 from last/2" in lines
+    assert "re-creating" in lines
+    assert "best/2 from last/2" in lines
     _completed(run, env)
     _assert_same_run(reference, run)
 
@@ -281,4 +283,5 @@ def test_out_is_a_file(tmp_path, capsys):
     for out in (tmp_path / "file", tmp_path / "file" / "run"):
         assert main(["train", "--out", str(out), "--epochs", "1"]) == 2
         err = capsys.readouterr().err
-        assert "snnjax train: error:" in err and f"{tmp_path / 'file'} is a file" in err
+        assert "snnjax train: error:" in err
+        assert f"{tmp_path / 'file'} is a file" in err

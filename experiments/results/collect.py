@@ -85,7 +85,7 @@ def seeds_fragment(report_dir: Path) -> str:
             cells.append("-" if not n or n == "0" else
                          f"{_fmt(m)} ± {_fmt(s)}" if n != "1" else f"{_fmt(m)} (one run)")
         body.append([r[0], *cells])
-    n_runs = {g: r for g, r in zip(groups, rows[1][3::3], strict=True)}
+    n_runs = dict(zip(groups, rows[1][3::3], strict=True))
     head = ["measure", *(f"{g} (n={n_runs[g]})" for g in groups)]
     return _table(head, body)
 

@@ -74,8 +74,8 @@ def decision_time(output_times, readout: str = "count") -> jax.Array:
 
     Example:
       >>> import jax.numpy as jnp
-      >>> t = jnp.array([[0.1, 0.2, 0.3],      # class 0 leads from 0.1, is overtaken at
-      ...                [0.15, 0.25, 0.26]])  # 0.26 and wins the 3-3 tie again at 0.3
+      >>> # class 0 leads from 0.1, is overtaken at 0.26 and wins the 3-3 tie again at 0.3
+      >>> t = jnp.array([[0.1, 0.2, 0.3], [0.15, 0.25, 0.26]])
       >>> [round(float(decision_time(t, r)), 6) for r in ("count", "ttfs")]
       [0.3, 0.1]
     """

@@ -65,11 +65,11 @@ class LIFParams:
                     raise TypeError(f"LIFParams.{name} must be numeric, got {arr.dtype}")
                 if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
                     raise ValueError(f"LIFParams.{name} must be finite and > 0, got {value!r}")
-        if tau_mem is not None and _is_concrete(tau_mem) and _is_concrete(tau_syn):
-            if not np.allclose(np.asarray(tau_mem), 2 * np.asarray(tau_syn), rtol=1e-6):
-                raise ValueError(
-                    f"the closed-form LIF needs tau_mem == 2 * tau_syn; got tau_mem={tau_mem!r}, "
-                    f"tau_syn={tau_syn!r}")
+        if (tau_mem is not None and _is_concrete(tau_mem) and _is_concrete(tau_syn)
+                and not np.allclose(np.asarray(tau_mem), 2 * np.asarray(tau_syn), rtol=1e-6)):
+            raise ValueError(
+                f"the closed-form LIF needs tau_mem == 2 * tau_syn; got tau_mem={tau_mem!r}, "
+                f"tau_syn={tau_syn!r}")
         object.__setattr__(self, "tau_syn", tau_syn)
         object.__setattr__(self, "theta", theta)
         object.__setattr__(self, "delta_theta", delta_theta)

@@ -149,9 +149,8 @@ def _markdown(maps: dict[str, Any], summaries: dict[str, dict[str, float]], prob
           "## Summary over the grid", "",
           "| measure | " + " | ".join(label for _, label in READOUTS) + " |",
           "|---|" + "---|" * len(READOUTS)]
-    for measure in summaries["count"]:
-        md.append(f"| {measure} | "
-                  + " | ".join(f"{summaries[r][measure]:.3f}" for r in names) + " |")
+    md += [f"| {measure} | " + " | ".join(f"{summaries[r][measure]:.3f}" for r in names) + " |"
+           for measure in summaries["count"]]
     md += ["", "CSV: `table_convergence_summary.csv`", "", "## Maps", ""]
     for readout, label in READOUTS:
         for value in ("solved", "final"):

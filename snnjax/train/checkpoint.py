@@ -128,7 +128,7 @@ class RunCheckpoints:
         try:
             restored = self._manager(kind).restore(
                 epoch, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))
-        except Exception as err:  # noqa: BLE001 - Orbax raises many kinds
+        except Exception as err:
             raise CheckpointError(f"checkpoint {self.path(kind, epoch)} cannot be read: "
                                   f"{err}; {self._way_on(kind, epoch)}") from err
         return dict(restored["meta"])
@@ -160,7 +160,7 @@ class RunCheckpoints:
                 state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()))
         except FileNotFoundError:
             raise
-        except Exception as err:  # noqa: BLE001 - Orbax/TensorStore raise many kinds
+        except Exception as err:
             reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
             reason = reason if len(reason) <= 240 else reason[:240] + "..."
             raise CheckpointError(

@@ -124,63 +124,18 @@ def prepare_data(config: ExperimentConfig, data_dir: str | os.PathLike[str] | No
         where it looked and how to get the data).
       ValueError: the network's input size does not match the data.
     """
-    want = set(splits)
-    empty_cache: dict[str, SpikeDataset] = {}
-
-    def empty(name, like_shape):
-        if name not in empty_cache:
-            empty_cache[name] = SpikeDataset(np.zeros((0,) + like_shape + (1,), np.float32),
-                                             np.zeros((0,), np.int32), name)
-        return empty_cache[name]
-
     spec = get_dataset(config.dataset)
     input_shape = spec.network_input_shape(config.architecture)
     num_classes = spec.n_classes
+    want = set(splits)
     if spec.kind == "generated":  # Yin-Yang (the only generated dataset so far)
-        source = YINYANG_SOURCE
-        parts = {}
-        for name in ("train", "validation", "test"):
-            if name not in want or (name == "validation" and config.n_validation == 0):
-                parts[name] = empty(name, input_shape)
-                continue
-            size = config.n_validation if name == "validation" else None
-            x, y = yinyang(name, size=size)
-            t = yinyang_spike_times(x, t_late=config.t_window, bias_time=config.bias_time)
-            limit = {"train": config.train_subset, "test": config.test_subset}.get(name)
-            t, y = _subset(t.astype(np.float32), y.astype(np.int32), limit)
-            parts[name] = SpikeDataset(t, y, name)
+        source, parts = YINYANG_SOURCE, _generated_splits(config, want)
     else:
-        parts = {}
-        need_train = bool(want & {"train", "validation"})
-        test_ds = load_dataset(config.dataset, "test", data_dir=data_dir) if "test" in want \
-            else None
-        train_ds = load_dataset(config.dataset, "train", data_dir=data_dir) if need_train \
-            else None
-        sources = []
-        for ds in (train_ds, test_ds):
-            if ds is not None:
-                verified = "md5 verified" if ds.checksum_verified else "md5 NOT verified"
-                text = f"{ds.source} ({verified})"
-                if text not in sources:
-                    sources.append(text)
-        source = "; ".join(sources)
-        if train_ds is not None:
-            if config.n_validation > 0:
-                fit, val = train_validation_split(train_ds, config.n_validation, seed=0)
-            else:
-                fit, val = train_ds, None
-            if "train" in want:
-                t, y = _subset(fit.images, fit.labels, config.train_subset)
-                parts["train"] = SpikeDataset(_encode_images(t, config), y.astype(np.int32),
-                                              "train")
-            if "validation" in want and val is not None:
-                parts["validation"] = SpikeDataset(_encode_images(val.images, config),
-                                                   val.labels.astype(np.int32), "validation")
-        if test_ds is not None:
-            t, y = _subset(test_ds.images, test_ds.labels, config.test_subset)
-            parts["test"] = SpikeDataset(_encode_images(t, config), y.astype(np.int32), "test")
-        for name in ("train", "validation", "test"):
-            parts.setdefault(name, empty(name, input_shape))
+        source, parts = _image_splits(config, want, data_dir)
+    for name in ("train", "validation", "test"):
+        if name not in parts:
+            parts[name] = SpikeDataset(np.zeros((0, *input_shape, 1), np.float32),
+                                       np.zeros((0,), np.int32), name)
 
     if config.architecture == "dense" and config.sizes[0] != input_shape[0]:
         raise ValueError(
@@ -194,3 +149,58 @@ def prepare_data(config: ExperimentConfig, data_dir: str | os.PathLike[str] | No
     return DataSplits(train=parts["train"], validation=parts["validation"], test=parts["test"],
                       num_classes=num_classes, input_shape=input_shape, source=source,
                       max_active_inputs=max_active)
+
+
+def _generated_splits(config: ExperimentConfig, want: set[str]) -> dict[str, SpikeDataset]:
+    """The requested Yin-Yang splits, encoded (validation only when ``n_validation > 0``)."""
+    parts = {}
+    for name in ("train", "validation", "test"):
+        if name not in want or (name == "validation" and config.n_validation == 0):
+            continue
+        size = config.n_validation if name == "validation" else None
+        x, y = yinyang(name, size=size)
+        t = yinyang_spike_times(x, t_late=config.t_window, bias_time=config.bias_time)
+        limit = {"train": config.train_subset, "test": config.test_subset}.get(name)
+        t, y = _subset(t.astype(np.float32), y.astype(np.int32), limit)
+        parts[name] = SpikeDataset(t, y, name)
+    return parts
+
+
+def _describe_sources(datasets) -> str:
+    """``"SOURCE (md5 verified)"`` of each loaded dataset, once each, joined by ``"; "``."""
+    sources = []
+    for ds in datasets:
+        if ds is not None:
+            verified = "md5 verified" if ds.checksum_verified else "md5 NOT verified"
+            text = f"{ds.source} ({verified})"
+            if text not in sources:
+                sources.append(text)
+    return "; ".join(sources)
+
+
+def _image_splits(config: ExperimentConfig, want: set[str],
+                  data_dir: str | os.PathLike[str] | None
+                  ) -> tuple[str, dict[str, SpikeDataset]]:
+    """The requested image splits, encoded; validation is held out of the training split."""
+    need_train = bool(want & {"train", "validation"})
+    test_ds = load_dataset(config.dataset, "test", data_dir=data_dir) if "test" in want \
+        else None
+    train_ds = load_dataset(config.dataset, "train", data_dir=data_dir) if need_train \
+        else None
+    parts = {}
+    if train_ds is not None:
+        if config.n_validation > 0:
+            fit, val = train_validation_split(train_ds, config.n_validation, seed=0)
+        else:
+            fit, val = train_ds, None
+        if "train" in want:
+            t, y = _subset(fit.images, fit.labels, config.train_subset)
+            parts["train"] = SpikeDataset(_encode_images(t, config), y.astype(np.int32),
+                                          "train")
+        if "validation" in want and val is not None:
+            parts["validation"] = SpikeDataset(_encode_images(val.images, config),
+                                               val.labels.astype(np.int32), "validation")
+    if test_ds is not None:
+        t, y = _subset(test_ds.images, test_ds.labels, config.test_subset)
+        parts["test"] = SpikeDataset(_encode_images(t, config), y.astype(np.int32), "test")
+    return _describe_sources((train_ds, test_ds)), parts

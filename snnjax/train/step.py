@@ -116,13 +116,9 @@ def _batch_stats(out, per_sample, labels, predict, spiking, mask=None) -> Metric
         "loss_finite": jnp.sum(finite.astype(jnp.float32)),
     }
     # Per-layer sums, restricted to the real samples.
-    spike_sums, dropped, overflow = [], [], []
-    for i in spiking:
-        spike_sums.append(jnp.sum(spikes.spikes_per_sample(out.layer_times[i]) * m))
-    for d in out.n_dropped:
-        dropped.append(jnp.sum(d * m))
-    for o in out.n_input_overflow:
-        overflow.append(jnp.sum(o * m))
+    spike_sums = [jnp.sum(spikes.spikes_per_sample(out.layer_times[i]) * m) for i in spiking]
+    dropped = [jnp.sum(d * m) for d in out.n_dropped]
+    overflow = [jnp.sum(o * m) for o in out.n_input_overflow]
     stats["spikes"] = jnp.stack(spike_sums).astype(jnp.float32)
     stats["dropped"] = jnp.stack(dropped).astype(jnp.float32)
     stats["overflow"] = jnp.stack(overflow).astype(jnp.float32)

@@ -184,10 +184,12 @@ def test_sort_gradient_matches_xla_sort(backend, bound):
 
 def test_registry():
     assert {"ffi", "loop"} <= set(backends.backend_names())
-    assert set(BACKENDS) <= set(backends.backend_names()) and "loop" in BACKENDS
+    assert set(BACKENDS) <= set(backends.backend_names())
+    assert "loop" in BACKENDS
     for name in backends.backend_names():
         b = get_backend(name)
-        assert isinstance(b, EventBackend) and b.name == name
+        assert isinstance(b, EventBackend)
+        assert b.name == name
         assert hash(b) == hash(get_backend(name))  # static (jit, custom_vjp) argument
     assert get_backend("loop").platforms is None  # the portable fallback
     assert get_backend("ffi").platforms == ("cpu",)
@@ -241,7 +243,8 @@ def test_the_backend_reaches_the_layers_of_a_model():
     for name in ("yinyang_multispike", "mnist_conv"):
         model = build_model(get_config(name), backend="loop")
         spiking = [m for m in model.layers if isinstance(m, (LIFDense, LIFConv))]
-        assert spiking and all(m.backend == "loop" for m in spiking)
+        assert spiking
+        assert all(m.backend == "loop" for m in spiking)
     layer = LIFDense(features=2, max_spikes=1, backend="fortran")
     with pytest.raises(ValueError, match="unknown event backend 'fortran'"):
         layer.init(jax.random.key(0), jnp.zeros((1, 3, 1)))
@@ -311,15 +314,16 @@ def test_old_import_paths():
     from snnjax import grad, kernel, layer, reference
     from snnjax.lif import LIFParams, crossing_z
 
-    assert layer.lif_layer is snnjax.lif_layer and LIFParams is snnjax.LIFParams
+    assert layer.lif_layer is snnjax.lif_layer
+    assert LIFParams is snnjax.LIFParams
     assert reference.simulate_layer is simulate_layer
     assert float(crossing_z(1.0, 3.0, 2.0)[0]) == 0.5
     rng = np.random.default_rng(4)
     t, w = _random_layer(rng)
     ev_t, ev_src, n_over = kernel.sort_events(jnp.asarray(t), 0.3)
     fw = kernel.forward_events(ev_t, ev_src, jnp.asarray(w), 0.13, 0.2, 0.15, 0.3, 5)
-    times, n_spikes = grad.event_spike_times(ev_t, ev_src, jnp.asarray(w), 0.13, 0.2, 0.15, 0.3,
-                                             5)
+    times, _n_spikes = grad.event_spike_times(ev_t, ev_src, jnp.asarray(w), 0.13, 0.2, 0.15,
+                                              0.3, 5)
     new = snnjax.lif_layer(t, w, PARAMS, max_spikes=5, t_max=0.3, backend="loop")
     # (eager op-by-op float32 vs the jitted layer: equal up to rounding)
     np.testing.assert_allclose(fw.times, new.times, atol=1e-6, rtol=0)
@@ -330,12 +334,13 @@ def test_old_import_paths():
         from snnjax import cpu_kernel
 
         assert cpu_kernel.available()
-        c_t, c_src, c_valid = cpu_kernel.sort_events(jnp.asarray(t), 0.3, t[0].size)
+        c_t, c_src, _c_valid = cpu_kernel.sort_events(jnp.asarray(t), 0.3, t[0].size)
         np.testing.assert_array_equal(c_t, ev_t)
         c_times, c_slope, c_index, c_n = cpu_kernel.forward(c_t, c_src, jnp.asarray(w), 0.13,
                                                             0.2, 0.15, 0.3, 5)
         np.testing.assert_allclose(c_times, new.times, atol=2e-5)
         d_w, d_t = cpu_kernel.backward(c_t, c_src, jnp.asarray(w), 0.13, 0.15,
                                        jnp.ones_like(c_times), c_times, c_slope, c_index, c_n)
-        assert d_w.shape == w.shape and d_t.shape == c_t.shape
+        assert d_w.shape == w.shape
+        assert d_t.shape == c_t.shape
         assert isinstance(cpu_kernel.use_cpu_kernel(0.13), bool)

@@ -144,8 +144,10 @@ def test_gradients_match_finite_differences(x64, backend):
         max_count = max(max_count, counts.max())
         n_compared += ok_w.sum() + (ok_t & ~dead).sum()
         n_skipped += (~ok_w).sum() + (~ok_t).sum()
-    assert n_multi >= 40 and max_count >= 8
-    assert n_skipped <= 0.05 * n_compared and n_compared >= 1000
+    assert n_multi >= 40
+    assert max_count >= 8
+    assert n_skipped <= 0.05 * n_compared
+    assert n_compared >= 1000
 
 
 def _reset_neuron():
@@ -192,13 +194,14 @@ def test_reset_path_matters(x64):
     lay = _reset_neuron()
     ref_t, ref_d = reference(lay, K)
     counts = spike_counts(ref_t, ref_d)
-    assert (counts[0] >= 5).all() and (ref_d == 0).all()
+    assert (counts[0] >= 5).all()
+    assert (ref_d == 0).all()
     # L = last spike of every neuron of sample 0
     cot = np.zeros((B, N_OUT, K))
     for i in range(4):
         cot[0, i, counts[0, i] - 1] = 1.0
     _, _, g_w = kernel_gradients(lay, cot, K)
-    fd_t, fd_w, ok_t, ok_w = fd_gradients(lay, cot, K)
+    _fd_t, fd_w, _ok_t, ok_w = fd_gradients(lay, cot, K)
     assert ok_w.all()
     assert_grad_close(g_w, fd_w, ok_w)
     kappa = lay.delta_theta / (2 * lay.tau_syn)
@@ -207,7 +210,8 @@ def test_reset_path_matters(x64):
     np.testing.assert_allclose(with_reset[:2, :4], fd_w[:2, :4], rtol=1e-5)
     # dropping the reset term changes the gradient of a late spike by far more than noise
     rel_change = np.abs(without[:2, :4] - fd_w[:2, :4]) / np.abs(fd_w[:2, :4])
-    assert rel_change.max() > 0.1 and np.median(rel_change) > 0.02
+    assert rel_change.max() > 0.1
+    assert np.median(rel_change) > 0.02
 
 
 def test_check_grads(x64):
@@ -239,13 +243,48 @@ def test_check_grads(x64):
     check_grads(g, (finite_times,), order=1, modes=["rev"], eps=1e-6)
 
 
+_CHAIN_K_HID, _CHAIN_T1_MAX, _CHAIN_T2_MAX = 6, 0.05, 0.08
+
+
+def _chain_reference(times, w1, w2, coef):
+    """Oracle of the chained layers of :func:`test_two_chained_layers`: ``(loss, spike
+    counts [B, n_hid + N_OUT])``."""
+    total, counts = 0.0, []
+    for b in range(B):
+        hid, d1 = simulate_layer(times[b], w1, tau_syn=5e-3, theta=1.0, delta_theta=1.0,
+                                 max_spikes=_CHAIN_K_HID, t_max=_CHAIN_T1_MAX)
+        out, d2 = simulate_layer(hid, w2, tau_syn=5e-3, theta=1.0, delta_theta=0.7,
+                                 max_spikes=K, t_max=_CHAIN_T2_MAX)
+        total += np.sum(np.where(np.isfinite(out), out, 0.0) * coef[b])
+        counts.append(np.r_[spike_counts(hid, d1), spike_counts(out, d2)])
+    return total, np.array(counts)
+
+
+def _chain_fd_weights(times, weights, which, coef, counts, h):
+    """Central differences of the chained oracle's loss w.r.t. ``weights[which]``, and where
+    they are valid (no spike count changes under the perturbation)."""
+    arr = weights[which]
+    fd, ok = np.zeros(arr.shape), np.ones(arr.shape, bool)
+    for idx in np.ndindex(*arr.shape):
+        vals = []
+        for s in (1, -1):
+            pert = list(weights)
+            pert[which] = arr.copy()
+            pert[which][idx] += s * h
+            val, c = _chain_reference(times, *pert, coef)
+            vals.append(val)
+            ok[idx] &= (c == counts).all()
+        fd[idx] = (vals[0] - vals[1]) / (2 * h)
+    return fd, ok
+
+
 def test_two_chained_layers(x64):
     """Hidden -> output: the output's input-time gradient is the hidden layer's error."""
     rng = np.random.default_rng(21)
-    n_hid, k_hid = 6, 6
+    n_hid, k_hid = 6, _CHAIN_K_HID
     p1 = snnjax.LIFParams(5e-3, 1.0, 1.0)
     p2 = snnjax.LIFParams(5e-3, 1.0, 0.7)
-    t1_max, t2_max = 0.05, 0.08
+    t1_max, t2_max = _CHAIN_T1_MAX, _CHAIN_T2_MAX
 
     @jax.jit
     def loss_and_grads2(times, w1, w2, coef):
@@ -256,17 +295,6 @@ def test_two_chained_layers(x64):
 
         return jax.value_and_grad(loss, argnums=(0, 1, 2))(times, w1, w2)
 
-    def ref(times, w1, w2, coef):
-        total, counts = 0.0, []
-        for b in range(B):
-            hid, d1 = simulate_layer(times[b], w1, tau_syn=5e-3, theta=1.0, delta_theta=1.0,
-                                     max_spikes=k_hid, t_max=t1_max)
-            out, d2 = simulate_layer(hid, w2, tau_syn=5e-3, theta=1.0, delta_theta=0.7,
-                                     max_spikes=K, t_max=t2_max)
-            total += np.sum(np.where(np.isfinite(out), out, 0.0) * coef[b])
-            counts.append(np.r_[spike_counts(hid, d1), spike_counts(out, d2)])
-        return total, np.array(counts)
-
     n_checked = n_layers = 0
     while n_layers < 4:
         lay = random_layer(rng, batch=B, n_in=N_IN, k_in=K_IN, n_out=n_hid, tau_syn=5e-3,
@@ -274,24 +302,14 @@ def test_two_chained_layers(x64):
         w1 = lay.weights
         w2 = rng.normal(1.0, 2.0, (n_hid, N_OUT)) * 100.0
         coef = rng.normal(size=(B, N_OUT, K))
-        value, counts = ref(lay.times, w1, w2, coef)
+        value, counts = _chain_reference(lay.times, w1, w2, coef)
         hid_counts, out_counts = counts[:, :n_hid], counts[:, n_hid:]
         if hid_counts.max() < 2 or out_counts.max() < 3 or hid_counts.max() > k_hid:
             continue
         v, (g_t, g_w1, g_w2) = loss_and_grads2(lay.times, w1, w2, coef)
         assert float(v) == pytest.approx(value, rel=1e-12)
-        for arr, g, h in ((w1, g_w1, 1e-4), (w2, g_w2, 1e-4)):
-            fd, ok = np.zeros(arr.shape), np.ones(arr.shape, bool)
-            for idx in np.ndindex(*arr.shape):
-                vals = []
-                for s in (1, -1):
-                    pert = arr.copy()
-                    pert[idx] += s * h
-                    args = (w1 if arr is not w1 else pert, w2 if arr is not w2 else pert)
-                    val, c = ref(lay.times, *args, coef)
-                    vals.append(val)
-                    ok[idx] &= (c == counts).all()
-                fd[idx] = (vals[0] - vals[1]) / (2 * h)
+        for which, g, h in ((0, g_w1, 1e-4), (1, g_w2, 1e-4)):
+            fd, ok = _chain_fd_weights(lay.times, (w1, w2), which, coef, counts, h)
             assert_grad_close(np.asarray(g), fd, ok)
             n_checked += ok.sum()
         # input times of the first layer (through both layers)
@@ -301,7 +319,7 @@ def test_two_chained_layers(x64):
             for s in (1, -1):
                 t = lay.times.copy()
                 t[tuple(idx)] += s * h
-                val, c = ref(np.sort(t, axis=-1), w1, w2, coef)
+                val, c = _chain_reference(np.sort(t, axis=-1), w1, w2, coef)
                 vals.append(val)
             if (c == counts).all():
                 fd_val = (vals[0] - vals[1]) / (2 * h)
@@ -338,14 +356,16 @@ def test_gradients_are_finite(x64, backend, case):
     lay, max_spikes, silent = _finite_cases()[case]
     coef = np.random.default_rng(1).normal(size=(B, N_OUT, max_spikes))
     _, g_t, g_w = kernel_gradients(lay, coef, max_spikes, backend)
-    assert np.isfinite(g_t).all() and np.isfinite(g_w).all()
+    assert np.isfinite(g_t).all()
+    assert np.isfinite(g_w).all()
     ref_t, ref_d = reference(lay, max_spikes)
     if silent:
         assert np.isinf(ref_t).all()
         np.testing.assert_array_equal(g_t, 0.0)
         np.testing.assert_array_equal(g_w, 0.0)
     else:
-        assert np.isfinite(ref_t).any() and np.abs(g_w).max() > 0
+        assert np.isfinite(ref_t).any()
+        assert np.abs(g_w).max() > 0
     if case == "overflow":
         assert (ref_d > 0).all()
 
@@ -360,9 +380,11 @@ def test_gradient_of_grazing_spike_is_finite(x64, backend):
     lay = Layer(times=times, weights=weights, tau_syn=5e-3, theta=1.0, delta_theta=1.0,
                 t_max=0.1)
     ref_t, _ = reference(lay, K)
-    assert np.isfinite(ref_t[0, :3, 0]).all() and np.isinf(ref_t[0, 3]).all()
+    assert np.isfinite(ref_t[0, :3, 0]).all()
+    assert np.isinf(ref_t[0, 3]).all()
     coef = np.ones((B, N_OUT, K))
     _, g_t, g_w = kernel_gradients(lay, coef, K, backend)
-    assert np.isfinite(g_t).all() and np.isfinite(g_w).all()
+    assert np.isfinite(g_t).all()
+    assert np.isfinite(g_w).all()
     # dt/dw ~ -1/sqrt(w - w_crit) grows as the crossing grazes
     assert abs(g_w[0, 0]) > abs(g_w[0, 1]) > abs(g_w[0, 2]) > 0

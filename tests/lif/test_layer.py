@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import math
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -146,8 +147,10 @@ def test_matches_oracle_float64(x64, backend, random_layers, grazing_layers):
     # the comparison is not vacuous: 440 layers, thousands of spikes, every feature used
     assert n_samples >= 400
     assert n_spikes >= 5000
-    assert n_overflowing >= 200 and max_count >= 30
-    assert n_equal >= 200 and n_cut >= 10
+    assert n_overflowing >= 200
+    assert max_count >= 30
+    assert n_equal >= 200
+    assert n_cut >= 10
 
 
 def test_grazing_layers_are_grazing(grazing_layers):
@@ -187,7 +190,8 @@ def test_matches_oracle_float32(backend, random_layers, grazing_layers):
             n_spikes += np.isfinite(ref_t[keep]).sum()
     assert excluded["random"] <= 0.01 * kept["random"]  # the exclusion is rare
     assert excluded["grazing"] >= 5                        # ... and really exercised
-    assert kept["random"] >= 1900 and n_spikes >= 5000
+    assert kept["random"] >= 1900
+    assert n_spikes >= 5000
 
 
 # --------------------------------------------------------------------------------------
@@ -207,7 +211,8 @@ def test_buffer_overflow_counts_dropped_spikes(backend, x64):
     full_t, full_d = reference(lay, 200)
     assert (full_d == 0).all()
     total = np.isfinite(full_t).sum(-1)
-    assert total.max() > 20 and (total[:2, :3] > K).all()
+    assert total.max() > 20
+    assert (total[:2, :3] > K).all()
     out = run_layer(lay, K, backend=backend)
     np.testing.assert_allclose(out.times, full_t[..., :K], rtol=0, atol=1e-9)
     np.testing.assert_array_equal(out.n_dropped, np.maximum(total - K, 0))
@@ -310,7 +315,8 @@ def test_equal_time_events_are_integrated_together(backend, x64):
     out = run_layer(lay, K, backend=backend)
     assert np.isinf(out.times[0, :2]).all()      # w - w and -w + w: silent
     assert np.isinf(out.times[1, 2]).all()       # 2w - 2w: silent
-    assert np.isfinite(out.times[0, 2:4, 0]).all() and np.isfinite(out.times[1, [0, 3], 0]).all()
+    assert np.isfinite(out.times[0, 2:4, 0]).all()
+    assert np.isfinite(out.times[1, [0, 3], 0]).all()
     ref_t, ref_d = reference(lay, K)
     assert_same_spikes(out, ref_t, ref_d, atol=1e-9)
 
@@ -323,7 +329,8 @@ def test_empty_input_gives_no_spikes(backend, dtype):
         for case in (lay, late):
             out = run_layer(case, K, dtype, backend=backend)
             assert out.times.dtype == dtype
-            assert np.isinf(out.times).all() and (out.times > 0).all()
+            assert np.isinf(out.times).all()
+            assert (out.times > 0).all()
             np.testing.assert_array_equal(out.n_dropped, 0)
             np.testing.assert_array_equal(out.n_input_overflow, 0)
 
@@ -360,7 +367,8 @@ def test_long_simulation_float32(backend):
         assert (np.asarray(moved.times, np.float32) == moved.times).all()
         keep = ~ill_conditioned(lay, K, 1e-3)
         out = run_layer(moved, K, np.float32, backend=backend)
-        assert np.isfinite(out.times).any() and not np.isnan(out.times).any()
+        assert np.isfinite(out.times).any()
+        assert not np.isnan(out.times).any()
         ref_t, ref_d = reference(lay, K)
         assert_same_spikes(out, ref_t + shift, ref_d, atol=tol, where=keep)
         n_spikes += np.isfinite(ref_t[keep]).sum()
@@ -372,13 +380,8 @@ def test_long_simulation_float32(backend):
 # --------------------------------------------------------------------------------------
 
 
-@pytest.mark.slow
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")
-def test_matches_brian2(x64, brian2_numpy):
-    b2 = brian2_numpy
-    tau_syn, theta, dt, t_end = 5e-3, 1.0, 1e-5, 0.06
-    tau_mem = 2 * tau_syn
-    rng = np.random.default_rng(31)
+def _brian2_layers(rng, tau_syn, theta, dt, t_end):
+    """Six random layers whose inputs lie on Brian's grid and whose counts are stable."""
     layers = []
     while len(layers) < 6:
         lay = random_layer(rng, tau_syn=tau_syn, theta=theta, t_max=t_end - 5 * dt)
@@ -394,8 +397,13 @@ def test_matches_brian2(x64, brian2_numpy):
         if ill_conditioned(lay, 100, 2e-2).any():
             continue
         layers.append(lay)
+    return layers
 
-    # one flat Brian network: every (layer, sample, neuron) gets its own neuron
+
+def _brian2_spikes(b2, layers, tau_syn, theta, dt, t_end):
+    """Runs all ``layers`` as one flat Brian network (every (layer, sample, neuron) gets its
+    own neuron); returns the monitor's ``(neuron indices, spike times (s))``."""
+    tau_mem = 2 * tau_syn
     gen_i, gen_t, syn_i, syn_j, syn_w, dtheta = [], [], [], [], [], []
     n_src = n_tgt = 0
     for lay in layers:
@@ -429,7 +437,17 @@ def test_matches_brian2(x64, brian2_numpy):
     syn.w = np.array(syn_w) * b2.Hz
     mon = b2.SpikeMonitor(neurons)
     b2.Network(inputs, neurons, syn, mon).run(t_end * b2.second)
-    b_i, b_t = np.asarray(mon.i[:]), np.asarray(mon.t / b2.second)
+    return np.asarray(mon.i[:]), np.asarray(mon.t / b2.second)
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_matches_brian2(x64, brian2_numpy):
+    b2 = brian2_numpy
+    tau_syn, theta, dt, t_end = 5e-3, 1.0, 1e-5, 0.06
+    tau_mem = 2 * tau_syn
+    layers = _brian2_layers(np.random.default_rng(31), tau_syn, theta, dt, t_end)
+    b_i, b_t = _brian2_spikes(b2, layers, tau_syn, theta, dt, t_end)
 
     n_spikes = tgt = 0
     for lay in layers:
@@ -478,7 +496,7 @@ def _good():
 
 
 @pytest.mark.parametrize(
-    "times, weights, match",
+    ("times", "weights", "match"),
     [
         (np.zeros((2, 3, 2)), np.ones((4, 4)), "input neurons"),           # n_in mismatch
         (np.zeros((2, 3, 2)), np.ones(3), "weights"),                      # 1-D weights
@@ -516,7 +534,7 @@ def test_bad_max_spikes_raise(max_spikes):
 @pytest.mark.parametrize("kw", [dict(t_max=0.0), dict(t_max=-1.0), dict(max_input_events=0)])
 def test_bad_t_max_and_event_bound_raise(kw):
     times, weights = _good()
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"t_max must be > 0|max_input_events must be"):
         snnjax.lif_layer(times, weights, P, max_spikes=2, **{"t_max": 0.1, **kw})
 
 
@@ -534,13 +552,14 @@ def test_bad_t_max_and_event_bound_raise(kw):
     ],
 )
 def test_bad_params_raise(kw):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"must be finite and > 0|tau_mem == 2 \* tau_syn"):
         snnjax.LIFParams(**kw)
 
 
 def test_params_accept_consistent_tau_mem():
     p = snnjax.LIFParams(tau_syn=0.1, theta=1.0, tau_mem=0.2)
-    assert float(p.tau_mem) == pytest.approx(0.2) and float(p.delta_theta) == 1.0
+    assert float(p.tau_mem) == pytest.approx(0.2)
+    assert float(p.delta_theta) == 1.0
 
 
 def test_checkify_catches_bad_times_inside_jit():
@@ -555,28 +574,31 @@ def test_checkify_catches_bad_times_inside_jit():
     checked = checkify.checkify(jax.jit(f))
     good = np.asarray(strong_layer().times, np.float32)
     err, out = checked(good)
-    assert err.get() is None and np.isfinite(np.asarray(out)).any()
+    assert err.get() is None
+    assert np.isfinite(np.asarray(out)).any()
     bad = good.copy()
     bad[1, 2, 0] = -0.001
     err, _ = checked(bad)
-    assert err.get() is not None and "negative" in err.get()
+    assert err.get() is not None
+    assert "negative" in err.get()
     bad = good.copy()
     bad[0, 0, 0] = np.nan
     err, _ = checked(bad)
-    assert err.get() is not None and "NaN" in err.get()
+    assert err.get() is not None
+    assert "NaN" in err.get()
     bad = good.copy()
     bad[2, 1, :2] = [0.005, 0.001]
     err, _ = checked(bad)
-    assert err.get() is not None and "sorted" in err.get()
+    assert err.get() is not None
+    assert "sorted" in err.get()
 
 
 def test_dtypes():
     lay = strong_layer()
     out32 = run_layer(lay, K, np.float32)
-    assert out32.times.dtype == np.float32
-    assert out32.n_dropped.dtype == np.int32 and out32.n_input_overflow.dtype == np.int32
-    assert out32.times.shape == (B, N_OUT, K) and out32.n_dropped.shape == (B, N_OUT)
-    assert out32.n_input_overflow.shape == (B,)
+    # LayerOutput fields (times, n_dropped, n_input_overflow): dtypes and shapes
+    chex.assert_type(out32, (np.float32, np.int32, np.int32))
+    chex.assert_shape(out32, ((B, N_OUT, K), (B, N_OUT), (B,)))
     # float64 arrays without x64: JAX computes (and returns) float32
     p32 = snnjax.LIFParams(*(np.float32(v) for v in (lay.tau_syn, lay.theta, lay.delta_theta)))
     out = LIF_LAYER_JIT(lay.times, lay.weights, p32, max_spikes=K, t_max=np.float32(lay.t_max))
@@ -584,10 +606,16 @@ def test_dtypes():
     np.testing.assert_array_equal(np.asarray(out.times), out32.times)
     with float64():
         out64 = run_layer(lay, K, np.float64)
-        assert out64.times.dtype == np.float64 and out64.n_dropped.dtype == np.int32
-        # mixed precision promotes
-        mixed = LIF_LAYER_JIT(np.asarray(lay.times, np.float32), np.asarray(lay.weights),
-                              lay.params, max_spikes=K, t_max=lay.t_max)
+        assert out64.times.dtype == np.float64
+        assert out64.n_dropped.dtype == np.int32
+        # mixed precision promotes, as jnp does, under the standard promotion rules (the
+        # suite runs under strict promotion, tests/conftest.py, where it is an error like
+        # any implicit float32/float64 mix in jnp)
+        mixed_args = (np.asarray(lay.times, np.float32), np.asarray(lay.weights), lay.params)
+        with pytest.raises(jax.dtypes.TypePromotionError):
+            LIF_LAYER_JIT(*mixed_args, max_spikes=K, t_max=lay.t_max)
+        with jax.numpy_dtype_promotion("standard"):
+            mixed = LIF_LAYER_JIT(*mixed_args, max_spikes=K, t_max=lay.t_max)
         assert mixed.times.dtype == jnp.float64
         np.testing.assert_allclose(np.asarray(mixed.times), out64.times, rtol=0, atol=1e-9)
     f = np.isfinite(out64.times)
@@ -601,7 +629,9 @@ def test_leading_batch_dimensions(x64):
     nested = LIF_LAYER_JIT(lay.times.reshape(2, 2, N_IN, K_IN), lay.weights, lay.params,
                            max_spikes=K, t_max=lay.t_max)
     np.testing.assert_array_equal(np.asarray(nested.times).reshape(flat.times.shape), flat.times)
-    assert nested.n_dropped.shape == (2, 2, N_OUT) and nested.n_input_overflow.shape == (2, 2)
+    assert nested.n_dropped.shape == (2, 2, N_OUT)
+    assert nested.n_input_overflow.shape == (2, 2)
     single = LIF_LAYER_JIT(lay.times[0], lay.weights, lay.params, max_spikes=K, t_max=lay.t_max)
-    assert single.times.shape == (N_OUT, K) and single.n_input_overflow.shape == ()
+    assert single.times.shape == (N_OUT, K)
+    assert single.n_input_overflow.shape == ()
     np.testing.assert_allclose(np.asarray(single.times), flat.times[0], rtol=0, atol=1e-12)

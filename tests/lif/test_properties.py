@@ -154,7 +154,8 @@ def test_no_output_before_first_input(backend, layer):
             if len(t_in) == 0:
                 assert len(spikes) == 0
                 continue
-            assert (spikes > t_in.min()).all() and (spikes <= layer.t_max).all()
+            assert (spikes > t_in.min()).all()
+            assert (spikes <= layer.t_max).all()
         # trains are sorted, strictly (two spikes cannot coincide after a reset)
         t = out.times
         both = np.isfinite(t[..., 1:])
@@ -170,7 +171,8 @@ def test_gradients_are_finite(backend, layer):
         value, (g_t, g_w) = VALUE_AND_GRADS(layer.times, layer.weights, layer.params,
                                             layer.t_max, COEF, backend=backend)
         assert np.isfinite(value)
-        assert np.isfinite(np.asarray(g_t)).all() and np.isfinite(np.asarray(g_w)).all()
+        assert np.isfinite(np.asarray(g_t)).all()
+        assert np.isfinite(np.asarray(g_w)).all()
         silent = np.isinf(reference(layer, K)[0]).all(axis=(0, 2))
         np.testing.assert_array_equal(np.asarray(g_w)[:, silent], 0.0)
 
@@ -277,7 +279,8 @@ def test_vmapped_gradient_equals_python_loop(backend):
                               capture_output=True, text=True, timeout=300)
     except subprocess.TimeoutExpired:
         pytest.fail("the vmapped gradient did not finish within 300 s (normally ~2 s): it hangs")
-    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "ok", proc.stderr[-2000:]
 
 
 @backends

@@ -103,7 +103,7 @@ def grid_simulate(layers, *, dt, t_end, theta=THETA, margin=1e-4, min_slope=1.0,
     n = int(offsets[-1])
     dtheta = np.concatenate([np.full(w.shape[1], d) for _, w, d in layers])
     th = np.full(n, float(theta))
-    n_steps = int(round(t_end / dt))
+    n_steps = int(np.rint(t_end / dt))
 
     # Exact contributions of input spikes at the end of their step.
     events: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -274,7 +274,8 @@ def test_single_input_closed_form():
     kw = dict(tau_syn=TAU_SYN, theta=THETA, max_spikes=3, t_max=1.0)
     out, dropped = simulate_layer([[t0]], [[w]], **kw)
     assert out[0, 0] == pytest.approx(expected, rel=0, abs=1e-14)
-    assert np.isinf(out[0, 1:]).all() and dropped[0] == 0  # the reset (= theta) kills it
+    assert np.isinf(out[0, 1:]).all()
+    assert dropped[0] == 0
 
     # just below the critical weight: the peak stays below theta, no spike
     out, _ = simulate_layer([[t0]], [[0.999 * w_crit]], **kw)
@@ -307,7 +308,9 @@ def test_equal_time_events_integrated_together():
 def test_no_input_no_spike_and_inhibition_never_spikes():
     kw = dict(tau_syn=TAU_SYN, theta=THETA, max_spikes=2, t_max=1.0)
     out, dropped = simulate_layer(np.full((3, 2), np.inf), np.ones((3, 4)) * 1e4, **kw)
-    assert out.shape == (4, 2) and np.isinf(out).all() and (dropped == 0).all()
+    assert out.shape == (4, 2)
+    assert np.isinf(out).all()
+    assert (dropped == 0).all()
     rng = np.random.default_rng(3)
     times = np.sort(rng.uniform(0, 0.05, (6, 3)), axis=1)
     out, _ = simulate_layer(times, -rng.uniform(0, 1e4, (6, 5)), **kw)
@@ -330,14 +333,18 @@ def test_buffer_overflow_counts_dropped_spikes():
     kw = dict(tau_syn=TAU_SYN, theta=THETA, t_max=0.1)
     full, dropped = simulate_layer(times, weights, max_spikes=20, **kw)
     total = np.isfinite(full).sum(axis=1)
-    assert (dropped == 0).all() and (total > 4).all() and (total < 20).all()
+    assert (dropped == 0).all()
+    assert (total > 4).all()
+    assert (total < 20).all()
     for row, n in zip(full, total, strict=True):
-        assert (np.diff(row[:n]) > 0).all() and np.isinf(row[n:]).all()  # sorted, inf-padded
+        assert (np.diff(row[:n]) > 0).all()
+        assert np.isinf(row[n:]).all()
 
     two, dropped2 = simulate_layer(times, weights, max_spikes=2, **kw)
     np.testing.assert_array_equal(two, full[:, :2])
     np.testing.assert_array_equal(dropped2, total - 2)
-    assert dropped2.dtype == np.int64 and two.dtype == np.float64
+    assert dropped2.dtype == np.int64
+    assert two.dtype == np.float64
 
     capped, dropped_c = simulate_layer(times, weights, max_spikes=2, count_dropped_up_to=3, **kw)
     np.testing.assert_array_equal(capped, full[:, :2])

@@ -257,7 +257,7 @@ def _import_conv(name: str, node, where: str, b: _Build) -> None:
                          f"[C_out, C_in, kh, kw])")
     kh, kw = weight.shape[2:]
     _check_conv_settings(node, where, kh, kw)
-    c, h, w = b.shape
+    _, h, w = b.shape
     if kh > h or kw > w:
         raise ValueError(f"{where}: kernel {(kh, kw)} larger than the input {(h, w)}")
     b.pending = (name, "conv", np.ascontiguousarray(weight.transpose(2, 3, 1, 0)))

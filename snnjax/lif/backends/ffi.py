@@ -105,7 +105,7 @@ def available() -> bool:
             jax.ffi.register_ffi_target(name, jax.ffi.pycapsule(getattr(lib, name)),
                                         platform="cpu")
         return True
-    except Exception as err:  # noqa: BLE001 - any failure means: use the portable kernel
+    except Exception as err:  # any failure means: use the portable kernel
         warnings.warn(f"snnjax: compiled CPU kernel unavailable ({err}); using the pure-JAX "
                       "event kernel (slower on CPU, same results)", RuntimeWarning, stacklevel=3)
         return False
