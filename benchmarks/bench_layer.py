@@ -73,14 +73,23 @@ def main(argv=None):
     ap.add_argument("--t-max", type=float, default=0.2)
     ap.add_argument("--repeats", type=int, default=20, help="timed calls per round")
     ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds (median of medians)")
-    ap.add_argument("--max-input-events", type=int, default=None,
-                    help="static bound on active input events (default: measured max of the batch)")
+    ap.add_argument(
+        "--max-input-events",
+        type=int,
+        default=None,
+        help="static bound on active input events (default: measured max of the batch)",
+    )
     ap.add_argument("--json", default=None, help="write the results here")
-    ap.add_argument("--no-rss", action="store_true",
-                    help="skip the max-RSS child processes (one per model)")
-    ap.add_argument("--markdown", default=None, metavar="PATH",
-                    help="write the results table here as a Markdown fragment (with a "
-                         "machine/date/command line), e.g. docs/generated/bench_layer.md")
+    ap.add_argument(
+        "--no-rss", action="store_true", help="skip the max-RSS child processes (one per model)"
+    )
+    ap.add_argument(
+        "--markdown",
+        default=None,
+        metavar="PATH",
+        help="write the results table here as a Markdown fragment (with a "
+        "machine/date/command line), e.g. docs/generated/bench_layer.md",
+    )
     ap.add_argument("--child", choices=("snn", "dense"), default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     command = command_line()
@@ -96,8 +105,9 @@ def main(argv=None):
     cot = jax.random.normal(jax.random.PRNGKey(1), (args.batch_size, args.hidden, args.max_spikes))
 
     def snn_loss(w, t):
-        out = snnjax.lif_layer(t, w, params, max_spikes=args.max_spikes, t_max=args.t_max,
-                               max_input_events=bound)
+        out = snnjax.lif_layer(
+            t, w, params, max_spikes=args.max_spikes, t_max=args.t_max, max_input_events=bound
+        )
         return jnp.sum(jnp.where(jnp.isfinite(out.times), out.times * cot, 0.0)), out
 
     snn_fwd = jax.jit(lambda w, t: snn_loss(w, t)[1].times)
@@ -112,8 +122,11 @@ def main(argv=None):
 
     if args.child:
         # Fresh process: compile and run only one model; report the max RSS around it.
-        fn, fargs = ((snn_fb, (weights, input_times)) if args.child == "snn"
-                     else (dense_fb, (weights, x_dense)))
+        fn, fargs = (
+            (snn_fb, (weights, input_times))
+            if args.child == "snn"
+            else (dense_fb, (weights, x_dense))
+        )
         rss = measure_steps_rss(lambda: median_time(fn, *fargs, repeats=args.repeats))
         print(json.dumps({"model": args.child, **rss}))
         return None
@@ -138,19 +151,34 @@ def main(argv=None):
         t_fwd.append(median_time(snn_fwd, weights, input_times, repeats=args.repeats))
         t_fb.append(median_time(snn_fb, weights, input_times, repeats=args.repeats))
     t_dense, t_fwd, t_fb = (statistics.median(v) for v in (t_dense, t_fwd, t_fb))
-    results.update({
-        "dense_fwd_bwd_ms": 1e3 * t_dense,
-        "snn_fwd_ms": 1e3 * t_fwd,
-        "snn_fwd_bwd_ms": 1e3 * t_fb,
-        "ratio_fwd_bwd_snn_over_dense": t_fb / t_dense,
-    })
+    results.update(
+        {
+            "dense_fwd_bwd_ms": 1e3 * t_dense,
+            "snn_fwd_ms": 1e3 * t_fwd,
+            "snn_fwd_bwd_ms": 1e3 * t_fb,
+            "ratio_fwd_bwd_snn_over_dense": t_fb / t_dense,
+        }
+    )
     results["snn_memory"] = xla_memory(snn_fb, weights, input_times)
     results["dense_memory"] = xla_memory(dense_fb, weights, x_dense)
     if not args.no_rss:
-        child = [os.path.abspath(__file__), "--repeats", str(args.repeats),
-                 "--batch-size", str(args.batch_size), "--hidden", str(args.hidden),
-                 "--max-spikes", str(args.max_spikes), "--theta", str(args.theta),
-                 "--t-max", str(args.t_max), "--max-input-events", str(bound)]
+        child = [
+            os.path.abspath(__file__),
+            "--repeats",
+            str(args.repeats),
+            "--batch-size",
+            str(args.batch_size),
+            "--hidden",
+            str(args.hidden),
+            "--max-spikes",
+            str(args.max_spikes),
+            "--theta",
+            str(args.theta),
+            "--t-max",
+            str(args.t_max),
+            "--max-input-events",
+            str(bound),
+        ]
         if args.data_dir:
             child += ["--data-dir", args.data_dir]
         results["rss"] = {m: run_child(child + ["--child", m]) for m in ("snn", "dense")}
@@ -160,13 +188,19 @@ def main(argv=None):
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
     if args.markdown:
-        write_markdown(args.markdown, machine_line(command), markdown_table(results),
-                       [f"{results['kernel']} kernel; {results['output_spikes_per_sample']:.0f} "
-                        f"output spikes per sample, up to {results['max_spikes_of_a_neuron']} "
-                        f"per neuron, {results['dropped_spikes']} dropped; "
-                        f"{results['active_inputs_mean']:.0f} active inputs per digit on "
-                        f"average, bound {results['max_input_events']}; medians of "
-                        f"{args.rounds} interleaved rounds of {args.repeats} calls."])
+        write_markdown(
+            args.markdown,
+            machine_line(command),
+            markdown_table(results),
+            [
+                f"{results['kernel']} kernel; {results['output_spikes_per_sample']:.0f} "
+                f"output spikes per sample, up to {results['max_spikes_of_a_neuron']} "
+                f"per neuron, {results['dropped_spikes']} dropped; "
+                f"{results['active_inputs_mean']:.0f} active inputs per digit on "
+                f"average, bound {results['max_input_events']}; medians of "
+                f"{args.rounds} interleaved rounds of {args.repeats} calls."
+            ],
+        )
     return results
 
 

@@ -27,18 +27,28 @@ import time
 
 def _args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--configs", default="yinyang_ttfs,mnist_multispike",
-                    help="comma-separated config names")
+    ap.add_argument(
+        "--configs", default="yinyang_ttfs,mnist_multispike", help="comma-separated config names"
+    )
     ap.add_argument("--devices", type=int, default=2, help="data-parallel device count N")
     ap.add_argument("--data-dir", default="../shared/data/mnist", help="MNIST IDX files")
-    ap.add_argument("--batch-size", type=int, default=None,
-                    help="default: 64 for Yin-Yang, the config's otherwise")
+    ap.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="default: 64 for Yin-Yang, the config's otherwise",
+    )
     ap.add_argument("--steps", type=int, default=5, help="minimum train steps per round")
-    ap.add_argument("--min-time", type=float, default=1.0,
-                    help="minimum seconds per round and setting")
+    ap.add_argument(
+        "--min-time", type=float, default=1.0, help="minimum seconds per round and setting"
+    )
     ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds (median)")
-    ap.add_argument("--markdown", default=None, metavar="PATH",
-                    help="write the results table here as a Markdown fragment")
+    ap.add_argument(
+        "--markdown",
+        default=None,
+        metavar="PATH",
+        help="write the results table here as a Markdown fragment",
+    )
     return ap.parse_args(argv)
 
 
@@ -108,12 +118,20 @@ def main(argv=None):
         times, labels = data.train.times, data.train.labels
         settings = {
             1: (make_train_step(model, config, optimizer), state0, lambda x: x),
-            args.devices: (make_train_step(model, config, optimizer, mesh=mesh),
-                           replicate(state0, mesh), lambda x: shard_batch(x, mesh)),
+            args.devices: (
+                make_train_step(model, config, optimizer, mesh=mesh),
+                replicate(state0, mesh),
+                lambda x: shard_batch(x, mesh),
+            ),
         }
-        ctx = {"settings": settings, "times": times, "labels": labels, "bs": bs,
-               "streams": {n: BatchStream(len(labels), bs) for n in settings},
-               "states": {n: s[1] for n, s in settings.items()}}
+        ctx = {
+            "settings": settings,
+            "times": times,
+            "labels": labels,
+            "bs": bs,
+            "streams": {n: BatchStream(len(labels), bs) for n in settings},
+            "states": {n: s[1] for n, s in settings.items()},
+        }
         compile_s = {}
         for n in settings:
             t0 = time.perf_counter()
@@ -125,24 +143,40 @@ def main(argv=None):
             for n in settings:
                 sps[n].append(_run(ctx, n, args.steps, args.min_time))
             speedup.append(sps[args.devices][-1] / sps[1][-1])
-        rows.extend({"config": name, "batch_size": bs, "devices": n,
-                     "samples_per_s": statistics.median(sps[n]),
-                     "speedup": 1.0 if n == 1 else statistics.median(speedup),
-                     "compile_s": compile_s[n],
-                     "setting": "one device, no mesh" if n == 1 else describe_devices(mesh)}
-                    for n in settings)
+        rows.extend(
+            {
+                "config": name,
+                "batch_size": bs,
+                "devices": n,
+                "samples_per_s": statistics.median(sps[n]),
+                "speedup": 1.0 if n == 1 else statistics.median(speedup),
+                "compile_s": compile_s[n],
+                "setting": "one device, no mesh" if n == 1 else describe_devices(mesh),
+            }
+            for n in settings
+        )
         print(f"  done {name}", flush=True)
 
-    table = ["| config | batch | devices | samples/s | vs 1 device | compile |",
-             "| --- | ---: | --- | ---: | ---: | ---: |",
-             *(f"| `{r['config']}` | {r['batch_size']} | {r['setting']} | "
-               f"{r['samples_per_s']:,.0f} | {r['speedup']:.2f}× | {r['compile_s']:.1f} s |"
-               for r in rows)]
+    table = [
+        "| config | batch | devices | samples/s | vs 1 device | compile |",
+        "| --- | ---: | --- | ---: | ---: | ---: |",
+        *(
+            f"| `{r['config']}` | {r['batch_size']} | {r['setting']} | "
+            f"{r['samples_per_s']:,.0f} | {r['speedup']:.2f}× | {r['compile_s']:.1f} s |"
+            for r in rows
+        ),
+    ]
     print("\n".join(table))
     if args.markdown:
-        write_markdown(args.markdown, machine_line(command), table,
-                       [f"Medians of {args.rounds} interleaved rounds of at least {args.steps} "
-                        f"steps and {args.min_time:g} s; the per-round speed-up's median."])
+        write_markdown(
+            args.markdown,
+            machine_line(command),
+            table,
+            [
+                f"Medians of {args.rounds} interleaved rounds of at least {args.steps} "
+                f"steps and {args.min_time:g} s; the per-round speed-up's median."
+            ],
+        )
     return rows
 
 

@@ -112,22 +112,34 @@ def make_cnn(config, optimizer, input_shape):
         convs, c_in, (h, w) = [], input_shape[-1], input_shape[:2]
         for c_out in config.conv_features:
             fan_in = k * k * c_in
-            convs.append((jax.random.normal(next(keys), (k, k, c_in, c_out))
-                          * np.sqrt(2.0 / fan_in), jnp.zeros((c_out,))))
+            convs.append(
+                (
+                    jax.random.normal(next(keys), (k, k, c_in, c_out)) * np.sqrt(2.0 / fan_in),
+                    jnp.zeros((c_out,)),
+                )
+            )
             c_in, h, w = c_out, (h - k + 1) // 2, (w - k + 1) // 2
         sizes = (h * w * c_in,) + tuple(config.sizes)
-        dense = [(jax.random.normal(next(keys), (n_in, n_out)) * np.sqrt(2.0 / n_in),
-                  jnp.zeros((n_out,))) for n_in, n_out in itertools.pairwise(sizes)]
+        dense = [
+            (
+                jax.random.normal(next(keys), (n_in, n_out)) * np.sqrt(2.0 / n_in),
+                jnp.zeros((n_out,)),
+            )
+            for n_in, n_out in itertools.pairwise(sizes)
+        ]
         return {"conv": convs, "dense": dense}
 
     def objective(params, x, labels):
         h = x
         for w, b in params["conv"]:
-            h = jax.lax.conv_general_dilated(h, w, (1, 1), "VALID",
-                                             dimension_numbers=("NHWC", "HWIO", "NHWC")) + b
+            h = (
+                jax.lax.conv_general_dilated(
+                    h, w, (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC")
+                )
+                + b
+            )
             h = jax.nn.relu(h)
-            h = jax.lax.reduce_window(h, -jnp.inf, jax.lax.max, (1, 2, 2, 1), (1, 2, 2, 1),
-                                      "VALID")
+            h = jax.lax.reduce_window(h, -jnp.inf, jax.lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
         h = h.reshape(h.shape[0], -1)
         for i, (w, b) in enumerate(params["dense"]):
             h = h @ w + b
@@ -144,9 +156,10 @@ def make_dense(sizes, optimizer):
 
     def init(seed):
         keys = jax.random.split(jax.random.key(seed), len(sizes) - 1)
-        return [(jax.random.normal(k, (n_in, n_out)) * np.sqrt(2.0 / n_in),
-                 jnp.zeros((n_out,)))
-                for k, n_in, n_out in zip(keys, sizes[:-1], sizes[1:], strict=True)]
+        return [
+            (jax.random.normal(k, (n_in, n_out)) * np.sqrt(2.0 / n_in), jnp.zeros((n_out,)))
+            for k, n_in, n_out in zip(keys, sizes[:-1], sizes[1:], strict=True)
+        ]
 
     def objective(params, x, labels):
         h = x
@@ -166,11 +179,11 @@ def _yardstick(init, objective, optimizer):
     @jax.jit
     def step(state: TrainState, x, labels):
         (_, (logits, loss)), grads = jax.value_and_grad(objective, has_aux=True)(
-            state.params, x, labels)
+            state.params, x, labels
+        )
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
-        metrics = {"loss_sum": jnp.sum(loss),
-                   "correct": jnp.sum(jnp.argmax(logits, -1) == labels)}
+        metrics = {"loss_sum": jnp.sum(loss), "correct": jnp.sum(jnp.argmax(logits, -1) == labels)}
         return TrainState(params, opt_state, state.step + 1), metrics
 
     def init_state(seed):
@@ -231,8 +244,15 @@ def setup(name, args, which=("snn", "dense")):
     prep_s = time.perf_counter() - t0
     bound = input_event_bound(config, data)
     steps_per_epoch = num_batches(len(data.train), config.batch_size)
-    out = {"config": config, "data": data, "bound": bound, "prep_s": prep_s, "bs": bs,
-           "times": data.train.times, "labels": data.train.labels}
+    out = {
+        "config": config,
+        "data": data,
+        "bound": bound,
+        "prep_s": prep_s,
+        "bs": bs,
+        "times": data.train.times,
+        "labels": data.train.labels,
+    }
     if "snn" in which:
         model = build_model(config, bound)
         optimizer = make_optimizer(config, steps_per_epoch)
@@ -257,8 +277,11 @@ def child_rss(spec: str, args) -> dict:
     s = setup(name, args, which=(which,))
     inputs = s["x"] if which == "dense" else s["times"]
     stream = BatchStream(len(s["labels"]), s["bs"])
-    rss = measure_steps_rss(lambda: run_steps(s[f"{which}_step"], s[f"{which}_state"], inputs,
-                                              s["labels"], stream, args.steps, 0.0))
+    rss = measure_steps_rss(
+        lambda: run_steps(
+            s[f"{which}_step"], s[f"{which}_state"], inputs, s["labels"], stream, args.steps, 0.0
+        )
+    )
     return {"config": name, "model": which, **rss}
 
 
@@ -285,11 +308,13 @@ def bench_config(name, args):
 
     snn_sps, dense_sps, ratios = [], [], []
     for _ in range(args.rounds):
-        snn_state, n, dt = run_steps(train_step, snn_state, times, labels, snn_stream,
-                                     args.steps, args.min_time)
+        snn_state, n, dt = run_steps(
+            train_step, snn_state, times, labels, snn_stream, args.steps, args.min_time
+        )
         s = n * bs / dt
-        dense_state, n, dt = run_steps(dense_step, dense_state, x, labels, dense_stream,
-                                       args.steps, args.min_time)
+        dense_state, n, dt = run_steps(
+            dense_step, dense_state, x, labels, dense_stream, args.steps, args.min_time
+        )
         d = n * bs / dt
         snn_sps.append(s)
         dense_sps.append(d)
@@ -299,8 +324,11 @@ def bench_config(name, args):
         "batch_size": bs,
         "architecture": config.architecture,
         "conv_features": list(config.conv_features),
-        "yardstick": ("CNN (same conv/pool/dense shape, ReLU, max pooling)"
-                      if config.architecture == "conv" else "MLP (same sizes, ReLU)"),
+        "yardstick": (
+            "CNN (same conv/pool/dense shape, ReLU, max pooling)"
+            if config.architecture == "conv"
+            else "MLP (same sizes, ReLU)"
+        ),
         "sizes": list(sizes),
         "max_spikes": list(config.max_spikes),
         "loss": config.loss,
@@ -326,36 +354,51 @@ def _rss_children(name, args) -> dict:
     common = ["--data-dir", args.data_dir, "--steps", str(args.steps)]
     if args.batch_size is not None:
         common += ["--batch-size", str(args.batch_size)]
-    return {which: run_child([script, "--child", f"{name}:{which}", *common])
-            for which in ("snn", "dense")}
+    return {
+        which: run_child([script, "--child", f"{name}:{which}", *common])
+        for which in ("snn", "dense")
+    }
 
 
 def markdown_table(rows) -> list[str]:
     """The results as Markdown tables: throughput, then peak memory."""
-    out = ["| config | batch | snnjax samples/s | yardstick samples/s | yardstick / snnjax "
-           "| compile |",
-           "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    out = [
+        "| config | batch | snnjax samples/s | yardstick samples/s | yardstick / snnjax "
+        "| compile |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for r in rows:
-        shape = ("conv " + "-".join(map(str, r["conv_features"])) + ", "
-                 if r["architecture"] == "conv" else "")
+        shape = (
+            "conv " + "-".join(map(str, r["conv_features"])) + ", "
+            if r["architecture"] == "conv"
+            else ""
+        )
         shape += "-".join(map(str, r["sizes"]))
-        out.append(f"| `{r['config']}` ({shape}) | {r['batch_size']} | "
-                   f"{r['snn_samples_per_s']:,.0f} | {r['dense_samples_per_s']:,.0f} "
-                   f"({r['yardstick'].split(' ')[0]}) | {r['ratio_dense_over_snn']:.1f} | "
-                   f"{r['compile_s']:.1f} s |")
-    out += ["", "Peak memory of one train step (XLA: temp + arguments + outputs of the compiled "
-            "step; RSS: max resident memory of a fresh process that loads the data and runs only "
-            "that model, and in brackets the peak added during its compilation and steps):", "",
-            "| config | snnjax XLA peak (temp) | yardstick XLA peak (temp) "
-            "| snnjax max RSS (+steps) | yardstick max RSS (+steps) |",
-            "| --- | ---: | ---: | ---: | ---: |"]
+        out.append(
+            f"| `{r['config']}` ({shape}) | {r['batch_size']} | "
+            f"{r['snn_samples_per_s']:,.0f} | {r['dense_samples_per_s']:,.0f} "
+            f"({r['yardstick'].split(' ')[0]}) | {r['ratio_dense_over_snn']:.1f} | "
+            f"{r['compile_s']:.1f} s |"
+        )
+    out += [
+        "",
+        "Peak memory of one train step (XLA: temp + arguments + outputs of the compiled "
+        "step; RSS: max resident memory of a fresh process that loads the data and runs only "
+        "that model, and in brackets the peak added during its compilation and steps):",
+        "",
+        "| config | snnjax XLA peak (temp) | yardstick XLA peak (temp) "
+        "| snnjax max RSS (+steps) | yardstick max RSS (+steps) |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
     for r in rows:
         sm, dm = r["snn_memory"], r["dense_memory"]
         rss = r.get("rss") or {}
-        out.append(f"| `{r['config']}` | {fmt_bytes(sm.get('xla_peak_bytes'))} "
-                   f"({fmt_bytes(sm.get('xla_temp_bytes'))}) | "
-                   f"{fmt_bytes(dm.get('xla_peak_bytes'))} ({fmt_bytes(dm.get('xla_temp_bytes'))}) "
-                   f"| {rss_cell(rss.get('snn'))} | {rss_cell(rss.get('dense'))} |")
+        out.append(
+            f"| `{r['config']}` | {fmt_bytes(sm.get('xla_peak_bytes'))} "
+            f"({fmt_bytes(sm.get('xla_temp_bytes'))}) | "
+            f"{fmt_bytes(dm.get('xla_peak_bytes'))} ({fmt_bytes(dm.get('xla_temp_bytes'))}) "
+            f"| {rss_cell(rss.get('snn'))} | {rss_cell(rss.get('dense'))} |"
+        )
     return out
 
 
@@ -363,18 +406,30 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--configs", default=DEFAULT_CONFIGS, help="comma-separated config names")
     ap.add_argument("--data-dir", default="../shared/data/mnist", help="MNIST IDX files")
-    ap.add_argument("--batch-size", type=int, default=None,
-                    help=f"default: {YINYANG_DEFAULT_BATCH} for Yin-Yang, the config's otherwise")
+    ap.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help=f"default: {YINYANG_DEFAULT_BATCH} for Yin-Yang, the config's otherwise",
+    )
     ap.add_argument("--steps", type=int, default=5, help="minimum train steps per round")
-    ap.add_argument("--min-time", type=float, default=1.0,
-                    help="minimum seconds per round and model")
+    ap.add_argument(
+        "--min-time", type=float, default=1.0, help="minimum seconds per round and model"
+    )
     ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds (median)")
-    ap.add_argument("--no-rss", action="store_true",
-                    help="skip the max-RSS child processes (one per config and model)")
+    ap.add_argument(
+        "--no-rss",
+        action="store_true",
+        help="skip the max-RSS child processes (one per config and model)",
+    )
     ap.add_argument("--json", default=None, help="write the results here")
-    ap.add_argument("--markdown", default=None, metavar="PATH",
-                    help="write the results tables here as a Markdown fragment (with a "
-                         "machine/date/command line), e.g. docs/generated/bench_train.md")
+    ap.add_argument(
+        "--markdown",
+        default=None,
+        metavar="PATH",
+        help="write the results tables here as a Markdown fragment (with a "
+        "machine/date/command line), e.g. docs/generated/bench_train.md",
+    )
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
@@ -391,24 +446,34 @@ def main(argv=None):
         "kernel_env": os.environ.get("SNNJAX_KERNEL"),
         "cpu_count": len(os.sched_getaffinity(0)),
         "load_average_start": list(os.getloadavg()),
-        "steps": args.steps, "min_time": args.min_time, "rounds": args.rounds,
+        "steps": args.steps,
+        "min_time": args.min_time,
+        "rounds": args.rounds,
         "command": command,
     }
     rows = []
     for name in [c.strip() for c in args.configs.split(",") if c.strip()]:
         row = bench_config(name, args)
-        row["kernel"] = ("compiled C++ (XLA FFI)" if cpu_kernel.use_cpu_kernel(
-            get_config(name).tau_syn) else "pure JAX")
+        row["kernel"] = (
+            "compiled C++ (XLA FFI)"
+            if cpu_kernel.use_cpu_kernel(get_config(name).tau_syn)
+            else "pure JAX"
+        )
         if not args.no_rss:
             row["rss"] = _rss_children(name, args)
         rows.append(row)
-        print(f"  done {name}: snn {row['snn_samples_per_s']:.0f}/s, dense "
-              f"{row['dense_samples_per_s']:.0f}/s", flush=True)
+        print(
+            f"  done {name}: snn {row['snn_samples_per_s']:.0f}/s, dense "
+            f"{row['dense_samples_per_s']:.0f}/s",
+            flush=True,
+        )
     meta["load_average_end"] = list(os.getloadavg())
 
-    print(f"device {meta['device']}, jax {meta['jax_version']}, load average "
-          f"{meta['load_average_start'][0]:.2f} -> {meta['load_average_end'][0]:.2f} "
-          f"on {meta['cpu_count']} cores; medians of {args.rounds} rounds")
+    print(
+        f"device {meta['device']}, jax {meta['jax_version']}, load average "
+        f"{meta['load_average_start'][0]:.2f} -> {meta['load_average_end'][0]:.2f} "
+        f"on {meta['cpu_count']} cores; medians of {args.rounds} rounds"
+    )
     for line in markdown_table(rows):
         print(line)
     if args.json:
@@ -416,10 +481,16 @@ def main(argv=None):
             json.dump({**meta, "results": rows}, f, indent=2)
     if args.markdown:
         kernels = sorted({r["kernel"] for r in rows})
-        write_markdown(args.markdown, machine_line(command), markdown_table(rows),
-                       [f"Kernel: {', '.join(kernels)}; medians of {args.rounds} interleaved "
-                        f"rounds of at least {args.steps} steps and {args.min_time:g} s; load "
-                        f"average {meta['load_average_start'][0]:.1f} at the start."])
+        write_markdown(
+            args.markdown,
+            machine_line(command),
+            markdown_table(rows),
+            [
+                f"Kernel: {', '.join(kernels)}; medians of {args.rounds} interleaved "
+                f"rounds of at least {args.steps} steps and {args.min_time:g} s; load "
+                f"average {meta['load_average_start'][0]:.1f} at the start."
+            ],
+        )
     return {**meta, "results": rows}
 
 

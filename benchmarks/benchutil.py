@@ -27,8 +27,17 @@ import time
 
 import jax
 
-__all__ = ["xla_memory", "max_rss_bytes", "measure_steps_rss", "rss_cell", "machine_line",
-           "command_line", "fmt_bytes", "run_child", "write_markdown"]
+__all__ = [
+    "xla_memory",
+    "max_rss_bytes",
+    "measure_steps_rss",
+    "rss_cell",
+    "machine_line",
+    "command_line",
+    "fmt_bytes",
+    "run_child",
+    "write_markdown",
+]
 
 
 def xla_memory(jitted, *args) -> dict[str, int]:
@@ -45,8 +54,13 @@ def xla_memory(jitted, *args) -> dict[str, int]:
     arg = int(stats.argument_size_in_bytes)
     out = int(stats.output_size_in_bytes)
     alias = int(stats.alias_size_in_bytes)
-    return {"xla_temp_bytes": temp, "xla_argument_bytes": arg, "xla_output_bytes": out,
-            "xla_alias_bytes": alias, "xla_peak_bytes": temp + arg + out - alias}
+    return {
+        "xla_temp_bytes": temp,
+        "xla_argument_bytes": arg,
+        "xla_output_bytes": out,
+        "xla_alias_bytes": alias,
+        "xla_peak_bytes": temp + arg + out - alias,
+    }
 
 
 def max_rss_bytes() -> int:
@@ -80,9 +94,12 @@ def measure_steps_rss(fn) -> dict[str, int | None]:
         resettable = False
     fn()
     peak = _status_bytes("VmHWM") if resettable else None
-    return {"rss_before_steps_bytes": before, "steps_peak_rss_bytes": peak,
-            "steps_rss_bytes": None if peak is None or before is None else peak - before,
-            "max_rss_bytes": max_rss_bytes()}
+    return {
+        "rss_before_steps_bytes": before,
+        "steps_peak_rss_bytes": peak,
+        "steps_rss_bytes": None if peak is None or before is None else peak - before,
+        "max_rss_bytes": max_rss_bytes(),
+    }
 
 
 def rss_cell(c: dict | None) -> str:
@@ -124,8 +141,10 @@ def machine_line(command: str) -> str:
     else:
         where = f"{dev.platform.upper()} {dev.device_kind} (host: {cores} cores)"
     load = os.getloadavg()[0]
-    return (f"Measured {time.strftime('%Y-%m-%d %H:%M %Z')} on {where}, jax {jax.__version__}, "
-            f"load average {load:.1f} at the end; command: `{command}`")
+    return (
+        f"Measured {time.strftime('%Y-%m-%d %H:%M %Z')} on {where}, jax {jax.__version__}, "
+        f"load average {load:.1f} at the end; command: `{command}`"
+    )
 
 
 def command_line() -> str:
@@ -144,8 +163,7 @@ def command_line() -> str:
 def run_child(argv: list[str], timeout: float = 1800) -> dict:
     """Run ``python <argv>`` in a fresh process (same environment) and parse the JSON
     object on the last line of its stdout."""
-    proc = subprocess.run([sys.executable, *argv], capture_output=True, text=True,
-                          timeout=timeout)
+    proc = subprocess.run([sys.executable, *argv], capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
         raise RuntimeError(f"child {argv} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])

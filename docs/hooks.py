@@ -63,14 +63,20 @@ def on_page_content(html, page, config, files):
 _MEMBRANE_FIGURES = {
     "images/membrane_multispike.png": dict(
         title="multi-spike neuron (max_spikes=10)",
-        tau_syn=5e-3, theta=1.0, max_spikes=10, t_max=0.04,
+        tau_syn=5e-3,
+        theta=1.0,
+        max_spikes=10,
+        t_max=0.04,
         input_times=[1e-3, 3e-3, 8e-3, 12e-3, 14e-3, 22e-3],
         weights=[400.0, 300.0, -250.0, 450.0, 350.0, 300.0],
         expect_spikes=5,
     ),
     "images/membrane_ttfs.png": dict(
         title="TTFS neuron (max_spikes=1)",
-        tau_syn=5e-3, theta=1.0, max_spikes=1, t_max=0.04,
+        tau_syn=5e-3,
+        theta=1.0,
+        max_spikes=1,
+        t_max=0.04,
         input_times=[1e-3, 4e-3, 6e-3, 15e-3],
         weights=[150.0, 200.0, 180.0, -300.0],
         expect_spikes=1,
@@ -100,18 +106,26 @@ def _render_membrane(spec: dict) -> bytes:
     tin = np.asarray(spec["input_times"], np.float64)[:, None]
     w = np.asarray(spec["weights"], np.float64)[:, None]
     params = snnjax.LIFParams(tau_syn=spec["tau_syn"], theta=spec["theta"])
-    out = snnjax.lif_layer(jnp.asarray(tin, jnp.float32), jnp.asarray(w, jnp.float32), params,
-                           max_spikes=spec["max_spikes"], t_max=spec["t_max"])
+    out = snnjax.lif_layer(
+        jnp.asarray(tin, jnp.float32),
+        jnp.asarray(w, jnp.float32),
+        params,
+        max_spikes=spec["max_spikes"],
+        t_max=spec["t_max"],
+    )
     times = np.asarray(out.times[0], np.float64)
     spikes = times[np.isfinite(times)]
     n_dropped = int(out.n_dropped[0])
     if spikes.size != spec["expect_spikes"]:
-        raise RuntimeError(f"{spec['title']}: expected {spec['expect_spikes']} spikes, "
-                           f"lif_layer gave {spikes.size}")
+        raise RuntimeError(
+            f"{spec['title']}: expected {spec['expect_spikes']} spikes, "
+            f"lif_layer gave {spikes.size}"
+        )
 
     def u_at(t):
-        return membrane_potential(t, tin, w, times[None, :], tau_syn=spec["tau_syn"],
-                                  theta=spec["theta"])[:, 0]
+        return membrane_potential(
+            t, tin, w, times[None, :], tau_syn=spec["tau_syn"], theta=spec["theta"]
+        )[:, 0]
 
     u_spike = u_at(spikes) if spikes.size else np.zeros(0)
     err = float(np.max(np.abs(u_spike - spec["theta"]))) if spikes.size else 0.0
@@ -136,15 +150,19 @@ def _render_membrane(spec: dict) -> bytes:
         elif i == int(np.argmax(w[:, 0] < 0)) and wi < 0:
             label = "inhibitory input spike"
         ax.axvline(ti * ms, color=color, lw=1, alpha=0.5, label=label)
-    ax.plot(spikes * ms, u_spike, "o", color="tab:red", ms=6, zorder=5,
-            label="output spike (lif_layer)")
+    ax.plot(
+        spikes * ms, u_spike, "o", color="tab:red", ms=6, zorder=5, label="output spike (lif_layer)"
+    )
     for ts in spikes:
         ax.axvline(ts * ms, color="tab:red", lw=0.8, ls=":")
     ax.set_xlim(0, spec["t_max"] * ms)
     ax.set_xlabel("time (ms)")
     ax.set_ylabel("u")
-    ax.set_title(f"{spec['title']}: {spikes.size} spike(s), n_dropped = {n_dropped}, "
-                 f"max |u(t_k) − θ| = {err:.1e}", fontsize=9)
+    ax.set_title(
+        f"{spec['title']}: {spikes.size} spike(s), n_dropped = {n_dropped}, "
+        f"max |u(t_k) − θ| = {err:.1e}",
+        fontsize=9,
+    )
     fig.legend(loc="outside lower center", fontsize=7, ncol=5, frameon=False)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)

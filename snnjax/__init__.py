@@ -23,12 +23,31 @@ __all__ = [
     "lif_layer",
 ]
 
-_SUBMODULES = frozenset({
-    "analysis", "configs", "convergence_report", "cpu_kernel", "data", "encoding", "grad",
-    "kernel", "layer", "lif",
-    "losses", "nir", "nn", "plot", "readouts", "reference", "spikes", "tradeoffs", "train",
-    "interop", "reports",
-})
+_SUBMODULES = frozenset(
+    {
+        "analysis",
+        "configs",
+        "convergence_report",
+        "cpu_kernel",
+        "data",
+        "encoding",
+        "grad",
+        "kernel",
+        "layer",
+        "lif",
+        "losses",
+        "nir",
+        "nn",
+        "plot",
+        "readouts",
+        "reference",
+        "spikes",
+        "tradeoffs",
+        "train",
+        "interop",
+        "reports",
+    }
+)
 # Old names of moved modules: ``snnjax.tradeoffs`` is ``snnjax.reports.tradeoffs``, etc.
 _MOVED_MODULES = {
     "convergence_report": "snnjax.reports.convergence",

@@ -44,92 +44,153 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="snnjax",
         description="Exact event-based training of spiking neural networks in JAX "
-                    "(Bacho & Chu 2023).")
+        "(Bacho & Chu 2023).",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p_train = sub.add_parser("train", help="train a named config",
-                             description="Train a named config (see `snnjax configs`).")
-    p_train.add_argument("config", nargs="?", default=DEFAULT_CONFIG,
-                         help=f"config name (default: {DEFAULT_CONFIG})")
+    p_train = sub.add_parser(
+        "train",
+        help="train a named config",
+        description="Train a named config (see `snnjax configs`).",
+    )
+    p_train.add_argument(
+        "config", nargs="?", default=DEFAULT_CONFIG, help=f"config name (default: {DEFAULT_CONFIG})"
+    )
     p_train.add_argument("--epochs", type=int, help="number of epochs")
     p_train.add_argument("--batch-size", type=int, help="training batch size")
     p_train.add_argument("--seed", type=int, help="seed of the initialisation and batch order")
-    p_train.add_argument("--out", help="run directory (default: runs/<config>-<timestamp>); "
-                                       "an existing run there is resumed")
+    p_train.add_argument(
+        "--out",
+        help="run directory (default: runs/<config>-<timestamp>); an existing run there is resumed",
+    )
     p_train.add_argument("--data-dir", help="directory with the IDX files (image datasets)")
-    p_train.add_argument("--set", dest="overrides", action="append", default=[],
-                         metavar="KEY=VALUE",
-                         help="override any config field (repeatable); lists are comma-"
-                              "separated, e.g. --set sizes=5,60,3 --set thetas=0.2,0.3")
-    p_train.add_argument("--devices", metavar="N|all",
-                         help="data-parallel training: split each batch over N devices (or "
-                              "all), averaging the gradients; the batch size must be divisible "
-                              "by N (default: one device)")
-    p_train.add_argument("--distributed", action="store_true",
-                         help="multi-host: call jax.distributed.initialize() first (run the "
-                              "same command in every process); --devices then counts the "
-                              "devices of all processes. On SLURM, Open MPI and Cloud TPU the "
-                              "three settings below are detected; elsewhere give them")
-    p_train.add_argument("--coordinator", metavar="HOST:PORT",
-                         help="with --distributed: address of process 0's coordinator")
+    p_train.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any config field (repeatable); lists are comma-"
+        "separated, e.g. --set sizes=5,60,3 --set thetas=0.2,0.3",
+    )
+    p_train.add_argument(
+        "--devices",
+        metavar="N|all",
+        help="data-parallel training: split each batch over N devices (or "
+        "all), averaging the gradients; the batch size must be divisible "
+        "by N (default: one device)",
+    )
+    p_train.add_argument(
+        "--distributed",
+        action="store_true",
+        help="multi-host: call jax.distributed.initialize() first (run the "
+        "same command in every process); --devices then counts the "
+        "devices of all processes. On SLURM, Open MPI and Cloud TPU the "
+        "three settings below are detected; elsewhere give them",
+    )
+    p_train.add_argument(
+        "--coordinator",
+        metavar="HOST:PORT",
+        help="with --distributed: address of process 0's coordinator",
+    )
     p_train.add_argument("--num-processes", type=int, help="with --distributed: process count")
-    p_train.add_argument("--process-id", type=int, help="with --distributed: this process's "
-                                                        "index, 0 .. num_processes-1")
+    p_train.add_argument(
+        "--process-id",
+        type=int,
+        help="with --distributed: this process's index, 0 .. num_processes-1",
+    )
     _add_backend_flag(p_train)
-    p_train.add_argument("--quiet", action="store_true",
-                         help="no progress bar and no per-epoch lines (warnings and the "
-                              "summary still print)")
+    p_train.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bar and no per-epoch lines (warnings and the summary still print)",
+    )
 
-    p_eval = sub.add_parser("eval", help="evaluate a run's checkpoint",
-                            description="Evaluate a run directory written by `snnjax train`.")
+    p_eval = sub.add_parser(
+        "eval",
+        help="evaluate a run's checkpoint",
+        description="Evaluate a run directory written by `snnjax train`.",
+    )
     p_eval.add_argument("run_dir", help="run directory")
     p_eval.add_argument("--data-dir", help="directory with the IDX files (image datasets)")
-    p_eval.add_argument("--checkpoint", choices=("last", "best"), default="last",
-                        help="last epoch (default) or the validation-selected best epoch")
+    p_eval.add_argument(
+        "--checkpoint",
+        choices=("last", "best"),
+        default="last",
+        help="last epoch (default) or the validation-selected best epoch",
+    )
     p_eval.add_argument("--split", choices=("test", "validation", "train"), default="test")
     p_eval.add_argument("--json", action="store_true", help="print the result as JSON")
     _add_backend_flag(p_eval)
 
     p_configs = sub.add_parser("configs", help="list the named configs (or show one in full)")
-    p_configs.add_argument("--show", metavar="NAME", default=None,
-                           help="print every field of the config NAME (with --set overrides)")
-    p_configs.add_argument("--set", dest="overrides", action="append", default=[],
-                           metavar="KEY=VALUE", help="override a field of --show's config")
+    p_configs.add_argument(
+        "--show",
+        metavar="NAME",
+        default=None,
+        help="print every field of the config NAME (with --set overrides)",
+    )
+    p_configs.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a field of --show's config",
+    )
 
     p_trade = sub.add_parser(
-        "tradeoffs", help="compare trained runs: accuracy, sparsity, latency, robustness",
+        "tradeoffs",
+        help="compare trained runs: accuracy, sparsity, latency, robustness",
         description="Write a trade-off report (report.md, one CSV per table, one PNG + CSV "
-                    "per plot) comparing trained run directories side by side.")
+        "per plot) comparing trained run directories side by side.",
+    )
     p_trade.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories")
     p_trade.add_argument("--out", required=True, help="report directory")
     p_trade.add_argument("--data-dir", help="directory with the IDX files (image datasets)")
     p_trade.add_argument("--split", choices=("test", "validation", "train"), default="test")
-    p_trade.add_argument("--n-samples", type=int,
-                         help="evaluate the first N samples of the split (default: all)")
-    p_trade.add_argument("--noise-seeds", type=int, default=20,
-                         help="noise seeds per robustness level (default: 20)")
-    p_trade.add_argument("--checkpoint", choices=("best", "last"), default="best",
-                         help="validation-selected best epoch (default) or the last epoch")
+    p_trade.add_argument(
+        "--n-samples", type=int, help="evaluate the first N samples of the split (default: all)"
+    )
+    p_trade.add_argument(
+        "--noise-seeds", type=int, default=20, help="noise seeds per robustness level (default: 20)"
+    )
+    p_trade.add_argument(
+        "--checkpoint",
+        choices=("best", "last"),
+        default="best",
+        help="validation-selected best epoch (default) or the last epoch",
+    )
 
     p_conv = sub.add_parser(
-        "convergence", help="the paper's toy convergence maps (multi-spike vs TTFS)",
+        "convergence",
+        help="the paper's toy convergence maps (multi-spike vs TTFS)",
         description="Train the toy 4-2 network from a 13 x 13 grid of initial-weight means "
-                    "and stds (N runs per cell) with both readouts; write report.md, heat maps "
-                    "(PNG + CSV) and a summary table into --out.")
+        "and stds (N runs per cell) with both readouts; write report.md, heat maps "
+        "(PNG + CSV) and a summary table into --out.",
+    )
     p_conv.add_argument("--out", required=True, help="report directory")
-    p_conv.add_argument("--n-runs", type=int, default=100,
-                        help="initialisations per grid cell (default: 100, as the paper)")
-    p_conv.add_argument("--steps", type=int, default=None,
-                        help="gradient steps per run (default: the paper's 50)")
+    p_conv.add_argument(
+        "--n-runs",
+        type=int,
+        default=100,
+        help="initialisations per grid cell (default: 100, as the paper)",
+    )
+    p_conv.add_argument(
+        "--steps", type=int, default=None, help="gradient steps per run (default: the paper's 50)"
+    )
     p_conv.add_argument("--seed", type=int, default=0, help="seed of the weight draws")
     return parser
 
 
 def _add_backend_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backend", choices=(AUTO, *backend_names()),
-                        help="event backend of the spiking layers: ffi (compiled C++, CPU), "
-                             "loop (pure JAX, any platform) or auto (ffi on CPU, loop "
-                             f"elsewhere); default: ${ENV_VAR}, else auto")
+    parser.add_argument(
+        "--backend",
+        choices=(AUTO, *backend_names()),
+        help="event backend of the spiking layers: ffi (compiled C++, CPU), "
+        "loop (pure JAX, any platform) or auto (ffi on CPU, loop "
+        f"elsewhere); default: ${ENV_VAR}, else auto",
+    )
 
 
 def _fmt_layers(d: dict[str, float], fmt: str = "{:.1f}") -> str:
@@ -172,8 +233,11 @@ def _cmd_train(args) -> int:
         import jax
 
         # Before any other use of jax's devices; None = detect from the cluster environment.
-        jax.distributed.initialize(coordinator_address=args.coordinator,
-                                   num_processes=args.num_processes, process_id=args.process_id)
+        jax.distributed.initialize(
+            coordinator_address=args.coordinator,
+            num_processes=args.num_processes,
+            process_id=args.process_id,
+        )
     elif args.coordinator or args.num_processes is not None or args.process_id is not None:
         raise ValueError("--coordinator, --num-processes and --process-id need --distributed")
     from snnjax.train import RunDir, train  # heavy imports only when needed
@@ -186,8 +250,9 @@ def _cmd_train(args) -> int:
     args.out = out
     if not args.quiet:
         print(f"run directory: {out}")
-    results = train(config, out, data_dir=args.data_dir, quiet=args.quiet, devices=devices,
-                    backend=args.backend)
+    results = train(
+        config, out, data_dir=args.data_dir, quiet=args.quiet, devices=devices, backend=args.backend
+    )
     if results is None:  # pragma: no cover - only with stop_after
         return 0
     if args.distributed:
@@ -196,42 +261,64 @@ def _cmd_train(args) -> int:
         if jax.process_index() != 0:  # one summary per run, from process 0
             return 0
     acc = results["test_accuracy"]
-    print(f"\n{config.name}: test accuracy {100 * acc:.2f}% after {results['epochs']} epochs "
-          f"(seed {results['seed']})")
+    print(
+        f"\n{config.name}: test accuracy {100 * acc:.2f}% after {results['epochs']} epochs "
+        f"(seed {results['seed']})"
+    )
     if results["selected_by"] == "validation":
-        print(f"best epoch {results['best_epoch']} (selected by validation accuracy "
-              f"{100 * results['best_validation_accuracy']:.2f}%): test accuracy "
-              f"{100 * results['best_test_accuracy']:.2f}%")
-    print(f"spikes per sample ({results['spikes_per_sample_split']}): "
-          f"{_fmt_layers(results['spikes_per_sample'])} "
-          f"(total {results['spikes_per_sample_total']:.1f})")
+        print(
+            f"best epoch {results['best_epoch']} (selected by validation accuracy "
+            f"{100 * results['best_validation_accuracy']:.2f}%): test accuracy "
+            f"{100 * results['best_test_accuracy']:.2f}%"
+        )
+    print(
+        f"spikes per sample ({results['spikes_per_sample_split']}): "
+        f"{_fmt_layers(results['spikes_per_sample'])} "
+        f"(total {results['spikes_per_sample_total']:.1f})"
+    )
     if results["train_samples_per_s"]:
-        print(f"training throughput {results['train_samples_per_s']:.0f} samples/s on "
-              f"{results['device']} (compile {results['compile_time_s']:.1f} s)")
+        print(
+            f"training throughput {results['train_samples_per_s']:.0f} samples/s on "
+            f"{results['device']} (compile {results['compile_time_s']:.1f} s)"
+        )
     files = RunDir(out)
-    print(f"results: {files.results_path}  metrics: {files.metrics_path}  "
-          f"checkpoints: {files.checkpoints_path}")
+    print(
+        f"results: {files.results_path}  metrics: {files.metrics_path}  "
+        f"checkpoints: {files.checkpoints_path}"
+    )
     return 0
 
 
 def _cmd_eval(args) -> int:
     from snnjax.train import evaluate_run
 
-    result = evaluate_run(args.run_dir, data_dir=args.data_dir, checkpoint=args.checkpoint,
-                          split=args.split, backend=args.backend)
+    result = evaluate_run(
+        args.run_dir,
+        data_dir=args.data_dir,
+        checkpoint=args.checkpoint,
+        split=args.split,
+        backend=args.backend,
+    )
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
-    print(f"{result['config_name']} ({args.run_dir}), {result['checkpoint']} checkpoint "
-          f"(epoch {result['epoch']}), {result['split']} split ({result['n']} samples):")
-    print(f"  accuracy {100 * result['accuracy']:.2f}%  (all outputs silent: "
-          f"{result['silent_output_fraction']:.1%}, label neuron silent: "
-          f"{result['label_silent_fraction']:.1%})")
+    print(
+        f"{result['config_name']} ({args.run_dir}), {result['checkpoint']} checkpoint "
+        f"(epoch {result['epoch']}), {result['split']} split ({result['n']} samples):"
+    )
+    print(
+        f"  accuracy {100 * result['accuracy']:.2f}%  (all outputs silent: "
+        f"{result['silent_output_fraction']:.1%}, label neuron silent: "
+        f"{result['label_silent_fraction']:.1%})"
+    )
     total = sum(result["spikes_per_sample"].values())
     print(f"  spikes per sample: {_fmt_layers(result['spikes_per_sample'])} (total {total:.1f})")
     print(f"  silent neurons: {_fmt_layers(result['silent_neurons'], '{:.1%}')}")
-    dropped = {k: v for k, v in result["dropped_spikes_per_sample"].items()
-               if v > 0 and result["max_spikes"][k] > 1}  # 1-slot (TTFS) layers: by design
+    dropped = {
+        k: v
+        for k, v in result["dropped_spikes_per_sample"].items()
+        if v > 0 and result["max_spikes"][k] > 1
+    }  # 1-slot (TTFS) layers: by design
     if dropped:
         print(f"  DROPPED spikes per sample (buffers full): {_fmt_layers(dropped, '{:.3g}')}")
     overflow = {k: v for k, v in result["input_overflow_per_sample"].items() if v > 0}
@@ -245,10 +332,17 @@ def _cmd_tradeoffs(args, argv: Sequence[str] | None) -> int:
     from snnjax.reports.tradeoffs import tradeoff_report
 
     command = invoked_command(sys.argv[1:] if argv is None else argv)
-    tables = tradeoff_report(args.run_dirs, args.out, data_dir=args.data_dir, split=args.split,
-                             n_samples=args.n_samples, noise_seeds=args.noise_seeds,
-                             checkpoint=args.checkpoint, command=command,
-                             log=lambda msg: print(msg, file=sys.stderr))
+    tables = tradeoff_report(
+        args.run_dirs,
+        args.out,
+        data_dir=args.data_dir,
+        split=args.split,
+        n_samples=args.n_samples,
+        noise_seeds=args.noise_seeds,
+        checkpoint=args.checkpoint,
+        command=command,
+        log=lambda msg: print(msg, file=sys.stderr),
+    )
     for name, acc in tables["performance"]["accuracy"].items():
         print(f"{name}: accuracy {100 * acc:.2f}%")
     print(f"report: {args.out}/report.md")
@@ -260,13 +354,20 @@ def _cmd_convergence(args, argv: Sequence[str] | None) -> int:
     from snnjax.reports.convergence import READOUTS, convergence_report
 
     command = invoked_command(sys.argv[1:] if argv is None else argv)
-    summary = convergence_report(args.out, n_runs=args.n_runs, n_steps=args.steps,
-                                 seed=args.seed, command=command,
-                                 log=lambda msg: print(msg, file=sys.stderr))
+    summary = convergence_report(
+        args.out,
+        n_runs=args.n_runs,
+        n_steps=args.steps,
+        seed=args.seed,
+        command=command,
+        log=lambda msg: print(msg, file=sys.stderr),
+    )
     for readout, label in READOUTS:
         s = summary[readout]
-        print(f"{label}: solved {100 * s['mean solved']:.1f}% of runs over the grid, "
-              f"{100 * s['cells with solved >= 0.9']:.1f}% of cells solved in >= 90% of runs")
+        print(
+            f"{label}: solved {100 * s['mean solved']:.1f}% of runs over the grid, "
+            f"{100 * s['cells with solved >= 0.9']:.1f}% of cells solved in >= 90% of runs"
+        )
     print(f"report: {args.out}/report.md")
     return 0
 
@@ -297,8 +398,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         where = f" --out {args.out}" if getattr(args, "out", None) else ""
-        print(f"\ninterrupted; run the same command with{where or ' the same --out'} to "
-              "resume from the last checkpoint", file=sys.stderr)
+        print(
+            f"\ninterrupted; run the same command with{where or ' the same --out'} to "
+            "resume from the last checkpoint",
+            file=sys.stderr,
+        )
         return 130
 
 

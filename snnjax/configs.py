@@ -187,8 +187,12 @@ class ExperimentConfig:
 
     def _validate(self) -> None:
         """Raises :class:`ConfigError` naming the config and the first bad field."""
-        for check in (self._check_names, self._check_architecture, self._check_layers,
-                      self._check_numbers):
+        for check in (
+            self._check_names,
+            self._check_architecture,
+            self._check_layers,
+            self._check_numbers,
+        ):
             message = check()
             if message is not None:
                 raise ConfigError(f"config {self.name!r}: {message}")
@@ -201,8 +205,10 @@ class ExperimentConfig:
         if self.architecture not in _ARCHITECTURES:
             return f"architecture must be one of {_ARCHITECTURES}, got {self.architecture!r}"
         if self.loss not in losses:
-            return (f"loss must be one of {losses} (the registered readouts, snnjax.readouts), "
-                    f"got {self.loss!r}")
+            return (
+                f"loss must be one of {losses} (the registered readouts, snnjax.readouts), "
+                f"got {self.loss!r}"
+            )
         if self.lr_schedule not in _SCHEDULES:
             return f"lr_schedule must be one of {_SCHEDULES}, got {self.lr_schedule!r}"
         return None
@@ -210,8 +216,10 @@ class ExperimentConfig:
     def _check_architecture(self) -> str | None:
         """Layer sizes fit the architecture (and a conv network an image dataset)."""
         if any(int(s) < 1 for s in self.sizes + self.conv_features):
-            return (f"layer sizes must be >= 1, got sizes={self.sizes}, "
-                    f"conv_features={self.conv_features}")
+            return (
+                f"layer sizes must be >= 1, got sizes={self.sizes}, "
+                f"conv_features={self.conv_features}"
+            )
         if self.architecture == "dense":
             if len(self.sizes) < 2:
                 return f"a dense network needs sizes (n_in, ..., n_out), got {self.sizes}"
@@ -219,8 +227,9 @@ class ExperimentConfig:
                 return "conv_features is set but architecture is 'dense'"
             return None
         if not self.conv_features or not self.sizes:
-            return ("a conv network needs conv_features and sizes (the dense layers after "
-                    "flattening)")
+            return (
+                "a conv network needs conv_features and sizes (the dense layers after flattening)"
+            )
         spec = get_dataset(self.dataset)
         if not spec.is_image:
             return f"the {spec.title} dataset has no image; use architecture='dense'"
@@ -231,8 +240,9 @@ class ExperimentConfig:
         n = self.n_spiking_layers
         for field in ("thetas", "max_spikes"):
             if len(getattr(self, field)) != n:
-                return (f"{field} needs {n} entries (one per spiking layer), got "
-                        f"{getattr(self, field)}")
+                return (
+                    f"{field} needs {n} entries (one per spiking layer), got {getattr(self, field)}"
+                )
         if any(t <= 0 for t in self.thetas):
             return f"thetas must be > 0, got {self.thetas}"
         if any(int(k) < 1 for k in self.max_spikes):
@@ -243,8 +253,7 @@ class ExperimentConfig:
 
     def _check_numbers(self) -> str | None:
         """Ranges of the scalar fields (time constants, rates, counts, optional bounds)."""
-        for name in ("tau_syn", "t_max", "t_window", "tau_loss", "beta", "lr",
-                     "count_temperature"):
+        for name in ("tau_syn", "t_max", "t_window", "tau_loss", "beta", "lr", "count_temperature"):
             if not getattr(self, name) > 0:
                 return f"{name} must be > 0, got {getattr(self, name)}"
         if self.alpha < 0 or self.lr_floor < 0:
@@ -273,10 +282,16 @@ def _normalise_init(init: Any) -> tuple[InitSpec, ...]:
         init = (init,)
     out = []
     for spec in init:
-        if not (isinstance(spec, (list, tuple)) and len(spec) == 3 and isinstance(spec[0], str)
-                and spec[0] in ("uniform", "normal")):
-            raise ConfigError(f"init entries must be ('uniform', low, high) or "
-                              f"('normal', mean, std), got {spec!r}")
+        if not (
+            isinstance(spec, (list, tuple))
+            and len(spec) == 3
+            and isinstance(spec[0], str)
+            and spec[0] in ("uniform", "normal")
+        ):
+            raise ConfigError(
+                f"init entries must be ('uniform', low, high) or "
+                f"('normal', mean, std), got {spec!r}"
+            )
         out.append((str(spec[0]), float(spec[1]), float(spec[2])))
     return tuple(out)
 
@@ -286,75 +301,163 @@ def _normalise_init(init: Any) -> tuple[InitSpec, ...]:
 # Yin-Yang thresholds: the values tuned at tau_syn = 0.13 s (0.2, 0.3) scaled by 5/130, so
 # that the network at tau_syn = 5 ms is the same network in units of tau_syn.
 _YY_THETAS = (0.007692, 0.011538)
-_YY_NOTE = ("hyper-parameters are snnjax's own, tuned on the validation split (the paper has "
-            "no Yin-Yang run)")
+_YY_NOTE = (
+    "hyper-parameters are snnjax's own, tuned on the validation split (the paper has "
+    "no Yin-Yang run)"
+)
 
 CONFIGS: dict[str, ExperimentConfig] = {
     "yinyang_multispike": ExperimentConfig(
         name="yinyang_multispike",
         description=f"Yin-Yang 5-400-3, multi-spike, count cross-entropy (snnjax's extension), "
-                    f"tau_syn 5 ms, inputs over 8 tau_syn; {_YY_NOTE}",
-        dataset="yinyang", sizes=(5, 400, 3), tau_syn=0.005, thetas=_YY_THETAS,
-        max_spikes=(10, 30), t_max=0.07, init=(("normal", 0.5, 2.0), ("normal", 0.2, 0.5)),
-        t_window=0.04, loss="count_ce", count_temperature=1.0, lr=0.003, lr_schedule="step",
-        lr_decay_every=15, lr_decay_factor=0.5, batch_size=50, epochs=40, n_validation=1000,
+        f"tau_syn 5 ms, inputs over 8 tau_syn; {_YY_NOTE}",
+        dataset="yinyang",
+        sizes=(5, 400, 3),
+        tau_syn=0.005,
+        thetas=_YY_THETAS,
+        max_spikes=(10, 30),
+        t_max=0.07,
+        init=(("normal", 0.5, 2.0), ("normal", 0.2, 0.5)),
+        t_window=0.04,
+        loss="count_ce",
+        count_temperature=1.0,
+        lr=0.003,
+        lr_schedule="step",
+        lr_decay_every=15,
+        lr_decay_factor=0.5,
+        batch_size=50,
+        epochs=40,
+        n_validation=1000,
     ),
     "yinyang_ttfs": ExperimentConfig(
         name="yinyang_ttfs",
         description=f"Yin-Yang 5-400-3, one spike per neuron (TTFS), softmax CE + Fast & Deep "
-                    f"regulariser, tau_syn 5 ms, inputs over 1.5 tau_syn; {_YY_NOTE}",
-        dataset="yinyang", sizes=(5, 400, 3), tau_syn=0.005, thetas=_YY_THETAS,
-        max_spikes=(1, 1), t_max=0.0192, init=(("normal", 0.5, 2.0), ("normal", 0.5, 0.5)),
-        t_window=0.0077, loss="ttfs", tau_loss=0.0002, alpha=1.0, beta=2.0, lr=0.003,
-        lr_schedule="step", lr_decay_every=20, lr_decay_factor=0.5, batch_size=50, epochs=60,
+        f"regulariser, tau_syn 5 ms, inputs over 1.5 tau_syn; {_YY_NOTE}",
+        dataset="yinyang",
+        sizes=(5, 400, 3),
+        tau_syn=0.005,
+        thetas=_YY_THETAS,
+        max_spikes=(1, 1),
+        t_max=0.0192,
+        init=(("normal", 0.5, 2.0), ("normal", 0.5, 0.5)),
+        t_window=0.0077,
+        loss="ttfs",
+        tau_loss=0.0002,
+        alpha=1.0,
+        beta=2.0,
+        lr=0.003,
+        lr_schedule="step",
+        lr_decay_every=20,
+        lr_decay_factor=0.5,
+        batch_size=50,
+        epochs=60,
         n_validation=1000,
     ),
     "mnist_ttfs": ExperimentConfig(
         name="mnist_ttfs",
         description="MNIST 784-800-10, TTFS (1 spike/neuron), softmax CE tau_L=5 ms "
-                    "(paper, SPEC §6)",
-        dataset="mnist", sizes=(784, 800, 10), thetas=(0.7, 2.0), max_spikes=(1, 1),
-        t_max=1.0, init=(("uniform", 0.0, 1.0),), t_window=0.1, loss="ttfs",
-        tau_loss=0.005, lr=0.002, batch_size=50, epochs=30, n_validation=5000,
+        "(paper, SPEC §6)",
+        dataset="mnist",
+        sizes=(784, 800, 10),
+        thetas=(0.7, 2.0),
+        max_spikes=(1, 1),
+        t_max=1.0,
+        init=(("uniform", 0.0, 1.0),),
+        t_window=0.1,
+        loss="ttfs",
+        tau_loss=0.005,
+        lr=0.002,
+        batch_size=50,
+        epochs=30,
+        n_validation=5000,
         eval_batch_size=250,
     ),
     "mnist_multispike": ExperimentConfig(
         name="mnist_multispike",
-        description="MNIST 784-800-10, multi-spike (30/neuron), count loss 15/3 "
-                    "(paper, SPEC §6)",
-        dataset="mnist", sizes=(784, 800, 10), thetas=(0.2, 1.3), max_spikes=(30, 30),
-        t_max=0.2, init=(("uniform", -1.0, 1.0),), t_window=0.1, loss="count",
-        n_true=15.0, n_false=3.0, lr=0.003, batch_size=50, epochs=100, n_validation=5000,
+        description="MNIST 784-800-10, multi-spike (30/neuron), count loss 15/3 (paper, SPEC §6)",
+        dataset="mnist",
+        sizes=(784, 800, 10),
+        thetas=(0.2, 1.3),
+        max_spikes=(30, 30),
+        t_max=0.2,
+        init=(("uniform", -1.0, 1.0),),
+        t_window=0.1,
+        loss="count",
+        n_true=15.0,
+        n_false=3.0,
+        lr=0.003,
+        batch_size=50,
+        epochs=100,
+        n_validation=5000,
         eval_batch_size=250,
     ),
     "emnist": ExperimentConfig(
         name="emnist",
-        description="EMNIST Balanced 784-800-47, multi-spike, count loss 15/3 "
-                    "(paper, SPEC §6)",
-        dataset="emnist", sizes=(784, 800, 47), thetas=(0.2, 1.3), max_spikes=(30, 30),
-        t_max=0.2, init=(("uniform", -1.0, 1.0),), t_window=0.1, loss="count",
-        n_true=15.0, n_false=3.0, lr=0.003, batch_size=50, epochs=100, n_validation=5000,
+        description="EMNIST Balanced 784-800-47, multi-spike, count loss 15/3 (paper, SPEC §6)",
+        dataset="emnist",
+        sizes=(784, 800, 47),
+        thetas=(0.2, 1.3),
+        max_spikes=(30, 30),
+        t_max=0.2,
+        init=(("uniform", -1.0, 1.0),),
+        t_window=0.1,
+        loss="count",
+        n_true=15.0,
+        n_false=3.0,
+        lr=0.003,
+        batch_size=50,
+        epochs=100,
+        n_validation=5000,
         eval_batch_size=250,
     ),
     "fashion_mnist": ExperimentConfig(
         name="fashion_mnist",
         description="Fashion-MNIST 784-400-400-10, multi-spike, count loss 15/3, Adam 5e-4 "
-                    "halved every 10 epochs (paper, SPEC §6)",
-        dataset="fashion_mnist", sizes=(784, 400, 400, 10), thetas=(0.13, 0.45, 0.7),
-        max_spikes=(5, 5, 20), t_max=0.2, init=(("uniform", -1.0, 1.0),), t_window=0.1,
-        loss="count", n_true=15.0, n_false=3.0, lr=5e-4, lr_schedule="step",
-        lr_decay_every=10, lr_decay_factor=0.5, lr_floor=1e-4, batch_size=5, epochs=100,
-        n_validation=5000, eval_batch_size=250,
+        "halved every 10 epochs (paper, SPEC §6)",
+        dataset="fashion_mnist",
+        sizes=(784, 400, 400, 10),
+        thetas=(0.13, 0.45, 0.7),
+        max_spikes=(5, 5, 20),
+        t_max=0.2,
+        init=(("uniform", -1.0, 1.0),),
+        t_window=0.1,
+        loss="count",
+        n_true=15.0,
+        n_false=3.0,
+        lr=5e-4,
+        lr_schedule="step",
+        lr_decay_every=10,
+        lr_decay_factor=0.5,
+        lr_floor=1e-4,
+        batch_size=5,
+        epochs=100,
+        n_validation=5000,
+        eval_batch_size=250,
     ),
     "mnist_conv": ExperimentConfig(
         name="mnist_conv",
         description="MNIST conv5x5x15-pool-conv5x5x40-pool-300-10, multi-spike, count loss "
-                    "30/3 (paper, SPEC §6; no elastic augmentation)",
-        dataset="mnist", architecture="conv", conv_features=(15, 40), kernel_size=5,
-        sizes=(300, 10), thetas=(0.04, 0.8, 0.6, 0.3), max_spikes=(1, 3, 10, 30),
-        t_max=0.2, init=(("uniform", -1.0, 1.0),), t_window=0.1, loss="count",
-        n_true=30.0, n_false=3.0, lr=0.003, lr_schedule="step", lr_decay_every=10,
-        lr_decay_factor=0.5, batch_size=20, epochs=100, n_validation=5000,
+        "30/3 (paper, SPEC §6; no elastic augmentation)",
+        dataset="mnist",
+        architecture="conv",
+        conv_features=(15, 40),
+        kernel_size=5,
+        sizes=(300, 10),
+        thetas=(0.04, 0.8, 0.6, 0.3),
+        max_spikes=(1, 3, 10, 30),
+        t_max=0.2,
+        init=(("uniform", -1.0, 1.0),),
+        t_window=0.1,
+        loss="count",
+        n_true=30.0,
+        n_false=3.0,
+        lr=0.003,
+        lr_schedule="step",
+        lr_decay_every=10,
+        lr_decay_factor=0.5,
+        batch_size=20,
+        epochs=100,
+        n_validation=5000,
         eval_batch_size=100,
     ),
 }
@@ -417,7 +520,8 @@ def _convert(key: str, text: str, typ: Any) -> Any:
             if len(items) != 3:
                 raise ConfigError(
                     f"init: expected 'uniform,LOW,HIGH' or 'normal,MEAN,STD' (layers separated "
-                    f"by ';'), got {text!r}")
+                    f"by ';'), got {text!r}"
+                )
             specs.append((items[0], _scalar(items[1], float, key), _scalar(items[2], float, key)))
         return _normalise_init(specs)
     if origin is tuple:
@@ -448,8 +552,9 @@ def parse_override(item: str) -> tuple[str, Any]:
     return key, _convert(key, text, types_[key])
 
 
-def apply_overrides(config: ExperimentConfig,
-                    overrides: Iterable[str] | Mapping[str, Any] = ()) -> ExperimentConfig:
+def apply_overrides(
+    config: ExperimentConfig, overrides: Iterable[str] | Mapping[str, Any] = ()
+) -> ExperimentConfig:
     """A copy of ``config`` with overrides applied and validated.
 
     Args:
@@ -472,8 +577,9 @@ def apply_overrides(config: ExperimentConfig,
     return dataclasses.replace(config, **changes)
 
 
-def get_config(name: str = DEFAULT_CONFIG,
-               overrides: Iterable[str] | Mapping[str, Any] = ()) -> ExperimentConfig:
+def get_config(
+    name: str = DEFAULT_CONFIG, overrides: Iterable[str] | Mapping[str, Any] = ()
+) -> ExperimentConfig:
     """The named config, with optional overrides (see :func:`apply_overrides`).
 
     Raises:
@@ -486,6 +592,7 @@ def get_config(name: str = DEFAULT_CONFIG,
 
 def config_to_dict(config: ExperimentConfig) -> dict[str, Any]:
     """JSON-ready dict of every field (tuples become lists)."""
+
     def plain(v):
         if isinstance(v, tuple):
             return [plain(x) for x in v]
@@ -499,6 +606,7 @@ def config_from_dict(data: Mapping[str, Any]) -> ExperimentConfig:
     valid = {f.name for f in dataclasses.fields(ExperimentConfig)}
     unknown = set(data) - valid
     if unknown:
-        raise ConfigError(f"unknown config keys {sorted(unknown)}; valid keys: "
-                          f"{', '.join(sorted(valid))}")
+        raise ConfigError(
+            f"unknown config keys {sorted(unknown)}; valid keys: {', '.join(sorted(valid))}"
+        )
     return ExperimentConfig(**dict(data))

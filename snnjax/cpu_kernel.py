@@ -33,22 +33,47 @@ def sort_events(input_times, t_max, n_events: int):
     return _ffi._sort_with_vjp(tuple(input_times.shape), int(n_events))(input_times, t_max)
 
 
-def forward(event_times, event_source, weights, tau_syn, theta, delta_theta, t_max,
-            max_spikes: int):
+def forward(
+    event_times, event_source, weights, tau_syn, theta, delta_theta, t_max, max_spikes: int
+):
     """Old signature: ``(times, slope, event_index, n_spikes)``."""
-    out = _ffi.forward(Events(jnp.asarray(event_times), jnp.asarray(event_source)),
-                       jnp.asarray(weights), LIFParams(tau_syn, theta, delta_theta), t_max,
-                       max_spikes)
+    out = _ffi.forward(
+        Events(jnp.asarray(event_times), jnp.asarray(event_source)),
+        jnp.asarray(weights),
+        LIFParams(tau_syn, theta, delta_theta),
+        t_max,
+        max_spikes,
+    )
     return out.times, out.slope, out.event_index, out.n_spikes
 
 
-def backward(event_times, event_source, weights, tau_syn, delta_theta, cot_times, times,
-             slope, event_index, n_spikes):
+def backward(
+    event_times,
+    event_source,
+    weights,
+    tau_syn,
+    delta_theta,
+    cot_times,
+    times,
+    slope,
+    event_index,
+    n_spikes,
+):
     """Old signature: ``(d_weights, d_event_times)``."""
     event_times = jnp.asarray(event_times)
-    fw = EventForward(times=times, n_spikes=n_spikes, event_index=event_index, slope=slope,
-                      frame_time=None, n_steps=None)
+    fw = EventForward(
+        times=times,
+        n_spikes=n_spikes,
+        event_index=event_index,
+        slope=slope,
+        frame_time=None,
+        n_steps=None,
+    )
     d_times, d_weights = _ffi.backward(
-        Events(event_times, jnp.asarray(event_source)), jnp.asarray(weights),
-        LIFParams(tau_syn, 1.0, delta_theta), fw, jnp.asarray(cot_times))
+        Events(event_times, jnp.asarray(event_source)),
+        jnp.asarray(weights),
+        LIFParams(tau_syn, 1.0, delta_theta),
+        fw,
+        jnp.asarray(cot_times),
+    )
     return d_weights, d_times

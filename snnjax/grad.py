@@ -18,11 +18,24 @@ from snnjax.lif.params import LIFParams
 __all__ = ["event_spike_times", "spike_errors"]
 
 
-def event_spike_times(event_times, event_source, weights, tau_syn, theta, delta_theta, t_max,
-                      max_spikes, compiled=False):
+def event_spike_times(
+    event_times,
+    event_source,
+    weights,
+    tau_syn,
+    theta,
+    delta_theta,
+    t_max,
+    max_spikes,
+    compiled=False,
+):
     """Old positional signature of :func:`snnjax.lif.grad.event_spike_times`; ``compiled``
     selects the ``"ffi"`` backend, else ``"loop"``."""
     return _grad.event_spike_times(
-        Events(jnp.asarray(event_times), jnp.asarray(event_source)), weights,
-        LIFParams(tau_syn, theta, delta_theta), t_max, max_spikes,
-        get_backend("ffi" if compiled else "loop"))
+        Events(jnp.asarray(event_times), jnp.asarray(event_source)),
+        weights,
+        LIFParams(tau_syn, theta, delta_theta),
+        t_max,
+        max_spikes,
+        get_backend("ffi" if compiled else "loop"),
+    )

@@ -23,13 +23,20 @@ def sort_events(input_times, t_max, max_events: int | None = None, compiled: boo
     input_times = jnp.asarray(input_times)
     n_events = event_capacity(input_times.shape[1], input_times.shape[2], max_events)
     events, n_overflow = get_backend("ffi" if compiled else "loop").sort_events(
-        input_times, t_max, n_events)
+        input_times, t_max, n_events
+    )
     return events.times, events.source, n_overflow
 
 
-def forward_events(event_times, event_source, weights, tau_syn, theta, delta_theta, t_max,
-                   max_spikes: int) -> EventForward:
+def forward_events(
+    event_times, event_source, weights, tau_syn, theta, delta_theta, t_max, max_spikes: int
+) -> EventForward:
     """Old positional signature of :func:`snnjax.lif.backends.loop.forward_events`."""
     params = LIFParams(tau_syn, theta, delta_theta)
-    return _loop.forward_events(Events(jnp.asarray(event_times), jnp.asarray(event_source)),
-                                jnp.asarray(weights), params, t_max, max_spikes)
+    return _loop.forward_events(
+        Events(jnp.asarray(event_times), jnp.asarray(event_source)),
+        jnp.asarray(weights),
+        params,
+        t_max,
+        max_spikes,
+    )

@@ -212,8 +212,12 @@ def count_cross_entropy(times, labels, *, temperature: float = 1.0) -> jax.Array
     y = _check_labels(labels, t)
     if _is_concrete(temperature):
         value = np.asarray(temperature)
-        if value.ndim != 0 or not np.issubdtype(value.dtype, np.number) or \
-                not np.isfinite(value) or value <= 0:
+        if (
+            value.ndim != 0
+            or not np.issubdtype(value.dtype, np.number)
+            or not np.isfinite(value)
+            or value <= 0
+        ):
             raise ValueError(f"temperature must be a positive finite scalar, got {temperature!r}")
     return _count_cross_entropy_core(t, y, temperature)
 

@@ -33,7 +33,7 @@ Example:
   >>> r = get_readout("count")
   >>> r.label, r.rule
   ('multi-spike (count loss)', 'argmax spike count')
-  >>> t = jnp.array([[[0.01, 0.02], [0.005, jnp.inf]]])     # [B=1, n_classes=2, K=2]
+  >>> t = jnp.array([[[0.01, 0.02], [0.005, jnp.inf]]])  # [B=1, n_classes=2, K=2]
   >>> [x.tolist() for x in r.predict(t)]
   [[0], [False]]
   >>> get_readout("ttfs").predict(t)[0].tolist()
@@ -221,18 +221,39 @@ def get_readout(name: str) -> Readout:
         raise ValueError(f"unknown readout {name!r}; registered readouts: {known}") from None
 
 
-register_readout(Readout(
-    name="count", label="multi-spike (count loss)", rule="argmax spike count",
-    loss=spike_count_loss, loss_params=("n_true", "n_false"),
-    predict=predict_from_counts, decision_time=count_decision_time))
+register_readout(
+    Readout(
+        name="count",
+        label="multi-spike (count loss)",
+        rule="argmax spike count",
+        loss=spike_count_loss,
+        loss_params=("n_true", "n_false"),
+        predict=predict_from_counts,
+        decision_time=count_decision_time,
+    )
+)
 
-register_readout(Readout(
-    name="ttfs", label="single-spike (TTFS cross-entropy)", rule="argmin first spike",
-    loss=ttfs_cross_entropy, loss_params=("tau_loss", "alpha", "beta", "tau_syn"),
-    predict=predict_from_first_spike, decision_time=first_spike_decision_time,
-    first_spike_only=True))
+register_readout(
+    Readout(
+        name="ttfs",
+        label="single-spike (TTFS cross-entropy)",
+        rule="argmin first spike",
+        loss=ttfs_cross_entropy,
+        loss_params=("tau_loss", "alpha", "beta", "tau_syn"),
+        predict=predict_from_first_spike,
+        decision_time=first_spike_decision_time,
+        first_spike_only=True,
+    )
+)
 
-register_readout(Readout(
-    name="count_ce", label="multi-spike (count cross-entropy)", rule="argmax spike count",
-    loss=count_cross_entropy, loss_params=(("temperature", "count_temperature"),),
-    predict=predict_from_counts, decision_time=count_decision_time))
+register_readout(
+    Readout(
+        name="count_ce",
+        label="multi-spike (count cross-entropy)",
+        rule="argmax spike count",
+        loss=count_cross_entropy,
+        loss_params=(("temperature", "count_temperature"),),
+        predict=predict_from_counts,
+        decision_time=count_decision_time,
+    )
+)

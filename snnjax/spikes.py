@@ -15,7 +15,7 @@ event core may use it too.
 Example:
   >>> import jax.numpy as jnp
   >>> from snnjax import spikes
-  >>> t = jnp.array([[[0.01, 0.02], [jnp.inf, jnp.inf]]])   # [B=1, n=2, K=2]
+  >>> t = jnp.array([[[0.01, 0.02], [jnp.inf, jnp.inf]]])  # [B=1, n=2, K=2]
   >>> spikes.spike_counts(t).tolist(), spikes.all_silent(t).tolist()
   ([[2, 0]], [False])
   >>> spikes.correct(jnp.array([1, -1, 0]), jnp.array([1, 0, 0])).tolist()
@@ -70,8 +70,10 @@ def check_spike_times(times, name: str = "times") -> None:
     if (arr < 0).any():
         raise ValueError(f"{name} contains negative spike times (min {arr.min()})")
     if arr.ndim and arr.shape[-1] > 1 and (arr[..., 1:] < arr[..., :-1]).any():
-        raise ValueError(f"{name} must be sorted ascending along the last axis "
-                         "(spike slots of one neuron, +inf padding last)")
+        raise ValueError(
+            f"{name} must be sorted ascending along the last axis "
+            "(spike slots of one neuron, +inf padding last)"
+        )
 
 
 def checkify_spike_times(times, name: str = "times") -> None:
@@ -79,7 +81,9 @@ def checkify_spike_times(times, name: str = "times") -> None:
 
     Example:
       >>> from jax.experimental import checkify
-      >>> def f(t): checkify_spike_times(t); return t
+      >>> def f(t):
+      ...     checkify_spike_times(t)
+      ...     return t
       >>> err, _ = checkify.checkify(jax.jit(f))(jnp.array([[[-1.0]]]))
       >>> err.get() is not None
       True

@@ -21,8 +21,9 @@ _STANDARD_PROMOTION_MODULES = ("test_train", "test_rundir", "test_cli", "test_tr
 @pytest.fixture(autouse=True)
 def strict_dtype_promotion(request) -> Iterator[None]:
     module = request.node.module.__name__.rpartition(".")[2]
-    if (module.startswith(_STANDARD_PROMOTION_MODULES)
-            or request.node.get_closest_marker("standard_promotion")):
+    if module.startswith(_STANDARD_PROMOTION_MODULES) or request.node.get_closest_marker(
+        "standard_promotion"
+    ):
         yield
         return
     with jax.numpy_dtype_promotion("strict"):

@@ -54,8 +54,9 @@ BACKENDS = available_backends()
 # One compiled entry point for all test files (max_spikes, max_input_events and the
 # backend are static; t_max and the LIFParams are traced, so sweeping them does not
 # recompile).
-LIF_LAYER_JIT = jax.jit(snnjax.lif_layer,
-                        static_argnames=("max_spikes", "max_input_events", "backend"))
+LIF_LAYER_JIT = jax.jit(
+    snnjax.lif_layer, static_argnames=("max_spikes", "max_input_events", "backend")
+)
 
 
 # --------------------------------------------------------------------------------------
@@ -96,18 +97,34 @@ class Layer:
         sees, so any remaining difference is the kernel's own rounding.
         """
         r = lambda v: np.asarray(v, dtype).astype(np.float64)
-        return Layer(times=r(self.times), weights=r(self.weights), tau_syn=float(r(self.tau_syn)),
-                     theta=float(r(self.theta)), delta_theta=float(r(self.delta_theta)),
-                     t_max=float(r(self.t_max)))
+        return Layer(
+            times=r(self.times),
+            weights=r(self.weights),
+            tau_syn=float(r(self.tau_syn)),
+            theta=float(r(self.theta)),
+            delta_theta=float(r(self.delta_theta)),
+            t_max=float(r(self.t_max)),
+        )
 
     def replace(self, **changes) -> Layer:
         return dataclasses.replace(self, **changes)
 
 
-def random_layer(rng: np.random.Generator, *, batch: int = 4, n_in: int = 8, k_in: int = 4,
-                 n_out: int = 5, tau_syn: float | None = None, theta: float | None = None,
-                 mean_w: float = 1.0, std_w: float = 2.5, t_in: float = 6.0,
-                 t_max: float | None = None, p_cut: float = 0.3) -> Layer:
+def random_layer(
+    rng: np.random.Generator,
+    *,
+    batch: int = 4,
+    n_in: int = 8,
+    k_in: int = 4,
+    n_out: int = 5,
+    tau_syn: float | None = None,
+    theta: float | None = None,
+    mean_w: float = 1.0,
+    std_w: float = 2.5,
+    t_in: float = 6.0,
+    t_max: float | None = None,
+    p_cut: float = 0.3,
+) -> Layer:
     """A random layer of fixed shape ``[batch, n_in, k_in] -> n_out`` from a NumPy generator.
 
     * ``tau_syn`` log-uniform in [3 ms, 130 ms] and ``theta`` in [0.2, 1.5] unless given;
@@ -142,8 +159,14 @@ def random_layer(rng: np.random.Generator, *, batch: int = 4, n_in: int = 8, k_i
                 (i, k), (j, m) = finite[rng.choice(len(finite), 2, replace=False)]
                 times[b, i, k] = times[b, j, m]
     times = np.sort(times, axis=-1)
-    return Layer(times=times, weights=weights, tau_syn=tau_syn, theta=theta,
-                 delta_theta=delta_theta, t_max=t_max)
+    return Layer(
+        times=times,
+        weights=weights,
+        tau_syn=tau_syn,
+        theta=theta,
+        delta_theta=delta_theta,
+        t_max=t_max,
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -181,21 +204,32 @@ def ill_conditioned(layer: Layer, max_spikes: int, rel: float) -> np.ndarray:
     """
     base = spike_counts(*reference(layer, max_spikes))
     bad = np.zeros(base.shape, bool)
-    for over in (dict(theta=layer.theta * (1 + rel)), dict(theta=layer.theta * (1 - rel)),
-                 dict(t_max=layer.t_max + rel * layer.tau_syn),
-                 dict(t_max=layer.t_max - rel * layer.tau_syn)):
+    for over in (
+        dict(theta=layer.theta * (1 + rel)),
+        dict(theta=layer.theta * (1 - rel)),
+        dict(t_max=layer.t_max + rel * layer.tau_syn),
+        dict(t_max=layer.t_max - rel * layer.tau_syn),
+    ):
         bad |= spike_counts(*reference(layer, max_spikes, **over)) != base
     return bad
 
 
-def run_layer(layer: Layer, max_spikes: int, dtype=np.float64, backend: str | None = None,
-              **kw) -> snnjax.LayerOutput:
+def run_layer(
+    layer: Layer, max_spikes: int, dtype=np.float64, backend: str | None = None, **kw
+) -> snnjax.LayerOutput:
     """The jitted layer on ``layer`` in ``dtype`` (float64 needs :func:`float64` active)
     with the event ``backend`` (``None``: the automatic choice)."""
     cast = lambda v: np.asarray(v, dtype)
     params = snnjax.LIFParams(cast(layer.tau_syn), cast(layer.theta), cast(layer.delta_theta))
-    out = LIF_LAYER_JIT(cast(layer.times), cast(layer.weights), params,
-                        max_spikes=max_spikes, t_max=cast(layer.t_max), backend=backend, **kw)
+    out = LIF_LAYER_JIT(
+        cast(layer.times),
+        cast(layer.weights),
+        params,
+        max_spikes=max_spikes,
+        t_max=cast(layer.t_max),
+        backend=backend,
+        **kw,
+    )
     return jax.tree_util.tree_map(np.asarray, out)
 
 

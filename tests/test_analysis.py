@@ -38,18 +38,21 @@ def brute_decision_time(times: np.ndarray, readout: str) -> np.ndarray:
 
 
 def test_decision_time_hand_built():
-    t = np.array([
-        # class 0 leads, class 1 overtakes at 0.26, class 0 ties 3-3 at 0.3 and wins the tie
-        [[0.1, 0.2, 0.3], [0.15, 0.25, 0.26]],
-        # class 1 leads from its first spike on
-        [[0.5, INF, INF], [0.2, 0.3, INF]],
-        # all silent: no decision
-        [[INF, INF, INF], [INF, INF, INF]],
-        # equal times enter together: at 0.2 both reach 2, class 1 wins the tie (first 0.1)
-        [[0.15, 0.2, INF], [0.1, 0.2, INF]],
-        # class 0 alone, single spike
-        [[0.4, INF, INF], [INF, INF, INF]],
-    ], np.float32)
+    t = np.array(
+        [
+            # class 0 leads, class 1 overtakes at 0.26, class 0 ties 3-3 at 0.3 and wins the tie
+            [[0.1, 0.2, 0.3], [0.15, 0.25, 0.26]],
+            # class 1 leads from its first spike on
+            [[0.5, INF, INF], [0.2, 0.3, INF]],
+            # all silent: no decision
+            [[INF, INF, INF], [INF, INF, INF]],
+            # equal times enter together: at 0.2 both reach 2, class 1 wins the tie (first 0.1)
+            [[0.15, 0.2, INF], [0.1, 0.2, INF]],
+            # class 0 alone, single spike
+            [[0.4, INF, INF], [INF, INF, INF]],
+        ],
+        np.float32,
+    )
     count = np.asarray(analysis.decision_time(t, "count"))
     ttfs = np.asarray(analysis.decision_time(t, "ttfs"))
     np.testing.assert_allclose(count, [0.3, 0.2, INF, 0.1, 0.4], rtol=1e-6)
@@ -76,11 +79,14 @@ def test_decision_time_matches_definition_on_random_trains():
 
 
 def test_accuracy_vs_deadline_hand_built():
-    t = np.array([
-        [[0.1, INF], [0.2, 0.3]],   # label 1: class 0 first; class 1 wins (2 spikes) at 0.3
-        [[0.05, INF], [INF, INF]],  # label 0: right from 0.05 on
-        [[INF, INF], [INF, INF]],   # label 0: silent, never right
-    ], np.float32)
+    t = np.array(
+        [
+            [[0.1, INF], [0.2, 0.3]],  # label 1: class 0 first; class 1 wins (2 spikes) at 0.3
+            [[0.05, INF], [INF, INF]],  # label 0: right from 0.05 on
+            [[INF, INF], [INF, INF]],  # label 0: silent, never right
+        ],
+        np.float32,
+    )
     y = np.array([1, 0, 0])
     d = [0.0, 0.06, 0.1, 0.25, 0.3, INF]
     count = np.asarray(analysis.accuracy_vs_deadline(t, y, d, "count"))
@@ -93,10 +99,13 @@ def test_accuracy_vs_deadline_hand_built():
 
 
 def test_counts_silent_fractions_and_silent_labels():
-    t = np.array([
-        [[0.1, 0.2], [INF, INF], [0.3, INF]],
-        [[INF, INF], [INF, INF], [0.1, 0.4]],
-    ], np.float32)
+    t = np.array(
+        [
+            [[0.1, 0.2], [INF, INF], [0.3, INF]],
+            [[INF, INF], [INF, INF], [0.1, 0.4]],
+        ],
+        np.float32,
+    )
     np.testing.assert_array_equal(analysis.spikes_per_sample(t), [3, 2])
     totals = np.asarray(analysis.neuron_spike_totals(t))
     np.testing.assert_array_equal(totals, [2, 0, 3])
@@ -107,11 +116,20 @@ def test_counts_silent_fractions_and_silent_labels():
 
 def test_synops_tiny_dense_network():
     net = make_dense_network(sizes=(3, 2, 4), thetas=(1.0, 1.0), max_spikes=(2, 2))
-    x = np.array([[[0.1, 0.2], [0.3, INF], [INF, INF]],    # 3 input spikes
-                  [[INF, INF], [INF, INF], [0.1, INF]]],   # 1 input spike
-                 np.float32)
-    hidden = np.array([[[0.2, 0.3], [0.4, INF]],           # 3 hidden spikes
-                       [[INF, INF], [INF, INF]]], np.float32)
+    x = np.array(
+        [
+            [[0.1, 0.2], [0.3, INF], [INF, INF]],  # 3 input spikes
+            [[INF, INF], [INF, INF], [0.1, INF]],
+        ],  # 1 input spike
+        np.float32,
+    )
+    hidden = np.array(
+        [
+            [[0.2, 0.3], [0.4, INF]],  # 3 hidden spikes
+            [[INF, INF], [INF, INF]],
+        ],
+        np.float32,
+    )
     output = np.full((2, 4, 2), INF, np.float32)
     output[0, 1, 0] = 0.5
     synops = np.asarray(analysis.synaptic_operations(net, x, (hidden, output)))
@@ -136,19 +154,27 @@ def test_conv_fan_out_is_exact():
 
 
 def test_synops_tiny_conv_network_matches_gathered_patches():
-    net = make_conv_network(input_shape=(6, 6, 1), conv_features=(2,), kernel_size=3,
-                            dense_sizes=(3,), thetas=(1.0, 1.0), max_spikes=(1, 2))
+    net = make_conv_network(
+        input_shape=(6, 6, 1),
+        conv_features=(2,),
+        kernel_size=3,
+        dense_sizes=(3,),
+        thetas=(1.0, 1.0),
+        max_spikes=(1, 2),
+    )
     # layers: conv(0) -> pool(1) -> flatten(2) -> dense(3)
     assert analysis.spiking_layer_indices(net) == (0, 3)
     x = np.full((1, 6, 6, 1, 1), INF, np.float32)
-    x[0, 0, 0, 0, 0] = 0.1   # corner: in 1 receptive field  -> 1 * 2 features
-    x[0, 2, 3, 0, 0] = 0.2   # interior: in 3 x 3 fields     -> 9 * 2
-    x[0, 5, 2, 0, 0] = 0.3   # bottom edge: 1 x 3 fields     -> 3 * 2
+    x[0, 0, 0, 0, 0] = 0.1  # corner: in 1 receptive field  -> 1 * 2 features
+    x[0, 2, 3, 0, 0] = 0.2  # interior: in 3 x 3 fields     -> 9 * 2
+    x[0, 5, 2, 0, 0] = 0.3  # bottom edge: 1 x 3 fields     -> 3 * 2
     conv_out = np.full((1, 4, 4, 2, 1), INF, np.float32)
     conv_out[0, 0, 0, 1, 0] = 0.2
     conv_out[0, 3, 2, 0, 0] = 0.3
-    pooled = np.sort(conv_out.reshape(1, 2, 2, 2, 2, 2, 1).transpose(0, 1, 3, 5, 2, 4, 6)
-                     .reshape(1, 2, 2, 2, 4), axis=-1)
+    pooled = np.sort(
+        conv_out.reshape(1, 2, 2, 2, 2, 2, 1).transpose(0, 1, 3, 5, 2, 4, 6).reshape(1, 2, 2, 2, 4),
+        axis=-1,
+    )
     flat = pooled.reshape(1, 8, 4)
     out = np.full((1, 3, 2), INF, np.float32)
     synops = np.asarray(analysis.synaptic_operations(net, x, (conv_out, pooled, flat, out)))
@@ -166,8 +192,13 @@ def test_synops_tiny_conv_network_matches_gathered_patches():
 def tiny_net():
     """A 6-8-3 network with a few hidden and output spikes per sample; labels = its clean
     predictions except one (so the clean accuracy is known and noise can only lower it)."""
-    net = make_dense_network(sizes=(6, 8, 3), thetas=(0.5, 0.5), max_spikes=(3, 6), t_max=0.3,
-                             init=[("normal", 1.0, 2.0), ("normal", 2.0, 3.0)])
+    net = make_dense_network(
+        sizes=(6, 8, 3),
+        thetas=(0.5, 0.5),
+        max_spikes=(3, 6),
+        t_max=0.3,
+        init=[("normal", 1.0, 2.0), ("normal", 2.0, 3.0)],
+    )
     rng = np.random.default_rng(1)
     x = rng.uniform(0.0, 0.1, (7, 6, 2)).astype(np.float32)
     x[rng.random(x.shape) < 0.2] = INF
@@ -186,8 +217,12 @@ def clean_accuracy(net, params, x, y, readout):
     return float(np.mean((np.asarray(pred) == y) & (np.asarray(pred) >= 0)))
 
 
-LEVELS = {"input_jitter": [0.0, 0.05], "input_deletion": [0.0, 0.5],
-          "weight_noise": [0.0, 0.5], "hidden_jitter": [0.0, 0.05]}
+LEVELS = {
+    "input_jitter": [0.0, 0.05],
+    "input_deletion": [0.0, 0.5],
+    "weight_noise": [0.0, 0.5],
+    "hidden_jitter": [0.0, 0.05],
+}
 
 
 @pytest.mark.parametrize("kind", analysis.KINDS)
@@ -195,8 +230,7 @@ def test_sweep_vmap_equals_python_loop_and_level_zero_is_clean(tiny_net, kind):
     net, params, x, y = tiny_net
     kw = dict(n_seeds=3, key=jax.random.key(5), readout="count", batch_size=3)
     res = analysis.robustness_sweep(kind, net, params, x, y, LEVELS[kind], **kw)
-    ref = analysis.robustness_sweep(kind, net, params, x, y, LEVELS[kind], python_loop=True,
-                                    **kw)
+    ref = analysis.robustness_sweep(kind, net, params, x, y, LEVELS[kind], python_loop=True, **kw)
     assert res.per_seed.shape == (2, 3)
     assert res.kind == kind
     assert res.n_samples == 7
@@ -205,8 +239,9 @@ def test_sweep_vmap_equals_python_loop_and_level_zero_is_clean(tiny_net, kind):
     # The other ways of batching the seeds give the same draws and accuracies too (the
     # default, "auto", is lax.map on CPU).
     for other in {"input_jitter": ("fold", "vmap")}.get(kind, ("vmap",)):
-        alt = analysis.robustness_sweep(kind, net, params, x, y, LEVELS[kind],
-                                        seed_mode=other, **kw)
+        alt = analysis.robustness_sweep(
+            kind, net, params, x, y, LEVELS[kind], seed_mode=other, **kw
+        )
         np.testing.assert_array_equal(alt.per_seed, ref.per_seed)
     clean = clean_accuracy(net, params, x, y, "count")
     np.testing.assert_array_equal(res.per_seed[0], clean)
@@ -255,7 +290,7 @@ def test_perturbations():
     assert 0.35 < kept < 0.65
     for row in d:  # survivors first, sorted
         fin = row[np.isfinite(row)]
-        np.testing.assert_array_equal(row[:fin.size], np.sort(fin))
+        np.testing.assert_array_equal(row[: fin.size], np.sort(fin))
 
     params = {"params": {"layers_0": {"kernel": jnp.ones((3, 2))}, "other": jnp.ones(2)}}
     same = analysis.perturb_weights(params, 0.0, key)
@@ -317,10 +352,14 @@ def test_epochs_to_accuracy():
     curves = np.array([[0.5, 0.8, 0.95, 0.9], [0.2, 0.3, 0.4, 0.5], [0.99, 1.0, 1.0, 1.0]])
     np.testing.assert_array_equal(analysis.epochs_to_accuracy(curves, 0.9), [3, INF, 1])
     np.testing.assert_array_equal(
-        analysis.epochs_to_accuracy(curves, 0.9, epochs=[10, 20, 30, 40]), [30, INF, 10])
+        analysis.epochs_to_accuracy(curves, 0.9, epochs=[10, 20, 30, 40]), [30, INF, 10]
+    )
     assert analysis.epochs_to_accuracy([np.nan, 0.95], 0.9) == 2
-    rows = [{"epoch": 2, "validation_accuracy": 0.7}, {"epoch": 1, "validation_accuracy": None},
-            {"epoch": 2, "validation_accuracy": 0.8}]
+    rows = [
+        {"epoch": 2, "validation_accuracy": 0.7},
+        {"epoch": 1, "validation_accuracy": None},
+        {"epoch": 2, "validation_accuracy": 0.8},
+    ]
     e, a = analysis.accuracy_curve(rows)
     np.testing.assert_array_equal(e, [1, 2])
     np.testing.assert_array_equal(a, [np.nan, 0.8])
@@ -328,8 +367,9 @@ def test_epochs_to_accuracy():
 
 def test_convergence_map_tiny_grid():
     for readout in ("count", "ttfs"):
-        cmap = analysis.convergence_map(readout, means=[0.6, 1.4], stds=[0.4, 1.0], n_runs=4,
-                                        key=jax.random.key(0), n_steps=20)
+        cmap = analysis.convergence_map(
+            readout, means=[0.6, 1.4], stds=[0.4, 1.0], n_runs=4, key=jax.random.key(0), n_steps=20
+        )
         assert cmap.solved.shape == (2, 2)
         assert cmap.n_runs == 4
         for field in ("solved", "final", "best_accuracy", "initial"):

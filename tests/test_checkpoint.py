@@ -25,8 +25,10 @@ from snnjax.train.checkpoint import state_checksum
 
 
 def _state(scale: float = 1.0) -> TrainState:
-    params = {"layers_0": {"kernel": scale * jnp.arange(12.0).reshape(3, 4)},
-              "layers_1": {"kernel": scale * jnp.linspace(-1.0, 1.0, 8).reshape(4, 2)}}
+    params = {
+        "layers_0": {"kernel": scale * jnp.arange(12.0).reshape(3, 4)},
+        "layers_1": {"kernel": scale * jnp.linspace(-1.0, 1.0, 8).reshape(4, 2)},
+    }
     return TrainState(params, optax.adam(1e-3).init(params), jnp.int32(7))
 
 
@@ -53,8 +55,9 @@ def _restore(directory: Path, epoch: int):
 
 def _data_files(checkpoint: Path) -> list[Path]:
     """The files holding the array data of a checkpoint (TensorStore OCDBT data files)."""
-    return sorted(p for p in (checkpoint / "state").rglob("*") if p.is_file()
-                  and p.parent.name == "d")
+    return sorted(
+        p for p in (checkpoint / "state").rglob("*") if p.is_file() and p.parent.name == "d"
+    )
 
 
 def test_checksum_is_saved_and_verified(tmp_path):
@@ -69,8 +72,7 @@ def test_checksum_is_saved_and_verified(tmp_path):
     assert state_checksum(_state(1.0 + 1e-7)) != state_checksum(state)
     assert state_checksum(state._replace(step=jnp.int32(8))) != state_checksum(state)
     bumped = jax.tree.map(lambda x: x + 1, state.opt_state[0].mu)
-    other = state._replace(opt_state=(state.opt_state[0]._replace(mu=bumped),
-                                      *state.opt_state[1:]))
+    other = state._replace(opt_state=(state.opt_state[0]._replace(mu=bumped), *state.opt_state[1:]))
     assert state_checksum(other) != state_checksum(state)
 
 
@@ -140,16 +142,29 @@ def test_checkpoints_without_checksum_still_load(tmp_path):
 
 def _damage(checkpoint: Path) -> None:
     """Replace a checkpoint's arrays by another checkpoint's of the same run."""
-    others = [p for p in checkpoint.parent.parent.glob("*/*") if p.name != checkpoint.name
-              and p.is_dir() and p.name.isdigit()]
+    others = [
+        p
+        for p in checkpoint.parent.parent.glob("*/*")
+        if p.name != checkpoint.name and p.is_dir() and p.name.isdigit()
+    ]
     shutil.rmtree(checkpoint / "state")
     shutil.copytree(others[0] / "state", checkpoint / "state")
 
 
 def test_eval_resume_and_tradeoffs_refuse_a_damaged_checkpoint(tmp_path, capsys):
-    cfg = get_config("yinyang_multispike", ["sizes=5,8,3", "thetas=0.1,0.1", "lr=0.01",
-                                            "epochs=2", "train_subset=64", "n_validation=32",
-                                            "test_subset=32", "batch_size=16"])
+    cfg = get_config(
+        "yinyang_multispike",
+        [
+            "sizes=5,8,3",
+            "thetas=0.1,0.1",
+            "lr=0.01",
+            "epochs=2",
+            "train_subset=64",
+            "n_validation=32",
+            "test_subset=32",
+            "batch_size=16",
+        ],
+    )
     run = tmp_path / "run"
     train(cfg, run, log=lambda _msg: None)
     _damage(run / "checkpoints" / "last" / "2")
@@ -162,12 +177,26 @@ def test_eval_resume_and_tradeoffs_refuse_a_damaged_checkpoint(tmp_path, capsys)
     assert "--checkpoint best" in err
     assert main(["eval", str(run), "--checkpoint", "best"]) == 0  # best is intact
     capsys.readouterr()
-    assert main(["tradeoffs", str(run), "--checkpoint", "last", "--out",
-                 str(tmp_path / "report"), "--n-samples", "8", "--noise-seeds", "1"]) == 2
+    assert (
+        main(
+            [
+                "tradeoffs",
+                str(run),
+                "--checkpoint",
+                "last",
+                "--out",
+                str(tmp_path / "report"),
+                "--n-samples",
+                "8",
+                "--noise-seeds",
+                "1",
+            ]
+        )
+        == 2
+    )
     assert last in capsys.readouterr().err
     # Extending the run resumes from last/2: refused, with the way on.
     longer = dataclasses.replace(cfg, epochs=3)
     with pytest.raises(CheckpointError, match="delete") as info:
         train(longer, run, log=lambda _msg: None)
     assert last in str(info.value)
-

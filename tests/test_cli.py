@@ -13,8 +13,16 @@ import pytest
 from snnjax.cli import main
 from snnjax.configs import CONFIGS
 
-TINY = ["--set", "sizes=5,12,3", "--set", "train_subset=200", "--set", "n_validation=100",
-        "--set", "test_subset=100"]
+TINY = [
+    "--set",
+    "sizes=5,12,3",
+    "--set",
+    "train_subset=200",
+    "--set",
+    "n_validation=100",
+    "--set",
+    "test_subset=100",
+]
 
 
 def test_configs_lists_every_config(capsys):
@@ -29,8 +37,21 @@ def test_configs_lists_every_config(capsys):
 
 def test_train_then_eval(tmp_path, capsys):
     run = tmp_path / "run"
-    rc = main(["train", "--epochs", "2", "--batch-size", "20", "--seed", "3", "--out", str(run),
-               "--quiet", *TINY])
+    rc = main(
+        [
+            "train",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "20",
+            "--seed",
+            "3",
+            "--out",
+            str(run),
+            "--quiet",
+            *TINY,
+        ]
+    )
     assert rc == 0
     out = capsys.readouterr().out
     assert "yinyang_multispike: test accuracy" in out
@@ -80,16 +101,19 @@ def test_default_out_dir(tmp_path, monkeypatch, capsys):
     assert (runs[0] / "results.json").is_file()
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (["train", "nope"], "unknown config 'nope'; valid configs: yinyang_multispike"),
-    (["train", "--set", "bogus=1"], "unknown config key 'bogus'; valid keys:"),
-    (["train", "--set", "epochs=many"], "epochs: expected an integer"),
-    (["train", "--set", "sizes=5,10,10,3"], "thetas needs 3 entries"),
-    (["train", "--set", "noequals"], "not of the form key=value"),
-    (["train", "--devices", "two"], "--devices must be a positive integer or 'all'"),
-    (["train", "--devices", "0"], "--devices must be >= 1"),
-    (["train", "--devices", "64"], "asked for 64 devices"),
-])
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "nope"], "unknown config 'nope'; valid configs: yinyang_multispike"),
+        (["train", "--set", "bogus=1"], "unknown config key 'bogus'; valid keys:"),
+        (["train", "--set", "epochs=many"], "epochs: expected an integer"),
+        (["train", "--set", "sizes=5,10,10,3"], "thetas needs 3 entries"),
+        (["train", "--set", "noequals"], "not of the form key=value"),
+        (["train", "--devices", "two"], "--devices must be a positive integer or 'all'"),
+        (["train", "--devices", "0"], "--devices must be >= 1"),
+        (["train", "--devices", "64"], "asked for 64 devices"),
+    ],
+)
 def test_train_errors(argv, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
@@ -99,8 +123,16 @@ def test_train_errors(argv, message, capsys):
 
 def test_missing_data_message(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("SNNJAX_DATA_DIR", raising=False)
-    rc = main(["train", "mnist_multispike", "--data-dir", str(tmp_path / "none"),
-               "--out", str(tmp_path / "run")])
+    rc = main(
+        [
+            "train",
+            "mnist_multispike",
+            "--data-dir",
+            str(tmp_path / "none"),
+            "--out",
+            str(tmp_path / "run"),
+        ]
+    )
     assert rc == 2
     err = capsys.readouterr().err
     assert "could not find MNIST" in err
@@ -121,8 +153,10 @@ def test_no_command_prints_help(capsys):
 def test_backend_flag(tmp_path, capsys):
     """``--backend`` picks the event backend of train and eval; run.json records it."""
     run = tmp_path / "run"
-    assert main(["train", "--epochs", "1", "--out", str(run), "--quiet", "--backend", "loop",
-                 *TINY]) == 0
+    assert (
+        main(["train", "--epochs", "1", "--out", str(run), "--quiet", "--backend", "loop", *TINY])
+        == 0
+    )
     assert json.loads((run / "run.json").read_text())["backend"] == "loop"
     res = json.loads((run / "results.json").read_text())
     capsys.readouterr()
@@ -138,18 +172,43 @@ def test_backend_flag(tmp_path, capsys):
 def test_python_dash_m_snnjax_trains(tmp_path):
     """``python -m snnjax train`` (snnjax/__main__.py) runs the same command in a fresh process."""
     root = Path(__file__).resolve().parents[1]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(root), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(root), *filter(None, [os.environ.get("PYTHONPATH")])]),
+    }
     run = tmp_path / "run"
     proc = subprocess.run(
-        [sys.executable, "-m", "snnjax", "train", "--epochs", "1", "--batch-size", "20",
-         "--out", str(run), "--quiet", *TINY],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            "-m",
+            "snnjax",
+            "train",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "20",
+            "--out",
+            str(run),
+            "--quiet",
+            *TINY,
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "yinyang_multispike: test accuracy" in proc.stdout
     assert json.loads((run / "results.json").read_text())["epochs"] == 1
-    proc = subprocess.run([sys.executable, "-m", "snnjax", "train", "nope"], cwd=tmp_path,
-                          env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "snnjax", "train", "nope"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 2
     assert "snnjax train: error: unknown config" in proc.stderr
 

@@ -584,8 +584,9 @@ def test_registry_lists_the_datasets_and_feeds_the_old_tables():
 def test_unknown_dataset_is_a_clear_error_everywhere():
     from snnjax.configs import ConfigError, get_config
 
-    with pytest.raises(ValueError, match="registered datasets: yinyang, mnist, fashion_mnist, "
-                                         "emnist"):
+    with pytest.raises(
+        ValueError, match="registered datasets: yinyang, mnist, fashion_mnist, emnist"
+    ):
         get_dataset("cifar10")
     with pytest.raises(ConfigError, match=r"dataset must be one of \('yinyang', 'mnist'"):
         get_config("yinyang_multispike", ["dataset=cifar10"])
@@ -605,8 +606,11 @@ def test_dataset_spec_is_checked():
     with pytest.raises(ValueError, match="already registered"):
         data_registry.register_dataset(get_dataset("mnist"))
     with pytest.raises(ValueError, match="alias is taken"):
-        data_registry.register_dataset(DatasetSpec(name="fmnist", title="F", n_classes=10,
-                                                   input_shape=(1,), aliases=("fashion-mnist",)))
+        data_registry.register_dataset(
+            DatasetSpec(
+                name="fmnist", title="F", n_classes=10, input_shape=(1,), aliases=("fashion-mnist",)
+            )
+        )
 
 
 def _check_against_spec(name: str, split: str, x: np.ndarray, y: np.ndarray) -> None:
@@ -631,8 +635,9 @@ def test_every_spec_matches_what_the_loader_returns(name):
         x, y = yinyang("test")
         _check_against_spec(name, "test", x, y)
         assert set(np.unique(y)) == set(range(spec.n_classes))
-        data = prepare_data(ExperimentConfig(dataset=name, sizes=(5, 8, 3), n_validation=10,
-                                             train_subset=20))
+        data = prepare_data(
+            ExperimentConfig(dataset=name, sizes=(5, 8, 3), n_validation=10, train_subset=20)
+        )
         assert data.input_shape == spec.input_shape == data.test.times.shape[1:-1]
         assert data.num_classes == spec.n_classes
         return
@@ -647,13 +652,19 @@ def test_every_spec_matches_what_the_loader_returns(name):
     assert set(np.unique(splits["test"].labels)) == set(range(spec.n_classes))
     for architecture in ("dense", "conv"):
         cfg = ExperimentConfig(
-            dataset=name, architecture=architecture,
-            sizes=(spec.input_shape[0], 8, spec.n_classes) if architecture == "dense"
+            dataset=name,
+            architecture=architecture,
+            sizes=(spec.input_shape[0], 8, spec.n_classes)
+            if architecture == "dense"
             else (8, spec.n_classes),
             conv_features=() if architecture == "dense" else (2,),
             thetas=(1.0, 1.0) if architecture == "dense" else (1.0, 1.0, 1.0),
             max_spikes=(1, 1) if architecture == "dense" else (1, 1, 1),
-            init=(("uniform", 0.0, 1.0),), n_validation=10, train_subset=20, test_subset=20)
+            init=(("uniform", 0.0, 1.0),),
+            n_validation=10,
+            train_subset=20,
+            test_subset=20,
+        )
         data = prepare_data(cfg, SHARED)
         want = spec.network_input_shape(architecture)
         assert data.input_shape == want == data.train.times.shape[1:-1]
@@ -663,13 +674,22 @@ def test_every_spec_matches_what_the_loader_returns(name):
 def test_a_new_idx_dataset_is_one_registration(tmp_path, monkeypatch, caplog):
     """An IDX image dataset registered at run time loads through load_dataset unchanged."""
     spec = DatasetSpec(
-        name="tiny_digits", title="Tiny digits", n_classes=10, input_shape=(784,),
-        image_shape=(28, 28), idx_files={
-            "train": data_registry.IdxFiles("tiny-train-images-idx3-ubyte",
-                                            "tiny-train-labels-idx1-ubyte"),
-            "test": data_registry.IdxFiles("tiny-test-images-idx3-ubyte",
-                                           "tiny-test-labels-idx1-ubyte")},
-        subdirs=("tiny",), download_hint="tiny-*-ubyte.gz (made up for a test)")
+        name="tiny_digits",
+        title="Tiny digits",
+        n_classes=10,
+        input_shape=(784,),
+        image_shape=(28, 28),
+        idx_files={
+            "train": data_registry.IdxFiles(
+                "tiny-train-images-idx3-ubyte", "tiny-train-labels-idx1-ubyte"
+            ),
+            "test": data_registry.IdxFiles(
+                "tiny-test-images-idx3-ubyte", "tiny-test-labels-idx1-ubyte"
+            ),
+        },
+        subdirs=("tiny",),
+        download_hint="tiny-*-ubyte.gz (made up for a test)",
+    )
     monkeypatch.setitem(data_registry._REGISTRY, spec.name, spec)  # removed after the test
     images, labels = _write_mnist_like(tmp_path / "tiny", "tiny-test", 5, gz=True)
     with caplog.at_level("WARNING", logger="snnjax.data.images"):

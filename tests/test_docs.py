@@ -40,8 +40,9 @@ INTERNAL_MODULES = {"cpu_kernel", "grad", "kernel", "layer"}
 
 def _api_modules() -> list[str]:
     """Modules rendered by ``docs/api.md`` (its ``::: snnjax...`` directives)."""
-    return re.findall(r"^::: (snnjax[\w.]*)\s*$", (ROOT / "docs" / "api.md").read_text(),
-                      flags=re.MULTILINE)
+    return re.findall(
+        r"^::: (snnjax[\w.]*)\s*$", (ROOT / "docs" / "api.md").read_text(), flags=re.MULTILINE
+    )
 
 
 def _documented_names():
@@ -59,8 +60,11 @@ def _documented_names():
 
 def test_every_public_submodule_is_on_the_api_page():
     on_page = set(_api_modules())
-    missing = sorted(f"snnjax.{m}" for m in snnjax._SUBMODULES - INTERNAL_MODULES
-                     - set(snnjax._MOVED_MODULES) if f"snnjax.{m}" not in on_page)
+    missing = sorted(
+        f"snnjax.{m}"
+        for m in snnjax._SUBMODULES - INTERNAL_MODULES - set(snnjax._MOVED_MODULES)
+        if f"snnjax.{m}" not in on_page
+    )
     assert not missing, f"add to docs/api.md: {missing}"
     assert {"snnjax", "snnjax.nn", "snnjax.train", "snnjax.reports.tradeoffs"} <= on_page
 
@@ -74,8 +78,11 @@ def test_moved_modules_are_their_new_modules_and_on_the_api_page():
         assert getattr(snnjax, old) is importlib.import_module(new)
     for pkg in ("snnjax.reports", "snnjax.interop"):
         package = importlib.import_module(pkg)
-        subs = sorted(f"{pkg}.{m.name}" for m in pkgutil.iter_modules(package.__path__)
-                      if not m.name.startswith("_"))
+        subs = sorted(
+            f"{pkg}.{m.name}"
+            for m in pkgutil.iter_modules(package.__path__)
+            if not m.name.startswith("_")
+        )
         missing = [m for m in subs if m not in on_page]
         assert not missing, f"add to docs/api.md: {missing}"
 
@@ -149,8 +156,10 @@ def test_tutorial_cross_references_become_autorefs():
         def __init__(self, uri):
             self.file = _File(uri)
 
-    html = ("<p>see [<code>snnjax.lif_layer</code>][snnjax.lif_layer] and "
-            "[<code>snnjax.nn</code>][] but not x[0][1] or [a][b]</p>")
+    html = (
+        "<p>see [<code>snnjax.lif_layer</code>][snnjax.lif_layer] and "
+        "[<code>snnjax.nn</code>][] but not x[0][1] or [a][b]</p>"
+    )
     out = hooks.on_page_content(html, _Page("tutorials/x.py"), None, None)
     assert '<autoref identifier="snnjax.lif_layer"><code>snnjax.lif_layer</code></autoref>' in out
     assert '<autoref identifier="snnjax.nn"><code>snnjax.nn</code></autoref>' in out
@@ -212,8 +221,7 @@ def test_docs_build_strict(tmp_path):
         timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-5000:]
-    for page in ("index.html", "getting-started/index.html", "model/index.html",
-                 "api/index.html"):
+    for page in ("index.html", "getting-started/index.html", "model/index.html", "api/index.html"):
         assert (site / page).is_file(), page
     api = (site / "api" / "index.html").read_text()
     assert "lif_layer" in api

@@ -269,10 +269,14 @@ def test_ttfs_ce_batching_and_jit():
 def test_count_ce_hand_computed_value():
     """Counts (2, 1, 0), label 0, T = 1: L = ln(1 + e^-1 + e^-2); T = 2 halves the logits."""
     t = np.array([[0.01, 0.02], [0.03, INF], [INF, INF]])
-    np.testing.assert_allclose(float(count_cross_entropy(t, jnp.array(0))),
-                               np.log(1 + np.exp(-1) + np.exp(-2)), rtol=1e-6)
-    np.testing.assert_allclose(float(count_cross_entropy(t, jnp.array(2), temperature=2.0)),
-                               np.log(np.exp(1) + np.exp(0.5) + 1), rtol=1e-6)
+    np.testing.assert_allclose(
+        float(count_cross_entropy(t, jnp.array(0))), np.log(1 + np.exp(-1) + np.exp(-2)), rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        float(count_cross_entropy(t, jnp.array(2), temperature=2.0)),
+        np.log(np.exp(1) + np.exp(0.5) + 1),
+        rtol=1e-6,
+    )
 
 
 def test_count_ce_surrogate_gradient_hand_computed(x64):
@@ -281,14 +285,16 @@ def test_count_ce_surrogate_gradient_hand_computed(x64):
     counts, label, temp = np.array([3.0, 1.0, 0.0]), 1, 0.7
     p = np.exp(counts / temp) / np.exp(counts / temp).sum()
     g_t, g_temp = jax.grad(
-        lambda tt, tmp: count_cross_entropy(tt, jnp.array(label), temperature=tmp),
-        argnums=(0, 1))(jnp.asarray(t), temp)
+        lambda tt, tmp: count_cross_entropy(tt, jnp.array(label), temperature=tmp), argnums=(0, 1)
+    )(jnp.asarray(t), temp)
     expected = np.where(np.isfinite(t), ((np.arange(3) == label) - p)[:, None] / temp, 0.0)
     np.testing.assert_allclose(np.asarray(g_t), expected, rtol=1e-12, atol=1e-15)
     # dL/dT by central differences (the loss is smooth in T)
     h = 1e-6
-    fd = (count_cross_entropy(t, jnp.array(label), temperature=temp + h)
-          - count_cross_entropy(t, jnp.array(label), temperature=temp - h)) / (2 * h)
+    fd = (
+        count_cross_entropy(t, jnp.array(label), temperature=temp + h)
+        - count_cross_entropy(t, jnp.array(label), temperature=temp - h)
+    ) / (2 * h)
     np.testing.assert_allclose(float(g_temp), float(fd), rtol=1e-6)
 
 
@@ -299,8 +305,7 @@ def test_count_ce_stable_for_large_counts_and_batched():
     winner = np.tile(np.linspace(0.0, 0.1, k), (1, 1))
     t = np.concatenate([winner, np.full((1, k), INF)], axis=0)[None]  # [1, 2, K]
     assert float(count_cross_entropy(t, jnp.array([0]))[0]) == 0.0
-    np.testing.assert_allclose(float(count_cross_entropy(t, jnp.array([1]))[0]), 500.0,
-                               rtol=1e-6)
+    np.testing.assert_allclose(float(count_cross_entropy(t, jnp.array([1]))[0]), 500.0, rtol=1e-6)
     g = jax.grad(lambda tt: count_cross_entropy(tt, jnp.array([1])).sum())(jnp.asarray(t))
     assert np.isfinite(np.asarray(g)).all()
     rng = np.random.default_rng(3)
@@ -308,14 +313,12 @@ def test_count_ce_stable_for_large_counts_and_batched():
     labels = rng.integers(0, 3, size=4)
     full = np.asarray(jax.jit(count_cross_entropy)(trains, labels))
     for i in range(4):
-        np.testing.assert_allclose(full[i], count_cross_entropy(trains[i], labels[i]),
-                                   rtol=1e-6)
+        np.testing.assert_allclose(full[i], count_cross_entropy(trains[i], labels[i]), rtol=1e-6)
 
 
 def test_count_ce_all_silent_is_uniform_with_zero_gradient():
     t = np.full((3, 2), INF)
-    np.testing.assert_allclose(float(count_cross_entropy(t, jnp.array(1))), np.log(3),
-                               rtol=1e-6)
+    np.testing.assert_allclose(float(count_cross_entropy(t, jnp.array(1))), np.log(3), rtol=1e-6)
     g = jax.grad(lambda tt: count_cross_entropy(tt, jnp.array(1)))(jnp.asarray(t))
     np.testing.assert_array_equal(np.asarray(g), 0.0)
     pred, silent = predict_from_counts(t[None])

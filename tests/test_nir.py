@@ -38,20 +38,38 @@ def random_trains(rng, shape, k, t_hi, p_empty=0.3):
 def dense_net():
     """4 -> 5 -> 3, per-neuron thresholds, a reset != theta and an input-event bound."""
     return make_network(
-        [dict(type="dense", features=5, max_spikes=4, theta=np.array([0.01, 0.012, 0.008,
-                                                                      0.01, 0.015]),
-              delta_theta=0.006, init=["uniform", -2.0, 8.0], max_input_events=12),
-         dict(type="dense", features=3, max_spikes=5, theta=0.01, init=["uniform", -2.0, 8.0])],
-        input_shape=(4,), tau_syn=0.005, t_max=0.06)
+        [
+            dict(
+                type="dense",
+                features=5,
+                max_spikes=4,
+                theta=np.array([0.01, 0.012, 0.008, 0.01, 0.015]),
+                delta_theta=0.006,
+                init=["uniform", -2.0, 8.0],
+                max_input_events=12,
+            ),
+            dict(type="dense", features=3, max_spikes=5, theta=0.01, init=["uniform", -2.0, 8.0]),
+        ],
+        input_shape=(4,),
+        tau_syn=0.005,
+        t_max=0.06,
+    )
 
 
 def conv_net(dtype=jnp.float32):
     """8x8x1 -> conv3x3x2 -> pool2 -> flatten -> 3."""
-    return make_conv_network(input_shape=(8, 8, 1), conv_features=(2,), kernel_size=3,
-                             dense_sizes=(3,), thetas=(0.02, 0.02), max_spikes=(3, 4),
-                             tau_syn=0.005, t_max=0.06,
-                             init=(("uniform", -1.0, 4.0), ("uniform", -0.5, 1.5)),
-                             param_dtype=dtype)
+    return make_conv_network(
+        input_shape=(8, 8, 1),
+        conv_features=(2,),
+        kernel_size=3,
+        dense_sizes=(3,),
+        thetas=(0.02, 0.02),
+        max_spikes=(3, 4),
+        tau_syn=0.005,
+        t_max=0.06,
+        init=(("uniform", -1.0, 4.0), ("uniform", -0.5, 1.5)),
+        param_dtype=dtype,
+    )
 
 
 def same_tree(a, b):
@@ -67,11 +85,20 @@ def same_attrs(m1: SpikingNetwork, m2: SpikingNetwork):
     assert [type(a) for a in m1.layers] == [type(b) for b in m2.layers]
     for a, b in zip(m1.layers, m2.layers, strict=True):
         if isinstance(a, (LIFDense, LIFConv)):
-            for f in ("features", "max_spikes", "tau_syn", "theta", "delta_theta", "t_max",
-                      "max_input_events"):
-                np.testing.assert_array_equal(np.asarray(getattr(a, f), object if getattr(
-                    a, f) is None else None), np.asarray(getattr(b, f), object if getattr(
-                        b, f) is None else None), err_msg=f)
+            for f in (
+                "features",
+                "max_spikes",
+                "tau_syn",
+                "theta",
+                "delta_theta",
+                "t_max",
+                "max_input_events",
+            ):
+                np.testing.assert_array_equal(
+                    np.asarray(getattr(a, f), object if getattr(a, f) is None else None),
+                    np.asarray(getattr(b, f), object if getattr(b, f) is None else None),
+                    err_msg=f,
+                )
         if isinstance(a, LIFConv):
             assert tuple(a.kernel_size) == tuple(b.kernel_size)
         if isinstance(a, SpikeUnionPool):
@@ -107,14 +134,25 @@ def test_round_trip_identical_params_and_spike_times(kind, tmp_path):
 
 def test_exported_graph_validates_with_nir(tmp_path):
     net, rng = conv_net(), np.random.default_rng(0)
-    params = {"params": {"layers_0": {"kernel": rng.normal(size=(3, 3, 1, 2)).astype("f4")},
-                         "layers_3": {"kernel": rng.normal(size=(18, 3)).astype("f4")}}}
+    params = {
+        "params": {
+            "layers_0": {"kernel": rng.normal(size=(3, 3, 1, 2)).astype("f4")},
+            "layers_3": {"kernel": rng.normal(size=(18, 3)).astype("f4")},
+        }
+    }
     graph = export_nir(net, params)
     graph.validate_structure()
     graph.infer_types()
     assert graph.check_types()
     assert [type(graph.nodes[b]).__name__ for _, b in graph.edges] == [
-        "Conv2d", "CubaLIF", "SumPool2d", "Flatten", "Linear", "CubaLIF", "Output"]
+        "Conv2d",
+        "CubaLIF",
+        "SumPool2d",
+        "Flatten",
+        "Linear",
+        "CubaLIF",
+        "Output",
+    ]
     assert np.array_equal(graph.nodes["input"].output_type["output"], [1, 8, 8])
     assert np.array_equal(graph.nodes["layers_0_lif"].input_type["input"], [2, 6, 6])
     assert np.array_equal(graph.nodes["layers_2_flatten"].output_type["output"], [18])
@@ -125,11 +163,22 @@ def test_exported_graph_validates_with_nir(tmp_path):
     for name, node in graph.nodes.items():
         other = back.nodes[name]
         assert type(other) is type(node)
-        for field in ("weight", "tau_syn", "tau_mem", "r", "v_leak", "v_threshold", "v_reset",
-                      "w_in", "kernel_size", "stride"):
+        for field in (
+            "weight",
+            "tau_syn",
+            "tau_mem",
+            "r",
+            "v_leak",
+            "v_threshold",
+            "v_reset",
+            "w_in",
+            "kernel_size",
+            "stride",
+        ):
             if hasattr(node, field):
-                np.testing.assert_array_equal(np.asarray(getattr(node, field)),
-                                              np.asarray(getattr(other, field)))
+                np.testing.assert_array_equal(
+                    np.asarray(getattr(node, field)), np.asarray(getattr(other, field))
+                )
     # the dict form re-validates too
     again = nir.NIRGraph.from_dict(copy.deepcopy(graph.to_dict()))
     assert again.check_types()
@@ -172,8 +221,9 @@ def _nir_conv_matrix(weight, h, w):
                 for c in range(c_in):
                     for di in range(kh):
                         for dj in range(kw):
-                            m[(c * h + p + di) * w + q + dj, (f * ho + p) * wo + q] = \
-                                weight[f, c, di, dj]
+                            m[(c * h + p + di) * w + q + dj, (f * ho + p) * wo + q] = weight[
+                                f, c, di, dj
+                            ]
     return m
 
 
@@ -181,8 +231,13 @@ def _lif_args(node):
     """The neuron of a CubaLIF node exported by snnjax (uniform parameters)."""
     tau_syn = float(node.tau_syn.flat[0])
     theta = float(node.v_threshold.flat[0])
-    return dict(tau_syn=tau_syn, theta=theta, delta_theta=theta - float(node.v_reset.flat[0]),
-                max_spikes=int(node.metadata["max_spikes"]), t_max=float(node.metadata["t_max"]))
+    return dict(
+        tau_syn=tau_syn,
+        theta=theta,
+        delta_theta=theta - float(node.v_reset.flat[0]),
+        max_spikes=int(node.metadata["max_spikes"]),
+        t_max=float(node.metadata["t_max"]),
+    )
 
 
 def test_conv_graph_layouts_against_nir_definitions():
@@ -254,8 +309,9 @@ def test_cubalif_mapping_matches_nir_ode():
     """Spike times of NIR's ODE with the exported parameters equal snnjax's closed form
     within a few dt, for multi-spike neurons with a reset delta_theta != theta."""
     x = np.array([[[0.001, 0.012, 0.03], [0.004, 0.013, INF], [0.02, 0.021, 0.035]]])
-    net = SpikingNetwork([LIFDense(3, max_spikes=8, tau_syn=0.005, theta=0.01,
-                                   delta_theta=0.004, t_max=0.06)])
+    net = SpikingNetwork(
+        [LIFDense(3, max_spikes=8, tau_syn=0.005, theta=0.01, delta_theta=0.004, t_max=0.06)]
+    )
     kernel = np.array([[2.1, 0.9, 3.6], [1.8, -1.2, 0.6], [1.5, 2.7, -0.9]])
     with jax.enable_x64(True):
         params = {"params": {"layers_0": {"kernel": jnp.asarray(kernel)}}}
@@ -263,8 +319,9 @@ def test_cubalif_mapping_matches_nir_ode():
         graph = export_nir(net, params)
     snn = np.asarray(out.times[0])
     assert int(np.asarray(out.n_dropped[0]).sum()) == 0
-    ode = _integrate_nir_cubalif(graph.nodes["layers_0_lif"], graph.nodes["layers_0_linear"].weight,
-                                 x[0], t_end=0.06)
+    ode = _integrate_nir_cubalif(
+        graph.nodes["layers_0_lif"], graph.nodes["layers_0_linear"].weight, x[0], t_end=0.06
+    )
     dt = 1e-5
     n_multi = 0
     for k in range(3):
@@ -280,9 +337,11 @@ def test_cubalif_mapping_matches_nir_ode():
         for f, v in change.items():
             setattr(lif, f, v)
         wrong = _integrate_nir_cubalif(lif, graph.nodes["layers_0_linear"].weight, x[0], 0.06)
-        assert any(len(w) != np.isfinite(s).sum()
-                   or np.max(np.abs(np.asarray(w) - s[np.isfinite(s)])) > 50 * dt
-                   for w, s in zip(wrong, snn, strict=True)), change
+        assert any(
+            len(w) != np.isfinite(s).sum()
+            or np.max(np.abs(np.asarray(w) - s[np.isfinite(s)])) > 50 * dt
+            for w, s in zip(wrong, snn, strict=True)
+        ), change
 
 
 # ----------------------------------------------------------------------------------------
@@ -290,9 +349,15 @@ def test_cubalif_mapping_matches_nir_ode():
 
 
 def _lif(n, tau_syn=0.005, **over):
-    kw = dict(tau_syn=np.full(n, tau_syn), tau_mem=np.full(n, 2 * tau_syn),
-              r=np.full(n, 2 * tau_syn), v_leak=np.zeros(n), v_threshold=np.full(n, 0.01),
-              v_reset=np.zeros(n), w_in=np.full(n, tau_syn))
+    kw = dict(
+        tau_syn=np.full(n, tau_syn),
+        tau_mem=np.full(n, 2 * tau_syn),
+        r=np.full(n, 2 * tau_syn),
+        v_leak=np.zeros(n),
+        v_threshold=np.full(n, 0.01),
+        v_reset=np.zeros(n),
+        w_in=np.full(n, tau_syn),
+    )
     kw.update(over)
     return nir.CubaLIF(**kw)
 
@@ -318,40 +383,79 @@ def test_import_foreign_graph_needs_static_settings_and_folds_scaling():
     # A scale s = r w_in / (tau_mem tau_syn) != 1 multiplies the effective weights.
     g = _graph(nir.Linear(weight=W), _lif(2, w_in=np.array([2.0, 0.5]) * 0.005))
     _, params = import_nir(g, max_spikes=3, t_max=0.1)
-    np.testing.assert_allclose(np.asarray(params["params"]["layers_0"]["kernel"]),
-                               W.T * np.array([2.0, 0.5]), rtol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(params["params"]["layers_0"]["kernel"]), W.T * np.array([2.0, 0.5]), rtol=1e-6
+    )
 
 
-@pytest.mark.parametrize(("nodes", "message"), [
-    ((nir.Affine(weight=W, bias=np.array([0.0, 0.1])), _lif(2)), "nonzero bias"),
-    ((nir.Linear(weight=W), _lif(2, tau_mem=np.full(2, 0.02))), "tau_mem != 2 \\* tau_syn"),
-    ((nir.Linear(weight=W), _lif(2, v_leak=np.full(2, -0.001))), "v_leak != 0"),
-    ((nir.Linear(weight=W), _lif(2, v_reset=np.full(2, 0.02))), "v_reset >= v_threshold"),
-    ((nir.Linear(weight=W), _lif(2, v_threshold=np.array([0.01, -0.01]))), "v_threshold must"),
-    ((nir.Linear(weight=W), nir.LIF(tau=np.ones(2), r=np.ones(2), v_leak=np.zeros(2),
-                                    v_threshold=np.ones(2))), "must be followed by a CubaLIF"),
-    ((nir.Linear(weight=W), _lif(2), nir.Scale(scale=np.ones(2))), "Scale is not representable"),
-    ((nir.Linear(weight=W),), "must be followed by a CubaLIF"),
-    ((_lif(3),), "must follow a Linear"),
-    ((nir.Conv2d(input_shape=(6, 6), weight=np.ones((2, 1, 3, 3)), stride=2, padding=0,
-                 dilation=1, groups=1, bias=np.zeros(2)), _lif(2)), "stride"),
-    ((nir.Conv2d(input_shape=(6, 6), weight=np.ones((2, 1, 3, 3)), stride=1, padding=1,
-                 dilation=1, groups=1, bias=np.zeros(2)), _lif(2)), "padding"),
-])
+@pytest.mark.parametrize(
+    ("nodes", "message"),
+    [
+        ((nir.Affine(weight=W, bias=np.array([0.0, 0.1])), _lif(2)), "nonzero bias"),
+        ((nir.Linear(weight=W), _lif(2, tau_mem=np.full(2, 0.02))), "tau_mem != 2 \\* tau_syn"),
+        ((nir.Linear(weight=W), _lif(2, v_leak=np.full(2, -0.001))), "v_leak != 0"),
+        ((nir.Linear(weight=W), _lif(2, v_reset=np.full(2, 0.02))), "v_reset >= v_threshold"),
+        ((nir.Linear(weight=W), _lif(2, v_threshold=np.array([0.01, -0.01]))), "v_threshold must"),
+        (
+            (
+                nir.Linear(weight=W),
+                nir.LIF(tau=np.ones(2), r=np.ones(2), v_leak=np.zeros(2), v_threshold=np.ones(2)),
+            ),
+            "must be followed by a CubaLIF",
+        ),
+        (
+            (nir.Linear(weight=W), _lif(2), nir.Scale(scale=np.ones(2))),
+            "Scale is not representable",
+        ),
+        ((nir.Linear(weight=W),), "must be followed by a CubaLIF"),
+        ((_lif(3),), "must follow a Linear"),
+        (
+            (
+                nir.Conv2d(
+                    input_shape=(6, 6),
+                    weight=np.ones((2, 1, 3, 3)),
+                    stride=2,
+                    padding=0,
+                    dilation=1,
+                    groups=1,
+                    bias=np.zeros(2),
+                ),
+                _lif(2),
+            ),
+            "stride",
+        ),
+        (
+            (
+                nir.Conv2d(
+                    input_shape=(6, 6),
+                    weight=np.ones((2, 1, 3, 3)),
+                    stride=1,
+                    padding=1,
+                    dilation=1,
+                    groups=1,
+                    bias=np.zeros(2),
+                ),
+                _lif(2),
+            ),
+            "padding",
+        ),
+    ],
+)
 def test_import_rejects_unrepresentable(nodes, message):
     if isinstance(nodes[0], nir.Conv2d):  # the LIF needs the conv's output shape
         shape = (2, 2, 2) if nodes[0].stride[0] == 2 else (2, 6, 6)
         n = int(np.prod(shape))
         lif = _lif(n)
-        kw = {f: getattr(lif, f).reshape(shape) for f in ("tau_syn", "tau_mem", "r", "v_leak",
-                                                           "v_threshold", "v_reset", "w_in")}
+        kw = {
+            f: getattr(lif, f).reshape(shape)
+            for f in ("tau_syn", "tau_mem", "r", "v_leak", "v_threshold", "v_reset", "w_in")
+        }
         nodes = (nir.Input(input_type=np.array([1, 6, 6])), nodes[0], nir.CubaLIF(**kw))
         g = nir.NIRGraph.from_list(*nodes)
     else:
         first = nodes[0]
         n_in = first.weight.shape[1] if hasattr(first, "weight") else 3
-        g = nir.NIRGraph.from_list(nir.Input(input_type=np.array([n_in])), *nodes,
-                                   type_check=False)
+        g = nir.NIRGraph.from_list(nir.Input(input_type=np.array([n_in])), *nodes, type_check=False)
     with pytest.raises(ValueError, match=message) as err:
         import_nir(g, max_spikes=2, t_max=0.1)
     assert "node '" in str(err.value)  # names the node
@@ -362,18 +466,32 @@ def test_import_rejects_conv_params_varying_over_positions_and_avgpool():
     theta = np.full(shape, 0.01)
     theta[1, 2, 3] = 0.02
     lif = _lif(32)
-    kw = {f: getattr(lif, f).reshape(shape) for f in ("tau_syn", "tau_mem", "r", "v_leak",
-                                                       "v_reset", "w_in")}
-    conv = nir.Conv2d(input_shape=(6, 6), weight=np.ones((2, 1, 3, 3)), stride=1, padding=0,
-                      dilation=1, groups=1, bias=np.zeros(2))
-    g = _graph(nir.Input(input_type=np.array([1, 6, 6])), conv,
-               nir.CubaLIF(v_threshold=theta, **kw))
+    kw = {
+        f: getattr(lif, f).reshape(shape)
+        for f in ("tau_syn", "tau_mem", "r", "v_leak", "v_reset", "w_in")
+    }
+    conv = nir.Conv2d(
+        input_shape=(6, 6),
+        weight=np.ones((2, 1, 3, 3)),
+        stride=1,
+        padding=0,
+        dilation=1,
+        groups=1,
+        bias=np.zeros(2),
+    )
+    g = _graph(
+        nir.Input(input_type=np.array([1, 6, 6])), conv, nir.CubaLIF(v_threshold=theta, **kw)
+    )
     with pytest.raises(ValueError, match="theta varies across positions"):
         import_nir(g, max_spikes=2, t_max=0.1)
-    g = _graph(nir.Input(input_type=np.array([1, 6, 6])), conv,
-               nir.CubaLIF(v_threshold=np.full(shape, 0.01), **kw),
-               nir.AvgPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]),
-                             padding=np.array([0, 0])))
+    g = _graph(
+        nir.Input(input_type=np.array([1, 6, 6])),
+        conv,
+        nir.CubaLIF(v_threshold=np.full(shape, 0.01), **kw),
+        nir.AvgPool2d(
+            kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([0, 0])
+        ),
+    )
     with pytest.raises(ValueError, match="AvgPool2d"):
         import_nir(g, max_spikes=2, t_max=0.1)
 
@@ -402,5 +520,7 @@ def test_export_rejects_unsupported():
     with pytest.raises(ValueError, match="input shape is unknown"):
         export_nir(conv, {"params": {"layers_0": {"kernel": jnp.ones((3, 3, 1, 2))}}})
     with pytest.raises(ValueError, match="Flatten before it"):
-        export_nir(SpikingNetwork([LIFDense(3, max_spikes=2)], input_shape=(4, 4, 1)),
-                   {"params": {"layers_0": {"kernel": jnp.ones((1, 3))}}})
+        export_nir(
+            SpikingNetwork([LIFDense(3, max_spikes=2)], input_shape=(4, 4, 1)),
+            {"params": {"layers_0": {"kernel": jnp.ones((1, 3))}}},
+        )

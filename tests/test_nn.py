@@ -73,20 +73,30 @@ def test_initialisers():
 def test_dense_equals_lif_layer():
     rng = np.random.default_rng(0)
     x = jnp.asarray(random_trains(rng, (3, 6), 2), jnp.float32)
-    layer = LIFDense(features=4, max_spikes=3, tau_syn=0.13, theta=0.3, delta_theta=0.25,
-                     t_max=0.2, kernel_init=uniform_init(-0.5, 2.0))
+    layer = LIFDense(
+        features=4,
+        max_spikes=3,
+        tau_syn=0.13,
+        theta=0.3,
+        delta_theta=0.25,
+        t_max=0.2,
+        kernel_init=uniform_init(-0.5, 2.0),
+    )
     variables = jax.jit(layer.init)(jax.random.key(1), x)
     kernel = variables["params"]["kernel"]
     assert kernel.shape == (6, 4)
     assert kernel.dtype == jnp.float32
     out = layer.apply(variables, x)
-    ref = jax.jit(lambda t, w: snnjax.lif_layer(t, w, snnjax.LIFParams(0.13, 0.3, 0.25),
-                                                max_spikes=3, t_max=0.2))(x, kernel)
+    ref = jax.jit(
+        lambda t, w: snnjax.lif_layer(
+            t, w, snnjax.LIFParams(0.13, 0.3, 0.25), max_spikes=3, t_max=0.2
+        )
+    )(x, kernel)
     assert isinstance(out, snnjax.LayerOutput)
     assert out.times.shape == (3, 4, 3)
     assert out.n_dropped.shape == (3, 4)
     assert out.n_input_overflow.shape == (3,)
-    np.testing.assert_allclose(out.times, ref.times, rtol=1e-6)   # eager module == jit core
+    np.testing.assert_allclose(out.times, ref.times, rtol=1e-6)  # eager module == jit core
     np.testing.assert_array_equal(out.n_dropped, ref.n_dropped)
     assert np.isfinite(out.times).sum() >= 4, "the test needs spikes"
     with pytest.raises(flax.errors.ScopeParamShapeError):
@@ -102,8 +112,16 @@ CONV_T_MAX = 0.25
 def _conv_setup(dtype):
     rng = np.random.default_rng(3)
     x = jnp.asarray(random_trains(rng, (2, 6, 6, 2), 2, p_empty=0.25), dtype)
-    conv = LIFConv(features=2, kernel_size=(3, 3), max_spikes=2, tau_syn=0.13, theta=0.4,
-                   t_max=CONV_T_MAX, kernel_init=uniform_init(-0.3, 1.0), param_dtype=dtype)
+    conv = LIFConv(
+        features=2,
+        kernel_size=(3, 3),
+        max_spikes=2,
+        tau_syn=0.13,
+        theta=0.4,
+        t_max=CONV_T_MAX,
+        kernel_init=uniform_init(-0.3, 1.0),
+        param_dtype=dtype,
+    )
     variables = jax.jit(conv.init)(jax.random.key(2), x)
     return x, conv, variables
 
@@ -128,12 +146,15 @@ def test_conv_equals_lif_layer_on_each_patch():
     n_spikes = int(np.isfinite(out.times).sum())
     assert 20 < n_spikes < out.times.size, "the test needs spiking and silent neurons"
     w = kernel.reshape(18, 2)
-    dense = jax.jit(lambda p: snnjax.lif_layer(p, w, snnjax.LIFParams(0.13, 0.4),
-                                               max_spikes=2, t_max=CONV_T_MAX))
+    dense = jax.jit(
+        lambda p: snnjax.lif_layer(
+            p, w, snnjax.LIFParams(0.13, 0.4), max_spikes=2, t_max=CONV_T_MAX
+        )
+    )
     xn = np.asarray(x)
     for i in range(4):
         for j in range(4):
-            patch = xn[:, i:i + 3, j:j + 3].reshape(2, 18, 2)   # (di, dj, c) row-major
+            patch = xn[:, i : i + 3, j : j + 3].reshape(2, 18, 2)  # (di, dj, c) row-major
             ref = dense(jnp.asarray(patch))
             np.testing.assert_allclose(out.times[:, i, j], ref.times, rtol=1e-6, atol=0)
             np.testing.assert_array_equal(out.n_dropped[:, i, j], ref.n_dropped)
@@ -141,7 +162,7 @@ def test_conv_equals_lif_layer_on_each_patch():
 
 def test_conv_input_overflow_is_reported_per_sample():
     x = np.full((2, 4, 4, 1, 1), INF)
-    x[0, :3, :3, 0, 0] = 0.01 * np.arange(9).reshape(3, 3)     # 9 spikes in sample 0
+    x[0, :3, :3, 0, 0] = 0.01 * np.arange(9).reshape(3, 3)  # 9 spikes in sample 0
     conv = LIFConv(features=1, kernel_size=(3, 3), max_spikes=1, max_input_events=4)
     variables = {"params": {"kernel": jnp.ones((3, 3, 1, 1))}}
     out = conv.apply(variables, jnp.asarray(x, jnp.float32))
@@ -160,8 +181,9 @@ def test_conv_gradients_match_finite_differences():
             out = conv.apply({"params": {"kernel": k}}, t).times
             return finite_sum(out, coef), jnp.isfinite(out)
 
-        g_k, g_x = jax.jit(jax.grad(lambda k, t: loss_and_pattern(k, t)[0],
-                                    argnums=(0, 1)))(kernel, x)
+        g_k, g_x = jax.jit(jax.grad(lambda k, t: loss_and_pattern(k, t)[0], argnums=(0, 1)))(
+            kernel, x
+        )
         assert np.isfinite(g_k).all()
         assert np.isfinite(g_x).all()
         # Central differences along every kernel entry and every non-empty input slot, plus
@@ -182,13 +204,15 @@ def test_conv_gradients_match_finite_differences():
         assert patterns[-1].sum() > 20, "the test needs spikes"
         assert patterns[-1][..., 1].sum() > 5, "the test needs second spikes (resets)"
         n = n_k + n_x
-        fd = np.asarray(vals[:n] - vals[n:2 * n]) / (2 * h)
+        fd = np.asarray(vals[:n] - vals[n : 2 * n]) / (2 * h)
         fd_k, fd_x = fd[:n_k], fd[n_k:]
-        np.testing.assert_allclose(np.asarray(g_k).ravel(), fd_k, rtol=1e-5,
-                                   atol=1e-6 * np.abs(fd_k).max())
+        np.testing.assert_allclose(
+            np.asarray(g_k).ravel(), fd_k, rtol=1e-5, atol=1e-6 * np.abs(fd_k).max()
+        )
         assert np.abs(fd_k).min() > 0
-        np.testing.assert_allclose(np.asarray(g_x).ravel()[finite], fd_x, rtol=1e-5,
-                                   atol=1e-6 * np.abs(fd_x).max())
+        np.testing.assert_allclose(
+            np.asarray(g_x).ravel()[finite], fd_x, rtol=1e-5, atol=1e-6 * np.abs(fd_x).max()
+        )
         assert (np.abs(fd_x) > 0).sum() > 20
         # empty slots (inf) get exactly zero gradient
         assert (np.asarray(g_x)[~np.isfinite(np.asarray(x))] == 0).all()
@@ -203,8 +227,8 @@ def _reference_union(t, window):
     out = np.empty((b, h // window, w // window, c, window * window * k))
     for i in range(h // window):
         for j in range(w // window):
-            block = t[:, i * window:(i + 1) * window, j * window:(j + 1) * window]
-            block = np.moveaxis(block, 3, 1).reshape(b, c, -1)      # [b, c, wh*ww*k]
+            block = t[:, i * window : (i + 1) * window, j * window : (j + 1) * window]
+            block = np.moveaxis(block, 3, 1).reshape(b, c, -1)  # [b, c, wh*ww*k]
             out[:, i, j] = np.sort(block, axis=-1)
     return out
 
@@ -216,10 +240,10 @@ def test_spike_union_pool_values():
     assert pooled.shape == (2, 2, 3, 3, 8)
     np.testing.assert_array_equal(pooled, _reference_union(t, 2).astype(np.float32))
     assert (np.sort(pooled, axis=-1) == pooled).all()
-    assert np.isfinite(pooled).sum() == np.isfinite(t).sum()          # counts preserved
+    assert np.isfinite(pooled).sum() == np.isfinite(t).sum()  # counts preserved
     first = np.asarray(spike_union_pool(jnp.asarray(t), max_spikes=1))
     assert first.shape == (2, 2, 3, 3, 1)
-    block_min = t.reshape(2, 2, 2, 3, 2, 3, 2).min(axis=(2, 4, 6))     # min over window
+    block_min = t.reshape(2, 2, 2, 3, 2, 3, 2).min(axis=(2, 4, 6))  # min over window
     np.testing.assert_array_equal(first[..., 0], block_min.astype(np.float32))
     three = spike_union_pool(jnp.asarray(t), max_spikes=3)
     np.testing.assert_array_equal(three, pooled[..., :3])
@@ -228,7 +252,8 @@ def test_spike_union_pool_values():
     assert np.isinf(padded[..., 8:]).all()
     np.testing.assert_array_equal(
         pool_dropped(jnp.asarray(t), three),
-        np.isfinite(t).reshape(2, -1).sum(1) - np.isfinite(pooled[..., :3]).reshape(2, -1).sum(1))
+        np.isfinite(t).reshape(2, -1).sum(1) - np.isfinite(pooled[..., :3]).reshape(2, -1).sum(1),
+    )
     assert SpikeUnionPool(window=(2, 3)).apply({}, jnp.asarray(t)).shape == (2, 2, 2, 3, 12)
     with pytest.raises(ValueError, match="not divisible"):
         spike_union_pool(jnp.asarray(t), window=4)
@@ -240,8 +265,9 @@ def test_spike_union_pool_gradient_routing(max_spikes):
     t = random_trains(rng, (1, 2, 2, 2), 3, p_empty=0.3)
     k_out = 12 if max_spikes is None else max_spikes
     coef = rng.normal(size=(1, 1, 1, 2, k_out))
-    grad = np.asarray(jax.grad(lambda x: finite_sum(spike_union_pool(x, 2, max_spikes),
-                                                    coef))(jnp.asarray(t)))
+    grad = np.asarray(
+        jax.grad(lambda x: finite_sum(spike_union_pool(x, 2, max_spikes), coef))(jnp.asarray(t))
+    )
     expected = np.zeros_like(t)
     for c in range(2):
         src = [(i, j, s) for i in range(2) for j in range(2) for s in range(3)]
@@ -260,8 +286,14 @@ def test_spike_union_pool_gradient_routing(max_spikes):
 
 
 def test_dense_network_forward_grad_jit():
-    net = make_dense_network(sizes=(6, 5, 3), thetas=(0.15, 0.2), max_spikes=(3, 4),
-                             tau_syn=0.13, t_max=0.3, init=("uniform", -0.3, 1.5))
+    net = make_dense_network(
+        sizes=(6, 5, 3),
+        thetas=(0.15, 0.2),
+        max_spikes=(3, 4),
+        tau_syn=0.13,
+        t_max=0.3,
+        init=("uniform", -0.3, 1.5),
+    )
     rng = np.random.default_rng(7)
     x = jnp.asarray(random_trains(rng, (4, 6), 2), jnp.float32)
     params = jax.jit(net.init)(jax.random.key(3), x)
@@ -283,8 +315,7 @@ def test_dense_network_forward_grad_jit():
     @jax.jit
     def by_hand(x):
         h = snnjax.lif_layer(x, w0, snnjax.LIFParams(0.13, 0.15), max_spikes=3, t_max=0.3)
-        y = snnjax.lif_layer(h.times, w1, snnjax.LIFParams(0.13, 0.2), max_spikes=4,
-                             t_max=0.3)
+        y = snnjax.lif_layer(h.times, w1, snnjax.LIFParams(0.13, 0.2), max_spikes=4, t_max=0.3)
         return h, y
 
     h, y = by_hand(x)
@@ -302,12 +333,23 @@ def test_dense_network_forward_grad_jit():
 
 
 def test_conv_network_forward_and_grad():
-    net = make_conv_network(input_shape=(8, 8, 1), conv_features=(2,), kernel_size=3,
-                            dense_sizes=(3,), thetas=(0.1, 0.3), max_spikes=(2, 3),
-                            t_max=0.2, init=[("uniform", 0.0, 1.0), ("uniform", -0.2, 1.0)],
-                            pool_max_spikes=5)
-    assert [type(m).__name__ for m in net.layers] == ["LIFConv", "SpikeUnionPool", "Flatten",
-                                                      "LIFDense"]
+    net = make_conv_network(
+        input_shape=(8, 8, 1),
+        conv_features=(2,),
+        kernel_size=3,
+        dense_sizes=(3,),
+        thetas=(0.1, 0.3),
+        max_spikes=(2, 3),
+        t_max=0.2,
+        init=[("uniform", 0.0, 1.0), ("uniform", -0.2, 1.0)],
+        pool_max_spikes=5,
+    )
+    assert [type(m).__name__ for m in net.layers] == [
+        "LIFConv",
+        "SpikeUnionPool",
+        "Flatten",
+        "LIFDense",
+    ]
     rng = np.random.default_rng(8)
     x = jnp.asarray(random_trains(rng, (2, 8, 8, 1), 1, p_empty=0.5), jnp.float32)
     params = jax.jit(net.init)(jax.random.key(4), x)
@@ -317,8 +359,12 @@ def test_conv_network_forward_and_grad():
         return finite_sum(out.times, 1.0), out
 
     (_, out), grads = jax.jit(jax.value_and_grad(loss, has_aux=True))(params)
-    assert [t.shape for t in out.layer_times] == [(2, 6, 6, 2, 2), (2, 3, 3, 2, 5),
-                                                  (2, 18, 5), (2, 3, 3)]
+    assert [t.shape for t in out.layer_times] == [
+        (2, 6, 6, 2, 2),
+        (2, 3, 3, 2, 5),
+        (2, 18, 5),
+        (2, 3, 3),
+    ]
     assert len(out.n_dropped) == 2
     assert len(out.n_pool_dropped) == 1
     assert out.n_pool_dropped[0].shape == (2,)
@@ -334,8 +380,15 @@ def test_conv_network_forward_and_grad():
 def test_paper_architectures_shapes():
     conv = make_conv_network()
     kinds = [type(m).__name__ for m in conv.layers]
-    assert kinds == ["LIFConv", "SpikeUnionPool", "LIFConv", "SpikeUnionPool", "Flatten",
-                     "LIFDense", "LIFDense"]
+    assert kinds == [
+        "LIFConv",
+        "SpikeUnionPool",
+        "LIFConv",
+        "SpikeUnionPool",
+        "Flatten",
+        "LIFDense",
+        "LIFDense",
+    ]
     spiking = [m for m in conv.layers if isinstance(m, (LIFConv, LIFDense))]
     assert [m.theta for m in spiking] == [0.04, 0.8, 0.6, 0.3]
     assert [m.max_spikes for m in spiking] == [1, 3, 10, 30]
@@ -343,11 +396,16 @@ def test_paper_architectures_shapes():
     x = jax.ShapeDtypeStruct((2, 28, 28, 1, 1), jnp.float32)
     shapes = jax.eval_shape(conv.init, jax.random.key(0), x)["params"]
     assert {k: v["kernel"].shape for k, v in shapes.items()} == {
-        "layers_0": (5, 5, 1, 15), "layers_2": (5, 5, 15, 40), "layers_5": (640, 300),
-        "layers_6": (300, 10)}
+        "layers_0": (5, 5, 1, 15),
+        "layers_2": (5, 5, 15, 40),
+        "layers_5": (640, 300),
+        "layers_6": (300, 10),
+    }
     dense = make_dense_network()
-    assert [(m.features, m.theta, m.max_spikes) for m in dense.layers] == [(800, 0.2, 30),
-                                                                          (10, 1.3, 30)]
+    assert [(m.features, m.theta, m.max_spikes) for m in dense.layers] == [
+        (800, 0.2, 30),
+        (10, 1.3, 30),
+    ]
     assert dense.input_shape == (784,)
     with pytest.raises(ValueError, match="thetas needs 2"):
         make_dense_network(thetas=(0.1, 0.2, 0.3))

@@ -152,23 +152,32 @@ print(json.dumps({"steps": int(jax.device_get(state.step))}))
 
 def _run(script: str, kernel: str, *args: str, devices: int = N_DEVICES) -> dict:
     env = dict(os.environ)
-    env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") +
-                        f" --xla_force_host_platform_device_count={devices}").strip()
+    env["XLA_FLAGS"] = (
+        env.get("XLA_FLAGS", "") + f" --xla_force_host_platform_device_count={devices}"
+    ).strip()
     env["SNNJAX_KERNEL"] = kernel
     env.setdefault("JAX_PLATFORMS", "cpu")
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(script), *args], env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 # The pure-JAX kernel compiles slowly on CPU: one case (multi-spike, the longer code path),
 # train steps only.
-@pytest.mark.parametrize(("kernel", "cases", "evaluate"), [
-    ("cpu", "yinyang_multispike,yinyang_ttfs", "eval"),
-    ("cpu", "yinyang_multispike+guard", "no-eval"),
-    ("xla", "yinyang_multispike", "no-eval"),
-])
+@pytest.mark.parametrize(
+    ("kernel", "cases", "evaluate"),
+    [
+        ("cpu", "yinyang_multispike,yinyang_ttfs", "eval"),
+        ("cpu", "yinyang_multispike+guard", "no-eval"),
+        ("xla", "yinyang_multispike", "no-eval"),
+    ],
+)
 def test_four_devices_equal_one_device(kernel, cases, evaluate):
     report = _run(_EQUIVALENCE, kernel, cases, evaluate)
     assert sorted(report) == sorted(cases.split(","))
@@ -178,9 +187,18 @@ def test_four_devices_equal_one_device(kernel, cases, evaluate):
             m1, m4 = row["metrics_1"], row["metrics_4"]
             assert set(m1) == set(m4)
             # Forward passes are per sample: counts agree exactly.
-            for key in ("n", "correct", "silent_outputs", "label_silent", "loss_finite",
-                        "spikes", "dropped", "overflow", "nonfinite_grad",
-                        "guarded_columns"):
+            for key in (
+                "n",
+                "correct",
+                "silent_outputs",
+                "label_silent",
+                "loss_finite",
+                "spikes",
+                "dropped",
+                "overflow",
+                "nonfinite_grad",
+                "guarded_columns",
+            ):
                 assert m1[key] == m4[key], (case, k, key)
             # Sums of float losses: only the order of additions differs.
             assert m4["loss_sum"] == pytest.approx(m1["loss_sum"], rel=1e-5, abs=1e-6)
@@ -238,18 +256,55 @@ def test_two_processes_equal_one_process(tmp_path):
     the one-device run's results; only process 0 writes the run's JSON files."""
     from snnjax.cli import main
 
-    args = ["train", "yinyang_ttfs", "--epochs", "2", "--quiet", "--set", "sizes=5,30,3",
-            "--set", "batch_size=8", "--set", "train_subset=48", "--set", "n_validation=40",
-            "--set", "test_subset=40", "--set", "eval_batch_size=30"]
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
-               JAX_PLATFORMS="cpu")
+    args = [
+        "train",
+        "yinyang_ttfs",
+        "--epochs",
+        "2",
+        "--quiet",
+        "--set",
+        "sizes=5,30,3",
+        "--set",
+        "batch_size=8",
+        "--set",
+        "train_subset=48",
+        "--set",
+        "n_validation=40",
+        "--set",
+        "test_subset=40",
+        "--set",
+        "eval_batch_size=30",
+    ]
+    env = dict(
+        os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu"
+    )
     port = _free_port()
-    procs = [subprocess.Popen(
-        [sys.executable, "-m", "snnjax.cli", *args, "--out", str(tmp_path / "mp"),
-         "--devices", "all", "--distributed", "--coordinator", f"localhost:{port}",
-         "--num-processes", "2", "--process-id", str(i)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for i in range(2)]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "snnjax.cli",
+                *args,
+                "--out",
+                str(tmp_path / "mp"),
+                "--devices",
+                "all",
+                "--distributed",
+                "--coordinator",
+                f"localhost:{port}",
+                "--num-processes",
+                "2",
+                "--process-id",
+                str(i),
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for i in range(2)
+    ]
     logs = [p.communicate(timeout=300)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], logs
     assert main([*args, "--out", str(tmp_path / "one")]) == 0

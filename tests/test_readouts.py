@@ -64,10 +64,12 @@ def test_unknown_readout_is_a_clear_error_everywhere():
         make_predict_fn(cfg)
     t = random_outputs(0)
     y = np.zeros(t.shape[0], np.int32)
-    for call in (lambda: analysis.decision_time(t, "nope"),
-                 lambda: analysis.accuracy_vs_deadline(t, y, [0.01], "nope"),
-                 lambda: analysis.toy_problem("nope"),
-                 lambda: analysis.convergence_map("nope", n_runs=1)):
+    for call in (
+        lambda: analysis.decision_time(t, "nope"),
+        lambda: analysis.accuracy_vs_deadline(t, y, [0.01], "nope"),
+        lambda: analysis.toy_problem("nope"),
+        lambda: analysis.convergence_map("nope", n_runs=1),
+    ):
         with pytest.raises(ValueError, match=listed):
             call()
 
@@ -100,8 +102,9 @@ def test_every_readout_is_consistent(name):
     loss = loss_fn(t, y)
     assert loss.shape == (batch,)
     assert loss.dtype == t.dtype
-    grad = jax.grad(lambda x: jnp.sum(jnp.where(jnp.isfinite(loss_fn(x, y)),
-                                                loss_fn(x, y), 0.0)))(jnp.asarray(t))
+    grad = jax.grad(lambda x: jnp.sum(jnp.where(jnp.isfinite(loss_fn(x, y)), loss_fn(x, y), 0.0)))(
+        jnp.asarray(t)
+    )
     assert grad.shape == t.shape
     assert bool(jnp.all(jnp.isfinite(grad)))
     assert bool(jnp.all(jnp.where(jnp.isfinite(t), True, grad == 0.0)))  # empty slots: 0
@@ -114,8 +117,9 @@ def test_every_readout_is_consistent(name):
     decided = ~np.asarray(silent)
     for i in np.flatnonzero(decided):
         assert d[i] in t[i]
-        np.testing.assert_array_equal(np.asarray(r.predict(truncate_times(t[i], d[i]))[0]),
-                                      np.asarray(pred[i]))
+        np.testing.assert_array_equal(
+            np.asarray(r.predict(truncate_times(t[i], d[i]))[0]), np.asarray(pred[i])
+        )
         later = t[i][np.isfinite(t[i]) & (t[i] > d[i])]
         for s in later:
             assert int(r.predict(truncate_times(t[i], s))[0]) == int(pred[i])
@@ -129,18 +133,25 @@ def test_make_loss_fn_passes_the_config_parameters():
     t = random_outputs(3)[2:]
     y = np.arange(t.shape[0], dtype=np.int32) % 3
     cfg = get_config("yinyang_multispike", ["loss=count", "n_true=7", "n_false=1"])
-    np.testing.assert_array_equal(np.asarray(make_loss_fn(cfg)(t, y)),
-                                  np.asarray(spike_count_loss(t, y, n_true=7.0, n_false=1.0)))
+    np.testing.assert_array_equal(
+        np.asarray(make_loss_fn(cfg)(t, y)),
+        np.asarray(spike_count_loss(t, y, n_true=7.0, n_false=1.0)),
+    )
     cfg = get_config("yinyang_ttfs", ["tau_loss=0.02", "alpha=0.5", "beta=3"])
     np.testing.assert_array_equal(
         np.asarray(make_loss_fn(cfg)(t, y)),
-        np.asarray(ttfs_cross_entropy(t, y, tau_loss=0.02, alpha=0.5, beta=3.0,
-                                      tau_syn=cfg.tau_syn)))
+        np.asarray(
+            ttfs_cross_entropy(t, y, tau_loss=0.02, alpha=0.5, beta=3.0, tau_syn=cfg.tau_syn)
+        ),
+    )
     assert get_readout("ttfs").loss_kwargs(cfg) == {
-        "tau_loss": 0.02, "alpha": 0.5, "beta": 3.0, "tau_syn": cfg.tau_syn}
+        "tau_loss": 0.02,
+        "alpha": 0.5,
+        "beta": 3.0,
+        "tau_syn": cfg.tau_syn,
+    }
     # a missing attribute is left to the loss's own default
-    assert get_readout("ttfs").loss_kwargs(types.SimpleNamespace(tau_loss=0.1)) == {
-        "tau_loss": 0.1}
+    assert get_readout("ttfs").loss_kwargs(types.SimpleNamespace(tau_loss=0.1)) == {"tau_loss": 0.1}
 
 
 def _count_softmax(times, labels, *, temperature: float = 1.0):
@@ -153,25 +164,36 @@ def _count_softmax(times, labels, *, temperature: float = 1.0):
 def test_a_new_readout_is_one_registration(monkeypatch):
     """Registering a readout makes it a valid config loss, a training loss and predictor,
     and an analysis readout, with no other change; its parameter comes from the config."""
-    demo = Readout(name="count_softmax_demo", label="multi-spike (count softmax)",
-                   rule="argmax spike count", loss=_count_softmax,
-                   loss_params=("temperature",), predict=predict_from_counts,
-                   decision_time=readouts.count_decision_time)
+    demo = Readout(
+        name="count_softmax_demo",
+        label="multi-spike (count softmax)",
+        rule="argmax spike count",
+        loss=_count_softmax,
+        loss_params=("temperature",),
+        predict=predict_from_counts,
+        decision_time=readouts.count_decision_time,
+    )
     monkeypatch.setitem(readouts._REGISTRY, demo.name, demo)  # removed again after the test
     assert demo.name in readout_names()
 
     t = random_outputs(4)[2:]
     y = np.zeros(t.shape[0], np.int32)
     cfg = get_config("yinyang_multispike", [f"loss={demo.name}"])
-    np.testing.assert_allclose(np.asarray(make_loss_fn(cfg)(t, y)),
-                               np.asarray(_count_softmax(t, y)), rtol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(make_loss_fn(cfg)(t, y)), np.asarray(_count_softmax(t, y)), rtol=1e-6
+    )
     assert make_predict_fn(cfg) is predict_from_counts
     # a config carrying the parameter (as ExperimentConfig would after adding the field)
     with_t = types.SimpleNamespace(temperature=2.0)
-    np.testing.assert_allclose(np.asarray(demo.make_loss(with_t)(t, y)),
-                               np.asarray(_count_softmax(t, y, temperature=2.0)), rtol=1e-6)
-    np.testing.assert_array_equal(np.asarray(analysis.decision_time(t, demo.name)),
-                                  np.asarray(analysis.decision_time(t, "count")))
+    np.testing.assert_allclose(
+        np.asarray(demo.make_loss(with_t)(t, y)),
+        np.asarray(_count_softmax(t, y, temperature=2.0)),
+        rtol=1e-6,
+    )
+    np.testing.assert_array_equal(
+        np.asarray(analysis.decision_time(t, demo.name)),
+        np.asarray(analysis.decision_time(t, "count")),
+    )
     assert analysis.toy_problem(demo.name).max_spikes == 10
 
 
@@ -189,8 +211,10 @@ def test_count_ce_readout_reads_its_temperature_from_the_config():
     assert r.loss_kwargs(cfg) == {"temperature": 2.5}
     t = random_outputs(4)
     y = np.arange(t.shape[0]) % t.shape[1]
-    np.testing.assert_allclose(np.asarray(make_loss_fn(cfg)(t, y)),
-                               np.asarray(count_cross_entropy(t, y, temperature=2.5)),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(make_loss_fn(cfg)(t, y)),
+        np.asarray(count_cross_entropy(t, y, temperature=2.5)),
+        rtol=1e-6,
+    )
     with pytest.raises(ConfigError, match="count_temperature"):
         get_config("yinyang_multispike", ["loss=count_ce", "count_temperature=0"])

@@ -17,20 +17,45 @@ from snnjax.configs import config_to_dict, get_config
 from snnjax.train import RunDir, RunFileError, train
 from snnjax.train.rundir import read_json, read_jsonl, write_json, write_jsonl
 
-ROWS = [{"epoch": 1, "loss": 0.5, "spikes": {"hidden1": 3.0}},
-        {"epoch": 2, "loss": 0.25, "spikes": {"hidden1": 2.5}, "test": None}]
+ROWS = [
+    {"epoch": 1, "loss": 0.5, "spikes": {"hidden1": 3.0}},
+    {"epoch": 2, "loss": 0.25, "spikes": {"hidden1": 2.5}, "test": None},
+]
 
 # A valid run.json and results.json (every field their schemas require, and one more).
-RUN_INFO = {"config_name": "x", "data_source": "generated", "n_train": 100,
-            "n_validation": 10, "n_test": 10, "input_shape": [5], "max_input_events": None,
-            "max_active_inputs": 5, "layer_names": ["hidden1", "output"],
-            "readout": "argmax spike count", "jax_version": "0", "snnjax_version": "0",
-            "device": "cpu", "bound": None}
-RESULTS = {"config_name": "x", "test_accuracy": 0.9, "best_test_accuracy": 0.9,
-           "best_epoch": 1, "best_validation_accuracy": 0.8, "selected_by": "validation",
-           "max_test_accuracy_over_epochs": None, "final_train_accuracy": 0.7,
-           "spikes_per_sample": {"hidden1": 3.0}, "epochs": 1, "seed": 0, "config": {},
-           "layer_names": ["hidden1"], "checkpoints": {}, "nested": {"a": [1, 2]}}
+RUN_INFO = {
+    "config_name": "x",
+    "data_source": "generated",
+    "n_train": 100,
+    "n_validation": 10,
+    "n_test": 10,
+    "input_shape": [5],
+    "max_input_events": None,
+    "max_active_inputs": 5,
+    "layer_names": ["hidden1", "output"],
+    "readout": "argmax spike count",
+    "jax_version": "0",
+    "snnjax_version": "0",
+    "device": "cpu",
+    "bound": None,
+}
+RESULTS = {
+    "config_name": "x",
+    "test_accuracy": 0.9,
+    "best_test_accuracy": 0.9,
+    "best_epoch": 1,
+    "best_validation_accuracy": 0.8,
+    "selected_by": "validation",
+    "max_test_accuracy_over_epochs": None,
+    "final_train_accuracy": 0.7,
+    "spikes_per_sample": {"hidden1": 3.0},
+    "epochs": 1,
+    "seed": 0,
+    "config": {},
+    "layer_names": ["hidden1"],
+    "checkpoints": {},
+    "nested": {"a": [1, 2]},
+}
 
 
 def _no_tmp_files(directory) -> bool:
@@ -154,9 +179,17 @@ def test_invalid_json_files_are_named(tmp_path):
 
 def test_train_resumes_past_a_truncated_metrics_line(tmp_path):
     """The training loop reads metrics.jsonl with the same tolerant reader."""
-    cfg = get_config("yinyang_multispike", ["sizes=5,8,3", "epochs=2", "train_subset=100",
-                                            "n_validation=50", "test_subset=50",
-                                            "batch_size=50"])
+    cfg = get_config(
+        "yinyang_multispike",
+        [
+            "sizes=5,8,3",
+            "epochs=2",
+            "train_subset=100",
+            "n_validation=50",
+            "test_subset=50",
+            "batch_size=50",
+        ],
+    )
     out = tmp_path / "run"
     assert train(cfg, out, log=lambda _msg: None, stop_after=1) is None
     run = RunDir(out)
@@ -180,8 +213,11 @@ def test_config_json_must_hold_a_whole_valid_config(tmp_path):
     config = get_config("yinyang_ttfs")
     good = config_to_dict(config)
     cases = [
-        ({}, r"missing fields 'name', 'description'.* and \d+ more \(a run's config\.json "
-             r"holds every field"),
+        (
+            {},
+            r"missing fields 'name', 'description'.* and \d+ more \(a run's config\.json "
+            r"holds every field",
+        ),
         ({k: v for k, v in good.items() if k != "sizes"}, "missing field 'sizes'"),
         ({**good, "sizes": "abc"}, "field 'sizes' must be a list of integers, got 'abc'"),
         ({**good, "epochs": 2.5}, "field 'epochs' must be an integer, got 2.5"),
@@ -227,11 +263,13 @@ def test_metrics_rows_schema(tmp_path):
     msg = _message(RunFileError, run.read_metrics)
     assert f"{run.metrics_path}, line 2: missing field 'epoch'" in msg
     run.write_metrics([ROWS[0], {"epoch": "2"}])
-    assert "line 2: field 'epoch' must be an integer, got '2'" in \
-        _message(RunFileError, run.read_metrics)
+    assert "line 2: field 'epoch' must be an integer, got '2'" in _message(
+        RunFileError, run.read_metrics
+    )
     run.write_metrics([ROWS[1], ROWS[0]])
-    assert "line 2: field 'epoch' must be >= 1 and larger than the previous row's (2)" in \
-        _message(RunFileError, run.read_metrics)
+    assert "line 2: field 'epoch' must be >= 1 and larger than the previous row's (2)" in _message(
+        RunFileError, run.read_metrics
+    )
     run.write_metrics([{"epoch": 0}])
     assert "line 1: field 'epoch' must be >= 1" in _message(RunFileError, run.read_metrics)
     # What the training loop reads back on resume: every field it writes.
@@ -245,9 +283,17 @@ def test_metrics_rows_schema(tmp_path):
 
 
 def _tiny_run(tmp_path_factory):
-    cfg = get_config("yinyang_multispike", ["sizes=5,8,3", "epochs=1", "train_subset=64",
-                                            "n_validation=32", "test_subset=32",
-                                            "batch_size=16"])
+    cfg = get_config(
+        "yinyang_multispike",
+        [
+            "sizes=5,8,3",
+            "epochs=1",
+            "train_subset=64",
+            "n_validation=32",
+            "test_subset=32",
+            "batch_size=16",
+        ],
+    )
     out = tmp_path_factory.mktemp("tiny") / "run"
     train(cfg, out, log=lambda _msg: None)
     return cfg, out
@@ -258,21 +304,25 @@ def tiny_run(tmp_path_factory):
     return _tiny_run(tmp_path_factory)
 
 
-@pytest.mark.parametrize(("name", "content", "command", "match"), [
-    ("config.json", "{}", "eval", "missing fields 'name'"),
-    ("config.json", "", "eval", "not valid JSON"),
-    ("config.json", '{"name": ', "train", "not valid JSON"),
-    ("run.json", "{}", "eval", "missing fields"),
-    ("run.json", "[1, 2]", "eval", "not an object"),
-    ("run.json", '{"config_name": 1}', "eval", "missing fields"),
-    ("metrics.jsonl", '{"epoch": 1}\n{"epoch": 2}\n', "train", "line 1: missing fields"),
-    ("metrics.jsonl", "nonsense\n{}\n", "train", "line 1: not valid JSON"),
-    ("metrics.jsonl", "", "train", "lacks rows of epochs 1 to 1"),
-    ("results.json", '{"test_accuracy": "high"}', "tradeoffs", "missing fields"),
-    ("results.json", "\x00\x01", "tradeoffs", "not valid JSON"),
-])
-def test_corrupted_run_files_are_named_by_the_cli(tiny_run, tmp_path, capsys, name, content,
-                                                  command, match):
+@pytest.mark.parametrize(
+    ("name", "content", "command", "match"),
+    [
+        ("config.json", "{}", "eval", "missing fields 'name'"),
+        ("config.json", "", "eval", "not valid JSON"),
+        ("config.json", '{"name": ', "train", "not valid JSON"),
+        ("run.json", "{}", "eval", "missing fields"),
+        ("run.json", "[1, 2]", "eval", "not an object"),
+        ("run.json", '{"config_name": 1}', "eval", "missing fields"),
+        ("metrics.jsonl", '{"epoch": 1}\n{"epoch": 2}\n', "train", "line 1: missing fields"),
+        ("metrics.jsonl", "nonsense\n{}\n", "train", "line 1: not valid JSON"),
+        ("metrics.jsonl", "", "train", "lacks rows of epochs 1 to 1"),
+        ("results.json", '{"test_accuracy": "high"}', "tradeoffs", "missing fields"),
+        ("results.json", "\x00\x01", "tradeoffs", "not valid JSON"),
+    ],
+)
+def test_corrupted_run_files_are_named_by_the_cli(
+    tiny_run, tmp_path, capsys, name, content, command, match
+):
     """``snnjax eval``, a resumed ``snnjax train`` and ``snnjax tradeoffs`` on a run with
     a damaged file: exit status 2 and one line naming the file (never the default config
     or a raw JSON error)."""
@@ -280,13 +330,40 @@ def test_corrupted_run_files_are_named_by_the_cli(tiny_run, tmp_path, capsys, na
     run = tmp_path / "run"
     shutil.copytree(good, run)
     (run / name).write_text(content)
-    argv = {"eval": ["eval", str(run)],
-            "train": ["train", "--out", str(run), "--epochs", "2", "--quiet",
-                      *[a for k in ("sizes=5,8,3", "train_subset=64", "n_validation=32",
-                                    "test_subset=32", "batch_size=16") for a in ("--set", k)]],
-            "tradeoffs": ["tradeoffs", str(run), "--out", str(tmp_path / "report"),
-                          "--checkpoint", "last", "--n-samples", "8", "--noise-seeds", "1"],
-            }[command]
+    argv = {
+        "eval": ["eval", str(run)],
+        "train": [
+            "train",
+            "--out",
+            str(run),
+            "--epochs",
+            "2",
+            "--quiet",
+            *[
+                a
+                for k in (
+                    "sizes=5,8,3",
+                    "train_subset=64",
+                    "n_validation=32",
+                    "test_subset=32",
+                    "batch_size=16",
+                )
+                for a in ("--set", k)
+            ],
+        ],
+        "tradeoffs": [
+            "tradeoffs",
+            str(run),
+            "--out",
+            str(tmp_path / "report"),
+            "--checkpoint",
+            "last",
+            "--n-samples",
+            "8",
+            "--noise-seeds",
+            "1",
+        ],
+    }[command]
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"snnjax {command}: error:"), err

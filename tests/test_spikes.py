@@ -24,8 +24,13 @@ from snnjax.nn import (
 INF = np.inf
 
 # [B=2, n=3, K=3]: sample 0 has spikes, sample 1 is all silent.
-T = np.array([[[0.01, 0.02, INF], [INF, INF, INF], [0.0, 0.03, 0.04]],
-              [[INF, INF, INF], [INF, INF, INF], [INF, INF, INF]]], np.float32)
+T = np.array(
+    [
+        [[0.01, 0.02, INF], [INF, INF, INF], [0.0, 0.03, 0.04]],
+        [[INF, INF, INF], [INF, INF, INF], [INF, INF, INF]],
+    ],
+    np.float32,
+)
 
 
 def test_counts_first_spikes_and_spikes_per_sample():
@@ -46,8 +51,11 @@ def test_counts_first_spikes_and_spikes_per_sample():
 
 
 def test_first_spike_gradient_flows_into_slot_zero_only():
-    g = jax.grad(lambda t: jnp.sum(jnp.where(jnp.isfinite(spikes.first_spike_times(t)),
-                                             spikes.first_spike_times(t), 0.0)))(jnp.asarray(T))
+    g = jax.grad(
+        lambda t: jnp.sum(
+            jnp.where(jnp.isfinite(spikes.first_spike_times(t)), spikes.first_spike_times(t), 0.0)
+        )
+    )(jnp.asarray(T))
     expected = np.zeros_like(T)
     expected[0, 0, 0] = expected[0, 2, 0] = 1.0
     np.testing.assert_array_equal(np.asarray(g), expected)
@@ -57,8 +65,9 @@ def test_silence():
     np.testing.assert_array_equal(np.asarray(spikes.all_silent(T)), [False, True])
     labels = np.array([1, 2])
     np.testing.assert_array_equal(np.asarray(spikes.label_silent(T, labels)), [True, True])
-    np.testing.assert_array_equal(np.asarray(spikes.label_silent(T, np.array([0, 0]))),
-                                  [False, True])
+    np.testing.assert_array_equal(
+        np.asarray(spikes.label_silent(T, np.array([0, 0]))), [False, True]
+    )
     # jit-friendly
     np.testing.assert_array_equal(np.asarray(jax.jit(spikes.all_silent)(T)), [False, True])
 
@@ -68,8 +77,9 @@ def test_correct_rule():
     y = np.array([0, 0, 0, 2, -1])
     expected = [True, False, False, True, False]  # -1 is never correct, even vs label -1
     np.testing.assert_array_equal(spikes.correct(pred, y), expected)
-    np.testing.assert_array_equal(np.asarray(spikes.correct(jnp.asarray(pred), jnp.asarray(y))),
-                                  expected)
+    np.testing.assert_array_equal(
+        np.asarray(spikes.correct(jnp.asarray(pred), jnp.asarray(y))), expected
+    )
     assert float(losses.accuracy(jnp.asarray(pred[:4]), jnp.asarray(y[:4]))) == 0.5
 
 
@@ -89,7 +99,8 @@ def test_check_spike_times_rejects_malformed_trains(times, match):
         spikes.validate_spike_trains(times, "my_times")
     # the traced version finds the same problem
     err, _ = checkify.checkify(jax.jit(lambda t: spikes.checkify_spike_times(t)))(
-        jnp.asarray(times))
+        jnp.asarray(times)
+    )
     assert err.get() is not None
 
 
@@ -128,17 +139,22 @@ def test_spiking_layers_and_their_names():
     dense = make_dense_network(sizes=(5, 4, 4, 3), thetas=(1.0, 1.0, 1.0), max_spikes=(2, 2, 2))
     assert spiking_layer_indices(dense) == (0, 1, 2)
     assert spiking_layer_names(dense) == ("hidden1", "hidden2", "output")
-    conv = make_conv_network(input_shape=(12, 12, 1), conv_features=(2, 3), kernel_size=3,
-                             pool_window=2, dense_sizes=(4, 3), thetas=(1.0,) * 4,
-                             max_spikes=(1, 2, 2, 2))
+    conv = make_conv_network(
+        input_shape=(12, 12, 1),
+        conv_features=(2, 3),
+        kernel_size=3,
+        pool_window=2,
+        dense_sizes=(4, 3),
+        thetas=(1.0,) * 4,
+        max_spikes=(1, 2, 2, 2),
+    )
     kinds = [type(layer) for layer in conv.layers]
     assert LIFConv in kinds
     assert SpikeUnionPool in kinds
     assert Flatten in kinds
     idx = spiking_layer_indices(conv)
     assert all(is_spiking_layer(conv.layers[i]) for i in idx)
-    assert not any(is_spiking_layer(layer) for i, layer in enumerate(conv.layers)
-                   if i not in idx)
+    assert not any(is_spiking_layer(layer) for i, layer in enumerate(conv.layers) if i not in idx)
     assert spiking_layer_names(conv) == ("conv1", "conv2", "hidden1", "output")
     single = SpikingNetwork([LIFDense(2, max_spikes=1, theta=1.0)])
     assert spiking_layer_names(single) == ("output",)

@@ -27,9 +27,17 @@ from snnjax.train import evaluate_run, train
 
 TINY = ["sizes=5,8,3", "epochs=2", "train_subset=200", "n_validation=100", "test_subset=100"]
 
-SECTIONS = ("## Performance", "## Sparsity / energy", "## Latency", "## Accuracy vs deadline",
-            "## Robustness: input jitter", "## Robustness: input deletion",
-            "## Robustness: weight noise", "## Convergence", "## Plots")
+SECTIONS = (
+    "## Performance",
+    "## Sparsity / energy",
+    "## Latency",
+    "## Accuracy vs deadline",
+    "## Robustness: input jitter",
+    "## Robustness: input deletion",
+    "## Robustness: weight noise",
+    "## Convergence",
+    "## Plots",
+)
 
 
 def _silent(_msg: str) -> None:
@@ -80,31 +88,46 @@ def test_table_csvs_have_one_column_per_run(report, two_runs):
         assert rows[0][1:] == names
         assert len(rows) == len(tables[tname]) + 1
         assert all(len(r) == len(names) + 1 for r in rows)
-    for kind, first in (("input_jitter", "sigma_ms"), ("input_deletion", "p"),
-                        ("weight_noise", "relative_sigma")):
+    for kind, first in (
+        ("input_jitter", "sigma_ms"),
+        ("input_deletion", "p"),
+        ("weight_noise", "relative_sigma"),
+    ):
         rows = _csv(out / f"table_robustness_{kind}.csv")
         assert rows[0] == [first, names[0], f"{names[0]} std", names[1], f"{names[1]} std"]
-        assert [r[0] for r in rows[1:7]] == (["0", "1", "2", "5", "10", "20"]
-                                             if kind == "input_jitter" else
-                                             ["0", "0.05", "0.1", "0.2", "0.3", "0.5"])
+        assert [r[0] for r in rows[1:7]] == (
+            ["0", "1", "2", "5", "10", "20"]
+            if kind == "input_jitter"
+            else ["0", "0.05", "0.1", "0.2", "0.3", "0.5"]
+        )
         # level 0 is the clean network: its accuracy, with zero spread
         for i, name in enumerate(names):
             assert float(rows[1][1 + 2 * i]) == pytest.approx(
-                tables["performance"]["accuracy"][name])
+                tables["performance"]["accuracy"][name]
+            )
             assert float(rows[1][2 + 2 * i]) == pytest.approx(0.0, abs=1e-9)
             assert float(rows[1][2 + 2 * i]) == 0.0  # exactly: every seed is the clean net
     conv = tables["convergence"]
     assert set(conv["epochs trained"].values()) == {2}
-    for row in ("epochs to 90% of final validation accuracy",
-                "epochs to 95% of final validation accuracy"):
+    for row in (
+        "epochs to 90% of final validation accuracy",
+        "epochs to 95% of final validation accuracy",
+    ):
         assert all(v in (1.0, 2.0) for v in conv[row].values())
 
 
 def test_plots_are_written(report, two_runs):
     out, _ = report
-    for name in ("accuracy_vs_spikes", "accuracy_vs_synops", "accuracy_vs_deadline",
-                 "decision_times", "accuracy_vs_input_jitter", "accuracy_vs_input_deletion",
-                 "accuracy_vs_weight_noise", "training_curves"):
+    for name in (
+        "accuracy_vs_spikes",
+        "accuracy_vs_synops",
+        "accuracy_vs_deadline",
+        "decision_times",
+        "accuracy_vs_input_jitter",
+        "accuracy_vs_input_deletion",
+        "accuracy_vs_weight_noise",
+        "training_curves",
+    ):
         assert (out / f"plot_{name}.png").stat().st_size > 1000
         rows = _csv(out / f"plot_{name}.csv")
         assert len(rows) > 1
@@ -125,17 +148,30 @@ def test_accuracy_and_spikes_equal_snnjax_eval(two_runs, report):
         assert ev["n"] == 100
         assert tables["performance"]["accuracy"][run.name] == pytest.approx(ev["accuracy"])
         for layer, v in ev["spikes_per_sample"].items():
-            assert tables["sparsity"][f"spikes per sample: {layer}"][run.name] == \
-                pytest.approx(v, rel=1e-5)
+            assert tables["sparsity"][f"spikes per sample: {layer}"][run.name] == pytest.approx(
+                v, rel=1e-5
+            )
     perf = tables["performance"]
-    assert perf["loss / readout"] == {two_runs[0].name: "count_ce / count_ce",
-                                      two_runs[1].name: "ttfs / ttfs"}
+    assert perf["loss / readout"] == {
+        two_runs[0].name: "count_ce / count_ce",
+        two_runs[1].name: "ttfs / ttfs",
+    }
 
 
 def test_cli_tradeoffs(two_runs, tmp_path, capsys):
     out = tmp_path / "cli"
-    rc = main(["tradeoffs", *map(str, two_runs), "--out", str(out), "--n-samples", "20",
-               "--noise-seeds", "1"])
+    rc = main(
+        [
+            "tradeoffs",
+            *map(str, two_runs),
+            "--out",
+            str(out),
+            "--n-samples",
+            "20",
+            "--noise-seeds",
+            "1",
+        ]
+    )
     assert rc == 0
     captured = capsys.readouterr()
     assert "accuracy" in captured.out
@@ -162,8 +198,7 @@ def test_missing_or_invalid_run_dir(tmp_path, two_runs, capsys):
         tradeoff_report([bad], tmp_path / "r")
     with pytest.raises(ValueError, match="at least one"):
         tradeoff_report([], tmp_path / "r")
-    rc = main(["tradeoffs", str(two_runs[0]), str(tmp_path / "nope"), "--out",
-               str(tmp_path / "r")])
+    rc = main(["tradeoffs", str(two_runs[0]), str(tmp_path / "nope"), "--out", str(tmp_path / "r")])
     assert rc == 2
     assert "does not exist" in capsys.readouterr().err
 
@@ -174,16 +209,23 @@ def test_seed_groups_label_the_differing_fields():
     b = get_config("yinyang_ttfs", ["seed=0", "thetas=0.4,0.3"])
     m = get_config("yinyang_multispike")
     groups = seed_groups([a0, m, a1, b], ["a0", "m", "a1", "b"])
-    assert groups == {"yinyang_ttfs (thetas=0.2,0.3)": ["a0", "a1"],
-                      "yinyang_multispike": ["m"],
-                      "yinyang_ttfs (thetas=0.4,0.3)": ["b"]}
+    assert groups == {
+        "yinyang_ttfs (thetas=0.2,0.3)": ["a0", "a1"],
+        "yinyang_multispike": ["m"],
+        "yinyang_ttfs (thetas=0.4,0.3)": ["b"],
+    }
 
 
 def test_report_across_training_seeds(two_runs, tmp_path):
     # a second seed of the multi-spike run: the report groups the two and gives mean ± std
     extra = tmp_path / "yinyang_multispike-seed1"
-    train(get_config("yinyang_multispike", [*TINY, "seed=1"]), extra, quiet=True,
-          progress=False, log=_silent)
+    train(
+        get_config("yinyang_multispike", [*TINY, "seed=1"]),
+        extra,
+        quiet=True,
+        progress=False,
+        log=_silent,
+    )
     runs = [two_runs[0], extra, two_runs[1]]
     out = tmp_path / "report"
     tables = tradeoff_report(runs, out, n_samples=50, noise_seeds=2, command="test")
@@ -192,15 +234,18 @@ def test_report_across_training_seeds(two_runs, tmp_path):
     seeds, std, n = tables["seeds"], tables["seeds_std"], tables["seeds_n"]
     assert list(seeds["accuracy"]) == ["yinyang_multispike", "yinyang_ttfs"]
     assert seeds["accuracy"]["yinyang_multispike"] == pytest.approx(
-        (acc[names[0]] + acc[names[1]]) / 2)
+        (acc[names[0]] + acc[names[1]]) / 2
+    )
     assert std["accuracy"]["yinyang_multispike"] == pytest.approx(
-        abs(acc[names[0]] - acc[names[1]]) / 2 ** 0.5)
+        abs(acc[names[0]] - acc[names[1]]) / 2**0.5
+    )
     assert n["accuracy"] == {"yinyang_multispike": 2, "yinyang_ttfs": 1}
     assert seeds["accuracy"]["yinyang_ttfs"] == pytest.approx(acc[names[2]])
     assert std["accuracy"]["yinyang_ttfs"] == 0.0
     # level 0 of every noise = the clean accuracy
     assert seeds["input_jitter 0"]["yinyang_multispike"] == pytest.approx(
-        seeds["accuracy"]["yinyang_multispike"])
+        seeds["accuracy"]["yinyang_multispike"]
+    )
     assert "validation accuracy after epoch 2" in seeds
     # the common convergence target: 95 % of the lowest best validation accuracy
     conv = tables["convergence"]
@@ -215,10 +260,17 @@ def test_report_across_training_seeds(two_runs, tmp_path):
     assert "## Across training seeds" in text
     assert "(n=2)" in text
     rows = _csv(out / "table_seeds.csv")
-    assert rows[0][:4] == ["measure", "yinyang_multispike mean", "yinyang_multispike std",
-                           "yinyang_multispike n"]
-    for name in ("seeds_accuracy_vs_input_jitter", "seeds_accuracy_vs_weight_noise",
-                 "seeds_validation_curves"):
+    assert rows[0][:4] == [
+        "measure",
+        "yinyang_multispike mean",
+        "yinyang_multispike std",
+        "yinyang_multispike n",
+    ]
+    for name in (
+        "seeds_accuracy_vs_input_jitter",
+        "seeds_accuracy_vs_weight_noise",
+        "seeds_validation_curves",
+    ):
         assert (out / f"plot_{name}.png").stat().st_size > 1000
     assert _csv(out / "table_seed_groups.csv")[1][1] == f"{names[0]} {names[1]}"
 
@@ -230,11 +282,11 @@ def test_scatter_plots_name_the_readouts(report, two_runs):
         rows = _csv(out / f"plot_{name}.csv")
         assert {r[0]: r[1] for r in rows[1:]} == {
             two_runs[0].name: get_readout("count_ce").label,  # 'multi-spike (count cross-entropy)'
-            two_runs[1].name: get_readout("ttfs").label}
+            two_runs[1].name: get_readout("ttfs").label,
+        }
 
 
-def test_measuring_writes_nothing_and_writing_makes_the_report(two_runs, tmp_path,
-                                                                monkeypatch):
+def test_measuring_writes_nothing_and_writing_makes_the_report(two_runs, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     before = {p: p.stat().st_mtime_ns for run in two_runs for p in run.rglob("*")}
     runs = load_runs(two_runs, n_samples=20, checkpoint="last")
@@ -253,7 +305,8 @@ def test_measuring_writes_nothing_and_writing_makes_the_report(two_runs, tmp_pat
     res = m.noise["input_jitter"][m.names[1]]
     assert res.per_seed.shape == (6, 1)
     assert m.tables["robustness_input_jitter"]["0"][m.names[1]] == pytest.approx(
-        m.tables["performance"]["accuracy"][m.names[1]])
+        m.tables["performance"]["accuracy"][m.names[1]]
+    )
     path = write_tradeoff_report(m, tmp_path / "out", command="measured")
     text = path.read_text()
     assert path == tmp_path / "out" / "report.md"
@@ -284,23 +337,35 @@ def test_equal_values_have_exactly_zero_std():
     assert (mean, std, n) == (0.7, 0.0, 3)
     assert _format.exact_mean(per_seed, axis=1).tolist() == [0.54, pytest.approx(0.55)]
     assert _format.plus_minus(mean, std, n) == "0.7 ± 0 (n=3)"
-    assert _format.markdown_table({"0": {"a": _format.exact_std(np.full(20, 0.54))}},
-                                  ["a"], "sigma").endswith("| 0 | 0 |")
+    assert _format.markdown_table(
+        {"0": {"a": _format.exact_std(np.full(20, 0.54))}}, ["a"], "sigma"
+    ).endswith("| 0 | 0 |")
 
 
 def test_robustness_std_at_level_zero_is_exactly_zero():
     # a real sweep whose clean accuracy is 27/50 = 0.54 over 20 noise seeds (the default)
-    net = make_dense_network(sizes=(4, 8, 3), thetas=(0.2, 0.2), max_spikes=(3, 3),
-                             init=("uniform", 1.0, 3.0))
+    net = make_dense_network(
+        sizes=(4, 8, 3), thetas=(0.2, 0.2), max_spikes=(3, 3), init=("uniform", 1.0, 3.0)
+    )
     x = jax.random.uniform(jax.random.key(1), (50, 4, 1), minval=0.0, maxval=0.05)
     params = net.init(jax.random.key(0), x)
     pred = np.asarray(get_readout("count").predict(net.apply(params, x).times)[0])
     assert (pred >= 0).sum() >= 27
     labels = np.where(pred >= 0, (pred + 1) % 3, 0)
     labels[np.flatnonzero(pred >= 0)[:27]] = pred[pred >= 0][:27]
-    run = LoadedRun(name="net", run_dir=None, config=None, model=net,
-                    params=params["params"], epoch=1, readout="count",
-                    input_times=np.asarray(x), labels=labels, metrics=[], results={})
+    run = LoadedRun(
+        name="net",
+        run_dir=None,
+        config=None,
+        model=net,
+        params=params["params"],
+        epoch=1,
+        readout="count",
+        input_times=np.asarray(x),
+        labels=labels,
+        metrics=[],
+        results={},
+    )
     noise = _tradeoff_measure.Noise("input_jitter", (0.0, 0.002), "sigma", 1e3)
     (res,) = _tradeoff_measure.robustness_sweeps(run, [noise], 20, 0, print).values()
     assert res.per_seed[0].tolist() == [0.54] * 20

@@ -70,23 +70,53 @@ YY_TINY = ["sizes=5,100,3", "epochs=3", "test_subset=500", "n_validation=500"]
 
 
 def test_named_configs_match_spec_table():
-    assert set(CONFIGS) == {"yinyang_multispike", "yinyang_ttfs", "mnist_ttfs",
-                            "mnist_multispike", "emnist", "fashion_mnist", "mnist_conv"}
+    assert set(CONFIGS) == {
+        "yinyang_multispike",
+        "yinyang_ttfs",
+        "mnist_ttfs",
+        "mnist_multispike",
+        "emnist",
+        "fashion_mnist",
+        "mnist_conv",
+    }
     m = CONFIGS["mnist_multispike"]
-    assert (m.sizes, m.thetas, m.max_spikes, m.t_max) == ((784, 800, 10), (0.2, 1.3), (30, 30),
-                                                          0.2)
-    assert (m.loss, m.n_true, m.n_false, m.lr, m.batch_size, m.epochs) == ("count", 15, 3,
-                                                                            0.003, 50, 100)
+    assert (m.sizes, m.thetas, m.max_spikes, m.t_max) == ((784, 800, 10), (0.2, 1.3), (30, 30), 0.2)
+    assert (m.loss, m.n_true, m.n_false, m.lr, m.batch_size, m.epochs) == (
+        "count",
+        15,
+        3,
+        0.003,
+        50,
+        100,
+    )
     t = CONFIGS["mnist_ttfs"]
     assert (t.thetas, t.max_spikes, t.t_max, t.tau_loss, t.lr, t.epochs) == (
-        (0.7, 2.0), (1, 1), 1.0, 0.005, 0.002, 30)
+        (0.7, 2.0),
+        (1, 1),
+        1.0,
+        0.005,
+        0.002,
+        30,
+    )
     assert t.init == (("uniform", 0.0, 1.0),)
     f = CONFIGS["fashion_mnist"]
     assert (f.sizes, f.thetas, f.max_spikes, f.batch_size, f.lr, f.lr_floor) == (
-        (784, 400, 400, 10), (0.13, 0.45, 0.7), (5, 5, 20), 5, 5e-4, 1e-4)
+        (784, 400, 400, 10),
+        (0.13, 0.45, 0.7),
+        (5, 5, 20),
+        5,
+        5e-4,
+        1e-4,
+    )
     c = CONFIGS["mnist_conv"]
     assert (c.conv_features, c.sizes, c.thetas, c.max_spikes, c.n_true, c.batch_size) == (
-        (15, 40), (300, 10), (0.04, 0.8, 0.6, 0.3), (1, 3, 10, 30), 30, 20)
+        (15, 40),
+        (300, 10),
+        (0.04, 0.8, 0.6, 0.3),
+        (1, 3, 10, 30),
+        30,
+        20,
+    )
     assert CONFIGS["emnist"].sizes == (784, 800, 47)
     # Both Yin-Yang readouts on the same network and time constant (a fair comparison).
     ms, tt = CONFIGS["yinyang_multispike"], CONFIGS["yinyang_ttfs"]
@@ -109,22 +139,27 @@ def test_override_parsing_and_types():
     assert parse_override("batch-size=8") == ("batch_size", 8)
     assert parse_override("init=uniform,-1,1") == ("init", (("uniform", -1.0, 1.0),))
     assert parse_override("init=normal,0,1;uniform,0,2") == (
-        "init", (("normal", 0.0, 1.0), ("uniform", 0.0, 2.0)))
+        "init",
+        (("normal", 0.0, 1.0), ("uniform", 0.0, 2.0)),
+    )
     cfg = get_config("yinyang_ttfs", ["sizes=5,7,3", "seed=3"])
     assert cfg.sizes == (5, 7, 3)
     assert cfg.seed == 3
     assert cfg.name == "yinyang_ttfs"
 
 
-@pytest.mark.parametrize(("item", "match"), [
-    ("nokey=1", "unknown config key 'nokey'; valid keys: name, description"),
-    ("epochs", "not of the form key=value"),
-    ("epochs=abc", "epochs: expected an integer"),
-    ("lr=fast", "lr: expected a number"),
-    ("sizes=5,x,3", "sizes: expected an integer"),
-    ("init=uniform,1", "init: expected"),
-    ("init=gauss,0,1", "init entries must be"),
-])
+@pytest.mark.parametrize(
+    ("item", "match"),
+    [
+        ("nokey=1", "unknown config key 'nokey'; valid keys: name, description"),
+        ("epochs", "not of the form key=value"),
+        ("epochs=abc", "epochs: expected an integer"),
+        ("lr=fast", "lr: expected a number"),
+        ("sizes=5,x,3", "sizes: expected an integer"),
+        ("init=uniform,1", "init: expected"),
+        ("init=gauss,0,1", "init entries must be"),
+    ],
+)
 def test_override_errors(item, match):
     with pytest.raises(ConfigError, match=match):
         get_config("yinyang_multispike", [item])
@@ -133,8 +168,9 @@ def test_override_errors(item, match):
 def test_inconsistent_config_and_unknown_name():
     with pytest.raises(ConfigError, match="thetas needs 3 entries"):
         get_config("yinyang_multispike", ["sizes=5,10,10,3"])
-    with pytest.raises(ConfigError, match="unknown config 'nope'; valid configs: "
-                                          "yinyang_multispike"):
+    with pytest.raises(
+        ConfigError, match="unknown config 'nope'; valid configs: yinyang_multispike"
+    ):
         get_config("nope")
     with pytest.raises(ConfigError, match="loss must be one of"):
         get_config("yinyang_multispike", ["loss=mse"])
@@ -154,8 +190,10 @@ def test_config_dict_round_trip():
 
 
 def test_prepare_data_yinyang():
-    cfg = get_config("yinyang_multispike", ["t_window=0.3", "bias_time=0.05",
-                                            "n_validation=200", "train_subset=100"])
+    cfg = get_config(
+        "yinyang_multispike",
+        ["t_window=0.3", "bias_time=0.05", "n_validation=200", "train_subset=100"],
+    )
     data = prepare_data(cfg)
     assert data.train.times.shape == (100, 5, 1)
     assert data.train.times.dtype == np.float32
@@ -182,24 +220,30 @@ def test_prepare_data_rejects_mismatched_network():
 
 @pytest.mark.skipif(not _have("mnist"), reason="MNIST IDX files not available")
 def test_prepare_data_mnist_split_and_bound():
-    cfg = get_config("mnist_multispike", ["n_validation=1000", "train_subset=300",
-                                          "test_subset=200"])
+    cfg = get_config(
+        "mnist_multispike", ["n_validation=1000", "train_subset=300", "test_subset=200"]
+    )
     data = prepare_data(cfg, MNIST_DIR)
     assert data.train.times.shape == (300, 784, 1)
     assert data.validation.times.shape == (1000, 784, 1)
     assert data.test.times.shape == (200, 784, 1)
     assert "md5 verified" in data.source
     bound = input_event_bound(cfg, data)
-    active = [np.isfinite(s.times).sum(axis=(1, 2)).max() for s in
-              (data.train, data.validation, data.test)]
+    active = [
+        np.isfinite(s.times).sum(axis=(1, 2)).max()
+        for s in (data.train, data.validation, data.test)
+    ]
     assert bound == max(active) == data.max_active_inputs
     # The validation samples are held out of the training split (no overlap).
     full = load_dataset("mnist", "train", data_dir=MNIST_DIR)
     from snnjax.data import train_validation_split
+
     fit, val = train_validation_split(full, 1000, seed=0)
     assert fit.images.shape[0] + val.images.shape[0] == full.images.shape[0]
-    conv = prepare_data(get_config("mnist_conv", ["train_subset=10", "test_subset=10",
-                                                  "n_validation=10"]), MNIST_DIR)
+    conv = prepare_data(
+        get_config("mnist_conv", ["train_subset=10", "test_subset=10", "n_validation=10"]),
+        MNIST_DIR,
+    )
     assert conv.train.times.shape == (10, 28, 28, 1, 1)
     assert conv.input_shape == (28, 28, 1)
 
@@ -216,8 +260,9 @@ def test_step_schedule_halves_with_floor():
     cfg = get_config("fashion_mnist")
     sched = make_lr_schedule(cfg, steps_per_epoch=3)
     lrs = [float(sched(3 * e)) for e in (0, 9, 10, 19, 20, 30, 50, 99)]
-    np.testing.assert_allclose(lrs, [5e-4, 5e-4, 2.5e-4, 2.5e-4, 1.25e-4, 1e-4, 1e-4, 1e-4],
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        lrs, [5e-4, 5e-4, 2.5e-4, 2.5e-4, 1.25e-4, 1e-4, 1e-4, 1e-4], rtol=1e-6
+    )
     const = make_lr_schedule(CONFIGS["mnist_multispike"], steps_per_epoch=3)
     assert float(const(1000)) == pytest.approx(0.003)
 
@@ -236,8 +281,12 @@ def test_model_from_config_layer_names():
 
 
 def test_guard_weight_gradients_zeroes_large_columns():
-    g = jnp.array([[[0.1, 5.0], [0.2, 0.1]],      # sample 0: column 1 has |dw| 5 > 1
-                   [[0.3, 0.2], [-2.0, 0.1]]])    # sample 1: column 0 has |dw| 2 > 1
+    g = jnp.array(
+        [
+            [[0.1, 5.0], [0.2, 0.1]],  # sample 0: column 1 has |dw| 5 > 1
+            [[0.3, 0.2], [-2.0, 0.1]],
+        ]
+    )  # sample 1: column 0 has |dw| 2 > 1
     mean, n = guard_weight_gradients({"k": g}, bound=1.0)
     expected = jnp.array([[0.1 + 0.0, 0.0 + 0.2], [0.2 + 0.0, 0.0 + 0.1]]) / 2
     np.testing.assert_allclose(mean["k"], expected, rtol=1e-6)
@@ -259,8 +308,7 @@ def _one_step(cfg, data):
 
 
 def test_weight_grad_guard_loose_bound_equals_exact_gradient():
-    base = get_config("yinyang_multispike", ["sizes=5,12,3", "batch_size=16",
-                                             "train_subset=16"])
+    base = get_config("yinyang_multispike", ["sizes=5,12,3", "batch_size=16", "train_subset=16"])
     data = prepare_data(base, splits=("train",))
     p0, exact, m_exact = _one_step(base, data)
     _, loose, m_loose = _one_step(dataclasses.replace(base, weight_grad_guard=1e30), data)
@@ -269,8 +317,10 @@ def test_weight_grad_guard_loose_bound_equals_exact_gradient():
     assert float(m_loose["guarded_columns"]) == 0.0
     for k in ("loss_sum", "correct", "spikes"):
         np.testing.assert_allclose(m_exact[k], m_loose[k], rtol=1e-5)
-    assert any(not np.array_equal(a, b) for a, b in zip(jax.tree.leaves(p0),
-                                                         jax.tree.leaves(loose), strict=True))
+    assert any(
+        not np.array_equal(a, b)
+        for a, b in zip(jax.tree.leaves(p0), jax.tree.leaves(loose), strict=True)
+    )
 
 
 # -------------------------------------------------------------- learning smoke tests
@@ -292,17 +342,47 @@ def test_yinyang_configs_learn(name, tmp_path):
 # layer grows with the number of its inputs, so thresholds are scaled down accordingly.
 IMAGE_SMOKE = {
     # name: (overrides, minimum validation accuracy after the short run)
-    "mnist_multispike": (["sizes=784,40,10", "thetas=0.2,0.07", "max_spikes=4,8", "n_true=5",
-                          "n_false=1", "lr=0.01"], 0.3),
+    "mnist_multispike": (
+        [
+            "sizes=784,40,10",
+            "thetas=0.2,0.07",
+            "max_spikes=4,8",
+            "n_true=5",
+            "n_false=1",
+            "lr=0.01",
+        ],
+        0.3,
+    ),
     "mnist_ttfs": (["sizes=784,40,10", "thetas=0.7,0.1"], 0.3),
-    "emnist": (["sizes=784,100,47", "thetas=0.2,0.2", "max_spikes=4,8", "n_true=4",
-                "n_false=1"], 0.05),
+    "emnist": (
+        ["sizes=784,100,47", "thetas=0.2,0.2", "max_spikes=4,8", "n_true=4", "n_false=1"],
+        0.05,
+    ),
     # (3 epochs of a 784-30-30-10 net on 2000 images reach 0.23-0.31 depending on the seed
     # and float rounding: 2x chance is the bar.)
-    "fashion_mnist": (["sizes=784,30,30,10", "thetas=0.13,0.034,0.05", "max_spikes=3,3,8",
-                       "lr=0.01", "n_true=5", "n_false=1"], 0.2),
-    "mnist_conv": (["conv_features=4,8", "sizes=30,10", "thetas=0.04,0.2,0.3,0.1",
-                    "max_spikes=1,2,4,8", "n_true=5", "n_false=1", "eval_batch_size=100"], 0.13),
+    "fashion_mnist": (
+        [
+            "sizes=784,30,30,10",
+            "thetas=0.13,0.034,0.05",
+            "max_spikes=3,3,8",
+            "lr=0.01",
+            "n_true=5",
+            "n_false=1",
+        ],
+        0.2,
+    ),
+    "mnist_conv": (
+        [
+            "conv_features=4,8",
+            "sizes=30,10",
+            "thetas=0.04,0.2,0.3,0.1",
+            "max_spikes=1,2,4,8",
+            "n_true=5",
+            "n_false=1",
+            "eval_batch_size=100",
+        ],
+        0.13,
+    ),
 }
 
 
@@ -314,8 +394,17 @@ def test_image_configs_learn(name, tmp_path):
         pytest.skip(f"{cfg.dataset} IDX files not available")
     overrides, min_acc = IMAGE_SMOKE[name]
     n_train = 600 if name == "mnist_conv" else 2000
-    cfg = get_config(name, overrides + [f"train_subset={n_train}", "n_validation=300",
-                                        "test_subset=300", "epochs=3", "batch_size=20"])
+    cfg = get_config(
+        name,
+        overrides
+        + [
+            f"train_subset={n_train}",
+            "n_validation=300",
+            "test_subset=300",
+            "epochs=3",
+            "batch_size=20",
+        ],
+    )
     res = train(cfg, tmp_path / name, data_dir=DATA_DIRS[cfg.dataset], log=_silent)
     rows = _metrics(tmp_path / name)
     assert rows[-1]["train_loss"] < rows[0]["train_loss"], rows
@@ -328,10 +417,22 @@ def test_image_configs_learn(name, tmp_path):
 @pytest.mark.skipif(not _have("mnist"), reason="MNIST IDX files not available")
 def test_mnist_tiny_learns_quickly(tmp_path):
     """Fast (non-slow) MNIST smoke test: tiny subset and network, above chance."""
-    cfg = get_config("mnist_multispike", ["sizes=784,40,10", "thetas=0.2,0.07",
-                                          "max_spikes=4,8", "n_true=5", "n_false=1", "lr=0.01",
-                                          "train_subset=2000", "n_validation=200",
-                                          "test_subset=200", "epochs=2", "batch_size=20"])
+    cfg = get_config(
+        "mnist_multispike",
+        [
+            "sizes=784,40,10",
+            "thetas=0.2,0.07",
+            "max_spikes=4,8",
+            "n_true=5",
+            "n_false=1",
+            "lr=0.01",
+            "train_subset=2000",
+            "n_validation=200",
+            "test_subset=200",
+            "epochs=2",
+            "batch_size=20",
+        ],
+    )
     res = train(cfg, tmp_path / "m", data_dir=MNIST_DIR, log=_silent)
     rows = _metrics(tmp_path / "m")
     assert rows[-1]["train_loss"] < rows[0]["train_loss"]
@@ -344,8 +445,10 @@ def test_mnist_tiny_learns_quickly(tmp_path):
 
 
 def test_metrics_and_results_files(tmp_path):
-    cfg = get_config("yinyang_multispike", ["sizes=5,16,3", "epochs=2", "train_subset=400",
-                                            "n_validation=200", "test_subset=200"])
+    cfg = get_config(
+        "yinyang_multispike",
+        ["sizes=5,16,3", "epochs=2", "train_subset=400", "n_validation=200", "test_subset=200"],
+    )
     lines = []
     res = train(cfg, tmp_path / "run", log=lines.append)
     run = tmp_path / "run"
@@ -356,10 +459,20 @@ def test_metrics_and_results_files(tmp_path):
     rows = _metrics(run)
     assert len(rows) == 2
     for row in rows:
-        for key in ("epoch", "train_loss", "train_accuracy", "validation_accuracy",
-                    "test_accuracy", "spikes_per_sample", "silent_neurons",
-                    "dropped_spikes_per_sample", "input_overflow_per_sample", "wall_time_s",
-                    "samples_per_s", "lr"):
+        for key in (
+            "epoch",
+            "train_loss",
+            "train_accuracy",
+            "validation_accuracy",
+            "test_accuracy",
+            "spikes_per_sample",
+            "silent_neurons",
+            "dropped_spikes_per_sample",
+            "input_overflow_per_sample",
+            "wall_time_s",
+            "samples_per_s",
+            "lr",
+        ):
             assert key in row, key
         assert set(row["spikes_per_sample"]) == {"hidden1", "output"}
         assert 0.0 <= row["silent_neurons"]["hidden1"] <= 1.0
@@ -412,9 +525,18 @@ def test_resume_equals_uninterrupted_run(tmp_path, backend):
     Both backends are deterministic (the compiled CPU kernel adds its per-thread weight
     gradients in thread order), so the comparison is bitwise.
     """
-    cfg = get_config("yinyang_multispike", ["sizes=5,8,3", "epochs=3", "train_subset=200",
-                                            "n_validation=100", "test_subset=100",
-                                            "lr_schedule=step", "lr_decay_every=1"])
+    cfg = get_config(
+        "yinyang_multispike",
+        [
+            "sizes=5,8,3",
+            "epochs=3",
+            "train_subset=200",
+            "n_validation=100",
+            "test_subset=100",
+            "lr_schedule=step",
+            "lr_decay_every=1",
+        ],
+    )
     full = train(cfg, tmp_path / "full", log=_silent, backend=backend)
     # Interrupted after epoch 1, then the same call again.
     assert train(cfg, tmp_path / "res", log=_silent, stop_after=1, backend=backend) is None
@@ -429,11 +551,17 @@ def test_resume_equals_uninterrupted_run(tmp_path, backend):
     assert [r["epoch"] for r in rows_res] == [1, 2, 3]
     for a, b in zip(jax.tree.leaves(s_full), jax.tree.leaves(s_res), strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    timing = ("wall_time_s", "train_time_s", "samples_per_s", "compile_time_s",
-              "train_samples_steady")
+    timing = (
+        "wall_time_s",
+        "train_time_s",
+        "samples_per_s",
+        "compile_time_s",
+        "train_samples_steady",
+    )
     for a, b in zip(rows_full, rows_res, strict=True):
-        assert {k: v for k, v in a.items() if k not in timing} == \
-            {k: v for k, v in b.items() if k not in timing}
+        assert {k: v for k, v in a.items() if k not in timing} == {
+            k: v for k, v in b.items() if k not in timing
+        }
     for key in ("test_accuracy", "best_test_accuracy", "best_epoch", "spikes_per_sample"):
         assert full[key] == resumed[key]
     # run.json records the backend that ran (auto: the compiled one on CPU, where it builds)
@@ -445,7 +573,8 @@ def test_resume_equals_uninterrupted_run(tmp_path, backend):
     again = train(cfg, tmp_path / "res", log=_silent, backend=backend)
     assert again["test_accuracy"] == full["test_accuracy"]
     # Extending a finished run continues from its last checkpoint.
-    longer = train(dataclasses.replace(cfg, epochs=4), tmp_path / "res", log=_silent,
-                   backend=backend)
+    longer = train(
+        dataclasses.replace(cfg, epochs=4), tmp_path / "res", log=_silent, backend=backend
+    )
     assert longer["epochs"] == 4
     assert len(_metrics(tmp_path / "res")) == 4

@@ -39,9 +39,22 @@ from snnjax.train.summary import TIMING_FIELDS
 
 # The time scale and loss of the first Yin-Yang config (the kill points rely on the best
 # epoch of this tiny run being epoch 2).
-OVERRIDES = ["tau_syn=0.13", "t_window=0.2", "t_max=0.5", "loss=count", "max_spikes=10,15",
-             "sizes=5,8,3", "thetas=0.1,0.1", "lr=0.01", "epochs=3", "train_subset=64",
-             "n_validation=32", "test_subset=32", "batch_size=16", "eval_batch_size=64"]
+OVERRIDES = [
+    "tau_syn=0.13",
+    "t_window=0.2",
+    "t_max=0.5",
+    "loss=count",
+    "max_spikes=10,15",
+    "sizes=5,8,3",
+    "thetas=0.1,0.1",
+    "lr=0.01",
+    "epochs=3",
+    "train_subset=64",
+    "n_validation=32",
+    "test_subset=32",
+    "batch_size=16",
+    "eval_batch_size=64",
+]
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -88,8 +101,10 @@ train(get_config("yinyang_multispike", overrides), out, log=print)
 
 
 def _env(cache_dir: Path) -> dict[str, str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
+    }
     # Later processes reuse the first one's compiled steps (keeps the test fast).
     env["JAX_COMPILATION_CACHE_DIR"] = str(cache_dir)
     env["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
@@ -97,8 +112,13 @@ def _env(cache_dir: Path) -> dict[str, str]:
 
 
 def _run(out: Path, kill: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", ENTRY, str(out), kill, *OVERRIDES],
-                          env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", ENTRY, str(out), kill, *OVERRIDES],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def _killed(out: Path, kill: str, env) -> str:
@@ -122,8 +142,9 @@ def _checkpoints(run: Path) -> dict[str, dict[int, tuple[list[np.ndarray], dict]
     ckpts = RunCheckpoints(run / "checkpoints")
     try:
         for kind in ("last", "best"):
-            steps = sorted(int(p.name) for p in (run / "checkpoints" / kind).iterdir()
-                           if p.name.isdigit())
+            steps = sorted(
+                int(p.name) for p in (run / "checkpoints" / kind).iterdir() if p.name.isdigit()
+            )
             found[kind] = {}
             for epoch in steps:
                 state, meta = ckpts.restore(kind, like, epoch)
@@ -135,19 +156,34 @@ def _checkpoints(run: Path) -> dict[str, dict[int, tuple[list[np.ndarray], dict]
 
 def _leftovers(run: Path) -> list[str]:
     """Temporary files and directories (of an interrupted write) anywhere in the run."""
-    return sorted(str(p.relative_to(run)) for p in run.rglob("*")
-                  if p.name.endswith(".tmp") or "orbax-checkpoint-tmp" in p.name)
+    return sorted(
+        str(p.relative_to(run))
+        for p in run.rglob("*")
+        if p.name.endswith(".tmp") or "orbax-checkpoint-tmp" in p.name
+    )
 
 
 def _assert_same_run(ref: Path, run: Path) -> None:
-    results_timing = ("total_wall_time_s", "wall_time_this_call_s", "train_samples_per_s",
-                      "compile_time_s", "checkpoints", "metrics")
+    results_timing = (
+        "total_wall_time_s",
+        "wall_time_this_call_s",
+        "train_samples_per_s",
+        "compile_time_s",
+        "checkpoints",
+        "metrics",
+    )
     a, b = (json.loads((d / "results.json").read_text()) for d in (ref, run))
-    assert {k: v for k, v in a.items() if k not in results_timing} == \
-        {k: v for k, v in b.items() if k not in results_timing}
+    assert {k: v for k, v in a.items() if k not in results_timing} == {
+        k: v for k, v in b.items() if k not in results_timing
+    }
     assert Path(a["checkpoints"]["best"]).name == Path(b["checkpoints"]["best"]).name
-    rows = [[{k: v for k, v in json.loads(line).items() if k not in TIMING_FIELDS}
-             for line in (d / "metrics.jsonl").read_text().splitlines()] for d in (ref, run)]
+    rows = [
+        [
+            {k: v for k, v in json.loads(line).items() if k not in TIMING_FIELDS}
+            for line in (d / "metrics.jsonl").read_text().splitlines()
+        ]
+        for d in (ref, run)
+    ]
     assert rows[0] == rows[1]
     ck_ref, ck_run = _checkpoints(ref), _checkpoints(run)
     for kind in ("last", "best"):
@@ -204,14 +240,14 @@ def test_kill_at_every_stage_of_the_commit_then_resume(tmp_path, env, reference)
     run = tmp_path / "run"
     for kill in [
         "1:metrics:rename",  # inside the metrics.jsonl write
-        "1:last",            # metrics written, no checkpoint yet
-        "1:last:rename",     # inside Orbax's save of last/1
-        "1:best",            # last/1 committed, best/1 not (issue 13)
-        "1:best:rename",     # the resume re-creates best/1: killed inside that save
-        "2:best:rename",     # epoch 2: inside the save of best/2
-        "3:metrics",         # after the resume re-created best/2
+        "1:last",  # metrics written, no checkpoint yet
+        "1:last:rename",  # inside Orbax's save of last/1
+        "1:best",  # last/1 committed, best/1 not (issue 13)
+        "1:best:rename",  # the resume re-creates best/1: killed inside that save
+        "2:best:rename",  # epoch 2: inside the save of best/2
+        "3:metrics",  # after the resume re-created best/2
         "3:last:rename",
-        "3:results",         # every checkpoint written, results.json not
+        "3:results",  # every checkpoint written, results.json not
         "3:results:rename",  # inside the results.json write
     ]:
         _killed(run, kill, env)
@@ -265,8 +301,9 @@ def test_stale_config_without_progress_is_replaced_but_a_run_with_progress_is_no
     run.write_metrics([])
     lines = []
     assert train(_tiny("epochs=1"), run.path, log=lines.append)["epochs"] == 1
-    assert any("failed before its first epoch" in line and "afresh" in line
-               for line in lines), lines
+    assert any("failed before its first epoch" in line and "afresh" in line for line in lines), (
+        lines
+    )
     assert run.read_config() == _tiny("epochs=1")
     # This run has done an epoch: another config is refused, naming the difference.
     with pytest.raises(RunMismatchError, match="differs in: seed"):

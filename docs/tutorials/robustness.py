@@ -77,8 +77,10 @@ print("clean test accuracy:", float(accuracy(clean_pred, y)))
 key = jax.random.key(0)
 sample = x[0]
 print("clean   (ms):", np.round(sample[:, 0] * 1e3, 2))
-print("jittered (ms):", np.round(np.asarray(analysis.jitter_spike_times(sample, 5e-3, key))[:, 0]
-                                 * 1e3, 2))
+print(
+    "jittered (ms):",
+    np.round(np.asarray(analysis.jitter_spike_times(sample, 5e-3, key))[:, 0] * 1e3, 2),
+)
 
 # %% [markdown]
 # [`noisy_outputs`][snnjax.analysis.noisy_outputs] runs the network once under one draw of
@@ -104,10 +106,13 @@ print("accuracy under 5 ms input jitter, seed 0:", float(accuracy(pred, y)))
 # %%
 sigmas = [0.0, 1e-3, 2e-3, 5e-3, 10e-3, 20e-3]
 t0 = time.perf_counter()
-jitter = analysis.input_jitter_sweep(model, variables, x, y, sigmas, n_seeds=8, key=0,
-                                     seed_mode="vmap")
-print(f"{len(sigmas)} levels x 8 seeds x {jitter.n_samples} samples: "
-      f"{time.perf_counter() - t0:.1f} s (compilation included)")
+jitter = analysis.input_jitter_sweep(
+    model, variables, x, y, sigmas, n_seeds=8, key=0, seed_mode="vmap"
+)
+print(
+    f"{len(sigmas)} levels x 8 seeds x {jitter.n_samples} samples: "
+    f"{time.perf_counter() - t0:.1f} s (compilation included)"
+)
 print("per_seed shape:", jitter.per_seed.shape)
 for s, m, sd in zip(sigmas, jitter.mean, jitter.std, strict=True):
     print(f"  sigma {s * 1e3:4.0f} ms: accuracy {m:.3f} ± {sd:.3f}")
@@ -130,10 +135,12 @@ print("input events beyond the layers' bounds:", int(jitter.n_input_overflow.sum
 # - a hand-written loop over seeds and levels with `noisy_outputs` and the public readout.
 
 # %%
-two = analysis.input_jitter_sweep(model, variables, x, y, sigmas, n_seeds=2, key=0,
-                                  seed_mode="vmap")
-loop = analysis.input_jitter_sweep(model, variables, x, y, sigmas, n_seeds=2, key=0,
-                                   python_loop=True)
+two = analysis.input_jitter_sweep(
+    model, variables, x, y, sigmas, n_seeds=2, key=0, seed_mode="vmap"
+)
+loop = analysis.input_jitter_sweep(
+    model, variables, x, y, sigmas, n_seeds=2, key=0, python_loop=True
+)
 
 keys = jax.random.split(jax.random.key(0), 2)
 by_hand = np.zeros((len(sigmas), 2))
@@ -158,8 +165,10 @@ assert np.allclose(two.per_seed, by_hand, atol=1e-12)
 
 # %%
 print("jax_threefry_partitionable:", jax.config.jax_threefry_partitionable)
-print("2-seed sweep == first 2 seeds of the 8-seed sweep:",
-      np.array_equal(two.per_seed, jitter.per_seed[:, :2]))
+print(
+    "2-seed sweep == first 2 seeds of the 8-seed sweep:",
+    np.array_equal(two.per_seed, jitter.per_seed[:, :2]),
+)
 
 # %% [markdown]
 #
@@ -183,10 +192,12 @@ print("2-seed sweep == first 2 seeds of the 8-seed sweep:",
 # here only because it takes longer to compile.
 
 # %%
-deletion = analysis.input_deletion_sweep(model, variables, x, y,
-                                         [0.0, 0.05, 0.1, 0.2, 0.3, 0.5], n_seeds=8, key=0)
-weights = analysis.weight_noise_sweep(model, variables, x, y,
-                                      [0.0, 0.05, 0.1, 0.2, 0.3, 0.5], n_seeds=8, key=0)
+deletion = analysis.input_deletion_sweep(
+    model, variables, x, y, [0.0, 0.05, 0.1, 0.2, 0.3, 0.5], n_seeds=8, key=0
+)
+weights = analysis.weight_noise_sweep(
+    model, variables, x, y, [0.0, 0.05, 0.1, 0.2, 0.3, 0.5], n_seeds=8, key=0
+)
 
 # %% [markdown]
 # [`plot_accuracy_vs_noise`][snnjax.reports.plot.plot_accuracy_vs_noise] draws mean ± std
@@ -195,14 +206,20 @@ weights = analysis.weight_noise_sweep(model, variables, x, y,
 
 # %%
 plots = Path(workdir.name) / "plots"
-files = plot_accuracy_vs_noise({"input jitter": jitter}, plots / "jitter.png",
-                               xlabel="input jitter sigma (ms)", level_scale=1e3,
-                               title="Gaussian jitter of the input spike times")
+files = plot_accuracy_vs_noise(
+    {"input jitter": jitter},
+    plots / "jitter.png",
+    xlabel="input jitter sigma (ms)",
+    level_scale=1e3,
+    title="Gaussian jitter of the input spike times",
+)
 display(Image(filename=files.png))
-files = plot_accuracy_vs_noise({"input deletion (p)": deletion,
-                                "weight noise (relative sigma)": weights},
-                               plots / "deletion_weights.png", xlabel="noise level",
-                               title="deleted input spikes, weight noise")
+files = plot_accuracy_vs_noise(
+    {"input deletion (p)": deletion, "weight noise (relative sigma)": weights},
+    plots / "deletion_weights.png",
+    xlabel="noise level",
+    title="deleted input spikes, weight noise",
+)
 display(Image(filename=files.png))
 print(files.csv.read_text().splitlines()[:3])
 

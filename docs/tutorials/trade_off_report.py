@@ -53,8 +53,10 @@ from snnjax.train import train
 workdir = Path(tempfile.mkdtemp())
 for name in ("yinyang_multispike", "yinyang_ttfs"):
     results = train(get_config(name, ["epochs=5"]), workdir / name, quiet=True)
-    print(f"{name}: test accuracy {results['test_accuracy']:.3f}, "
-          f"{results['spikes_per_sample_total']:.0f} spikes per sample")
+    print(
+        f"{name}: test accuracy {results['test_accuracy']:.3f}, "
+        f"{results['spikes_per_sample_total']:.0f} spikes per sample"
+    )
 
 # %% [markdown]
 # ## The report
@@ -79,8 +81,9 @@ measurements = measure_tradeoffs(runs, noise_seeds=4)
 print(f"measured in {time.perf_counter() - t0:.1f} s")
 
 report_dir = workdir / "report"
-command = ("snnjax tradeoffs yinyang_multispike yinyang_ttfs --out report "
-           "--n-samples 500 --noise-seeds 4")
+command = (
+    "snnjax tradeoffs yinyang_multispike yinyang_ttfs --out report --n-samples 500 --noise-seeds 4"
+)
 write_tradeoff_report(measurements, report_dir, command=command)
 for path in sorted(report_dir.iterdir()):
     print(" ", path.name)
@@ -96,10 +99,15 @@ tables = measurements.tables
 print(sorted(tables))
 print(tables["performance"]["accuracy"])
 jitter = measurements.noise["input_jitter"]["yinyang_ttfs"]  # a RobustnessResult
-print("input jitter (s):", jitter.levels, "accuracy per level and noise seed:",
-      jitter.per_seed.shape)
-print("accuracy at", len(measurements.deadlines), "deadlines:",
-      {name: round(float(acc[-1]), 3) for name, acc in measurements.deadline_accuracy.items()})
+print(
+    "input jitter (s):", jitter.levels, "accuracy per level and noise seed:", jitter.per_seed.shape
+)
+print(
+    "accuracy at",
+    len(measurements.deadlines),
+    "deadlines:",
+    {name: round(float(acc[-1]), 3) for name, acc in measurements.deadline_accuracy.items()},
+)
 
 # %% [markdown]
 # Below, `report.md` section by section. (Its "Plots" section links the PNGs by file

@@ -105,12 +105,24 @@ print("MNIST from", data_dir.name + "/")
 # %%
 config = get_config(
     "mnist_multispike",
-    ["train_subset=5000", "n_validation=1000", "test_subset=1000", "sizes=784,200,10",
-     "epochs=3"],
+    ["train_subset=5000", "n_validation=1000", "test_subset=1000", "sizes=784,200,10", "epochs=3"],
 )
 full = get_config("mnist_multispike")
-for field in ("sizes", "thetas", "max_spikes", "t_max", "t_window", "n_true", "n_false",
-              "lr", "batch_size", "epochs", "train_subset", "n_validation", "test_subset"):
+for field in (
+    "sizes",
+    "thetas",
+    "max_spikes",
+    "t_max",
+    "t_window",
+    "n_true",
+    "n_false",
+    "lr",
+    "batch_size",
+    "epochs",
+    "train_subset",
+    "n_validation",
+    "test_subset",
+):
     print(f"{field:>13}: {getattr(config, field)!s:<14} (full run: {getattr(full, field)})")
 
 # %% [markdown]
@@ -126,8 +138,11 @@ for field in ("sizes", "thetas", "max_spikes", "t_max", "t_window", "n_true", "n
 # %%
 data = prepare_data(config, data_dir)
 print(data.source)
-print({name: len(getattr(data, name)) for name in ("train", "validation", "test")},
-      "| input spikes of the busiest sample:", data.max_active_inputs)
+print(
+    {name: len(getattr(data, name)) for name in ("train", "validation", "test")},
+    "| input spikes of the busiest sample:",
+    data.max_active_inputs,
+)
 
 times = data.train.times[0, :, 0].reshape(28, 28)
 fig, axes = plt.subplots(1, 2, figsize=(8, 3.4))
@@ -168,12 +183,21 @@ results = train(config, run_dir, data=data, progress=False)
 
 # %%
 rows = RunDir(run_dir).read_metrics()
-for key in ("test_accuracy", "best_epoch", "best_test_accuracy", "spikes_per_sample",
-            "silent_neurons", "dropped_spikes_per_sample"):
+for key in (
+    "test_accuracy",
+    "best_epoch",
+    "best_test_accuracy",
+    "spikes_per_sample",
+    "silent_neurons",
+    "dropped_spikes_per_sample",
+):
     print(f"{key:>26}: {results[key]}")
 
-files = plot_training_curves({"reduced MNIST": rows}, run_dir / "curves.png",
-                             metrics=("train_loss", "train_accuracy", "validation_accuracy"))
+files = plot_training_curves(
+    {"reduced MNIST": rows},
+    run_dir / "curves.png",
+    metrics=("train_loss", "train_accuracy", "validation_accuracy"),
+)
 display(Image(filename=files.png))
 
 # %% [markdown]
@@ -192,9 +216,14 @@ out = restored.model.apply(variables, sample[None])
 counts = np.isfinite(np.asarray(out.times[0])).sum(axis=-1)
 print("output spike counts per class:", counts.tolist())
 print("label:", int(data.test.labels[0]))
-files = plot_network_raster(restored.model, variables, sample, run_dir / "raster.png",
-                            title=f"test digit 0 (label {int(data.test.labels[0])})",
-                            t_max=cfg.t_max)
+files = plot_network_raster(
+    restored.model,
+    variables,
+    sample,
+    run_dir / "raster.png",
+    title=f"test digit 0 (label {int(data.test.labels[0])})",
+    t_max=cfg.t_max,
+)
 display(Image(filename=files.png))
 
 # %% [markdown]
@@ -206,8 +235,10 @@ display(Image(filename=files.png))
 
 # %%
 ev = evaluate_run(run_dir, checkpoint="best", split="test", data=data)
-print(f"accuracy {ev['accuracy']:.3f} on {ev['n']} test images "
-      f"(epoch {ev['epoch']}); results.json: {results['best_test_accuracy']:.3f}")
+print(
+    f"accuracy {ev['accuracy']:.3f} on {ev['n']} test images "
+    f"(epoch {ev['epoch']}); results.json: {results['best_test_accuracy']:.3f}"
+)
 print("spikes per sample:", {k: round(v, 1) for k, v in ev["spikes_per_sample"].items()})
 assert abs(ev["accuracy"] - results["best_test_accuracy"]) < 1e-9
 workdir.cleanup()

@@ -83,8 +83,20 @@ plt.show()
 
 # %%
 config = get_config("yinyang_multispike", ["epochs=5"])
-for field in ("sizes", "thetas", "max_spikes", "tau_syn", "t_max", "t_window", "loss",
-              "n_true", "n_false", "lr", "batch_size", "epochs"):
+for field in (
+    "sizes",
+    "thetas",
+    "max_spikes",
+    "tau_syn",
+    "t_max",
+    "t_window",
+    "loss",
+    "n_true",
+    "n_false",
+    "lr",
+    "batch_size",
+    "epochs",
+):
     print(f"{field:>10} = {getattr(config, field)}")
 
 # %% [markdown]
@@ -118,9 +130,17 @@ for path in sorted(run_dir.iterdir()):
 
 # %%
 results = json.loads((run_dir / "results.json").read_text())
-for key in ("test_accuracy", "best_epoch", "best_test_accuracy", "selected_by",
-            "spikes_per_sample", "spikes_per_sample_total", "silent_neurons",
-            "dropped_spikes_per_sample", "train_samples_per_s"):
+for key in (
+    "test_accuracy",
+    "best_epoch",
+    "best_test_accuracy",
+    "selected_by",
+    "spikes_per_sample",
+    "spikes_per_sample_total",
+    "silent_neurons",
+    "dropped_spikes_per_sample",
+    "train_samples_per_s",
+):
     print(f"{key:>26}: {results[key]}")
 
 # %% [markdown]
@@ -131,8 +151,10 @@ rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().spl
 print(f"{'epoch':>5} {'loss':>8} {'train':>7} {'valid':>7} {'test':>7} {'spikes/sample':>14}")
 for r in rows:
     spikes = sum(r["spikes_per_sample"].values())
-    print(f"{r['epoch']:>5} {r['train_loss']:>8.3f} {r['train_accuracy']:>7.1%} "
-          f"{r['validation_accuracy']:>7.1%} {r['test_accuracy']:>7.1%} {spikes:>14.1f}")
+    print(
+        f"{r['epoch']:>5} {r['train_loss']:>8.3f} {r['train_accuracy']:>7.1%} "
+        f"{r['validation_accuracy']:>7.1%} {r['test_accuracy']:>7.1%} {spikes:>14.1f}"
+    )
 
 # %% [markdown]
 # ## The learning curve
@@ -180,8 +202,12 @@ print("test inputs:", data.test.times.shape, "(samples, input neurons, spike slo
 # %%
 out = restored.model.apply(variables, data.test.times)
 pred, silent = predict_from_counts(out.times)
-print("test accuracy:", float(accuracy(pred, data.test.labels)),
-      "| silent samples:", int(silent.sum()))
+print(
+    "test accuracy:",
+    float(accuracy(pred, data.test.labels)),
+    "| silent samples:",
+    int(silent.sum()),
+)
 
 # %% [markdown]
 # Now one sample: the first test sample that the network gets right. Its five input
@@ -196,9 +222,14 @@ counts = np.asarray(spike_counts(out.times[i]))
 print("output spike counts:", dict(zip(YINYANG_CLASS_NAMES, counts.tolist(), strict=True)))
 print("prediction:", YINYANG_CLASS_NAMES[int(pred[i])], "| label:", YINYANG_CLASS_NAMES[label])
 
-files = plot_network_raster(restored.model, variables, sample, run_dir / "raster.png",
-                            title=f"test sample {i} (label: {YINYANG_CLASS_NAMES[label]})",
-                            t_max=cfg.t_max)
+files = plot_network_raster(
+    restored.model,
+    variables,
+    sample,
+    run_dir / "raster.png",
+    title=f"test sample {i} (label: {YINYANG_CLASS_NAMES[label]})",
+    t_max=cfg.t_max,
+)
 display(Image(filename=files.png))
 
 # %% [markdown]

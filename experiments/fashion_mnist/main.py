@@ -1,6 +1,6 @@
 r"""Thin wrapper of `snnjax train fashion_mnist` (see README.md); extra flags pass through.
 
-    python experiments/fashion_mnist/main.py --out runs/fashion_mnist
+python experiments/fashion_mnist/main.py --out runs/fashion_mnist
 """
 
 import sys

@@ -31,16 +31,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 DEST = ROOT / "docs" / "generated" / "results"
 
-PER_RUN_ROWS = (("table_performance.csv", "accuracy"),
-                ("table_sparsity.csv", "spikes per sample: total"),
-                ("table_sparsity.csv", "SynOps per sample: total"),
-                ("table_latency.csv", "decision time median (ms)"),
-                ("table_latency.csv", "decision time p90 (ms)"),
-                ("table_robustness_input_jitter.csv", "5"),
-                ("table_robustness_input_deletion.csv", "0.3"),
-                ("table_robustness_weight_noise.csv", "0.3"))
-PER_RUN_LABELS = ("accuracy", "spikes / sample", "SynOps / sample", "decision median (ms)",
-                  "decision p90 (ms)", "jitter 5 ms", "deletion p=0.3", "weight noise 0.3")
+PER_RUN_ROWS = (
+    ("table_performance.csv", "accuracy"),
+    ("table_sparsity.csv", "spikes per sample: total"),
+    ("table_sparsity.csv", "SynOps per sample: total"),
+    ("table_latency.csv", "decision time median (ms)"),
+    ("table_latency.csv", "decision time p90 (ms)"),
+    ("table_robustness_input_jitter.csv", "5"),
+    ("table_robustness_input_deletion.csv", "0.3"),
+    ("table_robustness_weight_noise.csv", "0.3"),
+)
+PER_RUN_LABELS = (
+    "accuracy",
+    "spikes / sample",
+    "SynOps / sample",
+    "decision median (ms)",
+    "decision p90 (ms)",
+    "jitter 5 ms",
+    "deletion p=0.3",
+    "weight noise 0.3",
+)
 
 
 def _fmt(v: str) -> str:
@@ -76,14 +86,19 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 def seeds_fragment(report_dir: Path) -> str:
     """Markdown table ``measure x group`` of ``mean ± std (n)`` from ``table_seeds.csv``."""
     rows = _read(report_dir / "table_seeds.csv")
-    groups = [c[:-len(" mean")] for c in rows[0][1::3]]
+    groups = [c[: -len(" mean")] for c in rows[0][1::3]]
     body = []
     for r in rows[1:]:
         cells = []
         for i in range(len(groups)):
-            m, s, n = r[1 + 3 * i: 4 + 3 * i]
-            cells.append("-" if not n or n == "0" else
-                         f"{_fmt(m)} ± {_fmt(s)}" if n != "1" else f"{_fmt(m)} (one run)")
+            m, s, n = r[1 + 3 * i : 4 + 3 * i]
+            cells.append(
+                "-"
+                if not n or n == "0"
+                else f"{_fmt(m)} ± {_fmt(s)}"
+                if n != "1"
+                else f"{_fmt(m)} (one run)"
+            )
         body.append([r[0], *cells])
     n_runs = dict(zip(groups, rows[1][3::3], strict=True))
     head = ["measure", *(f"{g} (n={n_runs[g]})" for g in groups)]
@@ -121,9 +136,15 @@ def collect(name: str, report_dir: Path) -> list[Path]:
         if (report_dir / "table_seeds.csv").exists():
             (out / "seeds.md").write_text(f"{cmd}\n\n{seeds_fragment(report_dir)}\n")
         (out / "runs.md").write_text(f"{cmd}\n\n{runs_fragment(report_dir)}\n")
-        pngs = sorted([*report_dir.glob("plot_seeds_*.png"),
-                       *(report_dir / f"plot_{p}.png" for p in (
-                           "accuracy_vs_spikes", "accuracy_vs_deadline", "decision_times"))])
+        pngs = sorted(
+            [
+                *report_dir.glob("plot_seeds_*.png"),
+                *(
+                    report_dir / f"plot_{p}.png"
+                    for p in ("accuracy_vs_spikes", "accuracy_vs_deadline", "decision_times")
+                ),
+            ]
+        )
     for png in pngs:
         if png.exists():
             shutil.copy2(png, out / png.name)

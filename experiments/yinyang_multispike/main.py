@@ -1,6 +1,6 @@
 r"""Thin wrapper of `snnjax train yinyang_multispike` (see README.md); extra flags pass through.
 
-    python experiments/yinyang_multispike/main.py --out runs/yinyang_multispike
+python experiments/yinyang_multispike/main.py --out runs/yinyang_multispike
 """
 
 import sys

@@ -1,6 +1,6 @@
 r"""Thin wrapper of `snnjax train yinyang_ttfs` (see README.md); extra flags pass through.
 
-    python experiments/yinyang_ttfs/main.py --out runs/yinyang_ttfs
+python experiments/yinyang_ttfs/main.py --out runs/yinyang_ttfs
 """
 
 import sys

@@ -37,8 +37,10 @@ def as_apply_fn(model_or_apply: Any) -> Callable[..., Any]:
     if isinstance(model_or_apply, nn.Module):
         return model_or_apply.apply
     if not callable(model_or_apply):
-        raise TypeError("expected a flax.linen Module or an apply function "
-                        f"apply(params, input_times), got {type(model_or_apply).__name__}")
+        raise TypeError(
+            "expected a flax.linen Module or an apply function "
+            f"apply(params, input_times), got {type(model_or_apply).__name__}"
+        )
     return model_or_apply
 
 

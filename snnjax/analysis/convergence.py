@@ -71,8 +71,7 @@ __all__ = [
     "toy_problem",
 ]
 
-TOY_INPUT_TIMES = np.array([[[0.0], [0.0], [1.0], [2.0]],
-                            [[0.0], [0.0], [2.0], [1.0]]], np.float32)
+TOY_INPUT_TIMES = np.array([[[0.0], [0.0], [1.0], [2.0]], [[0.0], [0.0], [2.0], [1.0]]], np.float32)
 """``[2, 4, 1]`` input spike times (s) of the two toy samples (see the module docstring)."""
 
 TOY_LABELS = np.array([0, 1], np.int32)
@@ -107,16 +106,20 @@ def epochs_to_accuracy(curve, target, epochs=None) -> jax.Array:
     c = jnp.asarray(curve, jnp.float32)
     if c.ndim < 1 or c.shape[-1] == 0:
         raise ValueError(f"curve must have shape [..., E] with E >= 1, got {c.shape}")
-    e = (jnp.arange(1, c.shape[-1] + 1, dtype=jnp.float32) if epochs is None
-         else jnp.asarray(epochs, jnp.float32))
+    e = (
+        jnp.arange(1, c.shape[-1] + 1, dtype=jnp.float32)
+        if epochs is None
+        else jnp.asarray(epochs, jnp.float32)
+    )
     if e.shape != (c.shape[-1],):
         raise ValueError(f"epochs has shape {e.shape}, expected ({c.shape[-1]},)")
     reached = c >= target  # NaN compares False
     return jnp.where(reached.any(axis=-1), e[jnp.argmax(reached, axis=-1)], jnp.inf)
 
 
-def accuracy_curve(rows: Sequence[Mapping[str, Any]], key: str = "validation_accuracy"
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def accuracy_curve(
+    rows: Sequence[Mapping[str, Any]], key: str = "validation_accuracy"
+) -> tuple[np.ndarray, np.ndarray]:
     """Accuracy-versus-epoch curve from the rows of a run's ``metrics.jsonl``.
 
     Args:
@@ -171,8 +174,7 @@ def toy_problem(readout: str, **overrides: Any) -> ToyProblem:
     (:attr:`snnjax.readouts.Readout.first_spike_only`, TTFS) and 10 slots otherwise.
     """
     first_only = get_readout(readout).first_spike_only
-    return ToyProblem(readout=readout, max_spikes=1 if first_only else 10)._replace(
-        **overrides)
+    return ToyProblem(readout=readout, max_spikes=1 if first_only else 10)._replace(**overrides)
 
 
 def _toy_loss(times: jax.Array, problem: ToyProblem) -> jax.Array:
@@ -245,8 +247,9 @@ def _toy_runs(w0, problem: ToyProblem, method: str):
     return (_run_fold if method == "fold" else _run_vmap)(w0, problem)
 
 
-def toy_convergence_runs(weights, readout: str = "count", *, method: str = "fold",
-                         **overrides: Any) -> jax.Array:
+def toy_convergence_runs(
+    weights, readout: str = "count", *, method: str = "fold", **overrides: Any
+) -> jax.Array:
     """Train the toy network from each initial weight matrix; return the accuracy curves.
 
     Args:
@@ -301,9 +304,17 @@ class ConvergenceMap(NamedTuple):
     n_runs: int
 
 
-def convergence_map(readout: str = "count", *, means=TOY_GRID, stds=TOY_GRID,
-                    n_runs: int = 100, key: jax.Array | None = None, method: str = "fold",
-                    max_runs_per_call: int | None = None, **overrides: Any) -> ConvergenceMap:
+def convergence_map(
+    readout: str = "count",
+    *,
+    means=TOY_GRID,
+    stds=TOY_GRID,
+    n_runs: int = 100,
+    key: jax.Array | None = None,
+    method: str = "fold",
+    max_runs_per_call: int | None = None,
+    **overrides: Any,
+) -> ConvergenceMap:
     """The toy convergence map of Bacho & Chu (2023) (SPEC §6, last row).
 
     For every cell ``(mu, sigma)`` of the grid, ``n_runs`` initial weight matrices
@@ -346,7 +357,7 @@ def convergence_map(readout: str = "count", *, means=TOY_GRID, stds=TOY_GRID,
     n_calls = math.ceil(total / chunk)
     curves = []
     for i in range(n_calls):
-        part = w0[i * chunk:(i + 1) * chunk]
+        part = w0[i * chunk : (i + 1) * chunk]
         if part.shape[0] < chunk:  # pad to one compiled shape
             pad = jnp.broadcast_to(part[:1], (chunk - part.shape[0], 4, 2))
             part = jnp.concatenate([part, pad])
@@ -354,9 +365,12 @@ def convergence_map(readout: str = "count", *, means=TOY_GRID, stds=TOY_GRID,
     acc = np.concatenate(curves)[:total].reshape(len(means), len(stds), n_runs, -1)
     perfect = acc >= 1.0
     return ConvergenceMap(
-        readout=readout, means=means, stds=stds,
+        readout=readout,
+        means=means,
+        stds=stds,
         solved=perfect.any(axis=-1).mean(axis=-1),
         final=perfect[..., -1].mean(axis=-1),
         best_accuracy=acc.max(axis=-1).mean(axis=-1),
         initial=perfect[..., 0].mean(axis=-1),
-        n_runs=int(n_runs))
+        n_runs=int(n_runs),
+    )

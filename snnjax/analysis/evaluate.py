@@ -94,8 +94,9 @@ class TradeoffEvaluation(NamedTuple):
             "silent_neuron_fraction": per(self.silent_neurons),
             "label_silent_fraction": float(self.label_silent.mean()),
             "decision_time_median_s": med(self.decision_time[decided]),
-            "decision_time_mean_s": (float(self.decision_time[decided].mean())
-                                     if decided.any() else float("nan")),
+            "decision_time_mean_s": (
+                float(self.decision_time[decided].mean()) if decided.any() else float("nan")
+            ),
             "decision_time_correct_median_s": med(self.decision_time[correct & decided]),
             "undecided_fraction": float(1.0 - decided.mean()),
             "dropped_spikes_per_sample": per(self.n_dropped.mean(axis=0)),
@@ -103,8 +104,9 @@ class TradeoffEvaluation(NamedTuple):
         }
 
 
-def evaluate_tradeoffs(model, params, input_times, labels, readout: str = "count", *,
-                       batch_size: int = 256) -> TradeoffEvaluation:
+def evaluate_tradeoffs(
+    model, params, input_times, labels, readout: str = "count", *, batch_size: int = 256
+) -> TradeoffEvaluation:
     """Run a trained network over a data set and measure its trade-offs.
 
     Args:
@@ -123,8 +125,9 @@ def evaluate_tradeoffs(model, params, input_times, labels, readout: str = "count
     x = np.asarray(input_times)
     y = np.asarray(labels)
     if x.ndim < 3 or y.shape != x.shape[:1]:
-        raise ValueError(f"expected input_times [N, ..., K] and labels [N], got {x.shape} and "
-                         f"{y.shape}")
+        raise ValueError(
+            f"expected input_times [N, ..., K] and labels [N], got {x.shape} and {y.shape}"
+        )
     n = x.shape[0]
     bsz = max(1, min(int(batch_size), n))
 
@@ -138,11 +141,18 @@ def evaluate_tradeoffs(model, params, input_times, labels, readout: str = "count
         # Per-neuron totals without the padding samples of the last batch.
         hide = lambda t: jnp.where(valid.reshape((-1,) + (1,) * (t.ndim - 1)), t, jnp.inf)
         totals = tuple(neuron_spike_totals(hide(out.layer_times[i])) for i in spiking)
-        return dict(pred=pred, times=out.times, decision=decision_time(out.times, readout),
-                    input_spikes=stats.input_spikes, spikes=stats.spikes, synops=stats.synops,
-                    label_silent=stats.label_silent, totals=totals,
-                    dropped=jnp.stack(out.n_dropped, axis=1),
-                    overflow=jnp.stack(out.n_input_overflow, axis=1))
+        return dict(
+            pred=pred,
+            times=out.times,
+            decision=decision_time(out.times, readout),
+            input_spikes=stats.input_spikes,
+            spikes=stats.spikes,
+            synops=stats.synops,
+            label_silent=stats.label_silent,
+            totals=totals,
+            dropped=jnp.stack(out.n_dropped, axis=1),
+            overflow=jnp.stack(out.n_input_overflow, axis=1),
+        )
 
     rows: dict[str, list[np.ndarray]] = {}
     totals = None
@@ -152,19 +162,31 @@ def evaluate_tradeoffs(model, params, input_times, labels, readout: str = "count
         idx = np.arange(start, start + bsz)
         valid = idx < stop
         idx = np.where(valid, idx, start)
-        res = step(params, jnp.asarray(x[idx], dtype), jnp.asarray(y[idx], jnp.int32),
-                   jnp.asarray(valid))
+        res = step(
+            params, jnp.asarray(x[idx], dtype), jnp.asarray(y[idx], jnp.int32), jnp.asarray(valid)
+        )
         res = jax.tree_util.tree_map(np.asarray, res)
-        totals = (res["totals"] if totals is None
-                  else tuple(a + b for a, b in zip(totals, res["totals"], strict=True)))
+        totals = (
+            res["totals"]
+            if totals is None
+            else tuple(a + b for a, b in zip(totals, res["totals"], strict=True))
+        )
         for name, value in res.items():
             if name != "totals":
                 rows.setdefault(name, []).append(value[valid])
     cat = {k: np.concatenate(v) for k, v in rows.items()}
     return TradeoffEvaluation(
-        readout=readout, layer_names=layer_names(model), labels=y.astype(np.int64),
-        pred=cat["pred"], output_times=cat["times"], decision_time=cat["decision"],
-        input_spikes=cat["input_spikes"], spikes=cat["spikes"], synops=cat["synops"],
+        readout=readout,
+        layer_names=layer_names(model),
+        labels=y.astype(np.int64),
+        pred=cat["pred"],
+        output_times=cat["times"],
+        decision_time=cat["decision"],
+        input_spikes=cat["input_spikes"],
+        spikes=cat["spikes"],
+        synops=cat["synops"],
         silent_neurons=np.array([float(silent_fraction(t)) for t in totals]),
-        label_silent=cat["label_silent"], n_dropped=cat["dropped"],
-        n_input_overflow=cat["overflow"])
+        label_silent=cat["label_silent"],
+        n_dropped=cat["dropped"],
+        n_input_overflow=cat["overflow"],
+    )

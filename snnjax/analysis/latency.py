@@ -40,8 +40,9 @@ __all__ = ["accuracy_vs_deadline", "decision_time", "truncate_times"]
 def _check(times) -> jax.Array:
     t = jnp.asarray(times)
     if t.ndim < 2 or not jnp.issubdtype(t.dtype, jnp.floating):
-        raise ValueError(f"output_times must be a float array [..., n_classes, K], got "
-                         f"{t.dtype}{t.shape}")
+        raise ValueError(
+            f"output_times must be a float array [..., n_classes, K], got {t.dtype}{t.shape}"
+        )
     return t
 
 
@@ -88,8 +89,7 @@ def _decision_time(t: jax.Array, readout: str) -> jax.Array:
     return get_readout(readout).decision_time(t)
 
 
-def accuracy_vs_deadline(output_times, labels, deadlines, readout: str = "count"
-                         ) -> jax.Array:
+def accuracy_vs_deadline(output_times, labels, deadlines, readout: str = "count") -> jax.Array:
     """Accuracy when every output spike after the deadline is removed.
 
     Args:

@@ -223,8 +223,7 @@ def _noisy(kind: str, model, params, x, level, sample_keys, seed_key):
         return as_apply_fn(model)(perturb_weights(params, level, seed_key), x)
     if kind == "hidden_jitter":
         if not _is_network(model):
-            raise TypeError("hidden_jitter needs the SpikingNetwork itself (not an apply "
-                            "function)")
+            raise TypeError("hidden_jitter needs the SpikingNetwork itself (not an apply function)")
         return model.apply(params, x, sample_keys, level, method=_hidden_jitter_forward)
     perturb = jitter_spike_times if kind == "input_jitter" else delete_spikes
     return as_apply_fn(model)(params, jax.vmap(perturb, (0, None, 0))(x, level, sample_keys))
@@ -263,8 +262,7 @@ def _score(out, y, mask, readout: str):
     """``(n_correct, n_overflow)`` of a batch, padding samples (``mask`` False) excluded."""
     pred, _ = predict(output_times(out), readout)
     n_correct = jnp.sum(correct(pred, y) & mask, dtype=jnp.int32)
-    overflow = jnp.sum(jnp.where(mask, overflow_per_sample(out, y.shape[0]), 0),
-                       dtype=jnp.int32)
+    overflow = jnp.sum(jnp.where(mask, overflow_per_sample(out, y.shape[0]), 0), dtype=jnp.int32)
     return n_correct, overflow
 
 
@@ -288,8 +286,10 @@ def _jitted(kind: str, model, readout: str, mode: str):
         pred, _ = predict(output_times(out), readout)
         ok = correct(pred, jnp.tile(y, n_seeds)).reshape(n_seeds, batch) & mask
         over = overflow_per_sample(out, n_seeds * batch).reshape(n_seeds, batch)
-        return (jnp.sum(ok, axis=1, dtype=jnp.int32),
-                jnp.sum(jnp.where(mask, over, 0), axis=1, dtype=jnp.int32))
+        return (
+            jnp.sum(ok, axis=1, dtype=jnp.int32),
+            jnp.sum(jnp.where(mask, over, 0), axis=1, dtype=jnp.int32),
+        )
 
     if mode == "loop":
         return jax.jit(one_seed)
@@ -320,10 +320,22 @@ def _seed_keys(key, n_seeds: int) -> jax.Array:
     return jax.random.split(key, n_seeds)
 
 
-def robustness_sweep(kind: str, model, params, input_times, labels, levels, n_seeds: int,
-                     key, readout: str = "count", *, batch_size: int | None = None,
-                     seed_mode: str = "auto", python_loop: bool = False,
-                     progress: bool = False) -> RobustnessResult:
+def robustness_sweep(
+    kind: str,
+    model,
+    params,
+    input_times,
+    labels,
+    levels,
+    n_seeds: int,
+    key,
+    readout: str = "count",
+    *,
+    batch_size: int | None = None,
+    seed_mode: str = "auto",
+    python_loop: bool = False,
+    progress: bool = False,
+) -> RobustnessResult:
     """Accuracy of a trained network under noise, for every level and ``n_seeds`` seeds.
 
     Args:
@@ -370,33 +382,53 @@ def robustness_sweep(kind: str, model, params, input_times, labels, levels, n_se
     Returns:
       :class:`RobustnessResult`.
     """
-    x, y, lv, n_seeds, seed_mode = _check_sweep(kind, model, readout, input_times, labels,
-                                                 levels, n_seeds, seed_mode, python_loop)
+    x, y, lv, n_seeds, seed_mode = _check_sweep(
+        kind, model, readout, input_times, labels, levels, n_seeds, seed_mode, python_loop
+    )
     n = x.shape[0]
     bsz = min(n, int(batch_size) if batch_size else math.ceil(1024 / n_seeds))
     keys = _seed_keys(key, n_seeds)
 
     single = _compiled(kind, model, readout, "loop")
     if python_loop:
-        run = lambda *a: tuple(jnp.stack(v) for v in zip(*(single(*a, k) for k in keys),
-                                                         strict=True))
+        run = lambda *a: tuple(
+            jnp.stack(v) for v in zip(*(single(*a, k) for k in keys), strict=True)
+        )
     else:
         compiled = _compiled(kind, model, readout, seed_mode)
         run = lambda *a: compiled(*a, keys)
     # Level 0 adds no noise (t + 0 eps, u < 0, w (1 + 0 eps) are exact), so every seed gives
     # the clean result: evaluate it once and copy it to all seeds.
-    run_clean = lambda *a: tuple(jnp.broadcast_to(v, (n_seeds, *jnp.shape(v)))
-                                 for v in single(*a, keys[0]))
-    n_correct, overflow = _sweep_chunks(run, run_clean, params, x, y, lv, n_seeds, bsz,
-                                        f"{kind} x {n_seeds} seeds" if progress else None)
+    run_clean = lambda *a: tuple(
+        jnp.broadcast_to(v, (n_seeds, *jnp.shape(v))) for v in single(*a, keys[0])
+    )
+    n_correct, overflow = _sweep_chunks(
+        run,
+        run_clean,
+        params,
+        x,
+        y,
+        lv,
+        n_seeds,
+        bsz,
+        f"{kind} x {n_seeds} seeds" if progress else None,
+    )
     per_seed = n_correct / n
-    return RobustnessResult(kind=kind, levels=lv, mean=per_seed.mean(axis=1),
-                            std=per_seed.std(axis=1), per_seed=per_seed,
-                            n_input_overflow=overflow, n_samples=int(n), readout=readout)
+    return RobustnessResult(
+        kind=kind,
+        levels=lv,
+        mean=per_seed.mean(axis=1),
+        std=per_seed.std(axis=1),
+        per_seed=per_seed,
+        n_input_overflow=overflow,
+        n_samples=int(n),
+        readout=readout,
+    )
 
 
-def _check_sweep(kind, model, readout, input_times, labels, levels, n_seeds, seed_mode,
-                 python_loop):
+def _check_sweep(
+    kind, model, readout, input_times, labels, levels, n_seeds, seed_mode, python_loop
+):
     """Validated arguments of :func:`robustness_sweep`: ``(x, y, levels, n_seeds,
     seed_mode)`` as NumPy arrays / ints, ``seed_mode`` resolved (``"auto"`` -> a mode)."""
     if kind not in KINDS:
@@ -410,13 +442,16 @@ def _check_sweep(kind, model, readout, input_times, labels, levels, n_seeds, see
     if seed_mode == "auto":
         seed_mode = "map" if jax.default_backend() == "cpu" else "vmap"
     if seed_mode == "fold" and kind == "weight_noise" and not python_loop:
-        raise ValueError("seed_mode='fold' needs the same weights for all seeds; use 'vmap' "
-                         "or 'map' for weight noise")
+        raise ValueError(
+            "seed_mode='fold' needs the same weights for all seeds; use 'vmap' "
+            "or 'map' for weight noise"
+        )
     x = np.asarray(input_times)
     y = np.asarray(labels)
     if x.ndim < 3 or y.shape != x.shape[:1]:
-        raise ValueError(f"expected input_times [N, ..., K] and labels [N], got {x.shape} and "
-                         f"{y.shape}")
+        raise ValueError(
+            f"expected input_times [N, ..., K] and labels [N], got {x.shape} and {y.shape}"
+        )
     if not np.issubdtype(y.dtype, np.integer):
         raise ValueError(f"labels must be integers, got {y.dtype}")
     lv = np.asarray(levels, np.float64).reshape(-1)
@@ -432,8 +467,9 @@ def _check_sweep(kind, model, readout, input_times, labels, levels, n_seeds, see
     return x, y, lv, n_seeds, seed_mode
 
 
-def _sweep_chunks(run, run_clean, params, x, y, lv, n_seeds: int, bsz: int,
-                  progress: str | None) -> tuple[np.ndarray, np.ndarray]:
+def _sweep_chunks(
+    run, run_clean, params, x, y, lv, n_seeds: int, bsz: int, progress: str | None
+) -> tuple[np.ndarray, np.ndarray]:
     """``(n_correct [L, S], overflow [L, S])`` summed over chunks of ``bsz`` samples (the
     last chunk padded with copies of its first sample, masked out); ``progress``: the
     description of a ``tqdm`` bar, or ``None``."""
@@ -444,8 +480,10 @@ def _sweep_chunks(run, run_clean, params, x, y, lv, n_seeds: int, bsz: int,
     bar = None
     if progress is not None:
         from tqdm.auto import tqdm
-        bar = tqdm(total=math.ceil(n / bsz) * lv.size, unit="call", desc=progress,
-                   dynamic_ncols=True)
+
+        bar = tqdm(
+            total=math.ceil(n / bsz) * lv.size, unit="call", desc=progress, dynamic_ncols=True
+        )
     for start in range(0, n, bsz):
         stop = min(start + bsz, n)
         idx = np.arange(start, start + bsz)
@@ -454,8 +492,13 @@ def _sweep_chunks(run, run_clean, params, x, y, lv, n_seeds: int, bsz: int,
         xb, yb = jnp.asarray(x[idx], dtype), jnp.asarray(y[idx], jnp.int32)
         for li, level in enumerate(lv):
             c, o = (run_clean if level == 0 else run)(
-                params, xb, yb, jnp.asarray(mask), jnp.asarray(idx, jnp.int32),
-                jnp.asarray(level, dtype))
+                params,
+                xb,
+                yb,
+                jnp.asarray(mask),
+                jnp.asarray(idx, jnp.int32),
+                jnp.asarray(level, dtype),
+            )
             n_correct[li] += np.asarray(c)
             overflow[li] += np.asarray(o)
             if bar is not None:
@@ -465,29 +508,78 @@ def _sweep_chunks(run, run_clean, params, x, y, lv, n_seeds: int, bsz: int,
     return n_correct, overflow
 
 
-def input_jitter_sweep(model, params, input_times, labels, sigmas: Sequence[float],
-                       n_seeds: int, key, readout: str = "count", **kw) -> RobustnessResult:
+def input_jitter_sweep(
+    model,
+    params,
+    input_times,
+    labels,
+    sigmas: Sequence[float],
+    n_seeds: int,
+    key,
+    readout: str = "count",
+    **kw,
+) -> RobustnessResult:
     """:func:`robustness_sweep` with ``kind="input_jitter"`` (``sigmas`` in seconds)."""
-    return robustness_sweep("input_jitter", model, params, input_times, labels, sigmas,
-                            n_seeds, key, readout, **kw)
+    return robustness_sweep(
+        "input_jitter", model, params, input_times, labels, sigmas, n_seeds, key, readout, **kw
+    )
 
 
-def input_deletion_sweep(model, params, input_times, labels, probabilities: Sequence[float],
-                         n_seeds: int, key, readout: str = "count", **kw) -> RobustnessResult:
+def input_deletion_sweep(
+    model,
+    params,
+    input_times,
+    labels,
+    probabilities: Sequence[float],
+    n_seeds: int,
+    key,
+    readout: str = "count",
+    **kw,
+) -> RobustnessResult:
     """:func:`robustness_sweep` with ``kind="input_deletion"``."""
-    return robustness_sweep("input_deletion", model, params, input_times, labels,
-                            probabilities, n_seeds, key, readout, **kw)
+    return robustness_sweep(
+        "input_deletion",
+        model,
+        params,
+        input_times,
+        labels,
+        probabilities,
+        n_seeds,
+        key,
+        readout,
+        **kw,
+    )
 
 
-def weight_noise_sweep(model, params, input_times, labels, sigmas: Sequence[float],
-                       n_seeds: int, key, readout: str = "count", **kw) -> RobustnessResult:
+def weight_noise_sweep(
+    model,
+    params,
+    input_times,
+    labels,
+    sigmas: Sequence[float],
+    n_seeds: int,
+    key,
+    readout: str = "count",
+    **kw,
+) -> RobustnessResult:
     """:func:`robustness_sweep` with ``kind="weight_noise"`` (relative ``sigmas``)."""
-    return robustness_sweep("weight_noise", model, params, input_times, labels, sigmas,
-                            n_seeds, key, readout, **kw)
+    return robustness_sweep(
+        "weight_noise", model, params, input_times, labels, sigmas, n_seeds, key, readout, **kw
+    )
 
 
-def hidden_jitter_sweep(model, params, input_times, labels, sigmas: Sequence[float],
-                        n_seeds: int, key, readout: str = "count", **kw) -> RobustnessResult:
+def hidden_jitter_sweep(
+    model,
+    params,
+    input_times,
+    labels,
+    sigmas: Sequence[float],
+    n_seeds: int,
+    key,
+    readout: str = "count",
+    **kw,
+) -> RobustnessResult:
     """:func:`robustness_sweep` with ``kind="hidden_jitter"`` (``sigmas`` in seconds)."""
-    return robustness_sweep("hidden_jitter", model, params, input_times, labels, sigmas,
-                            n_seeds, key, readout, **kw)
+    return robustness_sweep(
+        "hidden_jitter", model, params, input_times, labels, sigmas, n_seeds, key, readout, **kw
+    )

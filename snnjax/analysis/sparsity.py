@@ -105,8 +105,9 @@ def label_silent(output_times, labels) -> jax.Array:
     t = jnp.asarray(output_times)
     y = jnp.asarray(labels)
     if t.ndim != 3 or y.shape != t.shape[:1]:
-        raise ValueError(f"expected output_times [B, n_classes, K] and labels [B], got "
-                         f"{t.shape} and {y.shape}")
+        raise ValueError(
+            f"expected output_times [B, n_classes, K] and labels [B], got {t.shape} and {y.shape}"
+        )
     return spikes.label_silent(t, y)
 
 
@@ -155,7 +156,8 @@ def conv_fan_out(input_shape: Sequence[int], kernel_size, features: int) -> np.n
         raise ValueError(f"kernel {(kh, kw)} larger than the input {(height, width)}")
     cov = _coverage(height, kh)[:, None] * _coverage(width, kw)[None, :]
     return np.broadcast_to((cov * int(features))[:, :, None], (height, width, channels)).astype(
-        np.int64)
+        np.int64
+    )
 
 
 def layer_fan_out(layer: Any, input_neuron_shape: Sequence[int]) -> np.ndarray:
@@ -200,8 +202,9 @@ def synaptic_operations(model: Any, input_times, layer_times: Sequence[Any]) -> 
       arriving at that layer); sum over the last axis for the total.
     """
     if len(layer_times) != len(model.layers):
-        raise ValueError(f"layer_times has {len(layer_times)} entries, the model "
-                         f"{len(model.layers)} layers")
+        raise ValueError(
+            f"layer_times has {len(layer_times)} entries, the model {len(model.layers)} layers"
+        )
     per_layer = []
     for i in spiking_layer_indices(model):
         x = jnp.asarray(input_times if i == 0 else layer_times[i - 1])
@@ -251,5 +254,7 @@ def sparsity_stats(model: Any, input_times, out: Any, labels=None) -> SparsitySt
         spikes=spikes,
         synops=synaptic_operations(model, input_times, out.layer_times),
         neuron_totals=tuple(neuron_spike_totals(out.layer_times[i]) for i in idx),
-        label_silent=(jnp.zeros((batch,), bool) if labels is None
-                      else label_silent(out.times, labels)))
+        label_silent=(
+            jnp.zeros((batch,), bool) if labels is None else label_silent(out.times, labels)
+        ),
+    )

@@ -117,11 +117,14 @@ def _image_spec(name: str) -> DatasetSpec:
     try:
         spec = get_dataset(name)
     except ValueError:
-        raise ValueError(f"unknown dataset {name!r}; valid names: "
-                         f"{', '.join(dataset_names('idx'))}") from None
+        raise ValueError(
+            f"unknown dataset {name!r}; valid names: {', '.join(dataset_names('idx'))}"
+        ) from None
     if spec.kind != "idx":
-        raise ValueError(f"{spec.title} is {spec.kind}, not loaded from files (valid names: "
-                         f"{', '.join(dataset_names('idx'))}); see snnjax.data")
+        raise ValueError(
+            f"{spec.title} is {spec.kind}, not loaded from files (valid names: "
+            f"{', '.join(dataset_names('idx'))}); see snnjax.data"
+        )
     return spec
 
 
@@ -155,8 +158,7 @@ def _read_pair(
     shape = tuple(spec.image_shape)
     if img.data.ndim != 1 + len(shape) or img.data.shape[1:] != shape:
         raise ValueError(
-            f"{img_path}: expected [N, {', '.join(map(str, shape))}] images, "
-            f"got {img.data.shape}"
+            f"{img_path}: expected [N, {', '.join(map(str, shape))}] images, got {img.data.shape}"
         )
     if lab.data.ndim != 1 or lab.data.shape[0] != img.data.shape[0]:
         raise ValueError(
@@ -266,9 +268,7 @@ def _tfds_available() -> bool:
     return True
 
 
-def _not_found_message(
-    spec: DatasetSpec, split: str, looked: Sequence[str], tfds_note: str
-) -> str:
+def _not_found_message(spec: DatasetSpec, split: str, looked: Sequence[str], tfds_note: str) -> str:
     pretty = spec.title
     subdir = spec.subdirs[0] if spec.subdirs else spec.name
     lines = [f"could not find {pretty} ({split!r} split). Looked in:"]
@@ -354,9 +354,7 @@ def load_dataset(
             )
 
     if spec.tfds_name is None:
-        raise FileNotFoundError(
-            _not_found_message(spec, split, looked, f"has no {spec.title}")
-        )
+        raise FileNotFoundError(_not_found_message(spec, split, looked, f"has no {spec.title}"))
     if _tfds_available():
         return _load_tfds(spec, split)
     raise FileNotFoundError(

@@ -122,13 +122,16 @@ class DatasetSpec:
 
     def __post_init__(self):
         if self.kind not in ("generated", "idx"):
-            raise ValueError(f"dataset {self.name!r}: kind must be 'generated' or 'idx', "
-                             f"got {self.kind!r}")
+            raise ValueError(
+                f"dataset {self.name!r}: kind must be 'generated' or 'idx', got {self.kind!r}"
+            )
         if self.n_classes < 1:
             raise ValueError(f"dataset {self.name!r}: n_classes must be >= 1")
         if self.image_shape is not None and self.input_shape != (math.prod(self.image_shape),):
-            raise ValueError(f"dataset {self.name!r}: input_shape {self.input_shape} is not "
-                             f"the flattened image_shape {self.image_shape}")
+            raise ValueError(
+                f"dataset {self.name!r}: input_shape {self.input_shape} is not "
+                f"the flattened image_shape {self.image_shape}"
+            )
         object.__setattr__(self, "idx_files", MappingProxyType(dict(self.idx_files)))
         object.__setattr__(self, "md5", MappingProxyType(dict(self.md5)))
 
@@ -199,8 +202,7 @@ def get_dataset(name: str) -> DatasetSpec:
     for spec in _REGISTRY.values():
         if key == spec.name or key in spec.aliases:
             return spec
-    raise ValueError(f"unknown dataset {name!r}; registered datasets: "
-                     f"{', '.join(_REGISTRY)}")
+    raise ValueError(f"unknown dataset {name!r}; registered datasets: {', '.join(_REGISTRY)}")
 
 
 # ------------------------------------------------------------------ the datasets
@@ -210,74 +212,108 @@ _MNIST_FILES = {
     "test": IdxFiles("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
 
-register_dataset(DatasetSpec(
-    name="yinyang", title="Yin-Yang", n_classes=3, input_shape=(5,), kind="generated",
-    splits=("train", "validation", "test"),
-    notes="generated in code (snnjax.data.yinyang), bit-exact with the published split of "
-          "Kriener et al. 2021 (train 5000 / validation 1000 / test 1000, seeds 42 / 41 / "
-          "40); inputs are the 4 features (x, y, 1 - x, 1 - y) and a bias spike",
-))
+register_dataset(
+    DatasetSpec(
+        name="yinyang",
+        title="Yin-Yang",
+        n_classes=3,
+        input_shape=(5,),
+        kind="generated",
+        splits=("train", "validation", "test"),
+        notes="generated in code (snnjax.data.yinyang), bit-exact with the published split of "
+        "Kriener et al. 2021 (train 5000 / validation 1000 / test 1000, seeds 42 / 41 / "
+        "40); inputs are the 4 features (x, y, 1 - x, 1 - y) and a bias spike",
+    )
+)
 
-register_dataset(DatasetSpec(
-    name="mnist", title="MNIST", n_classes=10, input_shape=(784,), image_shape=(28, 28),
-    idx_files=_MNIST_FILES,
-    md5={
-        "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
-        "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
-        "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
-        "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
-    },
-    subdirs=("mnist", "MNIST/raw", "MNIST"), tfds_name="mnist",
-    download_hint=(
-        "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, "
-        "t10k-labels-idx1-ubyte.gz (e.g. from https://storage.googleapis.com/cvdf-datasets/mnist/)"
-    ),
-))
+register_dataset(
+    DatasetSpec(
+        name="mnist",
+        title="MNIST",
+        n_classes=10,
+        input_shape=(784,),
+        image_shape=(28, 28),
+        idx_files=_MNIST_FILES,
+        md5={
+            "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+            "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
+            "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+            "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
+        },
+        subdirs=("mnist", "MNIST/raw", "MNIST"),
+        tfds_name="mnist",
+        download_hint=(
+            "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, "
+            "t10k-labels-idx1-ubyte.gz (e.g. from https://storage.googleapis.com/cvdf-datasets/mnist/)"
+        ),
+    )
+)
 
-register_dataset(DatasetSpec(
-    name="fashion_mnist", title="Fashion-MNIST", n_classes=10, input_shape=(784,),
-    image_shape=(28, 28), aliases=("fashion-mnist", "fashionmnist"), idx_files=_MNIST_FILES,
-    md5={
-        "train-images-idx3-ubyte": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
-        "train-labels-idx1-ubyte": "9018921c3c673c538a1fc5bad174d6f9",
-        "t10k-images-idx3-ubyte": "8181f5470baa50b63fa0f6fddb340f0a",
-        "t10k-labels-idx1-ubyte": "15d484375f8d13e6eb1aabb0c3f46965",
-    },
-    subdirs=("fashion-mnist", "fashion_mnist", "FashionMNIST/raw", "FashionMNIST"),
-    system_dirs=("/usr/share/datasets/fashion-mnist",), tfds_name="fashion_mnist",
-    download_hint=(
-        "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, "
-        "t10k-labels-idx1-ubyte.gz (from https://github.com/zalandoresearch/fashion-mnist, "
-        "data/fashion/; on Debian/Ubuntu: apt-get install dataset-fashion-mnist)"
-    ),
-    notes="the Debian package dataset-fashion-mnist installs it into "
-          "/usr/share/datasets/fashion-mnist/",
-))
+register_dataset(
+    DatasetSpec(
+        name="fashion_mnist",
+        title="Fashion-MNIST",
+        n_classes=10,
+        input_shape=(784,),
+        image_shape=(28, 28),
+        aliases=("fashion-mnist", "fashionmnist"),
+        idx_files=_MNIST_FILES,
+        md5={
+            "train-images-idx3-ubyte": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
+            "train-labels-idx1-ubyte": "9018921c3c673c538a1fc5bad174d6f9",
+            "t10k-images-idx3-ubyte": "8181f5470baa50b63fa0f6fddb340f0a",
+            "t10k-labels-idx1-ubyte": "15d484375f8d13e6eb1aabb0c3f46965",
+        },
+        subdirs=("fashion-mnist", "fashion_mnist", "FashionMNIST/raw", "FashionMNIST"),
+        system_dirs=("/usr/share/datasets/fashion-mnist",),
+        tfds_name="fashion_mnist",
+        download_hint=(
+            "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, "
+            "t10k-labels-idx1-ubyte.gz (from https://github.com/zalandoresearch/fashion-mnist, "
+            "data/fashion/; on Debian/Ubuntu: apt-get install dataset-fashion-mnist)"
+        ),
+        notes="the Debian package dataset-fashion-mnist installs it into "
+        "/usr/share/datasets/fashion-mnist/",
+    )
+)
 
-register_dataset(DatasetSpec(
-    name="emnist", title="EMNIST Balanced", n_classes=47, input_shape=(784,),
-    image_shape=(28, 28), aliases=("emnist_balanced", "emnist/balanced"),
-    idx_files={
-        split: IdxFiles(f"emnist-balanced-{split}-images-idx3-ubyte",
-                        f"emnist-balanced-{split}-labels-idx1-ubyte")
-        for split in ("train", "test")
-    },
-    md5={  # EMNIST Balanced files have no known md5 (they load unverified)
-        "emnist-bymerge-test-images-idx3-ubyte": "faf1876b296b797b4891ee9bd35f388d",
-        "emnist-bymerge-test-labels-idx1-ubyte": "7648e443fa0e8f0efac7f8978ee42db4",
-    },
-    subdirs=("emnist", "EMNIST/raw", "EMNIST"), tfds_name="emnist/balanced", transposed=True,
-    standin=StandIn(
-        files=IdxFiles("emnist-bymerge-test-images-idx3-ubyte",
-                       "emnist-bymerge-test-labels-idx1-ubyte"),
-        train_size=100_000, description="EMNIST ByMerge test split",
-        not_with="emnist-balanced-"),
-    download_hint=(
-        "emnist-balanced-{train,test}-{images-idx3,labels-idx1}-ubyte.gz (inside gzip.zip "
-        "from https://www.nist.gov/itl/products-and-services/emnist-dataset)"
-    ),
-    notes="stand-in: the EMNIST ByMerge test split (116,323 real EMNIST samples over the "
-          "same 47 classes and label mapping as Balanced, 0-9 A-Z a b d e f g h n q r t, "
-          "but unbalanced) serves offline: its first 100,000 samples are 'train', the "
-          "remaining 16,323 'test'; results on it are not comparable with the Balanced split",
-))
+register_dataset(
+    DatasetSpec(
+        name="emnist",
+        title="EMNIST Balanced",
+        n_classes=47,
+        input_shape=(784,),
+        image_shape=(28, 28),
+        aliases=("emnist_balanced", "emnist/balanced"),
+        idx_files={
+            split: IdxFiles(
+                f"emnist-balanced-{split}-images-idx3-ubyte",
+                f"emnist-balanced-{split}-labels-idx1-ubyte",
+            )
+            for split in ("train", "test")
+        },
+        md5={  # EMNIST Balanced files have no known md5 (they load unverified)
+            "emnist-bymerge-test-images-idx3-ubyte": "faf1876b296b797b4891ee9bd35f388d",
+            "emnist-bymerge-test-labels-idx1-ubyte": "7648e443fa0e8f0efac7f8978ee42db4",
+        },
+        subdirs=("emnist", "EMNIST/raw", "EMNIST"),
+        tfds_name="emnist/balanced",
+        transposed=True,
+        standin=StandIn(
+            files=IdxFiles(
+                "emnist-bymerge-test-images-idx3-ubyte", "emnist-bymerge-test-labels-idx1-ubyte"
+            ),
+            train_size=100_000,
+            description="EMNIST ByMerge test split",
+            not_with="emnist-balanced-",
+        ),
+        download_hint=(
+            "emnist-balanced-{train,test}-{images-idx3,labels-idx1}-ubyte.gz (inside gzip.zip "
+            "from https://www.nist.gov/itl/products-and-services/emnist-dataset)"
+        ),
+        notes="stand-in: the EMNIST ByMerge test split (116,323 real EMNIST samples over the "
+        "same 47 classes and label mapping as Balanced, 0-9 A-Z a b d e f g h n q r t, "
+        "but unbalanced) serves offline: its first 100,000 samples are 'train', the "
+        "remaining 16,323 'test'; results on it are not comparable with the Balanced split",
+    )
+)

@@ -22,8 +22,7 @@ from jax.typing import ArrayLike
 __all__ = ["crossing_z"]
 
 
-def crossing_z(a: ArrayLike, b: ArrayLike, c: ArrayLike) -> tuple[jax.Array, jax.Array,
-                                                                 jax.Array]:
+def crossing_z(a: ArrayLike, b: ArrayLike, c: ArrayLike) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Smaller positive root of ``c z**2 - b z + a = 0`` and the slope term ``x``.
 
     Args:
@@ -38,7 +37,7 @@ def crossing_z(a: ArrayLike, b: ArrayLike, c: ArrayLike) -> tuple[jax.Array, jax
       and ``x`` is 1, so that nothing downstream (``log``, ``1/x``) produces NaN or inf.
 
     Example:
-      >>> z, x, ok = crossing_z(1.0, 3.0, 2.0)     # 2 z**2 - 3 z + 1 = 0: roots 1/2 and 1
+      >>> z, x, ok = crossing_z(1.0, 3.0, 2.0)  # 2 z**2 - 3 z + 1 = 0: roots 1/2 and 1
       >>> float(z), float(x), bool(ok)
       (0.5, 1.0, True)
     """

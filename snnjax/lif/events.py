@@ -38,8 +38,9 @@ def event_capacity(n_in: int, k_in: int, max_events: int | None) -> int:
     return n_slots if max_events is None else min(int(max_events), n_slots)
 
 
-def sort_events(input_times: ArrayLike, t_max: ArrayLike,
-                n_events: int) -> tuple[Events, jax.Array]:
+def sort_events(
+    input_times: ArrayLike, t_max: ArrayLike, n_events: int
+) -> tuple[Events, jax.Array]:
     """Merge the input spike trains of each sample into one time-sorted event list (XLA).
 
     Args:

@@ -42,8 +42,13 @@ class EventForward(NamedTuple):
     n_steps: jax.Array
 
 
-def make_event_forward(event_times: ArrayLike, times: ArrayLike, slope: ArrayLike,
-                       event_index: ArrayLike, n_spikes: ArrayLike) -> EventForward:
+def make_event_forward(
+    event_times: ArrayLike,
+    times: ArrayLike,
+    slope: ArrayLike,
+    event_index: ArrayLike,
+    n_spikes: ArrayLike,
+) -> EventForward:
     """Assemble an :class:`EventForward`, deriving the frame times and the step count.
 
     Args:
@@ -55,9 +60,17 @@ def make_event_forward(event_times: ArrayLike, times: ArrayLike, slope: ArrayLik
     batch = event_times.shape[0]
     frame_time = jnp.where(
         event_index >= 0,
-        jnp.take_along_axis(event_times, jnp.maximum(event_index, 0).reshape(batch, -1),
-                            axis=1).reshape(event_index.shape), 0.0)
+        jnp.take_along_axis(
+            event_times, jnp.maximum(event_index, 0).reshape(batch, -1), axis=1
+        ).reshape(event_index.shape),
+        0.0,
+    )
     n_steps = jnp.max(jnp.sum(jnp.isfinite(event_times), axis=1)).astype(jnp.int32)
-    return EventForward(times=jnp.asarray(times), n_spikes=jnp.asarray(n_spikes),
-                        event_index=event_index, slope=jnp.asarray(slope),
-                        frame_time=frame_time, n_steps=n_steps)
+    return EventForward(
+        times=jnp.asarray(times),
+        n_spikes=jnp.asarray(n_spikes),
+        event_index=event_index,
+        slope=jnp.asarray(slope),
+        frame_time=frame_time,
+        n_steps=n_steps,
+    )

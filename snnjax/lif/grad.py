@@ -51,8 +51,14 @@ class SpikeTimeResiduals(NamedTuple):
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(4, 5))
-def event_spike_times(events: Events, weights: jax.Array, params: LIFParams, t_max: jax.Array,
-                      max_spikes: int, backend: EventBackend) -> tuple[jax.Array, jax.Array]:
+def event_spike_times(
+    events: Events,
+    weights: jax.Array,
+    params: LIFParams,
+    t_max: jax.Array,
+    max_spikes: int,
+    backend: EventBackend,
+) -> tuple[jax.Array, jax.Array]:
     """Differentiable spike times of a layer driven by sorted events.
 
     Args:
@@ -74,8 +80,9 @@ def event_spike_times(events: Events, weights: jax.Array, params: LIFParams, t_m
 
 def _fwd(events, weights, params, t_max, max_spikes, backend):
     out = backend.forward(events, weights, params, t_max, max_spikes)
-    residuals = SpikeTimeResiduals(events=events, weights=weights, params=params, t_max=t_max,
-                                   forward=out)
+    residuals = SpikeTimeResiduals(
+        events=events, weights=weights, params=params, t_max=t_max, forward=out
+    )
     return (out.times, out.n_spikes), residuals
 
 
@@ -83,11 +90,9 @@ def _bwd(max_spikes, backend, residuals: SpikeTimeResiduals, cotangents):
     del max_spikes
     cot_times, _ = cotangents
     r = residuals
-    d_event_times, d_weights = backend.backward(r.events, r.weights, r.params, r.forward,
-                                                cot_times)
+    d_event_times, d_weights = backend.backward(r.events, r.weights, r.params, r.forward, cot_times)
     zeros = partial(jax.tree_util.tree_map, jnp.zeros_like)
-    return (Events(times=d_event_times, source=None), d_weights, zeros(r.params),
-            zeros(r.t_max))
+    return (Events(times=d_event_times, source=None), d_weights, zeros(r.params), zeros(r.t_max))
 
 
 event_spike_times.defvjp(_fwd, _bwd)
@@ -96,13 +101,18 @@ event_spike_times.defvjp(_fwd, _bwd)
 class _ErrorCarry(NamedTuple):
     """Running sum of the reverse scan of :func:`spike_errors`."""
 
-    s: jax.Array            # [B, N] sum_{n>k} kappa E_n / x_n, in the frame t_frame_next
+    s: jax.Array  # [B, N] sum_{n>k} kappa E_n / x_n, in the frame t_frame_next
     t_frame_next: jax.Array  # [B, N] frame of the last spike folded into s (inf: none)
 
 
-def spike_errors(cot_times: ArrayLike, times: ArrayLike, slope: ArrayLike,
-                 frame_time: ArrayLike, tau_mem: ArrayLike,
-                 kappa: ArrayLike) -> tuple[jax.Array, jax.Array]:
+def spike_errors(
+    cot_times: ArrayLike,
+    times: ArrayLike,
+    slope: ArrayLike,
+    frame_time: ArrayLike,
+    tau_mem: ArrayLike,
+    kappa: ArrayLike,
+) -> tuple[jax.Array, jax.Array]:
     """Total errors ``E_k`` of the stored spikes, including the paths through resets.
 
     Args:
@@ -133,9 +143,10 @@ def spike_errors(cot_times: ArrayLike, times: ArrayLike, slope: ArrayLike,
         tf_new = jnp.where(ok, tf_k, carry.t_frame_next)
         return _ErrorCarry(s=s_new, t_frame_next=tf_new), err
 
-    moved = [jnp.moveaxis(jnp.asarray(v), -1, 0)
-             for v in (e, z, slope, frame_time, valid, kap, tm)]
-    init = _ErrorCarry(s=jnp.zeros(times.shape[:-1], times.dtype),
-                       t_frame_next=jnp.full(times.shape[:-1], jnp.inf, times.dtype))
+    moved = [jnp.moveaxis(jnp.asarray(v), -1, 0) for v in (e, z, slope, frame_time, valid, kap, tm)]
+    init = _ErrorCarry(
+        s=jnp.zeros(times.shape[:-1], times.dtype),
+        t_frame_next=jnp.full(times.shape[:-1], jnp.inf, times.dtype),
+    )
     _, errors = jax.lax.scan(step, init, moved, reverse=True)
     return jnp.moveaxis(errors, 0, -1), z

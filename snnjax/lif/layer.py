@@ -53,8 +53,10 @@ def check_spike_times(times: ArrayLike, name: str = "input_times") -> None:
     if (arr < 0).any():
         raise ValueError(f"{name} contains negative spike times (min {arr.min()})")
     if arr.shape[-1] > 1 and (arr[..., 1:] < arr[..., :-1]).any():
-        raise ValueError(f"{name} must be sorted ascending along the last axis "
-                         "(spike slots of one neuron, +inf padding last)")
+        raise ValueError(
+            f"{name} must be sorted ascending along the last axis "
+            "(spike slots of one neuron, +inf padding last)"
+        )
 
 
 def checkify_spike_times(times: jax.Array, name: str = "input_times") -> None:
@@ -62,7 +64,9 @@ def checkify_spike_times(times: jax.Array, name: str = "input_times") -> None:
 
     Example:
       >>> from jax.experimental import checkify
-      >>> def f(t): checkify_spike_times(t); return t
+      >>> def f(t):
+      ...     checkify_spike_times(t)
+      ...     return t
       >>> err, _ = checkify.checkify(jax.jit(f))(jnp.array([[[-1.0]]]))
       >>> err.get() is not None
       True
@@ -75,9 +79,16 @@ def checkify_spike_times(times: jax.Array, name: str = "input_times") -> None:
         checkify.check(~jnp.any(times[..., 1:] < times[..., :-1]), f"{name} is not sorted")
 
 
-def lif_layer(input_times: ArrayLike, weights: ArrayLike, params: LIFParams, *,
-              max_spikes: int, t_max: ArrayLike, max_input_events: int | None = None,
-              backend: str | EventBackend | None = None) -> LayerOutput:
+def lif_layer(
+    input_times: ArrayLike,
+    weights: ArrayLike,
+    params: LIFParams,
+    *,
+    max_spikes: int,
+    t_max: ArrayLike,
+    max_input_events: int | None = None,
+    backend: str | EventBackend | None = None,
+) -> LayerOutput:
     """Exact spike times of a dense layer of LIF neurons (Bacho & Chu 2023; SPEC §1-4).
 
     Every input spike is an event; spike times are found in closed form between events
@@ -113,9 +124,10 @@ def lif_layer(input_times: ArrayLike, weights: ArrayLike, params: LIFParams, *,
 
     Example:
       >>> import jax.numpy as jnp, snnjax
-      >>> t_in = jnp.array([[[0.0]], [[0.01]]])            # 2 samples, 1 input, 1 slot
-      >>> out = snnjax.lif_layer(t_in, jnp.array([[3.0]]), snnjax.LIFParams(0.13, 0.2),
-      ...                        max_spikes=4, t_max=1.0)
+      >>> t_in = jnp.array([[[0.0]], [[0.01]]])  # 2 samples, 1 input, 1 slot
+      >>> out = snnjax.lif_layer(
+      ...     t_in, jnp.array([[3.0]]), snnjax.LIFParams(0.13, 0.2), max_spikes=4, t_max=1.0
+      ... )
       >>> out.times.shape
       (2, 1, 4)
     """
@@ -132,14 +144,18 @@ def lif_layer(input_times: ArrayLike, weights: ArrayLike, params: LIFParams, *,
     if weights.ndim != 2:
         raise ValueError(f"weights must be [n_in, n_out], got shape {weights.shape}")
     if input_times.shape[-2] != weights.shape[0]:
-        raise ValueError(f"input_times has {input_times.shape[-2]} input neurons "
-                         f"(shape {input_times.shape}) but weights has {weights.shape[0]} rows")
+        raise ValueError(
+            f"input_times has {input_times.shape[-2]} input neurons "
+            f"(shape {input_times.shape}) but weights has {weights.shape[0]} rows"
+        )
     if not isinstance(max_spikes, (int, np.integer)) or max_spikes < 1:
         raise ValueError(f"max_spikes must be a positive int (static), got {max_spikes!r}")
-    if max_input_events is not None and (not isinstance(max_input_events, (int, np.integer))
-                                         or max_input_events < 1):
-        raise ValueError(f"max_input_events must be a positive int or None, "
-                         f"got {max_input_events!r}")
+    if max_input_events is not None and (
+        not isinstance(max_input_events, (int, np.integer)) or max_input_events < 1
+    ):
+        raise ValueError(
+            f"max_input_events must be a positive int or None, got {max_input_events!r}"
+        )
     if _concrete(t_max) and not float(np.asarray(t_max)) > 0:
         raise ValueError(f"t_max must be > 0, got {t_max!r}")
     check_spike_times(input_times)
@@ -148,14 +164,27 @@ def lif_layer(input_times: ArrayLike, weights: ArrayLike, params: LIFParams, *,
 
     dtype = jnp.result_type(input_times.dtype, weights.dtype)
     chosen = resolve_backend(backend, dtype, params)
-    return _lif_layer(input_times.astype(dtype), weights.astype(dtype), params, t_max,
-                      int(max_spikes), max_input_events, chosen)
+    return _lif_layer(
+        input_times.astype(dtype),
+        weights.astype(dtype),
+        params,
+        t_max,
+        int(max_spikes),
+        max_input_events,
+        chosen,
+    )
 
 
 @partial(jax.jit, static_argnums=(4, 5, 6))
-def _lif_layer(input_times: jax.Array, weights: jax.Array, params: LIFParams, t_max: ArrayLike,
-               max_spikes: int, max_input_events: int | None,
-               backend: EventBackend) -> LayerOutput:
+def _lif_layer(
+    input_times: jax.Array,
+    weights: jax.Array,
+    params: LIFParams,
+    t_max: ArrayLike,
+    max_spikes: int,
+    max_input_events: int | None,
+    backend: EventBackend,
+) -> LayerOutput:
     """Jitted body of :func:`lif_layer` (so that eager calls are compiled once per shape)."""
     dtype = weights.dtype
     batch_shape = input_times.shape[:-2]
@@ -168,6 +197,8 @@ def _lif_layer(input_times: jax.Array, weights: jax.Array, params: LIFParams, t_
     times, n_spikes = event_spike_times(events, weights, params, t_max, max_spikes, backend)
     n_dropped = jnp.maximum(n_spikes - max_spikes, 0)
     n_out = weights.shape[1]
-    return LayerOutput(times=times.reshape(batch_shape + (n_out, max_spikes)),
-                       n_dropped=n_dropped.reshape(batch_shape + (n_out,)),
-                       n_input_overflow=n_overflow.reshape(batch_shape))
+    return LayerOutput(
+        times=times.reshape(batch_shape + (n_out, max_spikes)),
+        n_dropped=n_dropped.reshape(batch_shape + (n_out,)),
+        n_input_overflow=n_overflow.reshape(batch_shape),
+    )

@@ -27,7 +27,8 @@ def _is_concrete(x: Any) -> bool:
     if isinstance(x, jax.core.Tracer):
         return False
     return isinstance(x, (int, float, np.ndarray, np.generic, jax.Array)) and not isinstance(
-        x, bool)
+        x, bool
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,23 +54,32 @@ class LIFParams:
     theta: ArrayLike = 1.0
     delta_theta: ArrayLike | None = None
 
-    def __init__(self, tau_syn: ArrayLike = 0.13, theta: ArrayLike = 1.0,
-                 delta_theta: ArrayLike | None = None, tau_mem: ArrayLike | None = None):
+    def __init__(
+        self,
+        tau_syn: ArrayLike = 0.13,
+        theta: ArrayLike = 1.0,
+        delta_theta: ArrayLike | None = None,
+        tau_mem: ArrayLike | None = None,
+    ):
         if delta_theta is None:
             delta_theta = theta
-        for name, value in (("tau_syn", tau_syn), ("theta", theta),
-                            ("delta_theta", delta_theta)):
+        for name, value in (("tau_syn", tau_syn), ("theta", theta), ("delta_theta", delta_theta)):
             if _is_concrete(value):
                 arr = np.asarray(value)
                 if not np.issubdtype(arr.dtype, np.number):
                     raise TypeError(f"LIFParams.{name} must be numeric, got {arr.dtype}")
                 if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
                     raise ValueError(f"LIFParams.{name} must be finite and > 0, got {value!r}")
-        if (tau_mem is not None and _is_concrete(tau_mem) and _is_concrete(tau_syn)
-                and not np.allclose(np.asarray(tau_mem), 2 * np.asarray(tau_syn), rtol=1e-6)):
+        if (
+            tau_mem is not None
+            and _is_concrete(tau_mem)
+            and _is_concrete(tau_syn)
+            and not np.allclose(np.asarray(tau_mem), 2 * np.asarray(tau_syn), rtol=1e-6)
+        ):
             raise ValueError(
                 f"the closed-form LIF needs tau_mem == 2 * tau_syn; got tau_mem={tau_mem!r}, "
-                f"tau_syn={tau_syn!r}")
+                f"tau_syn={tau_syn!r}"
+            )
         object.__setattr__(self, "tau_syn", tau_syn)
         object.__setattr__(self, "theta", theta)
         object.__setattr__(self, "delta_theta", delta_theta)
@@ -97,5 +107,8 @@ def _unflatten(_, leaves) -> LIFParams:
 
 
 jax.tree_util.register_pytree_with_keys(
-    LIFParams, _flatten_with_keys, _unflatten,
-    flatten_func=lambda p: ([getattr(p, name) for name in _FIELDS], None))
+    LIFParams,
+    _flatten_with_keys,
+    _unflatten,
+    flatten_func=lambda p: ([getattr(p, name) for name in _FIELDS], None),
+)

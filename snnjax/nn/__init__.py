@@ -26,7 +26,7 @@ Example:
   >>> import jax, jax.numpy as jnp
   >>> from snnjax.nn import make_dense_network
   >>> net = make_dense_network(sizes=(5, 4, 2), thetas=(0.2, 0.5), max_spikes=(3, 3))
-  >>> x = jnp.full((2, 5, 1), 0.01)                           # [B, n_in, K_in]
+  >>> x = jnp.full((2, 5, 1), 0.01)  # [B, n_in, K_in]
   >>> params = net.init(jax.random.key(0), x)
   >>> jax.jit(net.apply)(params, x).times.shape
   (2, 2, 3)

@@ -103,13 +103,13 @@ def make_init(spec: Any) -> Initializer:
             return uniform_init(float(p), float(q))
         if name == "normal":
             return normal_init(float(p), float(q))
-    raise ValueError(f"init must be ('uniform', low, high), ('normal', mean, std) or a "
-                     f"callable, got {spec!r}")
+    raise ValueError(
+        f"init must be ('uniform', low, high), ('normal', mean, std) or a callable, got {spec!r}"
+    )
 
 
 def _lif_params(module) -> LIFParams:
-    return LIFParams(tau_syn=module.tau_syn, theta=module.theta,
-                     delta_theta=module.delta_theta)
+    return LIFParams(tau_syn=module.tau_syn, theta=module.theta, delta_theta=module.delta_theta)
 
 
 class LIFDense(nn.Module):
@@ -137,11 +137,11 @@ class LIFDense(nn.Module):
     Example:
       >>> import jax, jax.numpy as jnp
       >>> layer = LIFDense(features=3, max_spikes=2, theta=0.5)
-      >>> x = jnp.full((4, 5, 1), 0.01)                       # [B, n_in, K_in]
+      >>> x = jnp.full((4, 5, 1), 0.01)  # [B, n_in, K_in]
       >>> variables = layer.init(jax.random.key(0), x)
       >>> variables["params"]["kernel"].shape
       (5, 3)
-      >>> layer.apply(variables, x).times.shape               # [B, features, max_spikes]
+      >>> layer.apply(variables, x).times.shape  # [B, features, max_spikes]
       (4, 3, 2)
     """
 
@@ -170,13 +170,21 @@ class LIFDense(nn.Module):
         """
         input_times = jnp.asarray(input_times)
         if input_times.ndim < 2:
-            raise ValueError(f"LIFDense expects input_times [B, n_in, K_in], got shape "
-                             f"{input_times.shape}")
-        kernel = self.param("kernel", self.kernel_init,
-                            (input_times.shape[-2], self.features), self.param_dtype)
-        return lif_layer(input_times, kernel, _lif_params(self), max_spikes=self.max_spikes,
-                         t_max=self.t_max, max_input_events=self.max_input_events,
-                         backend=self.backend)
+            raise ValueError(
+                f"LIFDense expects input_times [B, n_in, K_in], got shape {input_times.shape}"
+            )
+        kernel = self.param(
+            "kernel", self.kernel_init, (input_times.shape[-2], self.features), self.param_dtype
+        )
+        return lif_layer(
+            input_times,
+            kernel,
+            _lif_params(self),
+            max_spikes=self.max_spikes,
+            t_max=self.t_max,
+            max_input_events=self.max_input_events,
+            backend=self.backend,
+        )
 
 
 def _pair(v, name: str) -> tuple[int, int]:
@@ -208,10 +216,9 @@ def conv_patches(input_times: jax.Array, kernel_size: Sequence[int]) -> jax.Arra
     height, width, channels, k_in = input_times.shape[-4:]
     out_h, out_w = height - kh + 1, width - kw + 1
     if out_h < 1 or out_w < 1:
-        raise ValueError(f"kernel_size {(kh, kw)} is larger than the input image "
-                         f"{(height, width)}")
-    rows = (np.arange(out_h)[:, None] + np.arange(kh)[None, :])  # [H', kh]
-    cols = (np.arange(out_w)[:, None] + np.arange(kw)[None, :])  # [W', kw]
+        raise ValueError(f"kernel_size {(kh, kw)} is larger than the input image {(height, width)}")
+    rows = np.arange(out_h)[:, None] + np.arange(kh)[None, :]  # [H', kh]
+    cols = np.arange(out_w)[:, None] + np.arange(kw)[None, :]  # [W', kw]
     # Gather rows then columns: [..., H', kh, W, C, K] -> [..., H', kh, W', kw, C, K].
     lead = input_times.ndim - 4
     x = jnp.take(input_times, rows.reshape(-1), axis=lead)
@@ -247,11 +254,11 @@ class LIFConv(nn.Module):
     Example:
       >>> import jax, jax.numpy as jnp
       >>> conv = LIFConv(features=4, kernel_size=(3, 3), max_spikes=1)
-      >>> x = jnp.full((2, 6, 6, 1, 1), 0.01)                 # [B, H, W, C, K_in]
+      >>> x = jnp.full((2, 6, 6, 1, 1), 0.01)  # [B, H, W, C, K_in]
       >>> variables = conv.init(jax.random.key(0), x)
       >>> variables["params"]["kernel"].shape
       (3, 3, 1, 4)
-      >>> conv.apply(variables, x).times.shape                # [B, H', W', features, K]
+      >>> conv.apply(variables, x).times.shape  # [B, H', W', features, K]
       (2, 4, 4, 4, 1)
     """
 
@@ -283,14 +290,22 @@ class LIFConv(nn.Module):
         """
         input_times = jnp.asarray(input_times)
         if input_times.ndim < 4:
-            raise ValueError(f"LIFConv expects input_times [B, H, W, C, K_in], got shape "
-                             f"{input_times.shape}")
+            raise ValueError(
+                f"LIFConv expects input_times [B, H, W, C, K_in], got shape {input_times.shape}"
+            )
         kh, kw = _pair(self.kernel_size, "kernel_size")
         channels = input_times.shape[-2]
-        kernel = self.param("kernel", self.kernel_init, (kh, kw, channels, self.features),
-                            self.param_dtype)
+        kernel = self.param(
+            "kernel", self.kernel_init, (kh, kw, channels, self.features), self.param_dtype
+        )
         patches = conv_patches(input_times, (kh, kw))
-        out = lif_layer(patches, kernel.reshape(kh * kw * channels, self.features),
-                        _lif_params(self), max_spikes=self.max_spikes, t_max=self.t_max,
-                        max_input_events=self.max_input_events, backend=self.backend)
+        out = lif_layer(
+            patches,
+            kernel.reshape(kh * kw * channels, self.features),
+            _lif_params(self),
+            max_spikes=self.max_spikes,
+            t_max=self.t_max,
+            max_input_events=self.max_input_events,
+            backend=self.backend,
+        )
         return out._replace(n_input_overflow=jnp.sum(out.n_input_overflow, axis=(-2, -1)))

@@ -12,8 +12,9 @@ raster plots.
 
 Example:
   >>> from snnjax.nn import make_dense_network, spiking_layer_names
-  >>> spiking_layer_names(make_dense_network(sizes=(5, 8, 8, 3), thetas=(1, 1, 1),
-  ...                                        max_spikes=(2, 2, 2)))
+  >>> spiking_layer_names(
+  ...     make_dense_network(sizes=(5, 8, 8, 3), thetas=(1, 1, 1), max_spikes=(2, 2, 2))
+  ... )
   ('hidden1', 'hidden2', 'output')
 """
 

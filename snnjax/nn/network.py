@@ -86,9 +86,10 @@ class SpikingNetwork(nn.Module):
 
     Example:
       >>> import jax, jax.numpy as jnp
-      >>> net = SpikingNetwork([LIFDense(4, max_spikes=2, theta=0.5),
-      ...                       LIFDense(2, max_spikes=3, theta=0.5)])
-      >>> x = jnp.full((3, 5, 1), 0.01)                       # [B, n_in, K_in]
+      >>> net = SpikingNetwork(
+      ...     [LIFDense(4, max_spikes=2, theta=0.5), LIFDense(2, max_spikes=3, theta=0.5)]
+      ... )
+      >>> x = jnp.full((3, 5, 1), 0.01)  # [B, n_in, K_in]
       >>> params = net.init(jax.random.key(0), x)
       >>> out = net.apply(params, x)
       >>> out.times.shape, [t.shape for t in out.layer_times], out.n_dropped[0].shape
@@ -111,11 +112,14 @@ class SpikingNetwork(nn.Module):
         """
         x = jnp.asarray(input_times)
         if x.ndim < 3:
-            raise ValueError(f"SpikingNetwork expects input_times [B, ..., K_in], got shape "
-                             f"{x.shape}")
+            raise ValueError(
+                f"SpikingNetwork expects input_times [B, ..., K_in], got shape {x.shape}"
+            )
         if self.input_shape is not None and tuple(x.shape[1:-1]) != tuple(self.input_shape):
-            raise ValueError(f"input_times has per-sample shape {tuple(x.shape[1:-1])} (without "
-                             f"the spike axis) but the network expects {tuple(self.input_shape)}")
+            raise ValueError(
+                f"input_times has per-sample shape {tuple(x.shape[1:-1])} (without "
+                f"the spike axis) but the network expects {tuple(self.input_shape)}"
+            )
         batch = x.shape[0]
         layer_times, dropped, overflow, pool_lost = [], [], [], []
         for layer in self.layers:
@@ -128,16 +132,22 @@ class SpikingNetwork(nn.Module):
                 pool_lost.append(pool_dropped(x, out))
             x = out
             layer_times.append(x)
-        return NetworkOutput(times=x, layer_times=tuple(layer_times), n_dropped=tuple(dropped),
-                             n_input_overflow=tuple(overflow), n_pool_dropped=tuple(pool_lost))
+        return NetworkOutput(
+            times=x,
+            layer_times=tuple(layer_times),
+            n_dropped=tuple(dropped),
+            n_input_overflow=tuple(overflow),
+            n_pool_dropped=tuple(pool_lost),
+        )
 
 
 _LAYER_TYPES = {"dense": LIFDense, "conv": LIFConv, "pool": SpikeUnionPool, "flatten": Flatten}
 _SPIKING = ("dense", "conv")
 
 
-def make_network(layers: Sequence[Mapping[str, Any]], input_shape: Sequence[int] | None = None,
-                 **defaults: Any) -> SpikingNetwork:
+def make_network(
+    layers: Sequence[Mapping[str, Any]], input_shape: Sequence[int] | None = None, **defaults: Any
+) -> SpikingNetwork:
     """Build a :class:`SpikingNetwork` from a config-friendly list of dicts.
 
     Args:
@@ -154,9 +164,19 @@ def make_network(layers: Sequence[Mapping[str, Any]], input_shape: Sequence[int]
       The network (unbound; call ``.init`` / ``.apply``).
 
     Example:
-      >>> net = make_network([{"type": "dense", "features": 8, "max_spikes": 5, "theta": 0.2},
-      ...                     {"type": "dense", "features": 2, "max_spikes": 5, "theta": 1.3,
-      ...                      "init": ["normal", 0.5, 0.1]}], t_max=0.2)
+      >>> net = make_network(
+      ...     [
+      ...         {"type": "dense", "features": 8, "max_spikes": 5, "theta": 0.2},
+      ...         {
+      ...             "type": "dense",
+      ...             "features": 2,
+      ...             "max_spikes": 5,
+      ...             "theta": 1.3,
+      ...             "init": ["normal", 0.5, 0.1],
+      ...         },
+      ...     ],
+      ...     t_max=0.2,
+      ... )
       >>> [type(m).__name__ for m in net.layers]
       ['LIFDense', 'LIFDense']
     """
@@ -165,8 +185,9 @@ def make_network(layers: Sequence[Mapping[str, Any]], input_shape: Sequence[int]
         spec = dict(spec)
         kind = spec.pop("type", None)
         if kind not in _LAYER_TYPES:
-            raise ValueError(f"layer {i}: 'type' must be one of {sorted(_LAYER_TYPES)}, "
-                             f"got {kind!r}")
+            raise ValueError(
+                f"layer {i}: 'type' must be one of {sorted(_LAYER_TYPES)}, got {kind!r}"
+            )
         if kind in _SPIKING:
             spec = {**defaults, **spec}
             if "init" in spec:
@@ -175,14 +196,14 @@ def make_network(layers: Sequence[Mapping[str, Any]], input_shape: Sequence[int]
             modules.append(_LAYER_TYPES[kind](**spec))
         except TypeError as err:
             raise ValueError(f"layer {i} ({kind}): {err}") from err
-    return SpikingNetwork(layers=tuple(modules),
-                          input_shape=None if input_shape is None else tuple(input_shape))
+    return SpikingNetwork(
+        layers=tuple(modules), input_shape=None if input_shape is None else tuple(input_shape)
+    )
 
 
 def _per_layer(value: Any, n: int, name: str, is_single=None) -> list:
     """Broadcast a scalar setting to ``n`` layers, or check a per-layer sequence."""
-    single = (is_single(value) if is_single is not None
-              else not isinstance(value, (list, tuple)))
+    single = is_single(value) if is_single is not None else not isinstance(value, (list, tuple))
     if single:
         return [value] * n
     if len(value) != n:
@@ -191,8 +212,9 @@ def _per_layer(value: Any, n: int, name: str, is_single=None) -> list:
 
 
 def _is_single_init(value) -> bool:
-    return callable(value) or (isinstance(value, (list, tuple)) and len(value) > 0
-                               and isinstance(value[0], str))
+    return callable(value) or (
+        isinstance(value, (list, tuple)) and len(value) > 0 and isinstance(value[0], str)
+    )
 
 
 def _layer_settings(n, thetas, max_spikes, tau_syn, init, delta_thetas, max_input_events):
@@ -204,19 +226,31 @@ def _layer_settings(n, thetas, max_spikes, tau_syn, init, delta_thetas, max_inpu
     inits = _per_layer(init, n, "init", _is_single_init)
     resets = _per_layer(delta_thetas, n, "delta_thetas")
     bounds = _per_layer(max_input_events, n, "max_input_events")
-    return [dict(max_spikes=int(max_spikes[i]), theta=thetas[i], delta_theta=resets[i],
-                 tau_syn=taus[i], init=inits[i], max_input_events=bounds[i]) for i in range(n)]
+    return [
+        dict(
+            max_spikes=int(max_spikes[i]),
+            theta=thetas[i],
+            delta_theta=resets[i],
+            tau_syn=taus[i],
+            init=inits[i],
+            max_input_events=bounds[i],
+        )
+        for i in range(n)
+    ]
 
 
-def make_dense_network(sizes: Sequence[int] = (784, 800, 10),
-                       thetas: Sequence[float] = (0.2, 1.3),
-                       max_spikes: Sequence[int] = (30, 30),
-                       tau_syn: float = 0.13, t_max: float = 0.2,
-                       init: Any = ("uniform", -1.0, 1.0),
-                       delta_thetas: Sequence[float] | None = None,
-                       max_input_events: int | Sequence[int | None] | None = None,
-                       param_dtype: Any = jnp.float32,
-                       backend: str | EventBackend | None = None) -> SpikingNetwork:
+def make_dense_network(
+    sizes: Sequence[int] = (784, 800, 10),
+    thetas: Sequence[float] = (0.2, 1.3),
+    max_spikes: Sequence[int] = (30, 30),
+    tau_syn: float = 0.13,
+    t_max: float = 0.2,
+    init: Any = ("uniform", -1.0, 1.0),
+    delta_thetas: Sequence[float] | None = None,
+    max_input_events: int | Sequence[int | None] | None = None,
+    param_dtype: Any = jnp.float32,
+    backend: str | EventBackend | None = None,
+) -> SpikingNetwork:
     """Fully connected spiking network ``sizes[0] -> ... -> sizes[-1]``.
 
     The defaults are the multi-spike MNIST network of Bacho & Chu (2023) (SPEC §6):
@@ -243,27 +277,30 @@ def make_dense_network(sizes: Sequence[int] = (784, 800, 10),
     n = len(sizes) - 1
     if n < 1:
         raise ValueError(f"sizes needs at least two entries, got {sizes!r}")
-    common = _layer_settings(n, thetas, max_spikes, tau_syn, init, delta_thetas,
-                             max_input_events)
+    common = _layer_settings(n, thetas, max_spikes, tau_syn, init, delta_thetas, max_input_events)
     spec = [dict(type="dense", features=int(sizes[i + 1]), **common[i]) for i in range(n)]
-    return make_network(spec, input_shape=(int(sizes[0]),), t_max=t_max,
-                        param_dtype=param_dtype, backend=backend)
+    return make_network(
+        spec, input_shape=(int(sizes[0]),), t_max=t_max, param_dtype=param_dtype, backend=backend
+    )
 
 
-def make_conv_network(input_shape: Sequence[int] = (28, 28, 1),
-                      conv_features: Sequence[int] = (15, 40),
-                      kernel_size: int | Sequence[int] = 5,
-                      pool_window: int = 2,
-                      dense_sizes: Sequence[int] = (300, 10),
-                      thetas: Sequence[float] = (0.04, 0.8, 0.6, 0.3),
-                      max_spikes: Sequence[int] = (1, 3, 10, 30),
-                      tau_syn: float = 0.13, t_max: float = 0.2,
-                      init: Any = ("uniform", -1.0, 1.0),
-                      delta_thetas: Sequence[float] | None = None,
-                      pool_max_spikes: int | None = None,
-                      max_input_events: int | Sequence[int | None] | None = None,
-                      param_dtype: Any = jnp.float32,
-                      backend: str | EventBackend | None = None) -> SpikingNetwork:
+def make_conv_network(
+    input_shape: Sequence[int] = (28, 28, 1),
+    conv_features: Sequence[int] = (15, 40),
+    kernel_size: int | Sequence[int] = 5,
+    pool_window: int = 2,
+    dense_sizes: Sequence[int] = (300, 10),
+    thetas: Sequence[float] = (0.04, 0.8, 0.6, 0.3),
+    max_spikes: Sequence[int] = (1, 3, 10, 30),
+    tau_syn: float = 0.13,
+    t_max: float = 0.2,
+    init: Any = ("uniform", -1.0, 1.0),
+    delta_thetas: Sequence[float] | None = None,
+    pool_max_spikes: int | None = None,
+    max_input_events: int | Sequence[int | None] | None = None,
+    param_dtype: Any = jnp.float32,
+    backend: str | EventBackend | None = None,
+) -> SpikingNetwork:
     """Convolutional spiking network: ``[conv -> pool] * len(conv_features) -> flatten ->
     dense * len(dense_sizes)``.
 
@@ -288,19 +325,20 @@ def make_conv_network(input_shape: Sequence[int] = (28, 28, 1),
     """
     n_conv, n_dense = len(conv_features), len(dense_sizes)
     n = n_conv + n_dense
-    settings = _layer_settings(n, thetas, max_spikes, tau_syn, init, delta_thetas,
-                               max_input_events)
+    settings = _layer_settings(n, thetas, max_spikes, tau_syn, init, delta_thetas, max_input_events)
     kernel = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
     spec = []
     for i in range(n):
         common = settings[i]
         if i < n_conv:
-            spec.append(dict(type="conv", features=int(conv_features[i]), kernel_size=kernel,
-                             **common))
+            spec.append(
+                dict(type="conv", features=int(conv_features[i]), kernel_size=kernel, **common)
+            )
             spec.append(dict(type="pool", window=pool_window, max_spikes=pool_max_spikes))
         else:
             if i == n_conv:
                 spec.append(dict(type="flatten"))
             spec.append(dict(type="dense", features=int(dense_sizes[i - n_conv]), **common))
-    return make_network(spec, input_shape=tuple(input_shape), t_max=t_max,
-                        param_dtype=param_dtype, backend=backend)
+    return make_network(
+        spec, input_shape=tuple(input_shape), t_max=t_max, param_dtype=param_dtype, backend=backend
+    )

@@ -29,8 +29,9 @@ def _window(window) -> tuple[int, int]:
     return window
 
 
-def spike_union_pool(times: jax.Array, window: int | Sequence[int] = 2,
-                     max_spikes: int | None = None) -> jax.Array:
+def spike_union_pool(
+    times: jax.Array, window: int | Sequence[int] = 2, max_spikes: int | None = None
+) -> jax.Array:
     """Spike-union pooling over non-overlapping ``window x window`` blocks.
 
     Args:
@@ -62,14 +63,17 @@ def spike_union_pool(times: jax.Array, window: int | Sequence[int] = 2,
     times = jnp.asarray(times)
     wh, ww = _window(window)
     if times.ndim < 4:
-        raise ValueError(f"spike_union_pool expects times [..., H, W, C, K], got shape "
-                         f"{times.shape}")
+        raise ValueError(
+            f"spike_union_pool expects times [..., H, W, C, K], got shape {times.shape}"
+        )
     if max_spikes is not None and (not isinstance(max_spikes, int) or max_spikes < 1):
         raise ValueError(f"max_spikes must be a positive int or None, got {max_spikes!r}")
     *lead, height, width, channels, k = times.shape
     if height % wh or width % ww:
-        raise ValueError(f"spike_union_pool: image {(height, width)} is not divisible by the "
-                         f"window {(wh, ww)}; crop or pad the input explicitly")
+        raise ValueError(
+            f"spike_union_pool: image {(height, width)} is not divisible by the "
+            f"window {(wh, ww)}; crop or pad the input explicitly"
+        )
     lead = tuple(lead)
     n = len(lead)
     x = times.reshape(lead + (height // wh, wh, width // ww, ww, channels, k))

@@ -39,18 +39,19 @@ def cell(v: Any) -> str:
     return f"{f:.4g}"
 
 
-def markdown_table(table: Mapping[str, Mapping[str, Any]], columns: Sequence[str],
-                   first: str) -> str:
+def markdown_table(
+    table: Mapping[str, Mapping[str, Any]], columns: Sequence[str], first: str
+) -> str:
     """``table`` as a Markdown table: header ``first | *columns``, one line per row."""
-    lines = ["| " + " | ".join([first, *columns]) + " |",
-             "|" + "---|" * (len(columns) + 1)]
+    lines = ["| " + " | ".join([first, *columns]) + " |", "|" + "---|" * (len(columns) + 1)]
     for row, vals in table.items():
         lines.append("| " + " | ".join([row, *(cell(vals.get(c)) for c in columns)]) + " |")
     return "\n".join(lines)
 
 
-def write_csv_table(path: Path, table: Mapping[str, Mapping[str, Any]],
-                    columns: Sequence[str], first: str) -> None:
+def write_csv_table(
+    path: Path, table: Mapping[str, Mapping[str, Any]], columns: Sequence[str], first: str
+) -> None:
     """``table`` as a CSV file: header ``first, *columns``; floats at full precision."""
     with open(path, "w", newline="") as f:
         w = csv.writer(f)

@@ -13,8 +13,8 @@ standard deviations, with the same random draws (common random numbers), and wri
 
 Example:
   >>> from snnjax.reports.convergence import convergence_report
-  >>> summary = convergence_report("runs/convergence", n_runs=100)        # doctest: +SKIP
-  >>> summary["count"]["mean solved"], summary["ttfs"]["mean solved"]   # doctest: +SKIP
+  >>> summary = convergence_report("runs/convergence", n_runs=100)  # doctest: +SKIP
+  >>> summary["count"]["mean solved"], summary["ttfs"]["mean solved"]  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -40,17 +40,25 @@ READOUTS = tuple((name, get_readout(name).label) for name in ("count", "ttfs"))
 def _summary(cmap) -> dict[str, float]:
     """Grid-wide numbers of one :class:`snnjax.analysis.ConvergenceMap`."""
     solved, final = np.asarray(cmap.solved), np.asarray(cmap.final)
-    return {"mean solved": float(solved.mean()),
-            "mean final": float(final.mean()),
-            "mean initial (untrained)": float(np.asarray(cmap.initial).mean()),
-            "cells with solved >= 0.9": float((solved >= 0.9).mean()),
-            "cells with solved >= 0.5": float((solved >= 0.5).mean()),
-            "cells with final >= 0.9": float((final >= 0.9).mean())}
+    return {
+        "mean solved": float(solved.mean()),
+        "mean final": float(final.mean()),
+        "mean initial (untrained)": float(np.asarray(cmap.initial).mean()),
+        "cells with solved >= 0.9": float((solved >= 0.9).mean()),
+        "cells with solved >= 0.5": float((solved >= 0.5).mean()),
+        "cells with final >= 0.9": float((final >= 0.9).mean()),
+    }
 
 
-def convergence_report(out_dir: str | os.PathLike[str], *, n_runs: int = 100,
-                       n_steps: int | None = None, seed: int = 0,
-                       command: str | None = None, log=None) -> dict[str, dict[str, float]]:
+def convergence_report(
+    out_dir: str | os.PathLike[str],
+    *,
+    n_runs: int = 100,
+    n_steps: int | None = None,
+    seed: int = 0,
+    command: str | None = None,
+    log=None,
+) -> dict[str, dict[str, float]]:
     """Toy convergence maps of both readouts, side by side, written into ``out_dir``.
 
     Args:
@@ -88,9 +96,17 @@ def convergence_report(out_dir: str | os.PathLike[str], *, n_runs: int = 100,
     _write_maps(maps, out, n_runs)
     _write_summary_csv(summaries, out)
     problem = analysis.toy_problem("count", **overrides)
-    (out / "report.md").write_text(_markdown(
-        maps, summaries, problem, n_runs=n_runs, seed=seed, command=command,
-        seconds=time.perf_counter() - t_start))
+    (out / "report.md").write_text(
+        _markdown(
+            maps,
+            summaries,
+            problem,
+            n_runs=n_runs,
+            seed=seed,
+            command=command,
+            seconds=time.perf_counter() - t_start,
+        )
+    )
     log(f"report written ({time.perf_counter() - t_start:.1f} s)")
     return summaries
 
@@ -102,8 +118,9 @@ def _measure(n_runs: int, seed: int, overrides: dict[str, Any], log) -> dict[str
     maps = {}
     for readout, _label in READOUTS:
         t0 = time.perf_counter()
-        maps[readout] = analysis.convergence_map(readout, n_runs=n_runs,
-                                                 key=jax.random.key(seed), **overrides)
+        maps[readout] = analysis.convergence_map(
+            readout, n_runs=n_runs, key=jax.random.key(seed), **overrides
+        )
         log(f"{readout}: convergence map ({time.perf_counter() - t0:.1f} s)")
     return maps
 
@@ -115,8 +132,11 @@ def _write_maps(maps: dict[str, Any], out: Path, n_runs: int) -> None:
     for readout, label in READOUTS:
         for value in ("solved", "final"):
             plot.plot_convergence_map(
-                maps[readout], out / f"plot_convergence_{readout}_{value}.png", value=value,
-                title=f"{label}: {value} ({n_runs} runs/cell)")
+                maps[readout],
+                out / f"plot_convergence_{readout}_{value}.png",
+                value=value,
+                title=f"{label}: {value} ({n_runs} runs/cell)",
+            )
 
 
 def _write_summary_csv(summaries: dict[str, dict[str, float]], out: Path) -> None:
@@ -128,33 +148,55 @@ def _write_summary_csv(summaries: dict[str, dict[str, float]], out: Path) -> Non
             w.writerow([measure, *(repr(summaries[r][measure]) for r in names)])
 
 
-def _markdown(maps: dict[str, Any], summaries: dict[str, dict[str, float]], problem, *,
-              n_runs: int, seed: int, command: str, seconds: float) -> str:
+def _markdown(
+    maps: dict[str, Any],
+    summaries: dict[str, dict[str, float]],
+    problem,
+    *,
+    n_runs: int,
+    seed: int,
+    command: str,
+    seconds: float,
+) -> str:
     """The text of ``report.md``: settings, the summary table, the maps."""
     names = [r for r, _ in READOUTS]
-    md = ["# Toy convergence map (Bacho & Chu 2023, SPEC §6)", "",
-          f"Command: `{command}`", "",
-          "Two samples that differ only in the order of two input spikes, one layer of 4 "
-          "inputs -> 2 LIF neurons, plain gradient descent "
-          f"(lr {problem.lr}, {problem.n_steps} steps) from "
-          f"w ~ N(mu, sigma); {n_runs} runs per cell on the grid mu, sigma in "
-          f"{{{', '.join(f'{v:g}' for v in maps['count'].means)}}}; the same standard-normal "
-          f"draws (seed {seed}) for every cell and both readouts. See "
-          "`snnjax.analysis.convergence` for the exact settings.", "",
-          "*solved*: share of runs that classify both samples correctly at some point of "
-          "training (the paper's map); *final*: correct after the last step; *initial*: "
-          "correct before training. Silent outputs count as wrong (the authors' readout "
-          "maps them to class 0).", "",
-          f"Wall time: {seconds:.1f} s.", "",
-          "## Summary over the grid", "",
-          "| measure | " + " | ".join(label for _, label in READOUTS) + " |",
-          "|---|" + "---|" * len(READOUTS)]
-    md += [f"| {measure} | " + " | ".join(f"{summaries[r][measure]:.3f}" for r in names) + " |"
-           for measure in summaries["count"]]
+    md = [
+        "# Toy convergence map (Bacho & Chu 2023, SPEC §6)",
+        "",
+        f"Command: `{command}`",
+        "",
+        "Two samples that differ only in the order of two input spikes, one layer of 4 "
+        "inputs -> 2 LIF neurons, plain gradient descent "
+        f"(lr {problem.lr}, {problem.n_steps} steps) from "
+        f"w ~ N(mu, sigma); {n_runs} runs per cell on the grid mu, sigma in "
+        f"{{{', '.join(f'{v:g}' for v in maps['count'].means)}}}; the same standard-normal "
+        f"draws (seed {seed}) for every cell and both readouts. See "
+        "`snnjax.analysis.convergence` for the exact settings.",
+        "",
+        "*solved*: share of runs that classify both samples correctly at some point of "
+        "training (the paper's map); *final*: correct after the last step; *initial*: "
+        "correct before training. Silent outputs count as wrong (the authors' readout "
+        "maps them to class 0).",
+        "",
+        f"Wall time: {seconds:.1f} s.",
+        "",
+        "## Summary over the grid",
+        "",
+        "| measure | " + " | ".join(label for _, label in READOUTS) + " |",
+        "|---|" + "---|" * len(READOUTS),
+    ]
+    md += [
+        f"| {measure} | " + " | ".join(f"{summaries[r][measure]:.3f}" for r in names) + " |"
+        for measure in summaries["count"]
+    ]
     md += ["", "CSV: `table_convergence_summary.csv`", "", "## Maps", ""]
     for readout, label in READOUTS:
         for value in ("solved", "final"):
             png = f"plot_convergence_{readout}_{value}.png"
-            md += [f"### {label}: {value}", "",
-                   f"![{readout} {value}]({png}) (data: `{png[:-4]}.csv`)", ""]
+            md += [
+                f"### {label}: {value}",
+                "",
+                f"![{readout} {value}]({png}) (data: `{png[:-4]}.csv`)",
+                "",
+            ]
     return "\n".join(md)

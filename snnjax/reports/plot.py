@@ -69,8 +69,9 @@ def _figure(n_rows: int = 1, n_cols: int = 1, size=(6.4, 4.2), **kw):
     return fig, axes
 
 
-def _finish(fig: Figure, files: PlotFiles, header: Sequence[str],
-            rows: Iterable[Sequence[Any]]) -> PlotFiles:
+def _finish(
+    fig: Figure, files: PlotFiles, header: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> PlotFiles:
     fig.savefig(files.png, dpi=120)
     with open(files.csv, "w", newline="") as f:
         writer = csv.writer(f)
@@ -91,8 +92,14 @@ def _fmt(v: Any) -> Any:
 # -------------------------------------------------------------------------- rasters
 
 
-def plot_spike_raster(layer_times: Sequence[Any], path, *, names: Sequence[str] | None = None,
-                      title: str | None = None, t_max: float | None = None) -> PlotFiles:
+def plot_spike_raster(
+    layer_times: Sequence[Any],
+    path,
+    *,
+    names: Sequence[str] | None = None,
+    title: str | None = None,
+    t_max: float | None = None,
+) -> PlotFiles:
     """Spike raster of one sample, one panel per layer (time in ms on the x axis).
 
     Args:
@@ -114,15 +121,26 @@ def plot_spike_raster(layer_times: Sequence[Any], path, *, names: Sequence[str] 
     if len(names) != len(trains):
         raise ValueError(f"{len(names)} names for {len(trains)} layers")
     heights = [max(1.0, min(4.0, t.reshape(-1, t.shape[-1]).shape[0] / 100)) for t in trains]
-    fig, axes = _figure(len(trains), 1, size=(7.0, 1.2 + 1.3 * sum(heights)), sharex=True,
-                        gridspec_kw={"height_ratios": heights})
+    fig, axes = _figure(
+        len(trains),
+        1,
+        size=(7.0, 1.2 + 1.3 * sum(heights)),
+        sharex=True,
+        gridspec_kw={"height_ratios": heights},
+    )
     rows = []
     for ax, name, t in zip(axes[:, 0], names, trains, strict=True):
         flat = t.reshape(-1, t.shape[-1])
         neuron, slot = np.nonzero(np.isfinite(flat))
         times = flat[neuron, slot]
-        ax.scatter(times * 1e3, neuron, s=4 if flat.shape[0] > 50 else 12, marker="|",
-                   color="k", linewidths=0.8)
+        ax.scatter(
+            times * 1e3,
+            neuron,
+            s=4 if flat.shape[0] > 50 else 12,
+            marker="|",
+            color="k",
+            linewidths=0.8,
+        )
         ax.set_ylim(-0.5, flat.shape[0] - 0.5)
         ax.yaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # indices
         ax.set_ylabel("neuron")
@@ -137,9 +155,16 @@ def plot_spike_raster(layer_times: Sequence[Any], path, *, names: Sequence[str] 
     return _finish(fig, files, ("layer", "neuron", "time_s"), rows)
 
 
-def plot_network_raster(model, params, sample_input, path, *, title: str | None = None,
-                        t_max: float | None = None,
-                        names: Sequence[str] | None = None) -> PlotFiles:
+def plot_network_raster(
+    model,
+    params,
+    sample_input,
+    path,
+    *,
+    title: str | None = None,
+    t_max: float | None = None,
+    names: Sequence[str] | None = None,
+) -> PlotFiles:
     """Run ``model`` on one sample and plot the input and every spiking layer's raster.
 
     Args:
@@ -160,19 +185,26 @@ def plot_network_raster(model, params, sample_input, path, *, title: str | None 
     trains = [x[0]] + [np.asarray(out.layer_times[i])[0] for i in spiking_layer_indices(model)]
     names = ["input", *layer_names(model)] if names is None else list(names)
     if len(names) != len(trains):
-        raise ValueError(f"names needs {len(trains)} entries (input + spiking layers), "
-                         f"got {len(names)}")
+        raise ValueError(
+            f"names needs {len(trains)} entries (input + spiking layers), got {len(names)}"
+        )
     return plot_spike_raster(trains, path, names=names, title=title, t_max=t_max)
 
 
 # ------------------------------------------------------------------ trade-off curves
 
 
-def plot_accuracy_vs_spikes(spikes: Sequence[float], accuracy: Sequence[float], path, *,
-                            labels: Sequence[str] | None = None,
-                            groups: Sequence[str] | None = None,
-                            xlabel: str = "spikes per sample",
-                            title: str | None = None, annotate: bool = False) -> PlotFiles:
+def plot_accuracy_vs_spikes(
+    spikes: Sequence[float],
+    accuracy: Sequence[float],
+    path,
+    *,
+    labels: Sequence[str] | None = None,
+    groups: Sequence[str] | None = None,
+    xlabel: str = "spikes per sample",
+    title: str | None = None,
+    annotate: bool = False,
+) -> PlotFiles:
     """Accuracy versus activity, one point per run (colour = group, e.g. TTFS / multi-spike).
 
     Args:
@@ -203,8 +235,7 @@ def plot_accuracy_vs_spikes(spikes: Sequence[float], accuracy: Sequence[float], 
         ax.scatter(s[sel], 100 * a[sel], label=g or None, s=30)
     if annotate:
         for x, y, text in zip(s, a, labels, strict=True):
-            ax.annotate(text, (x, 100 * y), textcoords="offset points", xytext=(4, 3),
-                        fontsize=7)
+            ax.annotate(text, (x, 100 * y), textcoords="offset points", xytext=(4, 3), fontsize=7)
     if any(groups):
         ax.legend(fontsize=8)
     ax.set_xlabel(xlabel)
@@ -216,8 +247,13 @@ def plot_accuracy_vs_spikes(spikes: Sequence[float], accuracy: Sequence[float], 
     return _finish(fig, files, ("run", "group", "spikes_per_sample", "accuracy"), rows)
 
 
-def plot_accuracy_vs_deadline(deadlines: Sequence[float], curves: Mapping[str, Sequence[float]],
-                              path, *, title: str | None = None) -> PlotFiles:
+def plot_accuracy_vs_deadline(
+    deadlines: Sequence[float],
+    curves: Mapping[str, Sequence[float]],
+    path,
+    *,
+    title: str | None = None,
+) -> PlotFiles:
     """Accuracy when outputs are truncated at a deadline, one curve per model.
 
     Args:
@@ -249,8 +285,9 @@ def plot_accuracy_vs_deadline(deadlines: Sequence[float], curves: Mapping[str, S
     return _finish(fig, files, ("series", "deadline_s", "accuracy"), rows)
 
 
-def plot_decision_times(decision_times: Mapping[str, Sequence[float]], path, *, bins: int = 40,
-                        title: str | None = None) -> PlotFiles:
+def plot_decision_times(
+    decision_times: Mapping[str, Sequence[float]], path, *, bins: int = 40, title: str | None = None
+) -> PlotFiles:
     """Histogram of decision times per model (undecided, ``inf``, samples are not drawn).
 
     Args:
@@ -271,8 +308,13 @@ def plot_decision_times(decision_times: Mapping[str, Sequence[float]], path, *, 
     rows = []
     for name, v in data.items():
         ok = np.isfinite(v)
-        ax.hist(v[ok] * 1e3, bins=edges, histtype="step", linewidth=1.5,
-                label=f"{name} (median {np.median(v[ok]) * 1e3:.1f} ms)" if ok.any() else name)
+        ax.hist(
+            v[ok] * 1e3,
+            bins=edges,
+            histtype="step",
+            linewidth=1.5,
+            label=f"{name} (median {np.median(v[ok]) * 1e3:.1f} ms)" if ok.any() else name,
+        )
         rows.extend((name, i, t) for i, t in enumerate(v))
     ax.set_xlabel("decision time (ms)")
     ax.set_ylabel("samples")
@@ -286,15 +328,29 @@ def _noise_curve(result: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     if hasattr(result, "levels"):
         per = getattr(result, "per_seed", None)
         n = int(np.shape(per)[1]) if per is not None else 0
-        return (np.asarray(result.levels, np.float64), np.asarray(result.mean, np.float64),
-                np.asarray(result.std, np.float64), n)
+        return (
+            np.asarray(result.levels, np.float64),
+            np.asarray(result.mean, np.float64),
+            np.asarray(result.std, np.float64),
+            n,
+        )
     levels, mean, std = result[:3]
-    return (np.asarray(levels, np.float64), np.asarray(mean, np.float64),
-            np.asarray(std, np.float64), 0)
+    return (
+        np.asarray(levels, np.float64),
+        np.asarray(mean, np.float64),
+        np.asarray(std, np.float64),
+        0,
+    )
 
 
-def plot_accuracy_vs_noise(results: Mapping[str, Any], path, *, xlabel: str = "noise level",
-                           level_scale: float = 1.0, title: str | None = None) -> PlotFiles:
+def plot_accuracy_vs_noise(
+    results: Mapping[str, Any],
+    path,
+    *,
+    xlabel: str = "noise level",
+    level_scale: float = 1.0,
+    title: str | None = None,
+) -> PlotFiles:
     """Accuracy (mean ± std over noise seeds) versus noise level, one curve per model.
 
     Args:
@@ -314,8 +370,7 @@ def plot_accuracy_vs_noise(results: Mapping[str, Any], path, *, xlabel: str = "n
     rows = []
     for name, res in results.items():
         lv, mean, std, n = _noise_curve(res)
-        ax.errorbar(lv * level_scale, 100 * mean, yerr=100 * std, marker="o", capsize=3,
-                    label=name)
+        ax.errorbar(lv * level_scale, 100 * mean, yerr=100 * std, marker="o", capsize=3, label=name)
         rows.extend((name, a, b, c, n) for a, b, c in zip(lv, mean, std, strict=True))
     ax.set_xlabel(xlabel)
     ax.set_ylabel("accuracy (%)")
@@ -323,12 +378,14 @@ def plot_accuracy_vs_noise(results: Mapping[str, Any], path, *, xlabel: str = "n
     ax.legend()
     if title:
         ax.set_title(title)
-    return _finish(fig, files, ("series", "level", "mean_accuracy", "std_accuracy", "n_seeds"),
-                   rows)
+    return _finish(
+        fig, files, ("series", "level", "mean_accuracy", "std_accuracy", "n_seeds"), rows
+    )
 
 
-def plot_convergence_map(cmap: Any, path, *, value: str = "solved",
-                         title: str | None = None) -> PlotFiles:
+def plot_convergence_map(
+    cmap: Any, path, *, value: str = "solved", title: str | None = None
+) -> PlotFiles:
     """Heat map of the toy convergence experiment (x: mean, y: std of the initial weights).
 
     Args:
@@ -349,25 +406,35 @@ def plot_convergence_map(cmap: Any, path, *, value: str = "solved",
     fig, axes = _figure(size=(5.6, 4.6))
     ax = axes[0, 0]
     step = lambda v: (v[1] - v[0]) if v.size > 1 else 1.0
-    extent = (means[0] - step(means) / 2, means[-1] + step(means) / 2,
-              stds[0] - step(stds) / 2, stds[-1] + step(stds) / 2)
-    im = ax.imshow(z.T, origin="lower", extent=extent, aspect="auto", vmin=0, vmax=1,
-                   cmap="viridis")
+    extent = (
+        means[0] - step(means) / 2,
+        means[-1] + step(means) / 2,
+        stds[0] - step(stds) / 2,
+        stds[-1] + step(stds) / 2,
+    )
+    im = ax.imshow(
+        z.T, origin="lower", extent=extent, aspect="auto", vmin=0, vmax=1, cmap="viridis"
+    )
     fig.colorbar(im, ax=ax, label=value.replace("_", " "))
     ax.set_xlabel("mean of initial weights")
     ax.set_ylabel("std of initial weights")
     ax.set_title(title or f"{cmap.readout}: {value.replace('_', ' ')} ({cmap.n_runs} runs/cell)")
     fields = ("solved", "final", "best_accuracy", "initial")
-    rows = [(means[i], stds[j], *(np.asarray(getattr(cmap, f))[i, j] for f in fields),
-             int(cmap.n_runs)) for i in range(means.size) for j in range(stds.size)]
+    rows = [
+        (means[i], stds[j], *(np.asarray(getattr(cmap, f))[i, j] for f in fields), int(cmap.n_runs))
+        for i in range(means.size)
+        for j in range(stds.size)
+    ]
     return _finish(fig, files, ("mean", "std", *fields, "n_runs"), rows)
 
 
-def plot_training_curves(runs: Mapping[str, Sequence[Mapping[str, Any]]] |
-                         Sequence[Mapping[str, Any]], path, *,
-                         metrics: Sequence[str] = ("train_accuracy", "validation_accuracy",
-                                                   "test_accuracy"),
-                         title: str | None = None) -> PlotFiles:
+def plot_training_curves(
+    runs: Mapping[str, Sequence[Mapping[str, Any]]] | Sequence[Mapping[str, Any]],
+    path,
+    *,
+    metrics: Sequence[str] = ("train_accuracy", "validation_accuracy", "test_accuracy"),
+    title: str | None = None,
+) -> PlotFiles:
     """Metrics versus epoch from ``metrics.jsonl`` rows, one panel per metric.
 
     Args:
@@ -392,14 +459,22 @@ def plot_training_curves(runs: Mapping[str, Sequence[Mapping[str, Any]]] |
     for m, ax in zip(metrics, axes[0], strict=True):
         scale = 100.0 if "accuracy" in m else 1.0
         for name, run_rows in runs.items():
-            pts = [(r["epoch"], float(r[m])) for r in run_rows
-                   if isinstance(r.get(m), (int, float)) and not isinstance(r.get(m), bool)]
+            pts = [
+                (r["epoch"], float(r[m]))
+                for r in run_rows
+                if isinstance(r.get(m), (int, float)) and not isinstance(r.get(m), bool)
+            ]
             if not pts:
                 continue
             e, v = np.array(pts, np.float64).T
             # markers (not bare lines) for short runs: a one-epoch curve is a visible point
-            ax.plot(e, scale * v, marker="o" if len(pts) < 40 else None,
-                    markersize=6 if len(pts) == 1 else 4, label=name)
+            ax.plot(
+                e,
+                scale * v,
+                marker="o" if len(pts) < 40 else None,
+                markersize=6 if len(pts) == 1 else 4,
+                label=name,
+            )
             rows.extend((name, ee, m, vv) for ee, vv in pts)
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))

@@ -33,18 +33,18 @@ The report is three steps, each usable on its own:
 Example:
   >>> from snnjax.reports.tradeoffs import tradeoff_report
   >>> tables = tradeoff_report(["runs/yy_count", "runs/yy_ttfs"], "runs/report")  # doctest: +SKIP
-  >>> tables["performance"]["accuracy"]                                          # doctest: +SKIP
+  >>> tables["performance"]["accuracy"]  # doctest: +SKIP
   {'yy_count': 0.928, 'yy_ttfs': 0.959}
 
   The measurements alone, in a notebook (nothing is written):
 
   >>> from snnjax.reports.tradeoffs import load_runs, measure_tradeoffs
   >>> runs = load_runs(["runs/yy_count", "runs/yy_ttfs"], n_samples=500)  # doctest: +SKIP
-  >>> m = measure_tradeoffs(runs, noise_seeds=4)                          # doctest: +SKIP
-  >>> m.tables["latency"]["decision time median (ms)"]                    # doctest: +SKIP
+  >>> m = measure_tradeoffs(runs, noise_seeds=4)  # doctest: +SKIP
+  >>> m.tables["latency"]["decision time median (ms)"]  # doctest: +SKIP
   {'yy_count': 61.2, 'yy_ttfs': 38.5}
-  >>> m.noise["input_jitter"]["yy_ttfs"].mean     # RobustnessResult      # doctest: +SKIP
-  >>> m.deadline_accuracy["yy_count"]   # [41] accuracy at m.deadlines (s)  # doctest: +SKIP
+  >>> m.noise["input_jitter"]["yy_ttfs"].mean  # RobustnessResult      # doctest: +SKIP
+  >>> m.deadline_accuracy["yy_count"]  # [41] accuracy at m.deadlines (s)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -87,9 +87,11 @@ WEIGHT_NOISE_LEVELS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
 """Relative sigmas of multiplicative Gaussian weight noise."""
 N_DEADLINES = 41
 
-_NOISES = (Noise("input_jitter", JITTER_LEVELS_S, "input jitter sigma (ms)", 1e3),
-           Noise("input_deletion", DELETION_LEVELS, "input deletion probability", 1.0),
-           Noise("weight_noise", WEIGHT_NOISE_LEVELS, "relative weight noise sigma", 1.0))
+_NOISES = (
+    Noise("input_jitter", JITTER_LEVELS_S, "input jitter sigma (ms)", 1e3),
+    Noise("input_deletion", DELETION_LEVELS, "input deletion probability", 1.0),
+    Noise("weight_noise", WEIGHT_NOISE_LEVELS, "relative weight noise sigma", 1.0),
+)
 
 
 def _silent(_msg: str) -> None:
@@ -144,9 +146,15 @@ def _check_run_dir(run_dir: Path) -> None:
         raise FileNotFoundError(f"{run_dir} has no checkpoints/ (was it trained?)")
 
 
-def load_trained_run(run_dir: str | os.PathLike[str], *, data_dir=None, split: str = "test",
-                     n_samples: int | None = None, checkpoint: str = "best",
-                     name: str | None = None) -> LoadedRun:
+def load_trained_run(
+    run_dir: str | os.PathLike[str],
+    *,
+    data_dir=None,
+    split: str = "test",
+    n_samples: int | None = None,
+    checkpoint: str = "best",
+    name: str | None = None,
+) -> LoadedRun:
     """Load a run's config, checkpoint parameters and data split (encoded as in training).
 
     Raises:
@@ -177,17 +185,30 @@ def load_trained_run(run_dir: str | os.PathLike[str], *, data_dir=None, split: s
     n = len(ds) if n_samples is None else min(int(n_samples), len(ds))
     files = RunDir(run)
     return LoadedRun(
-        name=name or run.resolve().name, run_dir=run, config=config, model=restored.model,
-        params=restored.params, epoch=restored.epoch,
+        name=name or run.resolve().name,
+        run_dir=run,
+        config=config,
+        model=restored.model,
+        params=restored.params,
+        epoch=restored.epoch,
         readout=get_readout(config.loss).name,
-        input_times=np.asarray(ds.times[:n]), labels=np.asarray(ds.labels[:n]),
-        metrics=files.read_metrics(), results=files.read_results(missing_ok=True),
-        split=split, checkpoint=checkpoint)
+        input_times=np.asarray(ds.times[:n]),
+        labels=np.asarray(ds.labels[:n]),
+        metrics=files.read_metrics(),
+        results=files.read_results(missing_ok=True),
+        split=split,
+        checkpoint=checkpoint,
+    )
 
 
-def load_runs(run_dirs: Sequence[str | os.PathLike[str]], *,
-              data_dir: str | os.PathLike[str] | None = None, split: str = "test",
-              n_samples: int | None = None, checkpoint: str = "best") -> list[LoadedRun]:
+def load_runs(
+    run_dirs: Sequence[str | os.PathLike[str]],
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    split: str = "test",
+    n_samples: int | None = None,
+    checkpoint: str = "best",
+) -> list[LoadedRun]:
     """Load several runs for a comparison (:func:`load_trained_run` each), named after their
     directories (made unique: ``run``, ``run-2``, ...); every directory is checked first.
 
@@ -200,9 +221,12 @@ def load_runs(run_dirs: Sequence[str | os.PathLike[str]], *,
     paths = [Path(p) for p in run_dirs]
     for p in paths:
         _check_run_dir(p)
-    return [load_trained_run(p, data_dir=data_dir, split=split, n_samples=n_samples,
-                             checkpoint=checkpoint, name=name)
-            for p, name in zip(paths, _unique_names(paths), strict=True)]
+    return [
+        load_trained_run(
+            p, data_dir=data_dir, split=split, n_samples=n_samples, checkpoint=checkpoint, name=name
+        )
+        for p, name in zip(paths, _unique_names(paths), strict=True)
+    ]
 
 
 def _unique_names(paths: Sequence[Path]) -> list[str]:
@@ -247,8 +271,9 @@ def seed_groups(configs: Sequence[Any], names: Sequence[str]) -> dict[str, list[
         label = d["name"]
         siblings = by_name[d["name"]]
         if len(siblings) > 1:
-            differ = sorted(k for k in d if k != "description"
-                            and any(o.get(k) != d[k] for o in siblings))
+            differ = sorted(
+                k for k in d if k != "description" and any(o.get(k) != d[k] for o in siblings)
+            )
 
             def show(v):
                 if isinstance(v, (list, tuple)):
@@ -258,8 +283,6 @@ def seed_groups(configs: Sequence[Any], names: Sequence[str]) -> dict[str, list[
             label += " (" + ", ".join(f"{k}={show(d[k])}" for k in differ) + ")"
         out[label] = members
     return out
-
-
 
 
 # ------------------------------------------------------------------------- measuring
@@ -326,9 +349,14 @@ class TradeoffMeasurements:
         return self.runs[0].checkpoint
 
 
-def measure_tradeoffs(runs: Sequence[LoadedRun], *, noise_seeds: int = 20, key: int = 0,
-                      log: Callable[[str], None] | None = None,
-                      seconds: float = 0.0) -> TradeoffMeasurements:
+def measure_tradeoffs(
+    runs: Sequence[LoadedRun],
+    *,
+    noise_seeds: int = 20,
+    key: int = 0,
+    log: Callable[[str], None] | None = None,
+    seconds: float = 0.0,
+) -> TradeoffMeasurements:
     """Measure loaded runs side by side; writes no file (for notebooks and scripts).
 
     Args:
@@ -360,35 +388,56 @@ def measure_tradeoffs(runs: Sequence[LoadedRun], *, noise_seeds: int = 20, key: 
     noise: dict[str, dict[str, Any]] = {n.kind: {} for n in _NOISES}
     for r in runs:
         t0 = time.perf_counter()
-        ev = analysis.evaluate_tradeoffs(r.model, {"params": r.params}, r.input_times, r.labels,
-                                         r.readout, batch_size=r.config.eval_batch_size)
+        ev = analysis.evaluate_tradeoffs(
+            r.model,
+            {"params": r.params},
+            r.input_times,
+            r.labels,
+            r.readout,
+            batch_size=r.config.eval_batch_size,
+        )
         sweeps = _measure.robustness_sweeps(r, _NOISES, noise_seeds, key, log)
         evaluations[r.name] = ev
         for kind, res in sweeps.items():
             noise[kind][r.name] = res
         _measure.add_column(tables, r.name, _measure.run_rows(r, ev, sweeps, _NOISES))
-        log(f"{r.name}: measured on {len(r.labels)} {r.split} samples "
-            f"({time.perf_counter() - t0:.1f} s)")
+        log(
+            f"{r.name}: measured on {len(r.labels)} {r.split} samples "
+            f"({time.perf_counter() - t0:.1f} s)"
+        )
     target, common_row = _measure.common_target_row(tables, runs)
     deadlines, curves = _measure.deadline_curves(tables, runs, evaluations, N_DEADLINES)
     groups = seed_groups([r.config for r in runs], names)
     group_curves = {}
     if any(len(members) > 1 for members in groups.values()):
-        group_curves = _measure.seed_group_tables(tables, runs, groups, noise, _NOISES,
-                                                  common_row)
+        group_curves = _measure.seed_group_tables(tables, runs, groups, noise, _NOISES, common_row)
     return TradeoffMeasurements(
-        runs=list(runs), tables=tables, evaluations=evaluations, noise=noise,
-        deadlines=deadlines, deadline_accuracy=curves, groups=groups,
-        group_curves=group_curves, common_target=target, noise_seeds=int(noise_seeds),
-        key=key, noises=_NOISES, seconds=seconds + time.perf_counter() - t_start)
+        runs=list(runs),
+        tables=tables,
+        evaluations=evaluations,
+        noise=noise,
+        deadlines=deadlines,
+        deadline_accuracy=curves,
+        groups=groups,
+        group_curves=group_curves,
+        common_target=target,
+        noise_seeds=int(noise_seeds),
+        key=key,
+        noises=_NOISES,
+        seconds=seconds + time.perf_counter() - t_start,
+    )
 
 
 # --------------------------------------------------------------------------- writing
 
 
-def write_tradeoff_report(measurements: TradeoffMeasurements,
-                          out_dir: str | os.PathLike[str], *, command: str | None = None,
-                          log: Callable[[str], None] | None = None) -> Path:
+def write_tradeoff_report(
+    measurements: TradeoffMeasurements,
+    out_dir: str | os.PathLike[str],
+    *,
+    command: str | None = None,
+    log: Callable[[str], None] | None = None,
+) -> Path:
     """Write the tables (CSV), the plots (PNG + CSV) and ``report.md`` into ``out_dir``.
 
     Args:
@@ -407,19 +456,28 @@ def write_tradeoff_report(measurements: TradeoffMeasurements,
     plots = _write.write_plots(measurements, out)
     _write.write_tables(measurements, out)
     seconds = measurements.seconds + time.perf_counter() - t_start
-    text = _write.report_markdown(measurements, plots,
-                                  invoked_command() if command is None else command, seconds)
+    text = _write.report_markdown(
+        measurements, plots, invoked_command() if command is None else command, seconds
+    )
     path = out / "report.md"
     path.write_text(text)
     log(f"report written ({measurements.seconds + time.perf_counter() - t_start:.1f} s)")
     return path
 
 
-def tradeoff_report(run_dirs: Sequence[str | os.PathLike[str]], out_dir: str | os.PathLike[str],
-                    *, data_dir: str | os.PathLike[str] | None = None, split: str = "test",
-                    n_samples: int | None = None, noise_seeds: int = 20,
-                    checkpoint: str = "best", command: str | None = None,
-                    key: int = 0, log=None) -> dict[str, dict[str, dict[str, Any]]]:
+def tradeoff_report(
+    run_dirs: Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    split: str = "test",
+    n_samples: int | None = None,
+    noise_seeds: int = 20,
+    checkpoint: str = "best",
+    command: str | None = None,
+    key: int = 0,
+    log=None,
+) -> dict[str, dict[str, dict[str, Any]]]:
     """Compare trained runs side by side and write a report into ``out_dir``.
 
     :func:`load_runs`, then :func:`measure_tradeoffs`, then :func:`write_tradeoff_report`.
@@ -453,9 +511,11 @@ def tradeoff_report(run_dirs: Sequence[str | os.PathLike[str]], out_dir: str | o
     if noise_seeds < 1:
         raise ValueError(f"noise_seeds must be >= 1, got {noise_seeds}")
     t_start = time.perf_counter()
-    runs = load_runs(run_dirs, data_dir=data_dir, split=split, n_samples=n_samples,
-                     checkpoint=checkpoint)
-    measurements = measure_tradeoffs(runs, noise_seeds=noise_seeds, key=key, log=log,
-                                     seconds=time.perf_counter() - t_start)
+    runs = load_runs(
+        run_dirs, data_dir=data_dir, split=split, n_samples=n_samples, checkpoint=checkpoint
+    )
+    measurements = measure_tradeoffs(
+        runs, noise_seeds=noise_seeds, key=key, log=log, seconds=time.perf_counter() - t_start
+    )
     write_tradeoff_report(measurements, out_dir, command=command, log=log)
     return measurements.tables

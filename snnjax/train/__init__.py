@@ -22,7 +22,7 @@ Example:
   >>> from snnjax.configs import get_config
   >>> from snnjax.train import train
   >>> results = train(get_config("yinyang_multispike"), "runs/yy")  # doctest: +SKIP
-  >>> results["test_accuracy"], results["spikes_per_sample"]         # doctest: +SKIP
+  >>> results["test_accuracy"], results["spikes_per_sample"]  # doctest: +SKIP
 """
 
 from snnjax.train.checkpoint import CheckpointError, RunCheckpoints

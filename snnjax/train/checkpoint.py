@@ -70,8 +70,9 @@ class RunCheckpoints:
         training meanwhile is not disturbed.
     """
 
-    def __init__(self, directory: str | os.PathLike[str], keep: int = 2, *,
-                 read_only: bool = False):
+    def __init__(
+        self, directory: str | os.PathLike[str], keep: int = 2, *, read_only: bool = False
+    ):
         self.directory = os.path.abspath(os.fspath(directory))
         self._managers: dict[str, ocp.CheckpointManager] = {}
         self._keep = {"last": int(keep), "best": 1}
@@ -83,10 +84,15 @@ class RunCheckpoints:
             # interrupted (its step is not committed, so it is not a checkpoint).
             writable = not self._read_only
             options = ocp.CheckpointManagerOptions(
-                max_to_keep=self._keep[kind], create=writable, read_only=self._read_only,
-                enable_async_checkpointing=False, cleanup_tmp_directories=writable)
+                max_to_keep=self._keep[kind],
+                create=writable,
+                read_only=self._read_only,
+                enable_async_checkpointing=False,
+                cleanup_tmp_directories=writable,
+            )
             self._managers[kind] = ocp.CheckpointManager(
-                os.path.join(self.directory, kind), options=options)
+                os.path.join(self.directory, kind), options=options
+            )
         return self._managers[kind]
 
     def path(self, kind: str, epoch: int) -> str:
@@ -110,9 +116,13 @@ class RunCheckpoints:
         (waits until written)."""
         meta = {**meta, CHECKSUM_KEY: state_checksum(state)}
         mngr = self._manager(kind)
-        mngr.save(epoch, args=ocp.args.Composite(
-            state=ocp.args.StandardSave(_to_tree(state)), meta=ocp.args.JsonSave(meta)),
-            force=True)
+        mngr.save(
+            epoch,
+            args=ocp.args.Composite(
+                state=ocp.args.StandardSave(_to_tree(state)), meta=ocp.args.JsonSave(meta)
+            ),
+            force=True,
+        )
         mngr.wait_until_finished()
 
     def meta(self, kind: str, epoch: int | None = None) -> dict[str, Any]:
@@ -127,20 +137,26 @@ class RunCheckpoints:
             raise FileNotFoundError(f"no {kind!r} checkpoint in {self.directory}")
         try:
             restored = self._manager(kind).restore(
-                epoch, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))
+                epoch, args=ocp.args.Composite(meta=ocp.args.JsonRestore())
+            )
         except Exception as err:
-            raise CheckpointError(f"checkpoint {self.path(kind, epoch)} cannot be read: "
-                                  f"{err}; {self._way_on(kind, epoch)}") from err
+            raise CheckpointError(
+                f"checkpoint {self.path(kind, epoch)} cannot be read: "
+                f"{err}; {self._way_on(kind, epoch)}"
+            ) from err
         return dict(restored["meta"])
 
     def _way_on(self, kind: str, epoch: int) -> str:
         other = "best" if kind == "last" else "last"
-        return (f"evaluate the other checkpoint (snnjax eval --checkpoint {other}), or delete "
-                f"{self.path(kind, epoch)} (training then resumes from the newest checkpoint "
-                "left)")
+        return (
+            f"evaluate the other checkpoint (snnjax eval --checkpoint {other}), or delete "
+            f"{self.path(kind, epoch)} (training then resumes from the newest checkpoint "
+            "left)"
+        )
 
-    def restore(self, kind: str, like: TrainState, epoch: int | None = None
-                ) -> tuple[TrainState, dict[str, Any]]:
+    def restore(
+        self, kind: str, like: TrainState, epoch: int | None = None
+    ) -> tuple[TrainState, dict[str, Any]]:
         """Restore ``kind`` (newest epoch unless given) into the structure of ``like``.
 
         Returns:
@@ -156,8 +172,12 @@ class RunCheckpoints:
             raise FileNotFoundError(f"no {kind!r} checkpoint in {self.directory}")
         abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, _to_tree(like))
         try:
-            restored = self._manager(kind).restore(epoch, args=ocp.args.Composite(
-                state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()))
+            restored = self._manager(kind).restore(
+                epoch,
+                args=ocp.args.Composite(
+                    state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()
+                ),
+            )
         except FileNotFoundError:
             raise
         except Exception as err:
@@ -166,14 +186,16 @@ class RunCheckpoints:
             raise CheckpointError(
                 f"checkpoint {self.path(kind, epoch)} cannot be read (damaged, or not a "
                 f"checkpoint of this run's network): {reason}; "
-                f"{self._way_on(kind, epoch)}") from err
+                f"{self._way_on(kind, epoch)}"
+            ) from err
         tree, meta = restored["state"], dict(restored["meta"])
         state = TrainState(tree["params"], tree["opt_state"], tree["step"])
         expected = meta.get(CHECKSUM_KEY)  # absent in checkpoints of older versions
         if expected is not None and state_checksum(state) != expected:
             raise CheckpointError(
                 f"checkpoint {self.path(kind, epoch)} is damaged: its arrays do not match "
-                f"the checksum saved with them; {self._way_on(kind, epoch)}")
+                f"the checksum saved with them; {self._way_on(kind, epoch)}"
+            )
         return state, meta
 
     def close(self) -> None:

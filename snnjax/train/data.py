@@ -30,8 +30,10 @@ from snnjax.encoding import latency_encode
 __all__ = ["SpikeDataset", "DataSplits", "prepare_data", "yinyang_source"]
 
 #: Provenance of the generated Yin-Yang arrays.
-YINYANG_SOURCE = ("generated: Yin-Yang (Kriener et al. 2021), published procedure and seeds "
-                  "(train 42, validation 41, test 40)")
+YINYANG_SOURCE = (
+    "generated: Yin-Yang (Kriener et al. 2021), published procedure and seeds "
+    "(train 42, validation 41, test 40)"
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,15 +99,20 @@ def _subset(times: np.ndarray, labels: np.ndarray, n: int | None):
 def _encode_images(images: np.ndarray, config: ExperimentConfig) -> np.ndarray:
     if config.architecture == "conv":
         # [N, 28, 28] -> [N, 28, 28, 1 channel, 1 slot]
-        times = latency_encode(images[..., None], t_window=config.t_window, image_ndim=3,
-                               flatten=False)
+        times = latency_encode(
+            images[..., None], t_window=config.t_window, image_ndim=3, flatten=False
+        )
     else:
         times = latency_encode(images, t_window=config.t_window)  # [N, 784, 1]
     return np.asarray(times, dtype=np.float32)
 
 
-def prepare_data(config: ExperimentConfig, data_dir: str | os.PathLike[str] | None = None,
-                 *, splits: tuple[str, ...] = ("train", "validation", "test")) -> DataSplits:
+def prepare_data(
+    config: ExperimentConfig,
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    splits: tuple[str, ...] = ("train", "validation", "test"),
+) -> DataSplits:
     """Load and encode the dataset of ``config``.
 
     Args:
@@ -134,21 +141,30 @@ def prepare_data(config: ExperimentConfig, data_dir: str | os.PathLike[str] | No
         source, parts = _image_splits(config, want, data_dir)
     for name in ("train", "validation", "test"):
         if name not in parts:
-            parts[name] = SpikeDataset(np.zeros((0, *input_shape, 1), np.float32),
-                                       np.zeros((0,), np.int32), name)
+            parts[name] = SpikeDataset(
+                np.zeros((0, *input_shape, 1), np.float32), np.zeros((0,), np.int32), name
+            )
 
     if config.architecture == "dense" and config.sizes[0] != input_shape[0]:
         raise ValueError(
             f"config {config.name!r}: the network has {config.sizes[0]} inputs (sizes[0]) but "
-            f"{config.dataset} samples have {input_shape[0]} input neurons")
+            f"{config.dataset} samples have {input_shape[0]} input neurons"
+        )
     if config.num_classes != num_classes:
         raise ValueError(
             f"config {config.name!r}: the network has {config.num_classes} outputs "
-            f"(sizes[-1]) but {config.dataset} has {num_classes} classes")
+            f"(sizes[-1]) but {config.dataset} has {num_classes} classes"
+        )
     max_active = max(p.max_active_inputs for p in parts.values())
-    return DataSplits(train=parts["train"], validation=parts["validation"], test=parts["test"],
-                      num_classes=num_classes, input_shape=input_shape, source=source,
-                      max_active_inputs=max_active)
+    return DataSplits(
+        train=parts["train"],
+        validation=parts["validation"],
+        test=parts["test"],
+        num_classes=num_classes,
+        input_shape=input_shape,
+        source=source,
+        max_active_inputs=max_active,
+    )
 
 
 def _generated_splits(config: ExperimentConfig, want: set[str]) -> dict[str, SpikeDataset]:
@@ -178,15 +194,13 @@ def _describe_sources(datasets) -> str:
     return "; ".join(sources)
 
 
-def _image_splits(config: ExperimentConfig, want: set[str],
-                  data_dir: str | os.PathLike[str] | None
-                  ) -> tuple[str, dict[str, SpikeDataset]]:
+def _image_splits(
+    config: ExperimentConfig, want: set[str], data_dir: str | os.PathLike[str] | None
+) -> tuple[str, dict[str, SpikeDataset]]:
     """The requested image splits, encoded; validation is held out of the training split."""
     need_train = bool(want & {"train", "validation"})
-    test_ds = load_dataset(config.dataset, "test", data_dir=data_dir) if "test" in want \
-        else None
-    train_ds = load_dataset(config.dataset, "train", data_dir=data_dir) if need_train \
-        else None
+    test_ds = load_dataset(config.dataset, "test", data_dir=data_dir) if "test" in want else None
+    train_ds = load_dataset(config.dataset, "train", data_dir=data_dir) if need_train else None
     parts = {}
     if train_ds is not None:
         if config.n_validation > 0:
@@ -195,11 +209,11 @@ def _image_splits(config: ExperimentConfig, want: set[str],
             fit, val = train_ds, None
         if "train" in want:
             t, y = _subset(fit.images, fit.labels, config.train_subset)
-            parts["train"] = SpikeDataset(_encode_images(t, config), y.astype(np.int32),
-                                          "train")
+            parts["train"] = SpikeDataset(_encode_images(t, config), y.astype(np.int32), "train")
         if "validation" in want and val is not None:
-            parts["validation"] = SpikeDataset(_encode_images(val.images, config),
-                                               val.labels.astype(np.int32), "validation")
+            parts["validation"] = SpikeDataset(
+                _encode_images(val.images, config), val.labels.astype(np.int32), "validation"
+            )
     if test_ds is not None:
         t, y = _subset(test_ds.images, test_ds.labels, config.test_subset)
         parts["test"] = SpikeDataset(_encode_images(t, config), y.astype(np.int32), "test")

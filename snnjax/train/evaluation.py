@@ -29,8 +29,9 @@ def per_layer(names: list[str], values) -> dict[str, float]:
     return {n: float(v) for n, v in zip(names, values, strict=True)}
 
 
-def evaluate(eval_step, params, data: SpikeDataset, batch_size: int,
-             layer_names: list[str], mesh=None) -> dict[str, Any] | None:
+def evaluate(
+    eval_step, params, data: SpikeDataset, batch_size: int, layer_names: list[str], mesh=None
+) -> dict[str, Any] | None:
     """Evaluate ``params`` on one split.
 
     Args:
@@ -59,11 +60,14 @@ def evaluate(eval_step, params, data: SpikeDataset, batch_size: int,
         idx = np.arange(start, start + bs)
         mask = idx < n
         idx = np.minimum(idx, n - 1)
-        stats = eval_step(params, put_batch(data.times[idx], mesh),
-                          put_batch(data.labels[idx], mesh), put_batch(mask, mesh))
+        stats = eval_step(
+            params,
+            put_batch(data.times[idx], mesh),
+            put_batch(data.labels[idx], mesh),
+            put_batch(mask, mesh),
+        )
         act = stats.pop("active")
-        active = act if active is None else tuple(a | b for a, b in zip(active, act,
-                                                                           strict=True))
+        active = act if active is None else tuple(a | b for a, b in zip(active, act, strict=True))
         for k, v in stats.items():
             totals[k] = v if k not in totals else totals[k] + v
     totals = jax.device_get(totals)
@@ -74,8 +78,11 @@ def evaluate(eval_step, params, data: SpikeDataset, batch_size: int,
         "accuracy": float(totals["correct"]) / count,
         "silent_output_fraction": float(totals["silent_outputs"]) / count,
         "label_silent_fraction": float(totals["label_silent"]) / count,
-        "loss": (float(totals["loss_sum"]) / float(totals["loss_finite"])
-                 if totals["loss_finite"] > 0 else math.inf),
+        "loss": (
+            float(totals["loss_sum"]) / float(totals["loss_finite"])
+            if totals["loss_finite"] > 0
+            else math.inf
+        ),
         "spikes_per_sample": per_layer(layer_names, totals["spikes"] / count),
         "silent_neurons": per_layer(layer_names, [1.0 - float(np.mean(a)) for a in active]),
         "dropped_spikes_per_sample": per_layer(layer_names, totals["dropped"] / count),

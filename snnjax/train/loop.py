@@ -114,27 +114,48 @@ class _Compiled(NamedTuple):
 
 
 # Settings that change neither the network nor the compiled steps.
-_NOT_IN_STEPS = dict(name="", description="", epochs=1, seed=0, n_validation=0,
-                     train_subset=None, test_subset=None, eval_batch_size=1,
-                     keep_checkpoints=1)
+_NOT_IN_STEPS = dict(
+    name="",
+    description="",
+    epochs=1,
+    seed=0,
+    n_validation=0,
+    train_subset=None,
+    test_subset=None,
+    eval_batch_size=1,
+    keep_checkpoints=1,
+)
 
 
 @functools.lru_cache(maxsize=8)
-def _compiled_cached(key_config: ExperimentConfig, bound: int | None, steps_per_epoch: int,
-                     backend: str | EventBackend, n_devices: int | None) -> _Compiled:
+def _compiled_cached(
+    key_config: ExperimentConfig,
+    bound: int | None,
+    steps_per_epoch: int,
+    backend: str | EventBackend,
+    n_devices: int | None,
+) -> _Compiled:
     mesh = None if n_devices is None else data_mesh(n_devices)
     model = build_model(key_config, bound, backend)
     optimizer = make_optimizer(key_config, steps_per_epoch)
-    return _Compiled(model=model, optimizer=optimizer,
-                     schedule=make_lr_schedule(key_config, steps_per_epoch),
-                     init=jax.jit(model.init),
-                     train_step=make_train_step(model, key_config, optimizer, mesh=mesh),
-                     eval_step=make_eval_step(model, key_config, mesh=mesh), mesh=mesh)
+    return _Compiled(
+        model=model,
+        optimizer=optimizer,
+        schedule=make_lr_schedule(key_config, steps_per_epoch),
+        init=jax.jit(model.init),
+        train_step=make_train_step(model, key_config, optimizer, mesh=mesh),
+        eval_step=make_eval_step(model, key_config, mesh=mesh),
+        mesh=mesh,
+    )
 
 
-def _compiled(config: ExperimentConfig, bound: int | None, steps_per_epoch: int,
-              n_devices: int | None = None,
-              backend: str | EventBackend | None = None) -> _Compiled:
+def _compiled(
+    config: ExperimentConfig,
+    bound: int | None,
+    steps_per_epoch: int,
+    n_devices: int | None = None,
+    backend: str | EventBackend | None = None,
+) -> _Compiled:
     """Model, optimizer and jitted steps, shared by calls with equal settings (so a second
     :func:`train` or :func:`evaluate_run` in the same process does not recompile);
     ``n_devices``: data-parallel over that many devices (``None`` = one device, no mesh);
@@ -185,8 +206,11 @@ def _config_differences(files: RunDir, cfg_dict: dict[str, Any]) -> list[str]:
       RunFileError: ``config.json`` is not a valid config (the message names the field).
     """
     saved = config_to_dict(files.read_config())
-    return sorted(k for k in set(saved) | set(cfg_dict)
-                  if k not in ("epochs", "description") and saved.get(k) != cfg_dict.get(k))
+    return sorted(
+        k
+        for k in set(saved) | set(cfg_dict)
+        if k not in ("epochs", "description") and saved.get(k) != cfg_dict.get(k)
+    )
 
 
 def _open_run_dir(out: Path, cfg_dict: dict[str, Any], report: Reporter) -> RunDir:
@@ -202,11 +226,14 @@ def _open_run_dir(out: Path, cfg_dict: dict[str, Any], report: Reporter) -> RunD
     files = RunDir(out)
     blocking = next((p for p in (out, *out.parents) if p.exists() and not p.is_dir()), None)
     if blocking is not None:
-        raise RunMismatchError(f"{blocking} is a file, not a directory: use another --out "
-                               "directory")
+        raise RunMismatchError(
+            f"{blocking} is a file, not a directory: use another --out directory"
+        )
     if out.exists() and not files.config_path.exists() and any(out.iterdir()):
-        raise RunMismatchError(f"{out} exists and is not a snnjax run directory (no "
-                               "config.json); use another --out directory")
+        raise RunMismatchError(
+            f"{out} exists and is not a snnjax run directory (no "
+            "config.json); use another --out directory"
+        )
     if not files.config_path.exists():
         return files
     if not _has_progress(files):
@@ -215,41 +242,57 @@ def _open_run_dir(out: Path, cfg_dict: dict[str, Any], report: Reporter) -> RunD
         except (ValueError, TypeError):  # an unreadable config.json of a failed start
             same = False
         if not same:
-            report.warn(f"{out} holds the config.json of a run that failed before its first "
-                        "epoch (no checkpoint, no metrics): starting it afresh with this config")
+            report.warn(
+                f"{out} holds the config.json of a run that failed before its first "
+                "epoch (no checkpoint, no metrics): starting it afresh with this config"
+            )
             files.results_path.unlink(missing_ok=True)
         return files
     diff = _config_differences(files, cfg_dict)
     if diff:
         raise RunMismatchError(
             f"{out} holds a run of a different config (differs in: {', '.join(diff)}); "
-            "use another --out directory")
+            "use another --out directory"
+        )
     return files
 
 
-def _run_info(config: ExperimentConfig, data: DataSplits, bound: int | None,
-              names: list[str], mesh, backend: str | EventBackend) -> dict[str, Any]:
+def _run_info(
+    config: ExperimentConfig,
+    data: DataSplits,
+    bound: int | None,
+    names: list[str],
+    mesh,
+    backend: str | EventBackend,
+) -> dict[str, Any]:
     """``run.json``: data provenance, layer names, the input-event bound, versions."""
     return {
         "config_name": config.name,
         "data_source": data.source,
-        "n_train": len(data.train), "n_validation": len(data.validation),
+        "n_train": len(data.train),
+        "n_validation": len(data.validation),
         "n_test": len(data.test),
         "input_shape": list(data.input_shape),
         "max_input_events": bound,
         "max_active_inputs": data.max_active_inputs,
         "layer_names": names,
         "readout": get_readout(config.loss).rule,
-        "jax_version": jax.__version__, "snnjax_version": snnjax.__version__,
+        "jax_version": jax.__version__,
+        "snnjax_version": snnjax.__version__,
         "device": describe_devices(mesh),
         "backend": backend_name(backend, platform=jax.devices()[0].platform),
         "data_parallel_devices": mesh_size(mesh) if mesh is not None else None,
     }
 
 
-def _set_up(config: ExperimentConfig, files: RunDir, data: DataSplits,
-            devices: int | None, primary: bool, backend: str | EventBackend | None
-            ) -> tuple[_Run, TrainState]:
+def _set_up(
+    config: ExperimentConfig,
+    files: RunDir,
+    data: DataSplits,
+    devices: int | None,
+    primary: bool,
+    backend: str | EventBackend | None,
+) -> tuple[_Run, TrainState]:
     """Create the run directory, compile the steps, initialise the state, write
     ``config.json`` and ``run.json``."""
     files.path.mkdir(parents=True, exist_ok=True)
@@ -264,13 +307,22 @@ def _set_up(config: ExperimentConfig, files: RunDir, data: DataSplits,
     run_info = _run_info(config, data, bound, names, compiled.mesh, backend)
     if primary:
         files.write_run_info(run_info)
-    run = _Run(config=config, files=files, data=data, compiled=compiled, names=names,
-               steps_per_epoch=steps_per_epoch, run_info=run_info, primary=primary)
+    run = _Run(
+        config=config,
+        files=files,
+        data=data,
+        compiled=compiled,
+        names=names,
+        steps_per_epoch=steps_per_epoch,
+        run_info=run_info,
+        primary=primary,
+    )
     return run, state
 
 
-def _resume(run: _Run, ckpts: RunCheckpoints, state: TrainState, report: Reporter
-            ) -> tuple[TrainState, int, _Best, list[dict[str, Any]]]:
+def _resume(
+    run: _Run, ckpts: RunCheckpoints, state: TrainState, report: Reporter
+) -> tuple[TrainState, int, _Best, list[dict[str, Any]]]:
     """Restore the newest checkpoint (see :func:`_recover`) and keep the metrics rows it
     covers (later rows belong to an epoch whose commit was cut; it is trained again).
 
@@ -281,15 +333,17 @@ def _resume(run: _Run, ckpts: RunCheckpoints, state: TrainState, report: Reporte
     state, meta = _recover(ckpts, state, report)
     start_epoch = int(meta.get("epoch", 0))
     if start_epoch:
-        report.info(f"resuming {out} after epoch {start_epoch} (checkpoint "
-                    f"{ckpts.directory}/last/{start_epoch})")
-    history = [row for row in run.files.read_metrics(complete=True)
-               if row["epoch"] <= start_epoch]
+        report.info(
+            f"resuming {out} after epoch {start_epoch} (checkpoint "
+            f"{ckpts.directory}/last/{start_epoch})"
+        )
+    history = [row for row in run.files.read_metrics(complete=True) if row["epoch"] <= start_epoch]
     if [row["epoch"] for row in history] != list(range(1, start_epoch + 1)):
         raise RunFileError(
             f"{run.files.metrics_path} lacks rows of epochs 1 to {start_epoch} (it has "
             f"{[row['epoch'] for row in history]}), which the checkpoint of epoch "
-            f"{start_epoch} follows: restore the file, or train in another --out directory")
+            f"{start_epoch} follows: restore the file, or train in another --out directory"
+        )
     if run.primary:
         run.files.write_metrics(history)
     if start_epoch >= config.epochs:
@@ -310,18 +364,21 @@ class _Steps(NamedTuple):
     compile_time: float | None  # seconds of the call's first step, if in this epoch
 
 
-def _train_steps(run: _Run, state: TrainState, epoch: int, first_of_call: bool,
-                 report: Reporter) -> _Steps:
+def _train_steps(
+    run: _Run, state: TrainState, epoch: int, first_of_call: bool, report: Reporter
+) -> _Steps:
     """The training steps of ``epoch`` over the batches of ``(seed, epoch)``."""
     config, train_data, mesh = run.config, run.data.train, run.compiled.mesh
     t_epoch = time.perf_counter()
     t_steady, compile_time = t_epoch, None
     sums: dict[str, Any] = {}
     bar = report.progress_bar(epoch, config.epochs, run.steps_per_epoch)
-    for i, idx in enumerate(batches(len(train_data), config.batch_size, seed=config.seed,
-                                    epoch=epoch - 1)):
-        state, m = run.compiled.train_step(state, put_batch(train_data.times[idx], mesh),
-                                           put_batch(train_data.labels[idx], mesh))
+    for i, idx in enumerate(
+        batches(len(train_data), config.batch_size, seed=config.seed, epoch=epoch - 1)
+    ):
+        state, m = run.compiled.train_step(
+            state, put_batch(train_data.times[idx], mesh), put_batch(train_data.labels[idx], mesh)
+        )
         if first_of_call and i == 0:
             # The first step of this process compiles; keep it out of the throughput.
             jax.block_until_ready(m)
@@ -337,16 +394,21 @@ def _train_steps(run: _Run, state: TrainState, epoch: int, first_of_call: bool,
     return _Steps(state, jax.device_get(sums), train_time, n_steady, compile_time)
 
 
-def _run_epoch(run: _Run, state: TrainState, epoch: int, first_of_call: bool,
-               report: Reporter) -> tuple[TrainState, dict[str, Any]]:
+def _run_epoch(
+    run: _Run, state: TrainState, epoch: int, first_of_call: bool, report: Reporter
+) -> tuple[TrainState, dict[str, Any]]:
     """Train ``epoch``, evaluate on validation and test; the new state and metrics row."""
     t_epoch = time.perf_counter()
     steps = _train_steps(run, state, epoch, first_of_call, report)
     c, bs = run.compiled, run.config.eval_batch_size
     val = evaluate(c.eval_step, steps.state.params, run.data.validation, bs, run.names, c.mesh)
     test = evaluate(c.eval_step, steps.state.params, run.data.test, bs, run.names, c.mesh)
-    timing = EpochTiming(wall=time.perf_counter() - t_epoch, train=steps.train_time,
-                         n_steady=steps.n_steady, compile=steps.compile_time)
+    timing = EpochTiming(
+        wall=time.perf_counter() - t_epoch,
+        train=steps.train_time,
+        n_steady=steps.n_steady,
+        compile=steps.compile_time,
+    )
     lr = float(c.schedule(int(steps.state.step) - 1))
     return steps.state, epoch_row(epoch, steps.sums, val, test, run.names, lr, timing)
 
@@ -373,8 +435,9 @@ class _Best(NamedTuple):
     epoch: int | None
 
 
-def _commit_epoch(run: _Run, ckpts: RunCheckpoints, history: list[dict[str, Any]],
-                  state: TrainState, best: _Best) -> _Best:
+def _commit_epoch(
+    run: _Run, ckpts: RunCheckpoints, history: list[dict[str, Any]], state: TrainState, best: _Best
+) -> _Best:
     """Commit the epoch of ``history[-1]``: ``metrics.jsonl``, then ``last/<epoch>``, then
     ``best/<epoch>`` when validation improved (or, with no validation split, at the final
     epoch). Each write is atomic; the checkpoint meta records the best epoch, so that
@@ -389,10 +452,8 @@ def _commit_epoch(run: _Run, ckpts: RunCheckpoints, history: list[dict[str, Any]
         run.files.write_metrics(history)
     improved = val is not None and val["accuracy"] > best.accuracy
     save_best = improved or (val is None and epoch == run.config.epochs)
-    best = _Best(val["accuracy"] if improved else best.accuracy,
-                 epoch if save_best else best.epoch)
-    meta = {"epoch": epoch, "best_validation_accuracy": best.accuracy,
-            "best_epoch": best.epoch}
+    best = _Best(val["accuracy"] if improved else best.accuracy, epoch if save_best else best.epoch)
+    meta = {"epoch": epoch, "best_validation_accuracy": best.accuracy, "best_epoch": best.epoch}
     _commit_stage("last", epoch)
     ckpts.save("last", epoch, state, meta)
     if save_best:
@@ -401,8 +462,9 @@ def _commit_epoch(run: _Run, ckpts: RunCheckpoints, history: list[dict[str, Any]
     return best
 
 
-def _recover(ckpts: RunCheckpoints, like: TrainState, report: Reporter
-             ) -> tuple[TrainState, dict[str, Any]]:
+def _recover(
+    ckpts: RunCheckpoints, like: TrainState, report: Reporter
+) -> tuple[TrainState, dict[str, Any]]:
     """The newest checkpoint (``like`` and ``{}`` when there is none), after completing
     what an interruption or a deletion left undone.
 
@@ -415,8 +477,10 @@ def _recover(ckpts: RunCheckpoints, like: TrainState, report: Reporter
     last, best = ckpts.latest_epoch("last"), ckpts.latest_epoch("best")
     if best is not None and (last is None or best > last):
         state, meta = ckpts.restore("best", like)
-        report.warn(f"{ckpts.directory}/last has no checkpoint of epoch {best} or later: "
-                    f"resuming from best/{best} (re-created as last/{best})")
+        report.warn(
+            f"{ckpts.directory}/last has no checkpoint of epoch {best} or later: "
+            f"resuming from best/{best} (re-created as last/{best})"
+        )
         _commit_stage("last", best)
         ckpts.save("last", best, state, meta)
         return state, meta
@@ -427,22 +491,27 @@ def _recover(ckpts: RunCheckpoints, like: TrainState, report: Reporter
     if b is not None and b not in ckpts.epochs("best"):
         if b in ckpts.epochs("last"):
             source = (state, meta) if b == last else ckpts.restore("last", like, b)
-            report.info(f"re-creating {ckpts.directory}/best/{b} from last/{b} (its "
-                        "commit was interrupted)")
+            report.info(
+                f"re-creating {ckpts.directory}/best/{b} from last/{b} (its commit was interrupted)"
+            )
             _commit_stage("best", b)
             ckpts.save("best", b, *source)
         else:
-            report.warn(f"{ckpts.directory}/best/{b} (the best epoch) is missing and "
-                        f"last/{b} is gone too: the 'best' checkpoint cannot be restored")
+            report.warn(
+                f"{ckpts.directory}/best/{b} (the best epoch) is missing and "
+                f"last/{b} is gone too: the 'best' checkpoint cannot be restored"
+            )
     return state, meta
 
 
-def _finish(run: _Run, ckpts: RunCheckpoints, history: list[dict[str, Any]],
-            total_time: float) -> dict[str, Any]:
+def _finish(
+    run: _Run, ckpts: RunCheckpoints, history: list[dict[str, Any]], total_time: float
+) -> dict[str, Any]:
     """Write and return ``results.json``."""
     _commit_stage("results", history[-1]["epoch"] if history else 0)
-    results = summarise(run.config, history, run.run_info, run.files.path, ckpts.directory,
-                        total_time=total_time)
+    results = summarise(
+        run.config, history, run.run_info, run.files.path, ckpts.directory, total_time=total_time
+    )
     if run.primary:
         run.files.write_results(results)
     return results
@@ -451,13 +520,19 @@ def _finish(run: _Run, ckpts: RunCheckpoints, history: list[dict[str, Any]],
 # ------------------------------------------------------------------------------ train
 
 
-def train(config: ExperimentConfig, out_dir: str | os.PathLike[str], *,
-          data_dir: str | os.PathLike[str] | None = None, quiet: bool = False,
-          progress: bool | None = None, stop_after: int | None = None,
-          log: Callable[[str], None] | None = None,
-          data: DataSplits | None = None,
-          devices: int | None = None,
-          backend: str | EventBackend | None = None) -> dict[str, Any] | None:
+def train(
+    config: ExperimentConfig,
+    out_dir: str | os.PathLike[str],
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    quiet: bool = False,
+    progress: bool | None = None,
+    stop_after: int | None = None,
+    log: Callable[[str], None] | None = None,
+    data: DataSplits | None = None,
+    devices: int | None = None,
+    backend: str | EventBackend | None = None,
+) -> dict[str, Any] | None:
     """Train ``config``, writing metrics, checkpoints and results into ``out_dir``.
 
     Args:
@@ -506,8 +581,10 @@ def train(config: ExperimentConfig, out_dir: str | os.PathLike[str], *,
     if data is None:
         data = prepare_data(config, data_dir)  # before writing anything: data may be missing
     if len(data.train) < config.batch_size:
-        raise ValueError(f"the training split has {len(data.train)} samples, fewer than "
-                         f"batch_size={config.batch_size}")
+        raise ValueError(
+            f"the training split has {len(data.train)} samples, fewer than "
+            f"batch_size={config.batch_size}"
+        )
     run, state = _set_up(config, files, data, devices, primary, backend)
     ckpts = RunCheckpoints(files.checkpoints_path, keep=config.keep_checkpoints)
     try:
@@ -517,10 +594,15 @@ def train(config: ExperimentConfig, out_dir: str | os.PathLike[str], *,
             history.append(row)
             best = _commit_epoch(run, ckpts, history, state, best)
             report.epoch(row, config)
-            if stop_after is not None and epoch - start_epoch >= stop_after \
-                    and epoch < config.epochs:
-                report.info(f"stopped after epoch {epoch} (stop_after={stop_after}); run the "
-                            "same command again to resume")
+            if (
+                stop_after is not None
+                and epoch - start_epoch >= stop_after
+                and epoch < config.epochs
+            ):
+                report.info(
+                    f"stopped after epoch {epoch} (stop_after={stop_after}); run the "
+                    "same command again to resume"
+                )
                 return None
         return _finish(run, ckpts, history, time.perf_counter() - t_start)
     finally:

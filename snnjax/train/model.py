@@ -19,8 +19,11 @@ def _inits(config: ExperimentConfig):
     return inits[0] if len(inits) == 1 else inits
 
 
-def build_model(config: ExperimentConfig, max_input_events: int | None = None,
-                backend: str | EventBackend | None = None) -> SpikingNetwork:
+def build_model(
+    config: ExperimentConfig,
+    max_input_events: int | None = None,
+    backend: str | EventBackend | None = None,
+) -> SpikingNetwork:
     """The network of ``config`` (unbound Linen module).
 
     Args:
@@ -39,15 +42,28 @@ def build_model(config: ExperimentConfig, max_input_events: int | None = None,
         return make_conv_network(
             input_shape=get_dataset(config.dataset).network_input_shape("conv"),
             conv_features=config.conv_features,
-            kernel_size=config.kernel_size, pool_window=2, dense_sizes=config.sizes,
-            thetas=config.thetas, max_spikes=config.max_spikes, tau_syn=config.tau_syn,
-            t_max=config.t_max, init=_inits(config), backend=backend)
+            kernel_size=config.kernel_size,
+            pool_window=2,
+            dense_sizes=config.sizes,
+            thetas=config.thetas,
+            max_spikes=config.max_spikes,
+            tau_syn=config.tau_syn,
+            t_max=config.t_max,
+            init=_inits(config),
+            backend=backend,
+        )
     n = config.n_spiking_layers
     bounds = [max_input_events] + [None] * (n - 1)
     return make_dense_network(
-        sizes=config.sizes, thetas=config.thetas, max_spikes=config.max_spikes,
-        tau_syn=config.tau_syn, t_max=config.t_max, init=_inits(config),
-        max_input_events=bounds, backend=backend)
+        sizes=config.sizes,
+        thetas=config.thetas,
+        max_spikes=config.max_spikes,
+        tau_syn=config.tau_syn,
+        t_max=config.t_max,
+        init=_inits(config),
+        max_input_events=bounds,
+        backend=backend,
+    )
 
 
 def init_params(model: SpikingNetwork, input_shape: tuple[int, ...], seed: int):

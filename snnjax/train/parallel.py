@@ -28,9 +28,9 @@ same global batch (the batch order depends only on ``(seed, epoch)``), of which 
 process transfers only the shards of its own devices (:func:`shard_batch`).
 
 Example:
-  >>> mesh = data_mesh()                                          # doctest: +SKIP
-  >>> step = make_train_step(model, config, optimizer, mesh=mesh) # doctest: +SKIP
-  >>> state = replicate(state, mesh)                              # doctest: +SKIP
+  >>> mesh = data_mesh()  # doctest: +SKIP
+  >>> step = make_train_step(model, config, optimizer, mesh=mesh)  # doctest: +SKIP
+  >>> state = replicate(state, mesh)  # doctest: +SKIP
   >>> state, metrics = step(state, shard_batch(times, mesh), shard_batch(labels, mesh))
   ... # doctest: +SKIP
 """
@@ -43,8 +43,16 @@ import jax
 import numpy as np
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 
-__all__ = ["DATA_AXIS", "data_mesh", "mesh_size", "check_batch_size", "replicate",
-           "shard_batch", "describe_devices", "one_step_in_flight"]
+__all__ = [
+    "DATA_AXIS",
+    "data_mesh",
+    "mesh_size",
+    "check_batch_size",
+    "replicate",
+    "shard_batch",
+    "describe_devices",
+    "one_step_in_flight",
+]
 
 #: Name of the mesh axis the batch is split over.
 DATA_AXIS = "data"
@@ -63,12 +71,13 @@ def data_mesh(n_devices: int | None = None) -> Mesh:
     devices = jax.devices()
     n = len(devices) if n_devices is None else int(n_devices)
     if not 1 <= n <= len(devices):
-        raise ValueError(f"asked for {n} devices, but jax sees {len(devices)} "
-                         f"({devices[0].platform}); on a CPU, XLA_FLAGS="
-                         "--xla_force_host_platform_device_count=N (set before jax is "
-                         "imported) makes N devices")
-    return jax.make_mesh((n,), (DATA_AXIS,), axis_types=(AxisType.Auto,),
-                         devices=devices[:n])
+        raise ValueError(
+            f"asked for {n} devices, but jax sees {len(devices)} "
+            f"({devices[0].platform}); on a CPU, XLA_FLAGS="
+            "--xla_force_host_platform_device_count=N (set before jax is "
+            "imported) makes N devices"
+        )
+    return jax.make_mesh((n,), (DATA_AXIS,), axis_types=(AxisType.Auto,), devices=devices[:n])
 
 
 def mesh_size(mesh: Mesh | None) -> int:
@@ -80,9 +89,11 @@ def check_batch_size(batch_size: int, mesh: Mesh | None, what: str = "batch size
     """Raise ``ValueError`` unless ``batch_size`` splits evenly over the mesh's devices."""
     n = mesh_size(mesh)
     if batch_size % n:
-        raise ValueError(f"{what} {batch_size} is not divisible by the {n} devices of the "
-                         f"data-parallel mesh; choose a multiple of {n} (e.g. "
-                         f"{max(n, batch_size - batch_size % n)}) or fewer devices")
+        raise ValueError(
+            f"{what} {batch_size} is not divisible by the {n} devices of the "
+            f"data-parallel mesh; choose a multiple of {n} (e.g. "
+            f"{max(n, batch_size - batch_size % n)}) or fewer devices"
+        )
 
 
 def replicate(tree: Any, mesh: Mesh) -> Any:

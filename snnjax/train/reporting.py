@@ -37,30 +37,42 @@ def _epoch_warnings(row: dict[str, Any], config: ExperimentConfig) -> list[str]:
     warnings = []
     # A 1-slot (TTFS) layer keeps only first spikes by design: its later spikes are
     # counted in the metrics but are no reason to warn.
-    dropped = {k: v for (k, v), slots in zip(row["dropped_spikes_per_sample"].items(),
-                                             config.max_spikes, strict=True)
-               if v > 0 and slots > 1}
+    dropped = {
+        k: v
+        for (k, v), slots in zip(
+            row["dropped_spikes_per_sample"].items(), config.max_spikes, strict=True
+        )
+        if v > 0 and slots > 1
+    }
     if dropped:
-        warnings.append(f"DROPPED spikes/sample (buffer full, raise max_spikes): "
-                        f"{fmt_layers(dropped, '{:.3g}')}")
+        warnings.append(
+            f"DROPPED spikes/sample (buffer full, raise max_spikes): "
+            f"{fmt_layers(dropped, '{:.3g}')}"
+        )
     overflow = {k: v for k, v in row["input_overflow_per_sample"].items() if v > 0}
     if overflow:
-        warnings.append(f"INPUT OVERFLOW events/sample (raise max_input_events): "
-                        f"{fmt_layers(overflow, '{:.3g}')}")
+        warnings.append(
+            f"INPUT OVERFLOW events/sample (raise max_input_events): "
+            f"{fmt_layers(overflow, '{:.3g}')}"
+        )
     if row["nonfinite_grad_steps"]:
-        warnings.append(f"{row['nonfinite_grad_steps']} steps with non-finite "
-                        "gradients were skipped")
+        warnings.append(
+            f"{row['nonfinite_grad_steps']} steps with non-finite gradients were skipped"
+        )
     if row["train_silent_output_fraction"] > 0:
-        warnings.append(f"all outputs silent for "
-                        f"{row['train_silent_output_fraction']:.1%} of train samples")
+        warnings.append(
+            f"all outputs silent for {row['train_silent_output_fraction']:.1%} of train samples"
+        )
     return warnings
 
 
 def epoch_line(row: dict[str, Any], config: ExperimentConfig) -> tuple[str, bool]:
     """The log line of an epoch's metrics row, and whether it carries warnings."""
     val, test = row["validation"], row["test"]
-    line = (f"epoch {row['epoch']}/{config.epochs}  loss {row['train_loss'] or math.inf:.4f}  "
-            f"train {100 * row['train_accuracy']:.2f}%")
+    line = (
+        f"epoch {row['epoch']}/{config.epochs}  loss {row['train_loss'] or math.inf:.4f}  "
+        f"train {100 * row['train_accuracy']:.2f}%"
+    )
     if val:
         line += f"  val {100 * val['accuracy']:.2f}%"
     if test:
@@ -88,8 +100,14 @@ class Reporter:
       primary: whether this process reports (multi-process runs: process 0 only).
     """
 
-    def __init__(self, *, quiet: bool = False, progress: bool | None = None,
-                 log: Callable[[str], None] | None = None, primary: bool = True):
+    def __init__(
+        self,
+        *,
+        quiet: bool = False,
+        progress: bool | None = None,
+        log: Callable[[str], None] | None = None,
+        primary: bool = True,
+    ):
         show_bar = (not quiet and _is_tty(sys.stderr)) if progress is None else bool(progress)
         self.emit = log if log is not None else (tqdm.write if show_bar else print)
         self.quiet = quiet
@@ -108,8 +126,14 @@ class Reporter:
 
     def progress_bar(self, epoch: int, epochs: int, steps: int):
         """A tqdm bar over one epoch's ``steps`` (disabled unless shown)."""
-        return tqdm(total=steps, desc=f"epoch {epoch}/{epochs}", disable=not self.show_bar,
-                    leave=False, file=sys.stderr, dynamic_ncols=True)
+        return tqdm(
+            total=steps,
+            desc=f"epoch {epoch}/{epochs}",
+            disable=not self.show_bar,
+            leave=False,
+            file=sys.stderr,
+            dynamic_ncols=True,
+        )
 
     def step_done(self, bar, i: int, metrics: dict[str, Any]) -> None:
         """Advance ``bar`` after step ``i``; every 20 steps show that step's loss."""
@@ -120,18 +144,23 @@ class Reporter:
             loss = float(metrics["loss_sum"]) / max(float(metrics["loss_finite"]), 1.0)
             bar.set_postfix(loss=f"{loss:.4f}")
 
-    def start(self, config: ExperimentConfig, run_info: dict[str, Any],
-              steps_per_epoch: int) -> None:
+    def start(
+        self, config: ExperimentConfig, run_info: dict[str, Any], steps_per_epoch: int
+    ) -> None:
         """The lines that open the training of ``config`` (data, layers, device, bound)."""
-        self.info(f"training {config.name}: {config.dataset} ({run_info['data_source']}), "
-                  f"{run_info['n_train']} train / {run_info['n_validation']} validation / "
-                  f"{run_info['n_test']} test samples, layers "
-                  f"{' '.join(run_info['layer_names'])}, {config.epochs} epochs of "
-                  f"{steps_per_epoch} steps, device {run_info['device']}")
+        self.info(
+            f"training {config.name}: {config.dataset} ({run_info['data_source']}), "
+            f"{run_info['n_train']} train / {run_info['n_validation']} validation / "
+            f"{run_info['n_test']} test samples, layers "
+            f"{' '.join(run_info['layer_names'])}, {config.epochs} epochs of "
+            f"{steps_per_epoch} steps, device {run_info['device']}"
+        )
         if run_info["max_input_events"] is not None:
-            self.info(f"input-event bound of the first layer: {run_info['max_input_events']} "
-                      f"(largest active-input count of a sample: "
-                      f"{run_info['max_active_inputs']})")
+            self.info(
+                f"input-event bound of the first layer: {run_info['max_input_events']} "
+                f"(largest active-input count of a sample: "
+                f"{run_info['max_active_inputs']})"
+            )
 
     def epoch(self, row: dict[str, Any], config: ExperimentConfig) -> None:
         """The epoch's line: a warning when it carries warnings, else an info line."""

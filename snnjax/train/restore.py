@@ -52,13 +52,18 @@ def _check_best_is_complete(run_dir, ckpts: RunCheckpoints) -> None:
             f"{run_dir}: checkpoints/best/{best_epoch} is missing: epoch {best_epoch} is the "
             f"best one (checkpoint last/{last} says so) and its save was interrupted (or is "
             "under way); run the same snnjax train command to complete it, or evaluate "
-            f"--checkpoint last (best/{have} is an earlier epoch)")
+            f"--checkpoint last (best/{have} is an earlier epoch)"
+        )
 
 
-def restore_run(run_dir: str | os.PathLike[str], config: ExperimentConfig,
-                run_info: dict[str, Any], data: DataSplits,
-                checkpoint: str = "last",
-                backend: str | EventBackend | None = None) -> RestoredRun:
+def restore_run(
+    run_dir: str | os.PathLike[str],
+    config: ExperimentConfig,
+    run_info: dict[str, Any],
+    data: DataSplits,
+    checkpoint: str = "last",
+    backend: str | EventBackend | None = None,
+) -> RestoredRun:
     """Rebuild a run's model (with the event bound it was trained with) and restore a checkpoint.
 
     Args:
@@ -86,14 +91,23 @@ def restore_run(run_dir: str | os.PathLike[str], config: ExperimentConfig,
         state, meta = ckpts.restore(checkpoint, like)
     finally:
         ckpts.close()
-    return RestoredRun(model=compiled.model, eval_step=compiled.eval_step, params=state.params,
-                       epoch=int(meta["epoch"]))
+    return RestoredRun(
+        model=compiled.model,
+        eval_step=compiled.eval_step,
+        params=state.params,
+        epoch=int(meta["epoch"]),
+    )
 
 
-def evaluate_run(run_dir: str | os.PathLike[str], *, data_dir: str | os.PathLike[str] | None = None,
-                 checkpoint: str = "last", split: str = "test",
-                 data: DataSplits | None = None,
-                 backend: str | EventBackend | None = None) -> dict[str, Any]:
+def evaluate_run(
+    run_dir: str | os.PathLike[str],
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    checkpoint: str = "last",
+    split: str = "test",
+    data: DataSplits | None = None,
+    backend: str | EventBackend | None = None,
+) -> dict[str, Any]:
     """Evaluate a checkpoint of a run on one split.
 
     Args:
@@ -122,11 +136,19 @@ def evaluate_run(run_dir: str | os.PathLike[str], *, data_dir: str | os.PathLike
         data = prepare_data(config, data_dir, splits=(split,))
     restored = restore_run(run_dir, config, run_info, data, checkpoint, backend)
     names = spiking_layer_names(restored.model)
-    result = evaluate(restored.eval_step, restored.params, getattr(data, split),
-                      config.eval_batch_size, names)
+    result = evaluate(
+        restored.eval_step, restored.params, getattr(data, split), config.eval_batch_size, names
+    )
     if result is None:
         raise ValueError(f"the {split!r} split of {config.name} is empty")
-    result.update({"epoch": restored.epoch, "checkpoint": checkpoint, "split": split,
-                   "config_name": config.name, "data_source": data.source,
-                   "max_spikes": dict(zip(names, config.max_spikes, strict=True))})
+    result.update(
+        {
+            "epoch": restored.epoch,
+            "checkpoint": checkpoint,
+            "split": split,
+            "config_name": config.name,
+            "data_source": data.source,
+            "max_spikes": dict(zip(names, config.max_spikes, strict=True)),
+        }
+    )
     return result

@@ -18,8 +18,8 @@ every field of a config). Errors name the file (and the line, and the field).
 
 Example:
   >>> from snnjax.train import RunDir
-  >>> run = RunDir("runs/yy")                                   # doctest: +SKIP
-  >>> run.read_config().name, len(run.read_metrics())           # doctest: +SKIP
+  >>> run = RunDir("runs/yy")  # doctest: +SKIP
+  >>> run.read_config().name, len(run.read_metrics())  # doctest: +SKIP
   ('yinyang_multispike', 300)
 """
 
@@ -100,8 +100,9 @@ def read_jsonl(path: str | os.PathLike[str], *, missing_ok: bool = True) -> list
     return [row for _, row in _read_jsonl_numbered(Path(path), missing_ok, stacklevel=3)]
 
 
-def _read_jsonl_numbered(path: Path, missing_ok: bool, stacklevel: int = 2
-                         ) -> list[tuple[int, dict[str, Any]]]:
+def _read_jsonl_numbered(
+    path: Path, missing_ok: bool, stacklevel: int = 2
+) -> list[tuple[int, dict[str, Any]]]:
     """:func:`read_jsonl` with each row's line number: ``[(line, row), ...]``."""
     if not path.exists():
         if missing_ok:
@@ -118,14 +119,18 @@ def _read_jsonl_numbered(path: Path, missing_ok: bool, stacklevel: int = 2
             row = json.loads(line)
         except json.JSONDecodeError as err:
             if k == len(numbered) - 1:
-                warnings.warn(f"{path}, line {lineno}: truncated (not valid JSON: {err.msg}); "
-                              "skipped", RuntimeWarning, stacklevel=stacklevel)
+                warnings.warn(
+                    f"{path}, line {lineno}: truncated (not valid JSON: {err.msg}); skipped",
+                    RuntimeWarning,
+                    stacklevel=stacklevel,
+                )
                 break
-            raise RunFileError(f"{path}, line {lineno}: not valid JSON ({err}); only the "
-                               "last line may be cut by an interruption") from err
+            raise RunFileError(
+                f"{path}, line {lineno}: not valid JSON ({err}); only the "
+                "last line may be cut by an interruption"
+            ) from err
         if not isinstance(row, dict):
-            raise RunFileError(f"{path}, line {lineno}: a JSON {type(row).__name__}, "
-                               "not an object")
+            raise RunFileError(f"{path}, line {lineno}: a JSON {type(row).__name__}, not an object")
         rows.append((lineno, row))
     return rows
 
@@ -191,8 +196,7 @@ class RunDir:
           RunFileError: ``config.json`` is not a JSON object.
         """
         if not self.config_path.exists():
-            raise FileNotFoundError(f"{self.path} is not a snnjax run directory (no "
-                                    f"{self.CONFIG})")
+            raise FileNotFoundError(f"{self.path} is not a snnjax run directory (no {self.CONFIG})")
         return read_json(self.config_path)
 
     def read_config(self) -> ExperimentConfig:
@@ -227,8 +231,9 @@ class RunDir:
         if not self.run_info_path.exists():
             return {}
         info = read_json(self.run_info_path)
-        schema.check_fields(info, schema.RUN_INFO, str(self.run_info_path),
-                            schema.RUN_INFO_OPTIONAL)
+        schema.check_fields(
+            info, schema.RUN_INFO, str(self.run_info_path), schema.RUN_INFO_OPTIONAL
+        )
         return info
 
     def write_run_info(self, info: Mapping[str, Any]) -> None:
@@ -256,8 +261,10 @@ class RunDir:
             where = f"{self.metrics_path}, line {lineno}"
             schema.check_fields(row, required, where, schema.METRICS_ROW)
             if row["epoch"] <= previous:
-                raise RunFileError(f"{where}: field 'epoch' must be >= 1 and larger than the "
-                                   f"previous row's ({previous}), got {row['epoch']}")
+                raise RunFileError(
+                    f"{where}: field 'epoch' must be >= 1 and larger than the "
+                    f"previous row's ({previous}), got {row['epoch']}"
+                )
             previous = row["epoch"]
         return [row for _, row in rows]
 
@@ -280,8 +287,9 @@ class RunDir:
         if missing_ok and not self.results_path.exists():
             return {}
         results = read_json(self.results_path)
-        schema.check_fields(results, schema.RESULTS, str(self.results_path),
-                            schema.RESULTS_OPTIONAL)
+        schema.check_fields(
+            results, schema.RESULTS, str(self.results_path), schema.RESULTS_OPTIONAL
+        )
         return results
 
     def write_results(self, results: Mapping[str, Any]) -> None:

@@ -23,8 +23,18 @@ from typing import Any
 
 from snnjax.configs import ExperimentConfig
 
-__all__ = ["RunFileError", "check_config", "check_fields", "config_fields", "describe",
-           "matches", "CONFIG_OPTIONAL", "METRICS_ROW", "RESULTS", "RUN_INFO"]
+__all__ = [
+    "RunFileError",
+    "check_config",
+    "check_fields",
+    "config_fields",
+    "describe",
+    "matches",
+    "CONFIG_OPTIONAL",
+    "METRICS_ROW",
+    "RESULTS",
+    "RUN_INFO",
+]
 
 
 class RunFileError(ValueError):
@@ -40,40 +50,76 @@ CONFIG_OPTIONAL: frozenset[str] = frozenset({"count_temperature"})
 
 # run.json (absent in runs of the first versions: then nothing is checked).
 RUN_INFO = {
-    "config_name": "str", "data_source": "str", "n_train": "int", "n_validation": "int",
-    "n_test": "int", "input_shape": "list[int]", "max_input_events": "int?",
-    "max_active_inputs": "int", "layer_names": "list[str]", "readout": "str",
-    "jax_version": "str", "snnjax_version": "str", "device": "str",
+    "config_name": "str",
+    "data_source": "str",
+    "n_train": "int",
+    "n_validation": "int",
+    "n_test": "int",
+    "input_shape": "list[int]",
+    "max_input_events": "int?",
+    "max_active_inputs": "int",
+    "layer_names": "list[str]",
+    "readout": "str",
+    "jax_version": "str",
+    "snnjax_version": "str",
+    "device": "str",
 }
 RUN_INFO_OPTIONAL = {"data_parallel_devices": "int?", "backend": "str"}
 
 # One row of metrics.jsonl as the training loop writes it (and reads back on resume).
 METRICS_ROW = {
-    "epoch": "int", "train_loss": "number?", "train_loss_infinite_fraction": "number",
-    "train_accuracy": "number", "train_silent_output_fraction": "number",
-    "validation_accuracy": "number?", "test_accuracy": "number?",
-    "spikes_per_sample": "object[number]", "silent_neurons": "object[number]?",
-    "silent_neurons_split": "str?", "dropped_spikes_per_sample": "object[number]",
-    "input_overflow_per_sample": "object[number]", "nonfinite_grad_steps": "int",
-    "guarded_weight_columns": "int", "lr": "number", "wall_time_s": "number",
-    "train_time_s": "number", "train_samples_steady": "int", "samples_per_s": "number?",
-    "compile_time_s": "number?", "validation": "object?", "test": "object?",
+    "epoch": "int",
+    "train_loss": "number?",
+    "train_loss_infinite_fraction": "number",
+    "train_accuracy": "number",
+    "train_silent_output_fraction": "number",
+    "validation_accuracy": "number?",
+    "test_accuracy": "number?",
+    "spikes_per_sample": "object[number]",
+    "silent_neurons": "object[number]?",
+    "silent_neurons_split": "str?",
+    "dropped_spikes_per_sample": "object[number]",
+    "input_overflow_per_sample": "object[number]",
+    "nonfinite_grad_steps": "int",
+    "guarded_weight_columns": "int",
+    "lr": "number",
+    "wall_time_s": "number",
+    "train_time_s": "number",
+    "train_samples_steady": "int",
+    "samples_per_s": "number?",
+    "compile_time_s": "number?",
+    "validation": "object?",
+    "test": "object?",
 }
 
 # results.json: the fields its readers rely on (the others are checked when present).
 RESULTS = {
-    "config_name": "str", "test_accuracy": "number?", "best_test_accuracy": "number?",
-    "best_epoch": "int", "best_validation_accuracy": "number?", "selected_by": "str",
-    "max_test_accuracy_over_epochs": "object?", "final_train_accuracy": "number",
-    "spikes_per_sample": "object[number]", "epochs": "int", "seed": "int",
-    "config": "object", "layer_names": "list[str]", "checkpoints": "object",
+    "config_name": "str",
+    "test_accuracy": "number?",
+    "best_test_accuracy": "number?",
+    "best_epoch": "int",
+    "best_validation_accuracy": "number?",
+    "selected_by": "str",
+    "max_test_accuracy_over_epochs": "object?",
+    "final_train_accuracy": "number",
+    "spikes_per_sample": "object[number]",
+    "epochs": "int",
+    "seed": "int",
+    "config": "object",
+    "layer_names": "list[str]",
+    "checkpoints": "object",
 }
 RESULTS_OPTIONAL = {
-    "final_validation_accuracy": "number?", "final_train_loss": "number?",
-    "spikes_per_sample_total": "number", "silent_neurons": "object[number]?",
+    "final_validation_accuracy": "number?",
+    "final_train_loss": "number?",
+    "spikes_per_sample_total": "number",
+    "silent_neurons": "object[number]?",
     "dropped_spikes_per_sample": "object[number]",
-    "input_overflow_per_sample": "object[number]", "max_input_events": "int?",
-    "n_train": "int", "n_validation": "int", "n_test": "int",
+    "input_overflow_per_sample": "object[number]",
+    "max_input_events": "int?",
+    "n_train": "int",
+    "n_validation": "int",
+    "n_test": "int",
 }
 
 
@@ -99,10 +145,17 @@ _CHECKS = {
     "object[number]": lambda v: isinstance(v, dict) and all(map(_is_number, v.values())),
 }
 _WORDS = {
-    "any": "anything", "int": "an integer", "number": "a number", "str": "a string",
-    "bool": "true or false", "list": "a list", "object": "an object",
-    "list[int]": "a list of integers", "list[number]": "a list of numbers",
-    "list[str]": "a list of strings", "object[number]": "an object of numbers",
+    "any": "anything",
+    "int": "an integer",
+    "number": "a number",
+    "str": "a string",
+    "bool": "true or false",
+    "list": "a list",
+    "object": "an object",
+    "list[int]": "a list of integers",
+    "list[number]": "a list of numbers",
+    "list[str]": "a list of strings",
+    "object[number]": "an object of numbers",
 }
 
 
@@ -123,8 +176,12 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def check_fields(data: Mapping[str, Any], required: Mapping[str, str], where: str,
-                 optional: Mapping[str, str] | None = None) -> None:
+def check_fields(
+    data: Mapping[str, Any],
+    required: Mapping[str, str],
+    where: str,
+    optional: Mapping[str, str] | None = None,
+) -> None:
     """Check that ``data`` has every ``required`` field, and that these and the
     ``optional`` fields present are of their types.
 
@@ -140,12 +197,12 @@ def check_fields(data: Mapping[str, Any], required: Mapping[str, str], where: st
     if missing:
         names = ", ".join(repr(k) for k in missing[:8])
         more = f" and {len(missing) - 8} more" if len(missing) > 8 else ""
-        raise RunFileError(f"{where}: missing field{'s' if len(missing) > 1 else ''} "
-                           f"{names}{more}")
+        raise RunFileError(f"{where}: missing field{'s' if len(missing) > 1 else ''} {names}{more}")
     for key, kind in {**required, **(optional or {})}.items():
         if key in data and not matches(data[key], kind):
-            raise RunFileError(f"{where}: field {key!r} must be {describe(kind)}, got "
-                               f"{_short(data[key])}")
+            raise RunFileError(
+                f"{where}: field {key!r} must be {describe(kind)}, got {_short(data[key])}"
+            )
 
 
 def _kind(hint: Any) -> str:
@@ -176,6 +233,8 @@ def check_config(data: Mapping[str, Any], where: str) -> None:
         check_fields(data, required, where, optional)
     except RunFileError as err:
         if any(k not in data for k in required):
-            raise RunFileError(f"{err} (a run's config.json holds every field of its config, "
-                               "as snnjax train writes it)") from None
+            raise RunFileError(
+                f"{err} (a run's config.json holds every field of its config, "
+                "as snnjax train writes it)"
+            ) from None
         raise

@@ -66,9 +66,12 @@ def make_lr_schedule(config: ExperimentConfig, steps_per_epoch: int) -> optax.Sc
     if config.lr_schedule == "constant":
         return optax.constant_schedule(config.lr)
     return optax.exponential_decay(
-        init_value=config.lr, transition_steps=config.lr_decay_every * steps_per_epoch,
-        decay_rate=config.lr_decay_factor, staircase=True,
-        end_value=config.lr_floor if config.lr_floor > 0 else None)
+        init_value=config.lr,
+        transition_steps=config.lr_decay_every * steps_per_epoch,
+        decay_rate=config.lr_decay_factor,
+        staircase=True,
+        end_value=config.lr_floor if config.lr_floor > 0 else None,
+    )
 
 
 def make_optimizer(config: ExperimentConfig, steps_per_epoch: int) -> optax.GradientTransformation:
@@ -151,8 +154,12 @@ def guard_weight_gradients(per_sample_grads, bound: float):
     return mean, sum(zeroed, jnp.float32(0.0))
 
 
-def make_train_step(model: SpikingNetwork, config: ExperimentConfig,
-                    optimizer: optax.GradientTransformation, mesh: Mesh | None = None):
+def make_train_step(
+    model: SpikingNetwork,
+    config: ExperimentConfig,
+    optimizer: optax.GradientTransformation,
+    mesh: Mesh | None = None,
+):
     """Jitted ``step(state, times [B, ...], labels [B]) -> (state, metrics)``.
 
     ``metrics`` holds batch sums: ``n, correct, silent_outputs, label_silent, loss_sum,
@@ -185,8 +192,7 @@ def make_train_step(model: SpikingNetwork, config: ExperimentConfig,
             return grads, aux, jnp.float32(0.0)
 
         def one(p, t, y):
-            (_, (out, per)), g = jax.value_and_grad(objective, has_aux=True)(
-                p, t[None], y[None])
+            (_, (out, per)), g = jax.value_and_grad(objective, has_aux=True)(p, t[None], y[None])
             return g, (out, per)
 
         ps_grads, (out, per) = jax.vmap(one, in_axes=(None, 0, 0))(params, times, labels)
@@ -206,14 +212,16 @@ def make_train_step(model: SpikingNetwork, config: ExperimentConfig,
         params = optax.apply_updates(state.params, updates)
         # Skip (never apply) a non-finite update; the metrics count it.
         params = jax.tree.map(lambda new, old: jnp.where(finite, new, old), params, state.params)
-        opt_state = jax.tree.map(lambda new, old: jnp.where(finite, new, old), opt_state,
-                                 state.opt_state)
+        opt_state = jax.tree.map(
+            lambda new, old: jnp.where(finite, new, old), opt_state, state.opt_state
+        )
         metrics = {k: v for k, v in stats.items() if k != "guarded_columns"}
         metrics["nonfinite_grad"] = 1.0 - finite.astype(jnp.float32)
         metrics["guarded_columns"] = stats["guarded_columns"]
         return TrainState(params, opt_state, state.step + 1), metrics
 
     if mesh is None:
+
         @jax.jit
         def step(state: TrainState, times, labels):
             return update(state, *local_grads(state.params, times, labels))
@@ -226,13 +234,19 @@ def make_train_step(model: SpikingNetwork, config: ExperimentConfig,
         return jax.lax.pmean(grads, DATA_AXIS), jax.lax.psum(stats, DATA_AXIS)
 
     # check_vma=False: the kernels' custom_vjp rules are written for unsharded values.
-    sharded = jax.shard_map(shard_grads, mesh=mesh, check_vma=False,
-                            in_specs=(P(), P(DATA_AXIS), P(DATA_AXIS)), out_specs=(P(), P()))
+    sharded = jax.shard_map(
+        shard_grads,
+        mesh=mesh,
+        check_vma=False,
+        in_specs=(P(), P(DATA_AXIS), P(DATA_AXIS)),
+        out_specs=(P(), P()),
+    )
     replicated, split = NamedSharding(mesh, P()), NamedSharding(mesh, P(DATA_AXIS))
-    jitted = jax.jit(lambda state, times, labels: update(state, *sharded(state.params, times,
-                                                                        labels)),
-                     in_shardings=(replicated, split, split),
-                     out_shardings=(replicated, replicated))
+    jitted = jax.jit(
+        lambda state, times, labels: update(state, *sharded(state.params, times, labels)),
+        in_shardings=(replicated, split, split),
+        out_shardings=(replicated, replicated),
+    )
     run = one_step_in_flight(jitted, mesh)
 
     def step(state: TrainState, times, labels):
@@ -243,8 +257,7 @@ def make_train_step(model: SpikingNetwork, config: ExperimentConfig,
     return step
 
 
-def make_eval_step(model: SpikingNetwork, config: ExperimentConfig,
-                   mesh: Mesh | None = None):
+def make_eval_step(model: SpikingNetwork, config: ExperimentConfig, mesh: Mesh | None = None):
     """Jitted ``eval_step(params, times [B, ...], labels [B], mask [B]) -> metrics``.
 
     Like the train step's metrics (sums over the samples with ``mask``), plus ``active``:
@@ -276,15 +289,20 @@ def make_eval_step(model: SpikingNetwork, config: ExperimentConfig,
         stats = local_stats(params, times, labels, mask)
         active = stats.pop("active")
         stats = jax.lax.psum(stats, DATA_AXIS)
-        stats["active"] = tuple(jax.lax.psum(a.astype(jnp.int32), DATA_AXIS) > 0
-                                for a in active)
+        stats["active"] = tuple(jax.lax.psum(a.astype(jnp.int32), DATA_AXIS) > 0 for a in active)
         return stats
 
-    sharded = jax.shard_map(shard_stats, mesh=mesh, check_vma=False,
-                            in_specs=(P(),) + (P(DATA_AXIS),) * 3, out_specs=P())
+    sharded = jax.shard_map(
+        shard_stats,
+        mesh=mesh,
+        check_vma=False,
+        in_specs=(P(),) + (P(DATA_AXIS),) * 3,
+        out_specs=P(),
+    )
     replicated, split = NamedSharding(mesh, P()), NamedSharding(mesh, P(DATA_AXIS))
-    jitted = jax.jit(sharded, in_shardings=(replicated, split, split, split),
-                     out_shardings=replicated)
+    jitted = jax.jit(
+        sharded, in_shardings=(replicated, split, split, split), out_shardings=replicated
+    )
     run = one_step_in_flight(jitted, mesh)
 
     def eval_step(params, times, labels, mask):

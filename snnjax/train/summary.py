@@ -18,8 +18,13 @@ __all__ = ["EpochTiming", "epoch_row", "summarise"]
 
 # Fields of a metrics row (and of results.json) that depend on the machine and the
 # moment, not on the computation: they differ between a resumed and an uninterrupted run.
-TIMING_FIELDS = ("wall_time_s", "train_time_s", "train_samples_steady", "samples_per_s",
-                 "compile_time_s")
+TIMING_FIELDS = (
+    "wall_time_s",
+    "train_time_s",
+    "train_samples_steady",
+    "samples_per_s",
+    "compile_time_s",
+)
 
 
 class EpochTiming(NamedTuple):
@@ -38,9 +43,15 @@ class EpochTiming(NamedTuple):
     compile: float | None
 
 
-def epoch_row(epoch: int, sums: dict[str, Any], val: dict[str, Any] | None,
-              test: dict[str, Any] | None, names: list[str], lr: float,
-              timing: EpochTiming) -> dict[str, Any]:
+def epoch_row(
+    epoch: int,
+    sums: dict[str, Any],
+    val: dict[str, Any] | None,
+    test: dict[str, Any] | None,
+    names: list[str],
+    lr: float,
+    timing: EpochTiming,
+) -> dict[str, Any]:
     """The ``metrics.jsonl`` row of an epoch.
 
     Args:
@@ -55,8 +66,11 @@ def epoch_row(epoch: int, sums: dict[str, Any], val: dict[str, Any] | None,
     n = float(sums["n"])
     return {
         "epoch": epoch,
-        "train_loss": (float(sums["loss_sum"]) / float(sums["loss_finite"])
-                       if sums["loss_finite"] > 0 else None),
+        "train_loss": (
+            float(sums["loss_sum"]) / float(sums["loss_finite"])
+            if sums["loss_finite"] > 0
+            else None
+        ),
         "train_loss_infinite_fraction": 1.0 - float(sums["loss_finite"]) / n,
         "train_accuracy": float(sums["correct"]) / n,
         "train_silent_output_fraction": float(sums["silent_outputs"]) / n,
@@ -89,14 +103,20 @@ def _best_rows(history: list[dict[str, Any]]):
     else:
         best, selected_by = history[-1], "final epoch (no validation split)"
     with_test = [r for r in history if r["test_accuracy"] is not None]
-    max_test = max(with_test, key=lambda r: (r["test_accuracy"], -r["epoch"])) \
-        if with_test else None
+    max_test = (
+        max(with_test, key=lambda r: (r["test_accuracy"], -r["epoch"])) if with_test else None
+    )
     return best, selected_by, max_test
 
 
-def summarise(config: ExperimentConfig, history: list[dict[str, Any]],
-              run_info: dict[str, Any], out: Path, checkpoints_dir: str,
-              total_time: float) -> dict[str, Any]:
+def summarise(
+    config: ExperimentConfig,
+    history: list[dict[str, Any]],
+    run_info: dict[str, Any],
+    out: Path,
+    checkpoints_dir: str,
+    total_time: float,
+) -> dict[str, Any]:
     """``results.json`` of a run from its ``metrics.jsonl`` rows.
 
     Raises:
@@ -118,9 +138,13 @@ def summarise(config: ExperimentConfig, history: list[dict[str, Any]],
         "best_epoch": best["epoch"],
         "best_validation_accuracy": best["validation_accuracy"],
         "selected_by": selected_by,
-        "max_test_accuracy_over_epochs": None if max_test is None else {
-            "value": max_test["test_accuracy"], "epoch": max_test["epoch"],
-            "note": "selected on the test split (as the paper reports); optimistic"},
+        "max_test_accuracy_over_epochs": None
+        if max_test is None
+        else {
+            "value": max_test["test_accuracy"],
+            "epoch": max_test["epoch"],
+            "note": "selected on the test split (as the paper reports); optimistic",
+        },
         "final_validation_accuracy": final["validation_accuracy"],
         "final_train_accuracy": final["train_accuracy"],
         "final_train_loss": final["train_loss"],
@@ -140,7 +164,8 @@ def summarise(config: ExperimentConfig, history: list[dict[str, Any]],
         "seed": config.seed,
         "config": config_to_dict(config),
         "data_source": run_info["data_source"],
-        "n_train": run_info["n_train"], "n_validation": run_info["n_validation"],
+        "n_train": run_info["n_train"],
+        "n_validation": run_info["n_validation"],
         "n_test": run_info["n_test"],
         "max_input_events": run_info["max_input_events"],
         "layer_names": run_info["layer_names"],
@@ -148,7 +173,9 @@ def summarise(config: ExperimentConfig, history: list[dict[str, Any]],
         "jax_version": run_info["jax_version"],
         "snnjax_version": run_info["snnjax_version"],
         "device": run_info["device"],
-        "checkpoints": {"last": f"{checkpoints_dir}/last/{final['epoch']}",
-                        "best": f"{checkpoints_dir}/best/{best['epoch']}"},
+        "checkpoints": {
+            "last": f"{checkpoints_dir}/last/{final['epoch']}",
+            "best": f"{checkpoints_dir}/best/{best['epoch']}",
+        },
         "metrics": str(RunDir(out).metrics_path),
     }

@@ -29,8 +29,9 @@ from snnjax.lif.reference import simulate_layer
 PARAMS = snnjax.LIFParams(tau_syn=0.13, theta=0.2, delta_theta=0.15)
 # Backends compared with the pure-JAX loop (the reference implementation among them).
 OTHERS = [b for b in BACKENDS if b != "loop"]
-needs_ffi = pytest.mark.skipif("ffi" not in BACKENDS,
-                               reason="compiled CPU kernel could not be built here")
+needs_ffi = pytest.mark.skipif(
+    "ffi" not in BACKENDS, reason="compiled CPU kernel could not be built here"
+)
 
 
 def _random_layer(rng, batch=4, n_in=12, n_out=9, k_in=3):
@@ -46,8 +47,9 @@ def _loss(t, w, cot, max_spikes, backend):
     return jnp.sum(jnp.where(jnp.isfinite(out.times), out.times * cot, 0.0)), out
 
 
-_LOSS_AND_GRADS = jax.jit(jax.value_and_grad(_loss, argnums=(0, 1), has_aux=True),
-                          static_argnums=(3, 4))
+_LOSS_AND_GRADS = jax.jit(
+    jax.value_and_grad(_loss, argnums=(0, 1), has_aux=True), static_argnums=(3, 4)
+)
 
 
 def _loss_and_grads(backend, t, w, cot, max_spikes):
@@ -77,8 +79,9 @@ def test_backend_agrees_with_the_pure_jax_loop(backend, x64):
             assert out_c.times.dtype == dtype
             np.testing.assert_array_equal(np.isfinite(out_c.times), np.isfinite(out_x.times))
             finite = np.isfinite(np.asarray(out_x.times))
-            np.testing.assert_allclose(np.asarray(out_c.times)[finite],
-                                       np.asarray(out_x.times)[finite], atol=tol, rtol=0)
+            np.testing.assert_allclose(
+                np.asarray(out_c.times)[finite], np.asarray(out_x.times)[finite], atol=tol, rtol=0
+            )
             np.testing.assert_array_equal(out_c.n_dropped, out_x.n_dropped)
             scale = float(jnp.max(jnp.abs(gw_x))) + 1e-12
             np.testing.assert_allclose(gw_c, gw_x, atol=100 * tol * scale, rtol=0)
@@ -93,13 +96,14 @@ def test_matches_reference_with_overflowing_buffers(backend):
     with jax.enable_x64(True):
         t, w = _random_layer(rng, batch=3)
         w = np.abs(w) * 3  # strong drive: buffers of 2 overflow
-        out = jax.jit(lambda t, w: snnjax.lif_layer(t, w, PARAMS, max_spikes=2, t_max=0.3,
-                                                    backend=backend))(
-            jnp.asarray(t), jnp.asarray(w))
+        out = jax.jit(
+            lambda t, w: snnjax.lif_layer(t, w, PARAMS, max_spikes=2, t_max=0.3, backend=backend)
+        )(jnp.asarray(t), jnp.asarray(w))
         assert int(out.n_dropped.sum()) > 0
         for s in range(3):
             times, dropped = simulate_layer(
-                t[s], w, tau_syn=0.13, theta=0.2, delta_theta=0.15, max_spikes=2, t_max=0.3)
+                t[s], w, tau_syn=0.13, theta=0.2, delta_theta=0.15, max_spikes=2, t_max=0.3
+            )
             np.testing.assert_allclose(out.times[s], times, atol=1e-10)
             np.testing.assert_array_equal(out.n_dropped[s], dropped)
 
@@ -112,8 +116,9 @@ def test_vmap_over_weights_equals_loop(backend):
     noise = jnp.asarray(rng.normal(1.0, 0.1, (3,) + w.shape), jnp.float32)
 
     def f(scale):
-        return snnjax.lif_layer(t, w * scale, PARAMS, max_spikes=4, t_max=0.3,
-                                backend=backend).times
+        return snnjax.lif_layer(
+            t, w * scale, PARAMS, max_spikes=4, t_max=0.3, backend=backend
+        ).times
 
     batched = jax.jit(jax.vmap(f))(noise)
     looped = jnp.stack([jax.jit(f)(n) for n in noise])
@@ -143,7 +148,8 @@ def test_sort_matches_xla_sort(backend, bound):
     n_events = 80 * 6 if bound is None else bound
     ref, ref_overflow = sort_events(t, 0.2, n_events)
     got, got_overflow = jax.jit(get_backend(backend).sort_events, static_argnums=2)(
-        t, jnp.float32(0.2), n_events)
+        t, jnp.float32(0.2), n_events
+    )
     np.testing.assert_array_equal(got.times, ref.times)
     np.testing.assert_array_equal(got_overflow, ref_overflow)
     valid = np.isfinite(np.asarray(ref.times))
@@ -207,8 +213,14 @@ def test_snnjax_kernel_is_the_default(monkeypatch):
     """``backend=None`` reads SNNJAX_KERNEL (and only there: requested_backend)."""
     monkeypatch.delenv("SNNJAX_KERNEL", raising=False)
     assert requested_backend(None) == "auto"
-    for value, name in [("loop", "loop"), ("ffi", "ffi"), ("auto", "auto"), ("xla", "loop"),
-                        ("cpu", "ffi"), ("LOOP", "loop")]:
+    for value, name in [
+        ("loop", "loop"),
+        ("ffi", "ffi"),
+        ("auto", "auto"),
+        ("xla", "loop"),
+        ("cpu", "ffi"),
+        ("LOOP", "loop"),
+    ]:
         monkeypatch.setenv("SNNJAX_KERNEL", value)
         assert requested_backend(None) == name
         assert requested_backend("auto") == "auto"  # an explicit argument wins
@@ -222,8 +234,9 @@ def test_snnjax_kernel_is_the_default(monkeypatch):
 def test_a_backend_object_can_be_passed():
     """Any EventBackend works without registration (here: the loop under another name)."""
     loop = get_backend("loop")
-    mine = EventBackend(name="mine", sort_events=loop.sort_events, forward=loop.forward,
-                        backward=loop.backward)
+    mine = EventBackend(
+        name="mine", sort_events=loop.sort_events, forward=loop.forward, backward=loop.backward
+    )
     t, w = _random_layer(np.random.default_rng(2))
     cot = jnp.asarray(np.random.default_rng(3).normal(size=(4, 9, 5)), jnp.float32)
     t, w = jnp.asarray(t, jnp.float32), jnp.asarray(w, jnp.float32)
@@ -301,8 +314,10 @@ def test_auto_on_cpu_equals_ffi_bitwise():
     def f(scale, backend):
         return jax.grad(lambda w: _loss(t, w, cot, 5, backend)[0])(w * scale)
 
-    np.testing.assert_array_equal(jax.jit(jax.vmap(lambda s: f(s, "auto")))(noise),
-                                  jax.jit(jax.vmap(lambda s: f(s, "ffi")))(noise))
+    np.testing.assert_array_equal(
+        jax.jit(jax.vmap(lambda s: f(s, "auto")))(noise),
+        jax.jit(jax.vmap(lambda s: f(s, "ffi")))(noise),
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -322,8 +337,7 @@ def test_old_import_paths():
     t, w = _random_layer(rng)
     ev_t, ev_src, n_over = kernel.sort_events(jnp.asarray(t), 0.3)
     fw = kernel.forward_events(ev_t, ev_src, jnp.asarray(w), 0.13, 0.2, 0.15, 0.3, 5)
-    times, _n_spikes = grad.event_spike_times(ev_t, ev_src, jnp.asarray(w), 0.13, 0.2, 0.15,
-                                              0.3, 5)
+    times, _n_spikes = grad.event_spike_times(ev_t, ev_src, jnp.asarray(w), 0.13, 0.2, 0.15, 0.3, 5)
     new = snnjax.lif_layer(t, w, PARAMS, max_spikes=5, t_max=0.3, backend="loop")
     # (eager op-by-op float32 vs the jitted layer: equal up to rounding)
     np.testing.assert_allclose(fw.times, new.times, atol=1e-6, rtol=0)
@@ -336,11 +350,22 @@ def test_old_import_paths():
         assert cpu_kernel.available()
         c_t, c_src, _c_valid = cpu_kernel.sort_events(jnp.asarray(t), 0.3, t[0].size)
         np.testing.assert_array_equal(c_t, ev_t)
-        c_times, c_slope, c_index, c_n = cpu_kernel.forward(c_t, c_src, jnp.asarray(w), 0.13,
-                                                            0.2, 0.15, 0.3, 5)
+        c_times, c_slope, c_index, c_n = cpu_kernel.forward(
+            c_t, c_src, jnp.asarray(w), 0.13, 0.2, 0.15, 0.3, 5
+        )
         np.testing.assert_allclose(c_times, new.times, atol=2e-5)
-        d_w, d_t = cpu_kernel.backward(c_t, c_src, jnp.asarray(w), 0.13, 0.15,
-                                       jnp.ones_like(c_times), c_times, c_slope, c_index, c_n)
+        d_w, d_t = cpu_kernel.backward(
+            c_t,
+            c_src,
+            jnp.asarray(w),
+            0.13,
+            0.15,
+            jnp.ones_like(c_times),
+            c_times,
+            c_slope,
+            c_index,
+            c_n,
+        )
         assert d_w.shape == w.shape
         assert d_t.shape == c_t.shape
         assert isinstance(cpu_kernel.use_cpu_kernel(0.13), bool)

@@ -47,8 +47,9 @@ def loss_and_grads(times, weights, params, t_max, coef, *, max_spikes, backend):
     """``L = sum coef * t_out`` and ``(dL/d input_times, dL/d weights)``."""
 
     def loss(times, weights):
-        out = snnjax.lif_layer(times, weights, params, max_spikes=max_spikes, t_max=t_max,
-                               backend=backend)
+        out = snnjax.lif_layer(
+            times, weights, params, max_spikes=max_spikes, t_max=t_max, backend=backend
+        )
         return masked_sum(out.times, coef)
 
     return jax.value_and_grad(loss, argnums=(0, 1))(times, weights)
@@ -76,27 +77,32 @@ def fd_gradients(lay: Layer, coef, max_spikes):
     h_w = H_W * lay.theta / (2 * lay.tau_syn)
     g_w, ok_w = np.zeros(lay.weights.shape), np.ones(lay.weights.shape, bool)
     for j, i in np.ndindex(*lay.weights.shape):
+
         def perturb(dh, j=j, i=i):
             w = lay.weights.copy()
             w[j, i] += dh
             return lay.replace(weights=w)
+
         g_w[j, i], ok_w[j, i] = central(perturb, h_w)
 
     h_t = H_T * lay.tau_syn
     g_t, ok_t = np.zeros(lay.times.shape), np.ones(lay.times.shape, bool)
     for idx in np.argwhere(np.isfinite(lay.times) & (lay.times < lay.t_max)):
+
         def perturb(dh, idx=tuple(idx)):
             t = lay.times.copy()
             t[idx] += dh
             return lay.replace(times=np.sort(t, axis=-1))  # a tie within a row may swap
+
         g_t[tuple(idx)], ok_t[tuple(idx)] = central(perturb, h_t)
     return g_t, g_w, ok_t, ok_w
 
 
 def kernel_gradients(lay: Layer, coef, max_spikes, backend=None):
     """Value and exact gradients of ``sum coef * t_out`` with ``backend`` (None: automatic)."""
-    value, (g_t, g_w) = loss_and_grads(lay.times, lay.weights, lay.params, lay.t_max, coef,
-                                       max_spikes=max_spikes, backend=backend)
+    value, (g_t, g_w) = loss_and_grads(
+        lay.times, lay.weights, lay.params, lay.t_max, coef, max_spikes=max_spikes, backend=backend
+    )
     return float(value), np.asarray(g_t), np.asarray(g_w)
 
 
@@ -111,7 +117,9 @@ def assert_grad_close(ad, fd, ok, rel=1e-5):
     scale = np.abs(fd).max(initial=0.0)
     err = np.abs(ad - fd)
     assert (err <= rel * (np.abs(fd) + 1e-2 * scale)).all(), (
-        (err / np.maximum(np.abs(fd), 1e-300)).max(), (err / scale).max())
+        (err / np.maximum(np.abs(fd), 1e-300)).max(),
+        (err / scale).max(),
+    )
     assert np.linalg.norm(ad - fd) <= rel * np.linalg.norm(fd)
 
 
@@ -159,8 +167,7 @@ def _reset_neuron():
     weights = np.zeros((N_IN, N_OUT))
     weights[0] = w_crit * np.array([3.0, 3.3, 3.0, 3.5])
     weights[1] = w_crit * np.array([1.0, 0.5, 0.3, 0.2])
-    return Layer(times=times, weights=weights, tau_syn=5e-3, theta=1.0, delta_theta=1.0,
-                 t_max=0.1)
+    return Layer(times=times, weights=weights, tau_syn=5e-3, theta=1.0, delta_theta=1.0, t_max=0.1)
 
 
 _forward_events = jax.jit(forward_events, static_argnums=(4,))
@@ -174,8 +181,7 @@ def assembled_weight_grad(lay: Layer, cot, kappa):
     events, _ = sort_events(jnp.asarray(lay.times), lay.t_max, lay.times[0].size)
     ev_t, ev_src = events
     fw = _forward_events(events, jnp.asarray(lay.weights), lay.params, lay.t_max, K)
-    errors, z = _spike_errors(jnp.asarray(cot), fw.times, fw.slope, fw.frame_time, tau_mem,
-                              kappa)
+    errors, z = _spike_errors(jnp.asarray(cot), fw.times, fw.slope, fw.frame_time, tau_mem, kappa)
     errors, z, x = np.asarray(errors), np.asarray(z), np.asarray(fw.slope)
     frame, times = np.asarray(fw.frame_time), np.asarray(fw.times)
     ev_t, ev_src = np.asarray(ev_t), np.asarray(ev_src)
@@ -218,8 +224,9 @@ def test_check_grads(x64):
     from jax.test_util import check_grads
 
     rng = np.random.default_rng(5)
-    lay = random_layer(rng, batch=B, n_in=N_IN, k_in=K_IN, n_out=N_OUT, tau_syn=0.13,
-                       theta=1.0, p_cut=0.0)
+    lay = random_layer(
+        rng, batch=B, n_in=N_IN, k_in=K_IN, n_out=N_OUT, tau_syn=0.13, theta=1.0, p_cut=0.0
+    )
     assert not ill_conditioned(lay, K, 1e-3).any()
     assert spike_counts(*reference(lay, K)).max() >= 3
     times = jnp.asarray(lay.times)
@@ -236,8 +243,9 @@ def test_check_grads(x64):
     @jax.jit
     def g(t):
         t = jnp.where(jnp.isfinite(times), t, jnp.inf)
-        out = snnjax.lif_layer(t, jnp.asarray(lay.weights), lay.params, max_spikes=K,
-                               t_max=lay.t_max)
+        out = snnjax.lif_layer(
+            t, jnp.asarray(lay.weights), lay.params, max_spikes=K, t_max=lay.t_max
+        )
         return jnp.where(jnp.isfinite(out.times), out.times, 0.0)
 
     check_grads(g, (finite_times,), order=1, modes=["rev"], eps=1e-6)
@@ -251,10 +259,18 @@ def _chain_reference(times, w1, w2, coef):
     counts [B, n_hid + N_OUT])``."""
     total, counts = 0.0, []
     for b in range(B):
-        hid, d1 = simulate_layer(times[b], w1, tau_syn=5e-3, theta=1.0, delta_theta=1.0,
-                                 max_spikes=_CHAIN_K_HID, t_max=_CHAIN_T1_MAX)
-        out, d2 = simulate_layer(hid, w2, tau_syn=5e-3, theta=1.0, delta_theta=0.7,
-                                 max_spikes=K, t_max=_CHAIN_T2_MAX)
+        hid, d1 = simulate_layer(
+            times[b],
+            w1,
+            tau_syn=5e-3,
+            theta=1.0,
+            delta_theta=1.0,
+            max_spikes=_CHAIN_K_HID,
+            t_max=_CHAIN_T1_MAX,
+        )
+        out, d2 = simulate_layer(
+            hid, w2, tau_syn=5e-3, theta=1.0, delta_theta=0.7, max_spikes=K, t_max=_CHAIN_T2_MAX
+        )
         total += np.sum(np.where(np.isfinite(out), out, 0.0) * coef[b])
         counts.append(np.r_[spike_counts(hid, d1), spike_counts(out, d2)])
     return total, np.array(counts)
@@ -297,8 +313,17 @@ def test_two_chained_layers(x64):
 
     n_checked = n_layers = 0
     while n_layers < 4:
-        lay = random_layer(rng, batch=B, n_in=N_IN, k_in=K_IN, n_out=n_hid, tau_syn=5e-3,
-                           theta=1.0, mean_w=1.5, t_max=t1_max)
+        lay = random_layer(
+            rng,
+            batch=B,
+            n_in=N_IN,
+            k_in=K_IN,
+            n_out=n_hid,
+            tau_syn=5e-3,
+            theta=1.0,
+            mean_w=1.5,
+            t_max=t1_max,
+        )
         w1 = lay.weights
         w2 = rng.normal(1.0, 2.0, (n_hid, N_OUT)) * 100.0
         coef = rng.normal(size=(B, N_OUT, K))
@@ -337,8 +362,9 @@ def test_two_chained_layers(x64):
 
 def _finite_cases():
     rng = np.random.default_rng(0)
-    base = random_layer(rng, batch=B, n_in=N_IN, k_in=K_IN, n_out=N_OUT, tau_syn=5e-3,
-                        theta=1.0, p_cut=0.0)
+    base = random_layer(
+        rng, batch=B, n_in=N_IN, k_in=K_IN, n_out=N_OUT, tau_syn=5e-3, theta=1.0, p_cut=0.0
+    )
     w_crit = 4 * 1.0 / 0.01
     return {
         "silent": (base.replace(weights=np.abs(base.weights) * 1e-4), K, True),
@@ -377,8 +403,7 @@ def test_gradient_of_grazing_spike_is_finite(x64, backend):
     times[:, 0, 0] = 0.01
     weights = np.zeros((N_IN, N_OUT))
     weights[0] = w_crit * (1 + np.array([1e-12, 1e-9, 1e-6, -1e-9]))
-    lay = Layer(times=times, weights=weights, tau_syn=5e-3, theta=1.0, delta_theta=1.0,
-                t_max=0.1)
+    lay = Layer(times=times, weights=weights, tau_syn=5e-3, theta=1.0, delta_theta=1.0, t_max=0.1)
     ref_t, _ = reference(lay, K)
     assert np.isfinite(ref_t[0, :3, 0]).all()
     assert np.isinf(ref_t[0, 3]).all()

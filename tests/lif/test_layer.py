@@ -30,7 +30,7 @@ import snnjax
 from snnjax.lif.reference import membrane_potential, simulate_layer
 
 B, N_IN, K_IN, N_OUT = 4, 8, 4, 5  # the standard shape of this file
-K = 8                              # the standard buffer
+K = 8  # the standard buffer
 
 
 def embed(samples, weights, *, tau_syn=5e-3, theta=1.0, delta_theta=None, t_max=0.08) -> Layer:
@@ -44,8 +44,14 @@ def embed(samples, weights, *, tau_syn=5e-3, theta=1.0, delta_theta=None, t_max=
     w = np.zeros((N_IN, N_OUT))
     weights = np.asarray(weights, float)
     w[: weights.shape[0], : weights.shape[1]] = weights
-    return Layer(times=times, weights=w, tau_syn=tau_syn, theta=theta,
-                 delta_theta=theta if delta_theta is None else delta_theta, t_max=t_max)
+    return Layer(
+        times=times,
+        weights=w,
+        tau_syn=tau_syn,
+        theta=theta,
+        delta_theta=theta if delta_theta is None else delta_theta,
+        t_max=t_max,
+    )
 
 
 def first_spike_scale(layer: Layer, sample: int = 0) -> np.ndarray:
@@ -189,7 +195,7 @@ def test_matches_oracle_float32(backend, random_layers, grazing_layers):
             kept[kind] += keep.sum()
             n_spikes += np.isfinite(ref_t[keep]).sum()
     assert excluded["random"] <= 0.01 * kept["random"]  # the exclusion is rare
-    assert excluded["grazing"] >= 5                        # ... and really exercised
+    assert excluded["grazing"] >= 5  # ... and really exercised
     assert kept["random"] >= 1900
     assert n_spikes >= 5000
 
@@ -244,8 +250,9 @@ def test_max_input_events(backend, x64, random_layers):
             if n_active[b] > 10 and order[9] == order[10]:
                 continue  # which of two equal events is kept is unspecified
             kept = np.where(t <= order[9], t, np.inf)
-            ref_t, ref_d = simulate_layer(np.sort(kept, axis=1), lay.weights, max_spikes=K,
-                                          t_max=lay.t_max, **lay.ref_kw)
+            ref_t, ref_d = simulate_layer(
+                np.sort(kept, axis=1), lay.weights, max_spikes=K, t_max=lay.t_max, **lay.ref_kw
+            )
             np.testing.assert_array_equal(np.isfinite(small.times[b]), np.isfinite(ref_t))
             np.testing.assert_allclose(small.times[b], ref_t, rtol=0, atol=1e-9)
             np.testing.assert_array_equal(small.n_dropped[b], ref_d)
@@ -258,11 +265,15 @@ def test_t_max_cut_off(backend, x64):
     full, _ = reference(lay, K)
     s = full[0, 0][np.isfinite(full[0, 0])]
     assert len(s) >= 5
-    cuts = [0.5 * (s[2] + s[3]),              # between spikes 3 and 4
-            s[2] + 1e-12,                     # just after spike 3: it is kept (t* <= t_max)
-            s[2] - 1e-9,                      # just before it: it is not
-            0.0005,                           # before the first input: nothing
-            0.0035, 0.012, 0.025]             # between and after inputs
+    cuts = [
+        0.5 * (s[2] + s[3]),  # between spikes 3 and 4
+        s[2] + 1e-12,  # just after spike 3: it is kept (t* <= t_max)
+        s[2] - 1e-9,  # just before it: it is not
+        0.0005,  # before the first input: nothing
+        0.0035,
+        0.012,
+        0.025,
+    ]  # between and after inputs
     for t_max in cuts:
         cut = lay.replace(t_max=t_max)
         ref_t, ref_d = reference(cut, K)
@@ -310,11 +321,11 @@ def test_equal_time_events_are_integrated_together(backend, x64):
     w = 5 * 4 / 0.01  # five times the weight whose PSP just touches threshold
     weights = [[w, -w, w, w], [-w, w, 0, 0], [0, 0, -2 * w, 0]]
     s0 = [[0.01, np.inf], [0.01, np.inf], [np.inf, np.inf]]  # rows 0 and 1 together
-    s1 = [[0.01, 0.01], [np.inf, np.inf], [0.01, np.inf]]    # row 0 twice, and row 2
+    s1 = [[0.01, 0.01], [np.inf, np.inf], [0.01, np.inf]]  # row 0 twice, and row 2
     lay = embed([s0, s1], weights, t_max=0.1)
     out = run_layer(lay, K, backend=backend)
-    assert np.isinf(out.times[0, :2]).all()      # w - w and -w + w: silent
-    assert np.isinf(out.times[1, 2]).all()       # 2w - 2w: silent
+    assert np.isinf(out.times[0, :2]).all()  # w - w and -w + w: silent
+    assert np.isinf(out.times[1, 2]).all()  # 2w - 2w: silent
     assert np.isfinite(out.times[0, 2:4, 0]).all()
     assert np.isfinite(out.times[1, [0, 3], 0]).all()
     ref_t, ref_d = reference(lay, K)
@@ -388,8 +399,7 @@ def _brian2_layers(rng, tau_syn, theta, dt, t_end):
         # inputs on Brian's grid (distinct within a row) and away from t_end
         times = np.round(np.minimum(lay.times, 0.025) / dt) * dt
         times[~np.isfinite(lay.times)] = np.inf
-        if any(len(np.unique(r[np.isfinite(r)])) < np.isfinite(r).sum()
-               for s in times for r in s):
+        if any(len(np.unique(r[np.isfinite(r)])) < np.isfinite(r).sum() for s in times for r in s):
             continue
         lay = lay.replace(times=times)
         # non-grazing: counts stable under a 2 % change of theta (Brian's grid and its late
@@ -428,9 +438,11 @@ def _brian2_spikes(b2, layers, tau_syn, theta, dt, t_end):
         dI/dt = -I/tau_syn : Hz
         dtheta : 1 (constant)
         """,
-        threshold="u > theta", reset="u -= dtheta", method="exact",
-        namespace={"tau_mem": tau_mem * b2.second, "tau_syn": tau_syn * b2.second,
-                   "theta": theta})
+        threshold="u > theta",
+        reset="u -= dtheta",
+        method="exact",
+        namespace={"tau_mem": tau_mem * b2.second, "tau_syn": tau_syn * b2.second, "theta": theta},
+    )
     neurons.dtheta = np.array(dtheta)
     syn = b2.Synapses(inputs, neurons, "w : Hz", on_pre="I_post += w")
     syn.connect(i=np.array(syn_i), j=np.array(syn_j))
@@ -468,14 +480,20 @@ def test_matches_brian2(x64, brian2_numpy):
                 # which leaves u higher by delta_theta/tau_mem * lateness * decay and
                 # advances later spikes by that over du/dt at the spike.
                 h = 1e-9
-                u_before = membrane_potential(r - h, lay.times[s], lay.weights,
-                                              out.times[s], **lay.ref_kw)[:, i]
+                u_before = membrane_potential(
+                    r - h, lay.times[s], lay.weights, out.times[s], **lay.ref_kw
+                )[:, i]
                 slope = (theta - u_before) / h
                 assert (slope > 0).all()
                 bound = []
                 for k in range(len(r)):
-                    late = sum(lay.delta_theta / tau_mem * math.exp(-(r[k] - r[m]) / tau_mem)
-                               * (bound[m] + dt) for m in range(k))
+                    late = sum(
+                        lay.delta_theta
+                        / tau_mem
+                        * math.exp(-(r[k] - r[m]) / tau_mem)
+                        * (bound[m] + dt)
+                        for m in range(k)
+                    )
                     bound.append(dt + 1.5 * late / slope[k])
                 err = b - r
                 assert (err >= -0.05 * dt).all(), (s, i, err / dt)
@@ -498,13 +516,13 @@ def _good():
 @pytest.mark.parametrize(
     ("times", "weights", "match"),
     [
-        (np.zeros((2, 3, 2)), np.ones((4, 4)), "input neurons"),           # n_in mismatch
-        (np.zeros((2, 3, 2)), np.ones(3), "weights"),                      # 1-D weights
-        (np.zeros(3), np.ones((3, 4)), "input_times"),                     # 1-D input
+        (np.zeros((2, 3, 2)), np.ones((4, 4)), "input neurons"),  # n_in mismatch
+        (np.zeros((2, 3, 2)), np.ones(3), "weights"),  # 1-D weights
+        (np.zeros(3), np.ones((3, 4)), "input_times"),  # 1-D input
         (np.full((2, 3, 2), np.nan), np.ones((3, 4)), "NaN"),
         (np.full((2, 3, 2), -0.001), np.ones((3, 4)), "negative"),
         (np.array([[[0.002, 0.001]]] * 2), np.ones((1, 4)), "sorted"),
-        (np.array([[[np.inf, 0.001]]]), np.ones((1, 4)), "sorted"),        # inf padding first
+        (np.array([[[np.inf, 0.001]]]), np.ones((1, 4)), "sorted"),  # inf padding first
         (np.zeros((2, 3, 2)), np.full((3, 4), np.nan), "weights"),
     ],
 )
@@ -520,8 +538,7 @@ def test_invalid_types_raise():
     with pytest.raises(TypeError):
         snnjax.lif_layer(times, weights.astype(np.int32), P, max_spikes=2, t_max=0.1)
     with pytest.raises(TypeError):
-        snnjax.lif_layer(times, weights, {"tau_syn": 5e-3, "theta": 1.0}, max_spikes=2,
-                         t_max=0.1)
+        snnjax.lif_layer(times, weights, {"tau_syn": 5e-3, "theta": 1.0}, max_spikes=2, t_max=0.1)
 
 
 @pytest.mark.parametrize("max_spikes", [0, -1, 2.0, 2.5, "3", None])
@@ -626,8 +643,9 @@ def test_dtypes():
 def test_leading_batch_dimensions(x64):
     lay = strong_layer()
     flat = run_layer(lay, K)
-    nested = LIF_LAYER_JIT(lay.times.reshape(2, 2, N_IN, K_IN), lay.weights, lay.params,
-                           max_spikes=K, t_max=lay.t_max)
+    nested = LIF_LAYER_JIT(
+        lay.times.reshape(2, 2, N_IN, K_IN), lay.weights, lay.params, max_spikes=K, t_max=lay.t_max
+    )
     np.testing.assert_array_equal(np.asarray(nested.times).reshape(flat.times.shape), flat.times)
     assert nested.n_dropped.shape == (2, 2, N_OUT)
     assert nested.n_input_overflow.shape == (2, 2)

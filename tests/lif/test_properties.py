@@ -54,8 +54,14 @@ def layers(draw, weight=MIXED_WEIGHTS) -> Layer:
     slot = st.one_of(st.floats(0.0, 0.04), st.just(np.inf), st.sampled_from([0.0, 0.005, 0.01]))
     times = np.sort(draw(arrays(np.float64, (B, N_IN, K_IN), elements=slot)), axis=-1)
     weights = draw(arrays(np.float64, (N_IN, N_OUT), elements=weight))
-    return Layer(times=times, weights=weights, tau_syn=TAU_SYN, theta=THETA,
-                 delta_theta=DELTA_THETA, t_max=T_MAX)
+    return Layer(
+        times=times,
+        weights=weights,
+        tau_syn=TAU_SYN,
+        theta=THETA,
+        delta_theta=DELTA_THETA,
+        t_max=T_MAX,
+    )
 
 
 def well_posed(layer: Layer) -> bool:
@@ -66,14 +72,16 @@ def assert_same(out, ref, atol=1e-12):
     np.testing.assert_array_equal(np.isfinite(out.times), np.isfinite(ref.times))
     np.testing.assert_array_equal(out.n_dropped, ref.n_dropped)
     f = np.isfinite(ref.times)
-    np.testing.assert_allclose(np.asarray(out.times)[f], np.asarray(ref.times)[f], rtol=0,
-                               atol=atol)
+    np.testing.assert_allclose(
+        np.asarray(out.times)[f], np.asarray(ref.times)[f], rtol=0, atol=atol
+    )
 
 
 def _value_and_grads(times, weights, params, t_max, coef, backend=None):
     def loss(times, weights):
-        t = snnjax.lif_layer(times, weights, params, max_spikes=K, t_max=t_max,
-                             backend=backend).times
+        t = snnjax.lif_layer(
+            times, weights, params, max_spikes=K, t_max=t_max, backend=backend
+        ).times
         return jnp.sum(jnp.where(jnp.isfinite(t), t, 0.0) * coef)
 
     return jax.value_and_grad(loss, argnums=(0, 1))(times, weights)
@@ -95,8 +103,9 @@ def test_time_shift_equivariance(backend, layer, shift):
     with float64():
         assume(well_posed(layer))
         out = run_layer(layer, K, backend=backend)
-        moved = run_layer(layer.replace(times=layer.times + shift, t_max=layer.t_max + shift),
-                          K, backend=backend)
+        moved = run_layer(
+            layer.replace(times=layer.times + shift, t_max=layer.t_max + shift), K, backend=backend
+        )
         np.testing.assert_array_equal(np.isfinite(moved.times), np.isfinite(out.times))
         np.testing.assert_array_equal(moved.n_dropped, out.n_dropped)
         f = np.isfinite(out.times)
@@ -111,15 +120,22 @@ def test_permuting_inputs_with_their_weights_changes_nothing(backend, layer, per
         assume(well_posed(layer))
         out = run_layer(layer, K, backend=backend)
         perm = np.asarray(perm)
-        permuted = run_layer(layer.replace(times=layer.times[:, perm], weights=layer.weights[perm]),
-                             K, backend=backend)
+        permuted = run_layer(
+            layer.replace(times=layer.times[:, perm], weights=layer.weights[perm]),
+            K,
+            backend=backend,
+        )
         assert_same(permuted, out)
 
 
 @backends
 @SETTINGS
-@given(layer=layers(), j=st.integers(0, N_IN - 1), i=st.integers(0, N_OUT - 1),
-       delta=st.floats(1e-3 * W_CRIT, 3.0 * W_CRIT))
+@given(
+    layer=layers(),
+    j=st.integers(0, N_IN - 1),
+    i=st.integers(0, N_OUT - 1),
+    delta=st.floats(1e-3 * W_CRIT, 3.0 * W_CRIT),
+)
 def test_larger_excitatory_weight_never_delays_first_spike(backend, layer, j, i, delta):
     # Before the first spike u is a sum of PSPs w * k(t - t_j) with k >= 0 (tau_mem > tau_syn),
     # so raising a weight raises u pointwise and the first crossing can only come earlier.
@@ -168,8 +184,9 @@ def test_no_output_before_first_input(backend, layer):
 @given(layer=layers(weight=st.floats(-2.0 * W_CRIT, 8.0 * W_CRIT)))
 def test_gradients_are_finite(backend, layer):
     with float64():
-        value, (g_t, g_w) = VALUE_AND_GRADS(layer.times, layer.weights, layer.params,
-                                            layer.t_max, COEF, backend=backend)
+        value, (g_t, g_w) = VALUE_AND_GRADS(
+            layer.times, layer.weights, layer.params, layer.t_max, COEF, backend=backend
+        )
         assert np.isfinite(value)
         assert np.isfinite(np.asarray(g_t)).all()
         assert np.isfinite(np.asarray(g_w)).all()
@@ -188,13 +205,21 @@ def test_gradients_are_finite(backend, layer):
 def test_jit_equals_no_jit(backend, layer):
     with float64():
         jitted = run_layer(layer, K, backend=backend)
-        v_jit, (gt_jit, gw_jit) = VALUE_AND_GRADS(layer.times, layer.weights, layer.params,
-                                                  layer.t_max, COEF, backend=backend)
+        v_jit, (gt_jit, gw_jit) = VALUE_AND_GRADS(
+            layer.times, layer.weights, layer.params, layer.t_max, COEF, backend=backend
+        )
         with jax.disable_jit():
-            eager = snnjax.lif_layer(layer.times, layer.weights, layer.params, max_spikes=K,
-                                     t_max=layer.t_max, backend=backend)
-            v, (gt, gw) = _value_and_grads(layer.times, layer.weights, layer.params,
-                                           layer.t_max, COEF, backend)
+            eager = snnjax.lif_layer(
+                layer.times,
+                layer.weights,
+                layer.params,
+                max_spikes=K,
+                t_max=layer.t_max,
+                backend=backend,
+            )
+            v, (gt, gw) = _value_and_grads(
+                layer.times, layer.weights, layer.params, layer.t_max, COEF, backend
+            )
         assert_same(jax.tree_util.tree_map(np.asarray, eager), jitted)
         np.testing.assert_array_equal(np.asarray(eager.n_input_overflow), jitted.n_input_overflow)
         np.testing.assert_allclose(float(v), float(v_jit), rtol=1e-12, atol=1e-15)
@@ -207,8 +232,9 @@ def _layer_fn(times, weights, params, t_max, backend=None):
 
 
 # vmap over seeds: inputs, weights and t_max batched, parameters shared.
-VMAP_LAYER = {b: jax.jit(jax.vmap(partial(_layer_fn, backend=b), in_axes=(0, 0, None, 0)))
-              for b in BACKENDS}
+VMAP_LAYER = {
+    b: jax.jit(jax.vmap(partial(_layer_fn, backend=b), in_axes=(0, 0, None, 0))) for b in BACKENDS
+}
 
 
 @backends
@@ -221,20 +247,26 @@ def test_vmap_equals_python_loop(backend, seed):
     """
     rng = np.random.default_rng(seed)
     n_seeds = 3
-    lays = [random_layer(rng, batch=B, n_in=N_IN, k_in=K_IN, n_out=N_OUT, tau_syn=TAU_SYN,
-                         theta=THETA) for _ in range(n_seeds)]
+    lays = [
+        random_layer(rng, batch=B, n_in=N_IN, k_in=K_IN, n_out=N_OUT, tau_syn=TAU_SYN, theta=THETA)
+        for _ in range(n_seeds)
+    ]
     times = np.stack([lay.times for lay in lays])
     weights = np.stack([lay.weights for lay in lays])
     t_max = np.array([lay.t_max for lay in lays])
     params = snnjax.LIFParams(TAU_SYN, THETA, DELTA_THETA)
     with float64():
-        batched = jax.tree_util.tree_map(np.asarray,
-                                         VMAP_LAYER[backend](times, weights, params, t_max))
+        batched = jax.tree_util.tree_map(
+            np.asarray, VMAP_LAYER[backend](times, weights, params, t_max)
+        )
         for s in range(n_seeds):
-            one = LIF_LAYER_JIT(times[s], weights[s], params, max_spikes=K, t_max=t_max[s],
-                                backend=backend)
-            assert_same(jax.tree_util.tree_map(lambda a, s=s: a[s], batched),
-                        jax.tree_util.tree_map(np.asarray, one))
+            one = LIF_LAYER_JIT(
+                times[s], weights[s], params, max_spikes=K, t_max=t_max[s], backend=backend
+            )
+            assert_same(
+                jax.tree_util.tree_map(lambda a, s=s: a[s], batched),
+                jax.tree_util.tree_map(np.asarray, one),
+            )
             np.testing.assert_array_equal(batched.n_input_overflow[s], one.n_input_overflow)
         assert np.isfinite(batched.times).sum() >= 1
 
@@ -275,8 +307,12 @@ print("ok")
 def test_vmapped_gradient_equals_python_loop(backend):
     """vmap of the gradient over seeds with unequal event counts == a loop of gradients."""
     try:
-        proc = subprocess.run([sys.executable, "-c", _VMAP_GRAD_SCRIPT, backend],
-                              capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(
+            [sys.executable, "-c", _VMAP_GRAD_SCRIPT, backend],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     except subprocess.TimeoutExpired:
         pytest.fail("the vmapped gradient did not finish within 300 s (normally ~2 s): it hangs")
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -324,6 +360,9 @@ def test_second_eager_call_does_not_recompile(backend):
     call = partial(snnjax.lif_layer, backend=backend)
     params = snnjax.LIFParams(np.float32(TAU_SYN), np.float32(THETA))
     call(x, w, params, max_spikes=K, t_max=np.float32(T_MAX))
-    n = _count_backend_compiles(lambda: jax.block_until_ready(
-        call(x + 0.001, w * 1.1, params, max_spikes=K, t_max=np.float32(T_MAX))))
+    n = _count_backend_compiles(
+        lambda: jax.block_until_ready(
+            call(x + 0.001, w * 1.1, params, max_spikes=K, t_max=np.float32(T_MAX))
+        )
+    )
     assert n == 0

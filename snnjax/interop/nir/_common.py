@@ -18,8 +18,9 @@ def nir_module():
     try:
         import nir
     except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError("snnjax.nir needs the 'nir' package: pip install 'snnjax[nir]' "
-                          "(or pip install nir)") from err
+        raise ImportError(
+            "snnjax.nir needs the 'nir' package: pip install 'snnjax[nir]' (or pip install nir)"
+        ) from err
     return nir
 
 

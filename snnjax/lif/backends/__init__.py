@@ -65,8 +65,8 @@ __all__ = [
 
 # name -> module defining BACKEND. One line per backend.
 _REGISTRY: dict[str, str] = {
-    "ffi": "snnjax.lif.backends.ffi",     # compiled C++ event loop (XLA FFI), CPU
-    "loop": "snnjax.lif.backends.loop",   # pure-JAX event loop, any platform
+    "ffi": "snnjax.lif.backends.ffi",  # compiled C++ event loop (XLA FFI), CPU
+    "loop": "snnjax.lif.backends.loop",  # pure-JAX event loop, any platform
 }
 # The backend "auto" falls back to on platforms no restricted backend serves.
 _PORTABLE = "loop"
@@ -78,22 +78,35 @@ _ENV_ALIASES = {"cpu": "ffi", "xla": "loop"}  # the values SNNJAX_KERNEL took be
 class SortEvents(Protocol):
     """Type of :attr:`EventBackend.sort_events`."""
 
-    def __call__(self, input_times: jax.Array, t_max: jax.Array,
-                 n_events: int) -> tuple[Events, jax.Array]: ...
+    def __call__(
+        self, input_times: jax.Array, t_max: jax.Array, n_events: int
+    ) -> tuple[Events, jax.Array]: ...
 
 
 class Forward(Protocol):
     """Type of :attr:`EventBackend.forward`."""
 
-    def __call__(self, events: Events, weights: jax.Array, params: LIFParams,
-                 t_max: jax.Array, max_spikes: int) -> EventForward: ...
+    def __call__(
+        self,
+        events: Events,
+        weights: jax.Array,
+        params: LIFParams,
+        t_max: jax.Array,
+        max_spikes: int,
+    ) -> EventForward: ...
 
 
 class Backward(Protocol):
     """Type of :attr:`EventBackend.backward`."""
 
-    def __call__(self, events: Events, weights: jax.Array, params: LIFParams,
-                 forward: EventForward, cot_times: jax.Array) -> tuple[jax.Array, jax.Array]: ...
+    def __call__(
+        self,
+        events: Events,
+        weights: jax.Array,
+        params: LIFParams,
+        forward: EventForward,
+        cot_times: jax.Array,
+    ) -> tuple[jax.Array, jax.Array]: ...
 
 
 def _supports_everything(dtype: DTypeLike, params: LIFParams) -> bool:
@@ -155,8 +168,10 @@ def get_backend(name: str) -> EventBackend:
       ValueError: unknown name (the message lists the registered ones).
     """
     if name not in _REGISTRY:
-        raise ValueError(f"unknown event backend {name!r}; registered: "
-                         f"{', '.join(map(repr, _REGISTRY))} (or 'auto')")
+        raise ValueError(
+            f"unknown event backend {name!r}; registered: "
+            f"{', '.join(map(repr, _REGISTRY))} (or 'auto')"
+        )
     return importlib.import_module(_REGISTRY[name]).BACKEND
 
 
@@ -185,30 +200,37 @@ def requested_backend(backend: str | EventBackend | None = None) -> str | EventB
         backend = _ENV_ALIASES.get(raw, raw)
         origin = f" (from {ENV_VAR}={raw!r})"
     if not isinstance(backend, str):
-        raise TypeError(f"backend must be a name, an EventBackend or None, got "
-                        f"{type(backend).__name__}")
+        raise TypeError(
+            f"backend must be a name, an EventBackend or None, got {type(backend).__name__}"
+        )
     if backend != AUTO and backend not in _REGISTRY:
-        raise ValueError(f"unknown event backend {backend!r}{origin}; registered: "
-                         f"{', '.join(map(repr, _REGISTRY))} (or 'auto')")
+        raise ValueError(
+            f"unknown event backend {backend!r}{origin}; registered: "
+            f"{', '.join(map(repr, _REGISTRY))} (or 'auto')"
+        )
     return backend
 
 
-def _automatic(dtype: DTypeLike, params: LIFParams) -> tuple[dict[str, EventBackend],
-                                                             EventBackend]:
+def _automatic(dtype: DTypeLike, params: LIFParams) -> tuple[dict[str, EventBackend], EventBackend]:
     """The platform-restricted backends that serve this layer, and the portable default."""
     per_platform: dict[str, EventBackend] = {}
     for name in _REGISTRY:
         candidate = get_backend(name)
-        if (candidate.platforms is None or name == _PORTABLE
-                or not candidate.supports(dtype, params) or not candidate.available()):
+        if (
+            candidate.platforms is None
+            or name == _PORTABLE
+            or not candidate.supports(dtype, params)
+            or not candidate.available()
+        ):
             continue
         for platform in candidate.platforms:
             per_platform.setdefault(platform, candidate)
     return per_platform, get_backend(_PORTABLE)
 
 
-def resolve_backend(backend: str | EventBackend | None, dtype: DTypeLike,
-                    params: LIFParams) -> EventBackend:
+def resolve_backend(
+    backend: str | EventBackend | None, dtype: DTypeLike, params: LIFParams
+) -> EventBackend:
     """The backend a layer of ``dtype`` and ``params`` runs with (see the module doc).
 
     Args:
@@ -233,15 +255,23 @@ def resolve_backend(backend: str | EventBackend | None, dtype: DTypeLike,
         raise ValueError(
             f"the {chosen.name!r} event backend does not support this layer (dtype "
             f"{np.dtype(dtype).name}, tau_syn shape {jnp.shape(params.tau_syn)}); use "
-            f"backend='auto' or one of {', '.join(map(repr, _REGISTRY))}")
+            f"backend='auto' or one of {', '.join(map(repr, _REGISTRY))}"
+        )
     if not chosen.available():
-        raise RuntimeError(f"the {chosen.name!r} event backend is unavailable here (see the "
-                           "warning above); use backend='loop' or 'auto'")
+        raise RuntimeError(
+            f"the {chosen.name!r} event backend is unavailable here (see the "
+            "warning above); use backend='loop' or 'auto'"
+        )
     return chosen
 
 
-def backend_name(backend: str | EventBackend | None = None, *, platform: str | None = None,
-                 dtype: DTypeLike = jnp.float32, params: LIFParams | None = None) -> str:
+def backend_name(
+    backend: str | EventBackend | None = None,
+    *,
+    platform: str | None = None,
+    dtype: DTypeLike = jnp.float32,
+    params: LIFParams | None = None,
+) -> str:
     """Name of the backend that runs on ``platform`` (for logs and run records).
 
     Args:
@@ -274,7 +304,7 @@ def by_platform(default: EventBackend, **per_platform: EventBackend) -> EventBac
 
     Example:
       >>> from snnjax.lif.backends import get_backend
-      >>> by_platform(get_backend("loop")).name        # nothing platform-specific
+      >>> by_platform(get_backend("loop")).name  # nothing platform-specific
       'loop'
     """
     if not per_platform:
@@ -283,21 +313,27 @@ def by_platform(default: EventBackend, **per_platform: EventBackend) -> EventBac
 
     def dispatch(method: str, bind: Callable[[Callable], Callable], *args):
         return jax.lax.platform_dependent(
-            *args, default=bind(getattr(default, method)),
-            **{p: bind(getattr(b, method)) for p, b in branches})
+            *args,
+            default=bind(getattr(default, method)),
+            **{p: bind(getattr(b, method)) for p, b in branches},
+        )
 
     def sort_events(input_times, t_max, n_events):
-        return dispatch("sort_events", lambda f: lambda x, t: f(x, t, n_events),
-                        input_times, t_max)
+        return dispatch("sort_events", lambda f: lambda x, t: f(x, t, n_events), input_times, t_max)
 
     def forward(events, weights, params, t_max, max_spikes):
-        return dispatch("forward", lambda f: lambda *a: f(*a, max_spikes),
-                        events, weights, params, t_max)
+        return dispatch(
+            "forward", lambda f: lambda *a: f(*a, max_spikes), events, weights, params, t_max
+        )
 
     def backward(events, weights, params, forward, cot_times):
         return dispatch("backward", lambda f: f, events, weights, params, forward, cot_times)
 
     names = ", ".join(f"{p}={b.name}" for p, b in branches)
-    return EventBackend(name=f"auto({names}, default={default.name})",
-                        sort_events=sort_events, forward=forward, backward=backward,
-                        supports=default.supports)
+    return EventBackend(
+        name=f"auto({names}, default={default.name})",
+        sort_events=sort_events,
+        forward=forward,
+        backward=backward,
+        supports=default.supports,
+    )

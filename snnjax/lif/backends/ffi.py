@@ -53,11 +53,26 @@ __all__ = ["BACKEND", "available", "backward", "forward", "sort_events", "suppor
 
 _SOURCE = Path(__file__).parent / "csrc" / "lif_kernel.cc"
 # -fno-math-errno lets sqrt vectorise (no errno for negative inputs; results are unchanged).
-_FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-fopenmp", "-shared",
-          "-fPIC", "-std=c++17"]
-_TARGETS = ("SnnjaxLifForwardF32", "SnnjaxLifForwardF64", "SnnjaxLifBackwardF32",
-            "SnnjaxLifBackwardF64", "SnnjaxSortEventsF32", "SnnjaxSortEventsF64",
-            "SnnjaxScatterEventsF32", "SnnjaxScatterEventsF64")
+_FLAGS = [
+    "-O3",
+    "-march=native",
+    "-fno-math-errno",
+    "-fno-trapping-math",
+    "-fopenmp",
+    "-shared",
+    "-fPIC",
+    "-std=c++17",
+]
+_TARGETS = (
+    "SnnjaxLifForwardF32",
+    "SnnjaxLifForwardF64",
+    "SnnjaxLifBackwardF32",
+    "SnnjaxLifBackwardF64",
+    "SnnjaxSortEventsF32",
+    "SnnjaxSortEventsF64",
+    "SnnjaxScatterEventsF32",
+    "SnnjaxScatterEventsF64",
+)
 
 
 def _cpu_signature() -> str:
@@ -102,12 +117,15 @@ def available() -> bool:
             _build(path)
         lib = ctypes.cdll.LoadLibrary(str(path))
         for name in _TARGETS:
-            jax.ffi.register_ffi_target(name, jax.ffi.pycapsule(getattr(lib, name)),
-                                        platform="cpu")
+            jax.ffi.register_ffi_target(name, jax.ffi.pycapsule(getattr(lib, name)), platform="cpu")
         return True
     except Exception as err:  # any failure means: use the portable kernel
-        warnings.warn(f"snnjax: compiled CPU kernel unavailable ({err}); using the pure-JAX "
-                      "event kernel (slower on CPU, same results)", RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"snnjax: compiled CPU kernel unavailable ({err}); using the pure-JAX "
+            "event kernel (slower on CPU, same results)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
         return False
 
 
@@ -119,8 +137,10 @@ def supports(dtype: DTypeLike, params: LIFParams) -> bool:
 
 def _require() -> None:
     if not available():
-        raise RuntimeError("the compiled CPU kernel is unavailable here (see the warning above); "
-                           "use the pure-JAX event loop (backend='loop')")
+        raise RuntimeError(
+            "the compiled CPU kernel is unavailable here (see the warning above); "
+            "use the pure-JAX event loop (backend='loop')"
+        )
 
 
 def _suffix(dtype: DTypeLike) -> str:
@@ -140,19 +160,23 @@ def _scalar(value, dtype: DTypeLike) -> jax.Array:
 def _sort_call(input_times: jax.Array, t_max: jax.Array, n_events: int):
     batch = input_times.shape[0]
     dtype = input_times.dtype
-    out_types = (jax.ShapeDtypeStruct((batch, n_events), dtype),      # event_times
-                 jax.ShapeDtypeStruct((batch, n_events), jnp.int32),  # source
-                 jax.ShapeDtypeStruct((batch, n_events), jnp.int32),  # slot
-                 jax.ShapeDtypeStruct((batch,), jnp.int32))           # n_valid
-    call = jax.ffi.ffi_call(f"SnnjaxSortEvents{_suffix(dtype)}", out_types,
-                            vmap_method="sequential")
+    out_types = (
+        jax.ShapeDtypeStruct((batch, n_events), dtype),  # event_times
+        jax.ShapeDtypeStruct((batch, n_events), jnp.int32),  # source
+        jax.ShapeDtypeStruct((batch, n_events), jnp.int32),  # slot
+        jax.ShapeDtypeStruct((batch,), jnp.int32),
+    )  # n_valid
+    call = jax.ffi.ffi_call(
+        f"SnnjaxSortEvents{_suffix(dtype)}", out_types, vmap_method="sequential"
+    )
     return call(input_times, _scalar(t_max, dtype))
 
 
 def _scatter_call(d_event_times: jax.Array, slot: jax.Array, slots_shape: tuple[int, ...]):
     out_type = jax.ShapeDtypeStruct(slots_shape, d_event_times.dtype)
-    call = jax.ffi.ffi_call(f"SnnjaxScatterEvents{_suffix(d_event_times.dtype)}", out_type,
-                            vmap_method="sequential")
+    call = jax.ffi.ffi_call(
+        f"SnnjaxScatterEvents{_suffix(d_event_times.dtype)}", out_type, vmap_method="sequential"
+    )
     return call(d_event_times, slot)
 
 
@@ -178,8 +202,9 @@ def _sort_with_vjp(slots_shape: tuple[int, ...], n_events: int):
     return sort
 
 
-def sort_events(input_times: jax.Array, t_max: jax.Array,
-                n_events: int) -> tuple[Events, jax.Array]:
+def sort_events(
+    input_times: jax.Array, t_max: jax.Array, n_events: int
+) -> tuple[Events, jax.Array]:
     """Merge each sample's spike trains into one time-sorted event list (compiled).
 
     Only the valid slots (finite, ``< t_max``) are sorted, by (time, slot); the times are
@@ -201,13 +226,15 @@ def sort_events(input_times: jax.Array, t_max: jax.Array,
     input_times = jnp.asarray(input_times)
     t_max = jnp.asarray(t_max, input_times.dtype)
     times, source, n_valid = _sort_with_vjp(tuple(input_times.shape), int(n_events))(
-        input_times, t_max)
+        input_times, t_max
+    )
     n_overflow = jnp.maximum(n_valid - n_events, 0).astype(jnp.int32)
     return Events(times=times, source=source), n_overflow
 
 
-def forward(events: Events, weights: jax.Array, params: LIFParams, t_max: jax.Array,
-            max_spikes: int) -> EventForward:
+def forward(
+    events: Events, weights: jax.Array, params: LIFParams, t_max: jax.Array, max_spikes: int
+) -> EventForward:
     """Compiled equivalent of :func:`snnjax.lif.backends.loop.forward_events` (same
     arguments and result; ``params.tau_syn`` must be a scalar)."""
     _require()
@@ -217,21 +244,33 @@ def forward(events: Events, weights: jax.Array, params: LIFParams, t_max: jax.Ar
     dtype = weights.dtype
     per_neuron = lambda v: jnp.broadcast_to(jnp.asarray(v, dtype), (n_out,))
     out_types = (
-        jax.ShapeDtypeStruct((batch, n_out, max_spikes), dtype),      # times
-        jax.ShapeDtypeStruct((batch, n_out, max_spikes), dtype),      # slope
+        jax.ShapeDtypeStruct((batch, n_out, max_spikes), dtype),  # times
+        jax.ShapeDtypeStruct((batch, n_out, max_spikes), dtype),  # slope
         jax.ShapeDtypeStruct((batch, n_out, max_spikes), jnp.int32),  # event_index
-        jax.ShapeDtypeStruct((batch, n_out), jnp.int32),              # n_spikes
+        jax.ShapeDtypeStruct((batch, n_out), jnp.int32),  # n_spikes
     )
-    call = jax.ffi.ffi_call(f"SnnjaxLifForward{_suffix(dtype)}", out_types,
-                            vmap_method="sequential")
+    call = jax.ffi.ffi_call(
+        f"SnnjaxLifForward{_suffix(dtype)}", out_types, vmap_method="sequential"
+    )
     times, slope, event_index, n_spikes = call(
-        event_times, event_source.astype(jnp.int32), weights, per_neuron(params.theta),
-        per_neuron(params.delta_theta), _scalar(params.tau_syn, dtype), _scalar(t_max, dtype))
+        event_times,
+        event_source.astype(jnp.int32),
+        weights,
+        per_neuron(params.theta),
+        per_neuron(params.delta_theta),
+        _scalar(params.tau_syn, dtype),
+        _scalar(t_max, dtype),
+    )
     return make_event_forward(event_times, times, slope, event_index, n_spikes)
 
 
-def backward(events: Events, weights: jax.Array, params: LIFParams, forward: EventForward,
-             cot_times: jax.Array) -> tuple[jax.Array, jax.Array]:
+def backward(
+    events: Events,
+    weights: jax.Array,
+    params: LIFParams,
+    forward: EventForward,
+    cot_times: jax.Array,
+) -> tuple[jax.Array, jax.Array]:
     """Compiled equivalent of :func:`snnjax.lif.backends.loop.backward_events`: spike
     errors (with the reset paths) and the reverse event loop, in one call.
 
@@ -242,17 +281,34 @@ def backward(events: Events, weights: jax.Array, params: LIFParams, forward: Eve
     event_times, event_source = events
     dtype = weights.dtype
     n_out = weights.shape[1]
-    out_types = (jax.ShapeDtypeStruct(weights.shape, dtype),        # d_weights
-                 jax.ShapeDtypeStruct(event_times.shape, dtype))    # d_event_times
-    call = jax.ffi.ffi_call(f"SnnjaxLifBackward{_suffix(dtype)}", out_types,
-                            vmap_method="sequential")
+    out_types = (
+        jax.ShapeDtypeStruct(weights.shape, dtype),  # d_weights
+        jax.ShapeDtypeStruct(event_times.shape, dtype),
+    )  # d_event_times
+    call = jax.ffi.ffi_call(
+        f"SnnjaxLifBackward{_suffix(dtype)}", out_types, vmap_method="sequential"
+    )
     d_weights, d_times = call(
-        event_times, event_source.astype(jnp.int32), weights,
+        event_times,
+        event_source.astype(jnp.int32),
+        weights,
         jnp.broadcast_to(jnp.asarray(params.delta_theta, dtype), (n_out,)),
-        _scalar(params.tau_syn, dtype), cot_times.astype(dtype), forward.times, forward.slope,
-        forward.event_index.astype(jnp.int32), forward.n_spikes.astype(jnp.int32))
+        _scalar(params.tau_syn, dtype),
+        cot_times.astype(dtype),
+        forward.times,
+        forward.slope,
+        forward.event_index.astype(jnp.int32),
+        forward.n_spikes.astype(jnp.int32),
+    )
     return d_times, d_weights
 
 
-BACKEND = EventBackend(name="ffi", sort_events=sort_events, forward=forward, backward=backward,
-                       supports=supports, available=available, platforms=("cpu",))
+BACKEND = EventBackend(
+    name="ffi",
+    sort_events=sort_events,
+    forward=forward,
+    backward=backward,
+    supports=supports,
+    available=available,
+    platforms=("cpu",),
+)

@@ -50,26 +50,27 @@ def _per_neuron(v):
 class _Carry(NamedTuple):
     """State of the forward loop over the events, in the frame of event ``m``."""
 
-    m: jax.Array        # scalar int32: index of the event being integrated
-    a: jax.Array        # [B, N] sum_j w_j exp((t_j - t_m)/tau_syn)
-    b: jax.Array        # [B, N] sum_j w_j exp((t_j - t_m)/tau_mem) - R (accumulated resets)
-    count: jax.Array    # [B, N] int32 spikes fired so far (incl. dropped)
-    record: jax.Array   # [B*N, K, 3] per slot: (spike time, slope x, event index)
+    m: jax.Array  # scalar int32: index of the event being integrated
+    a: jax.Array  # [B, N] sum_j w_j exp((t_j - t_m)/tau_syn)
+    b: jax.Array  # [B, N] sum_j w_j exp((t_j - t_m)/tau_mem) - R (accumulated resets)
+    count: jax.Array  # [B, N] int32 spikes fired so far (incl. dropped)
+    record: jax.Array  # [B*N, K, 3] per slot: (spike time, slope x, event index)
 
 
 class _Firing(NamedTuple):
     """State of the inner loop that emits the spikes of one interval ``(t_m, t_hi]``."""
 
-    b: jax.Array        # [B, N] b after the resets of the spikes emitted so far
-    count: jax.Array    # [B, N] int32
-    record: jax.Array   # [B*N, K, 3]
-    z: jax.Array        # [B, N] candidate crossing exp((t - t_m)/tau_mem)
-    x: jax.Array        # [B, N] its slope term
-    firing: jax.Array   # [B, N] bool: the candidate is a spike in the interval
+    b: jax.Array  # [B, N] b after the resets of the spikes emitted so far
+    count: jax.Array  # [B, N] int32
+    record: jax.Array  # [B*N, K, 3]
+    z: jax.Array  # [B, N] candidate crossing exp((t - t_m)/tau_mem)
+    x: jax.Array  # [B, N] its slope term
+    firing: jax.Array  # [B, N] bool: the candidate is a spike in the interval
 
 
-def forward_events(events: Events, weights: jax.Array, params: LIFParams, t_max: jax.Array,
-                   max_spikes: int) -> EventForward:
+def forward_events(
+    events: Events, weights: jax.Array, params: LIFParams, t_max: jax.Array, max_spikes: int
+) -> EventForward:
     """Exact spike times of ``N`` LIF neurons driven by sorted input events (SPEC §3).
 
     Args:
@@ -130,19 +131,26 @@ def forward_events(events: Events, weights: jax.Array, params: LIFParams, t_max:
 
         z, x, firing = crossing(b, 1.0)
         fired = jax.lax.while_loop(
-            lambda s: jnp.any(s.firing), fire,
-            _Firing(b=b, count=carry.count, record=carry.record, z=z, x=x, firing=firing))
+            lambda s: jnp.any(s.firing),
+            fire,
+            _Firing(b=b, count=carry.count, record=carry.record, z=z, x=x, firing=firing),
+        )
         return _Carry(m=m + 1, a=a, b=fired.b, count=fired.count, record=fired.record)
 
     zeros = jnp.zeros((batch, n_out), dtype)
     empty = jnp.array([jnp.inf, 1.0, -1.0], dtype)
-    init = _Carry(m=jnp.zeros((), jnp.int32), a=zeros, b=zeros,
-                  count=jnp.zeros((batch, n_out), jnp.int32),
-                  record=jnp.broadcast_to(empty, (batch * n_out, k_slots, 3)))
+    init = _Carry(
+        m=jnp.zeros((), jnp.int32),
+        a=zeros,
+        b=zeros,
+        count=jnp.zeros((batch, n_out), jnp.int32),
+        record=jnp.broadcast_to(empty, (batch * n_out, k_slots, 3)),
+    )
     final = jax.lax.while_loop(lambda cr: cr.m < n_steps, step, init)
     record = final.record.reshape(batch, n_out, k_slots, 3)
-    return make_event_forward(event_times, record[..., 0], record[..., 1],
-                              record[..., 2].astype(jnp.int32), final.count)
+    return make_event_forward(
+        event_times, record[..., 0], record[..., 1], record[..., 2].astype(jnp.int32), final.count
+    )
 
 
 # ----------------------------------------------------------------------------- backward
@@ -151,28 +159,32 @@ def forward_events(events: Events, weights: jax.Array, params: LIFParams, t_max:
 class _Absorb(NamedTuple):
     """State of the inner loop that adds the spikes caused last by event ``m`` to U, V."""
 
-    u: jax.Array        # [B, N] running sum, tau_syn part (frame of event m)
-    v: jax.Array        # [B, N] running sum, tau_mem part
+    u: jax.Array  # [B, N] running sum, tau_syn part (frame of event m)
+    v: jax.Array  # [B, N] running sum, tau_mem part
     pointer: jax.Array  # [B, N] int32 next stored spike to absorb (-1: none left)
-    nxt: jax.Array      # [B, N, 3] that spike: (last causal event, dL/da, dL/db)
-    m: jax.Array        # scalar, the event index (in the dtype of nxt)
+    nxt: jax.Array  # [B, N, 3] that spike: (last causal event, dL/da, dL/db)
+    m: jax.Array  # scalar, the event index (in the dtype of nxt)
 
 
 class _Reverse(NamedTuple):
     """State of the reverse loop over the events."""
 
-    m: jax.Array        # scalar int32 event index (counts down; -1 = done)
-    u: jax.Array        # [B, N]
-    v: jax.Array        # [B, N]
+    m: jax.Array  # scalar int32 event index (counts down; -1 = done)
+    u: jax.Array  # [B, N]
+    v: jax.Array  # [B, N]
     pointer: jax.Array  # [B, N] int32
-    nxt: jax.Array      # [B, N, 3]
+    nxt: jax.Array  # [B, N, 3]
     d_weights: jax.Array  # [n_in, N]
-    d_times: jax.Array    # [B, E]
+    d_times: jax.Array  # [B, E]
 
 
-def backward_events(events: Events, weights: jax.Array, params: LIFParams,
-                    forward: EventForward,
-                    cot_times: jax.Array) -> tuple[jax.Array, jax.Array]:
+def backward_events(
+    events: Events,
+    weights: jax.Array,
+    params: LIFParams,
+    forward: EventForward,
+    cot_times: jax.Array,
+) -> tuple[jax.Array, jax.Array]:
     """Exact ``dL/d event_times`` and ``dL/d weights`` given ``dL/d spike_times`` (SPEC §4).
 
     Args:
@@ -192,12 +204,18 @@ def backward_events(events: Events, weights: jax.Array, params: LIFParams,
     tau_mem_n = 2.0 * tau_syn_n
     tau_mem_k = tau_mem_n if jnp.ndim(tau_mem_n) == 0 else tau_mem_n[..., None]
     kappa = params.delta_theta / (2.0 * params.tau_syn)
-    errors, z = spike_errors(cot_times, forward.times, forward.slope, forward.frame_time,
-                             2.0 * params.tau_syn, kappa)
+    errors, z = spike_errors(
+        cot_times, forward.times, forward.slope, forward.frame_time, 2.0 * params.tau_syn, kappa
+    )
     # Per stored spike: (last causal event, dL/da, dL/db) in the frame of that event.
-    spikes = jnp.stack([forward.event_index.astype(dtype),
-                        errors * tau_mem_k / (z * forward.slope),
-                        -errors * tau_mem_k / forward.slope], axis=-1)
+    spikes = jnp.stack(
+        [
+            forward.event_index.astype(dtype),
+            errors * tau_mem_k / (z * forward.slope),
+            -errors * tau_mem_k / forward.slope,
+        ],
+        axis=-1,
+    )
     n_stored = jnp.minimum(forward.n_spikes, max_spikes)
     spikes = spikes.reshape(batch * n_out, max_spikes, 3)
     neuron = jnp.arange(batch * n_out).reshape(batch, n_out)
@@ -211,9 +229,13 @@ def backward_events(events: Events, weights: jax.Array, params: LIFParams,
     def absorb(s: _Absorb) -> _Absorb:
         hit = s.nxt[..., 0] == s.m
         pointer = s.pointer - hit.astype(jnp.int32)
-        return _Absorb(u=s.u + jnp.where(hit, s.nxt[..., 1], 0.0),
-                       v=s.v + jnp.where(hit, s.nxt[..., 2], 0.0),
-                       pointer=pointer, nxt=spike_at(pointer), m=s.m)
+        return _Absorb(
+            u=s.u + jnp.where(hit, s.nxt[..., 1], 0.0),
+            v=s.v + jnp.where(hit, s.nxt[..., 2], 0.0),
+            pointer=pointer,
+            nxt=spike_at(pointer),
+            m=s.m,
+        )
 
     def step(s: _Reverse) -> _Reverse:
         m = s.m
@@ -227,24 +249,41 @@ def backward_events(events: Events, weights: jax.Array, params: LIFParams,
         # (m >= 0: under vmap, finished lanes keep stepping with m = -1, which must not match
         # the -1 "no spike left" marker.)
         ab = jax.lax.while_loop(
-            lambda a: jnp.any(a.nxt[..., 0] == a.m) & (m >= 0), absorb,
-            _Absorb(u=u, v=v, pointer=s.pointer, nxt=s.nxt, m=m.astype(dtype)))
+            lambda a: jnp.any(a.nxt[..., 0] == a.m) & (m >= 0),
+            absorb,
+            _Absorb(u=u, v=v, pointer=s.pointer, nxt=s.nxt, m=m.astype(dtype)),
+        )
         src = event_source[:, m]
         valid = jnp.isfinite(t_m)[:, None]
         d_weights = s.d_weights.at[src].add(jnp.where(valid, ab.u + ab.v, 0.0))
-        g_t = jnp.sum(jnp.where(valid, weights[src] * (ab.u / tau_syn_n + ab.v / tau_mem_n),
-                                0.0), axis=1)
-        return _Reverse(m=m - 1, u=ab.u, v=ab.v, pointer=ab.pointer, nxt=ab.nxt,
-                        d_weights=d_weights, d_times=s.d_times.at[:, m].set(g_t))
+        g_t = jnp.sum(
+            jnp.where(valid, weights[src] * (ab.u / tau_syn_n + ab.v / tau_mem_n), 0.0), axis=1
+        )
+        return _Reverse(
+            m=m - 1,
+            u=ab.u,
+            v=ab.v,
+            pointer=ab.pointer,
+            nxt=ab.nxt,
+            d_weights=d_weights,
+            d_times=s.d_times.at[:, m].set(g_t),
+        )
 
     zeros = jnp.zeros((batch, n_out), dtype)
     pointer = n_stored - 1
-    init = _Reverse(m=forward.n_steps - 1, u=zeros, v=zeros, pointer=pointer,
-                    nxt=spike_at(pointer), d_weights=jnp.zeros_like(weights),
-                    d_times=jnp.zeros_like(event_times))
+    init = _Reverse(
+        m=forward.n_steps - 1,
+        u=zeros,
+        v=zeros,
+        pointer=pointer,
+        nxt=spike_at(pointer),
+        d_weights=jnp.zeros_like(weights),
+        d_times=jnp.zeros_like(event_times),
+    )
     final = jax.lax.while_loop(lambda s: s.m >= 0, step, init)
     return final.d_times, final.d_weights
 
 
-BACKEND = EventBackend(name="loop", sort_events=sort_events, forward=forward_events,
-                       backward=backward_events)
+BACKEND = EventBackend(
+    name="loop", sort_events=sort_events, forward=forward_events, backward=backward_events
+)
