@@ -48,6 +48,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
+    for add in (
+        _add_train_parser,
+        _add_eval_parser,
+        _add_configs_parser,
+        _add_tradeoffs_parser,
+        _add_convergence_parser,
+    ):
+        add(sub)
+    return parser
+
+
+def _add_train_parser(sub) -> None:
+    """``snnjax train``: train a named config."""
     p_train = sub.add_parser(
         "train",
         help="train a named config",
@@ -106,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="no progress bar and no per-epoch lines (warnings and the summary still print)",
     )
 
+
+def _add_eval_parser(sub) -> None:
+    """``snnjax eval``: evaluate a run's checkpoint."""
     p_eval = sub.add_parser(
         "eval",
         help="evaluate a run's checkpoint",
@@ -123,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_eval.add_argument("--json", action="store_true", help="print the result as JSON")
     _add_backend_flag(p_eval)
 
+
+def _add_configs_parser(sub) -> None:
+    """``snnjax configs``: list the configs or show one."""
     p_configs = sub.add_parser("configs", help="list the named configs (or show one in full)")
     p_configs.add_argument(
         "--show",
@@ -139,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a field of --show's config",
     )
 
+
+def _add_tradeoffs_parser(sub) -> None:
+    """``snnjax tradeoffs``: compare trained runs."""
     p_trade = sub.add_parser(
         "tradeoffs",
         help="compare trained runs: accuracy, sparsity, latency, robustness",
@@ -162,6 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="validation-selected best epoch (default) or the last epoch",
     )
 
+
+def _add_convergence_parser(sub) -> None:
+    """``snnjax convergence``: the toy convergence maps."""
     p_conv = sub.add_parser(
         "convergence",
         help="the paper's toy convergence maps (multi-spike vs TTFS)",
@@ -180,7 +205,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--steps", type=int, default=None, help="gradient steps per run (default: the paper's 50)"
     )
     p_conv.add_argument("--seed", type=int, default=0, help="seed of the weight draws")
-    return parser
 
 
 def _add_backend_flag(parser: argparse.ArgumentParser) -> None:
