@@ -14,6 +14,7 @@ from snnjax.lif.backends import EventBackend, resolve_backend
 from snnjax.lif.events import event_capacity
 from snnjax.lif.grad import event_spike_times
 from snnjax.lif.params import LIFParams
+from snnjax.spikes import check_spike_times, checkify_spike_times
 
 __all__ = ["LayerOutput", "check_spike_times", "checkify_spike_times", "lif_layer"]
 
@@ -37,46 +38,6 @@ class LayerOutput(NamedTuple):
 
 def _concrete(x: Any) -> bool:
     return not isinstance(x, jax.core.Tracer)
-
-
-def check_spike_times(times: ArrayLike, name: str = "input_times") -> None:
-    """Raise ``ValueError`` if concrete spike trains are malformed; no-op for tracers.
-
-    Checks: no NaN, no negative time, each train sorted ascending (``inf`` padding last).
-    Inside ``jit`` use :func:`checkify_spike_times` with ``jax.experimental.checkify``.
-    """
-    if not _concrete(times):
-        return
-    arr = np.asarray(times)
-    if np.isnan(arr).any():
-        raise ValueError(f"{name} contains NaN; use +inf for an empty slot")
-    if (arr < 0).any():
-        raise ValueError(f"{name} contains negative spike times (min {arr.min()})")
-    if arr.shape[-1] > 1 and (arr[..., 1:] < arr[..., :-1]).any():
-        raise ValueError(
-            f"{name} must be sorted ascending along the last axis "
-            "(spike slots of one neuron, +inf padding last)"
-        )
-
-
-def checkify_spike_times(times: jax.Array, name: str = "input_times") -> None:
-    """Traced version of :func:`check_spike_times` for ``jax.experimental.checkify``.
-
-    Example:
-      >>> from jax.experimental import checkify
-      >>> def f(t):
-      ...     checkify_spike_times(t)
-      ...     return t
-      >>> err, _ = checkify.checkify(jax.jit(f))(jnp.array([[[-1.0]]]))
-      >>> err.get() is not None
-      True
-    """
-    from jax.experimental import checkify
-
-    checkify.check(~jnp.any(jnp.isnan(times)), f"{name} contains NaN")
-    checkify.check(~jnp.any(times < 0), f"{name} contains negative spike times")
-    if times.shape[-1] > 1:
-        checkify.check(~jnp.any(times[..., 1:] < times[..., :-1]), f"{name} is not sorted")
 
 
 def lif_layer(
@@ -158,7 +119,7 @@ def lif_layer(
         )
     if _concrete(t_max) and not float(np.asarray(t_max)) > 0:
         raise ValueError(f"t_max must be > 0, got {t_max!r}")
-    check_spike_times(input_times)
+    check_spike_times(input_times, "input_times")
     if _concrete(weights) and not np.isfinite(np.asarray(weights)).all():
         raise ValueError("weights contain NaN or inf")
 
