@@ -11,11 +11,17 @@ from helpers import BACKENDS, float64
 # The tests run under strict dtype promotion (``jax.numpy_dtype_promotion("strict")``): an
 # implicit promotion inside the library (a float64 constant widening a float32 layer, a
 # bool or int mixed into float arithmetic) is an error here, not a silent change of dtype.
-# Except in the modules that run the training step: snnjax.train's batch statistics
-# multiply boolean masks into float32 sums (snnjax/train/step.py, ``_batch_stats``), an
-# implicit bool -> float promotion. Drop a module from this set once snnjax.train casts
-# explicitly; a single test opts out with ``@pytest.mark.standard_promotion``.
-_STANDARD_PROMOTION_MODULES = ("test_train", "test_rundir", "test_cli", "test_tradeoffs")
+# Except in the modules that run the training step: snnjax.train's own statistics cast
+# explicitly, but optax's Adam update (``optimizer.update``) promotes implicitly inside
+# optax. A single test opts out with ``@pytest.mark.standard_promotion``.
+_STANDARD_PROMOTION_MODULES = (
+    "test_train",
+    "test_rundir",
+    "test_cli",
+    "test_tradeoffs",
+    "test_checkpoint",
+    "test_parallel",
+)
 
 
 @pytest.fixture(autouse=True)

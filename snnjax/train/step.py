@@ -108,20 +108,25 @@ def _batch_stats(out, per_sample, labels, predict, spiking, mask=None) -> Metric
     pred, silent = predict(out.times)
     if mask is None:
         mask = jnp.ones(labels.shape, bool)
-    m = mask.astype(jnp.float32)
     finite = jnp.isfinite(per_sample) & mask
+
+    def total(x: jax.Array) -> jax.Array:
+        """Sum of ``x`` [B] over the real samples, as float32 (explicit casts: no implicit
+        bool/int -> float promotion)."""
+        return jnp.sum(jnp.where(mask, x.astype(jnp.float32), 0.0))
+
     stats = {
-        "n": jnp.sum(m),
-        "correct": jnp.sum(spikes.correct(pred, labels) * m),
-        "silent_outputs": jnp.sum(silent * m),
-        "label_silent": jnp.sum(spikes.label_silent(out.times, labels) * m),
+        "n": total(mask),
+        "correct": total(spikes.correct(pred, labels)),
+        "silent_outputs": total(silent),
+        "label_silent": total(spikes.label_silent(out.times, labels)),
         "loss_sum": jnp.sum(jnp.where(finite, per_sample, 0.0)),
-        "loss_finite": jnp.sum(finite.astype(jnp.float32)),
+        "loss_finite": total(finite),
     }
     # Per-layer sums, restricted to the real samples.
-    spike_sums = [jnp.sum(spikes.spikes_per_sample(out.layer_times[i]) * m) for i in spiking]
-    dropped = [jnp.sum(d * m) for d in out.n_dropped]
-    overflow = [jnp.sum(o * m) for o in out.n_input_overflow]
+    spike_sums = [total(spikes.spikes_per_sample(out.layer_times[i])) for i in spiking]
+    dropped = [total(d) for d in out.n_dropped]
+    overflow = [total(o) for o in out.n_input_overflow]
     stats["spikes"] = jnp.stack(spike_sums).astype(jnp.float32)
     stats["dropped"] = jnp.stack(dropped).astype(jnp.float32)
     stats["overflow"] = jnp.stack(overflow).astype(jnp.float32)
