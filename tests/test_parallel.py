@@ -202,11 +202,11 @@ def test_four_devices_equal_one_device(kernel, cases, evaluate):
                 assert m1[key] == m4[key], (case, k, key)
             # Sums of float losses: only the order of additions differs.
             assert m4["loss_sum"] == pytest.approx(m1["loss_sum"], rel=1e-5, abs=1e-6)
-            # Parameters: the gradient mean differs in rounding only (Adam's first step
-            # is nearly sign(g), so it is usually bitwise equal).
+            # Parameters: the gradient mean differs in rounding only, relative to the
+            # weights' scale (after the first step: 1.4e-6 on weights of ~8 with jax 0.12;
+            # often bitwise equal with jax 0.10, where Adam's first step is nearly sign(g)).
             tol = 1e-6 * max(row["param_max_abs"], 1.0) * (k + 1)
             assert row["param_max_abs_diff"] <= tol, (case, k, row["param_max_abs_diff"])
-        assert res["steps"][0]["params_bitwise"] or res["steps"][0]["param_max_abs_diff"] < 1e-6
         if evaluate != "eval":
             continue
         e1, e4 = res["eval_1"], res["eval_4"]
