@@ -34,7 +34,7 @@ from snnjax.configs import (
     get_config,
     list_configs,
 )
-from snnjax.lif.backends import AUTO, ENV_VAR, backend_names
+from snnjax.lif.backend_table import AUTO, ENV_VAR, backend_names  # no JAX import
 
 __all__ = ["main", "build_parser"]
 
@@ -264,12 +264,13 @@ def _cmd_train(args) -> int:
         )
     elif args.coordinator or args.num_processes is not None or args.process_id is not None:
         raise ValueError("--coordinator, --num-processes and --process-id need --distributed")
-    from snnjax.train import RunDir, train  # heavy imports only when needed
-
-    devices = _parse_devices(args.devices)
+    # The config first: a misspelt name or field answers before JAX is imported.
     config = get_config(args.config, args.overrides)
     flags = {"epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed}
     config = apply_overrides(config, {k: v for k, v in flags.items() if v is not None})
+    from snnjax.train import RunDir, train  # heavy imports only when needed
+
+    devices = _parse_devices(args.devices)
     out = args.out or f"runs/{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     args.out = out
     if not args.quiet:

@@ -29,7 +29,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from snnjax.data.registry import dataset_names, get_dataset
-from snnjax.readouts import readout_names
 
 __all__ = [
     "CONFIGS",
@@ -199,6 +198,8 @@ class ExperimentConfig:
 
     def _check_names(self) -> str | None:
         """The registered names: dataset, architecture, readout (``loss``), schedule."""
+        from snnjax.readouts import readout_names  # imports JAX: only when a config is built
+
         datasets, losses = dataset_names(), readout_names()
         if self.dataset not in datasets:
             return f"dataset must be one of {datasets}, got {self.dataset!r}"
