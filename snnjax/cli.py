@@ -128,13 +128,8 @@ def _add_eval_parser(sub) -> None:
         description="Evaluate a run directory written by `snnjax train`.",
     )
     p_eval.add_argument("run_dir", help="run directory")
-    p_eval.add_argument("--data-dir", help="directory with the IDX files (image datasets)")
-    p_eval.add_argument(
-        "--checkpoint",
-        choices=("last", "best"),
-        default="last",
-        help="last epoch (default) or the validation-selected best epoch",
-    )
+    p_eval.add_argument("--data-dir", help=_RUN_DATA_DIR_HELP)
+    _add_checkpoint_flag(p_eval)
     p_eval.add_argument("--split", choices=("test", "validation", "train"), default="test")
     p_eval.add_argument("--json", action="store_true", help="print the result as JSON")
     _add_backend_flag(p_eval)
@@ -169,7 +164,7 @@ def _add_tradeoffs_parser(sub) -> None:
     )
     p_trade.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories")
     p_trade.add_argument("--out", required=True, help="report directory")
-    p_trade.add_argument("--data-dir", help="directory with the IDX files (image datasets)")
+    p_trade.add_argument("--data-dir", help=_RUN_DATA_DIR_HELP)
     p_trade.add_argument("--split", choices=("test", "validation", "train"), default="test")
     p_trade.add_argument(
         "--n-samples", type=int, help="evaluate the first N samples of the split (default: all)"
@@ -177,12 +172,7 @@ def _add_tradeoffs_parser(sub) -> None:
     p_trade.add_argument(
         "--noise-seeds", type=int, default=20, help="noise seeds per robustness level (default: 20)"
     )
-    p_trade.add_argument(
-        "--checkpoint",
-        choices=("best", "last"),
-        default="best",
-        help="validation-selected best epoch (default) or the last epoch",
-    )
+    _add_checkpoint_flag(p_trade)
 
 
 def _add_convergence_parser(sub) -> None:
@@ -205,6 +195,24 @@ def _add_convergence_parser(sub) -> None:
         "--steps", type=int, default=None, help="gradient steps per run (default: the paper's 50)"
     )
     p_conv.add_argument("--seed", type=int, default=0, help="seed of the weight draws")
+
+
+_RUN_DATA_DIR_HELP = (
+    "directory with the IDX files (image datasets); default: the directory the run was "
+    "trained from (recorded in its run.json, with the files' checksums)"
+)
+
+
+def _add_checkpoint_flag(parser: argparse.ArgumentParser) -> None:
+    # The values and the default of snnjax.train.restore (CHECKPOINTS, DEFAULT_CHECKPOINT),
+    # spelt out here: the command answers --help without importing JAX.
+    parser.add_argument(
+        "--checkpoint",
+        choices=("best", "last"),
+        default="best",
+        help="best: the epoch of highest validation accuracy (the default; the last epoch "
+        "if the run has no validation split); last: the last epoch",
+    )
 
 
 def _add_backend_flag(parser: argparse.ArgumentParser) -> None:

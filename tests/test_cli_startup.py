@@ -69,3 +69,21 @@ def test_import_snnjax_is_lazy_and_complete():
         check=True,
     )
     assert proc.stdout.split() == ["snnjax.lif.layer", "snnjax.lif.params"]
+
+
+def test_one_default_checkpoint_everywhere():
+    import inspect
+
+    from snnjax.cli import build_parser
+    from snnjax.reports.tradeoffs import load_trained_run, tradeoff_report
+    from snnjax.train.restore import CHECKPOINTS, DEFAULT_CHECKPOINT, evaluate_run, restore_run
+
+    parser = build_parser()
+    for argv in (["eval", "RUN"], ["tradeoffs", "RUN", "--out", "OUT"]):
+        assert parser.parse_args(argv).checkpoint == DEFAULT_CHECKPOINT
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for command in ("eval", "tradeoffs"):
+        flag = next(a for a in sub.choices[command]._actions if a.dest == "checkpoint")
+        assert set(flag.choices) == set(CHECKPOINTS)
+    for fn in (evaluate_run, restore_run, load_trained_run, tradeoff_report):
+        assert inspect.signature(fn).parameters["checkpoint"].default == DEFAULT_CHECKPOINT

@@ -163,7 +163,8 @@ def load_trained_run(
     """
     from snnjax.configs import ConfigError
     from snnjax.readouts import get_readout
-    from snnjax.train import RunDir, RunFileError, load_run, prepare_data, restore_run
+    from snnjax.train import RunDir, RunFileError, load_run, restore_run
+    from snnjax.train.provenance import load_run_data
 
     if checkpoint not in ("last", "best"):
         raise ValueError(f"checkpoint must be 'last' or 'best', got {checkpoint!r}")
@@ -177,7 +178,7 @@ def load_trained_run(
         config, run_info = load_run(run)
     except (RunFileError, TypeError, KeyError, ConfigError) as err:
         raise ValueError(f"{run}/config.json is not a valid snnjax config: {err}") from err
-    data = prepare_data(config, data_dir, splits=(split,))
+    data = load_run_data(run, config, run_info, data_dir, splits=(split,))
     ds = getattr(data, split)
     if len(ds) == 0:
         raise ValueError(f"the {split!r} split of {run} is empty")

@@ -65,6 +65,7 @@ __all__ = [
     "resolve_backend",
 ]
 
+
 class SortEvents(Protocol):
     """Type of :attr:`EventBackend.sort_events`."""
 
