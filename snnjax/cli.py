@@ -169,9 +169,29 @@ def _add_tradeoffs_parser(sub) -> None:
     p_trade.add_argument(
         "--n-samples", type=int, help="evaluate the first N samples of the split (default: all)"
     )
+    # The defaults of snnjax.reports.tradeoffs (DEFAULT_NOISE_SEEDS, ...), spelt out here:
+    # the command answers --help without importing JAX (a test checks they agree).
     p_trade.add_argument(
-        "--noise-seeds", type=int, default=20, help="noise seeds per robustness level (default: 20)"
+        "--noise-seeds",
+        type=int,
+        default=None,
+        help="noise seeds per robustness level (default: 5; 20 with --full)",
     )
+    p_trade.add_argument(
+        "--robustness-samples",
+        type=int,
+        default=None,
+        metavar="N",
+        help="the robustness sweeps perturb the first N samples (default: 2000; all with "
+        "--full); accuracy, sparsity and latency always use every sample",
+    )
+    p_trade.add_argument(
+        "--full",
+        action="store_true",
+        help="the full robustness sweep: every sample, 20 noise seeds (one MNIST run: about "
+        "15 minutes on a 2-core CPU)",
+    )
+    p_trade.add_argument("--quiet", action="store_true", help="no progress messages or bars")
     _add_checkpoint_flag(p_trade)
 
 
@@ -360,21 +380,39 @@ def _cmd_eval(args) -> int:
     return 0
 
 
+def _robustness_sweep_size(args) -> dict:
+    """``noise_seeds`` and ``robustness_samples`` from ``--noise-seeds``,
+    ``--robustness-samples`` and ``--full`` (explicit values win over ``--full``)."""
+    from snnjax.reports import tradeoffs
+
+    if args.full:
+        seeds, samples = tradeoffs.FULL_NOISE_SEEDS, None
+    else:
+        seeds, samples = tradeoffs.DEFAULT_NOISE_SEEDS, tradeoffs.DEFAULT_ROBUSTNESS_SAMPLES
+    if args.noise_seeds is not None:
+        seeds = args.noise_seeds
+    if args.robustness_samples is not None:
+        samples = args.robustness_samples
+    return {"noise_seeds": seeds, "robustness_samples": samples}
+
+
 def _cmd_tradeoffs(args, argv: Sequence[str] | None) -> int:
     from snnjax._command import invoked_command
     from snnjax.reports.tradeoffs import tradeoff_report
 
     command = invoked_command(sys.argv[1:] if argv is None else argv)
+    sweep = _robustness_sweep_size(args)
     tables = tradeoff_report(
         args.run_dirs,
         args.out,
         data_dir=args.data_dir,
         split=args.split,
         n_samples=args.n_samples,
-        noise_seeds=args.noise_seeds,
         checkpoint=args.checkpoint,
         command=command,
-        log=lambda msg: print(msg, file=sys.stderr),
+        log=None if args.quiet else lambda msg: print(msg, file=sys.stderr),
+        progress=not args.quiet,
+        **sweep,
     )
     for name, acc in tables["performance"]["accuracy"].items():
         print(f"{name}: accuracy {100 * acc:.2f}%")

@@ -87,3 +87,15 @@ def test_one_default_checkpoint_everywhere():
         assert set(flag.choices) == set(CHECKPOINTS)
     for fn in (evaluate_run, restore_run, load_trained_run, tradeoff_report):
         assert inspect.signature(fn).parameters["checkpoint"].default == DEFAULT_CHECKPOINT
+
+
+def test_tradeoffs_help_states_the_library_defaults():
+    from snnjax.cli import build_parser
+    from snnjax.reports import tradeoffs
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    helps = {a.dest: a.help for a in sub.choices["tradeoffs"]._actions}
+    assert f"default: {tradeoffs.DEFAULT_NOISE_SEEDS};" in helps["noise_seeds"]
+    assert f"{tradeoffs.FULL_NOISE_SEEDS} with --full" in helps["noise_seeds"]
+    assert f"default: {tradeoffs.DEFAULT_ROBUSTNESS_SAMPLES};" in helps["robustness_samples"]
+    assert f"{tradeoffs.FULL_NOISE_SEEDS} noise seeds" in helps["full"]
