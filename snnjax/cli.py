@@ -9,6 +9,7 @@ runs, list configs.
     snnjax train mnist_multispike --devices all   # data-parallel over all local GPUs/TPUs
     snnjax eval runs/m1
     snnjax configs
+    snnjax runs runs/                 # the runs under a folder: epochs, accuracy, status
     snnjax tradeoffs runs/yy_multispike runs/yy_ttfs --out runs/tradeoffs-yy
     snnjax convergence --out runs/convergence     # the toy convergence maps, ~10 s
 
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_train_parser,
         _add_eval_parser,
         _add_configs_parser,
+        _add_runs_parser,
         _add_tradeoffs_parser,
         _add_convergence_parser,
     ):
@@ -152,6 +154,20 @@ def _add_configs_parser(sub) -> None:
         metavar="KEY=VALUE",
         help="override a field of --show's config",
     )
+
+
+def _add_runs_parser(sub) -> None:
+    """``snnjax runs``: the runs under a folder."""
+    p_runs = sub.add_parser(
+        "runs",
+        help="list the runs under a folder: config, epochs, accuracy, status",
+        description="List the run directories at or below DIR (default: runs) with their "
+        "config, seed, epochs done, best validation accuracy, test accuracy at that epoch "
+        "and status: finished, resumable (the same `snnjax train` command goes on), not "
+        "started, or broken (the damaged file is named).",
+    )
+    p_runs.add_argument("dir", nargs="?", default="runs", help="folder (default: runs)")
+    p_runs.add_argument("--json", action="store_true", help="one JSON object per run")
 
 
 def _add_tradeoffs_parser(sub) -> None:
@@ -260,6 +276,21 @@ def _cmd_configs(show: str | None = None, overrides: Sequence[str] = ()) -> int:
     for name, desc in list_configs():
         mark = " (default)" if name == DEFAULT_CONFIG else ""
         print(f"{name:<{width}}  {desc}{mark}")
+    return 0
+
+
+def _cmd_runs(args) -> int:
+    from snnjax.train.listing import find_runs, format_runs, summarise_run
+
+    summaries = [summarise_run(path) for path in find_runs(args.dir)]
+    if args.json:
+        for summary in summaries:
+            print(json.dumps(summary.to_json()))
+        return 0
+    if not summaries:
+        print(f"no runs under {args.dir}")
+        return 0
+    print(format_runs(summaries, args.dir))
     return 0
 
 
@@ -411,7 +442,7 @@ def _cmd_tradeoffs(args, argv: Sequence[str] | None) -> int:
         checkpoint=args.checkpoint,
         command=command,
         log=None if args.quiet else lambda msg: print(msg, file=sys.stderr),
-        progress=not args.quiet,
+        progress=not args.quiet and sys.stderr.isatty(),
         **sweep,
     )
     for name, acc in tables["performance"]["accuracy"].items():
@@ -457,6 +488,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "configs":
             return _cmd_configs(args.show, args.overrides)
+        if args.command == "runs":
+            return _cmd_runs(args)
         if args.command == "train":
             return _cmd_train(args)
         if args.command == "tradeoffs":
