@@ -18,7 +18,10 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         LayerOutput,
         LIFParams,
         check_spike_times,
+        checkify_layer_inputs,
+        checkify_lif_params,
         checkify_spike_times,
+        checkify_weights,
         lif_layer,
     )
 
@@ -28,7 +31,10 @@ __all__ = [
     "LIFParams",
     "LayerOutput",
     "check_spike_times",
+    "checkify_layer_inputs",
+    "checkify_lif_params",
     "checkify_spike_times",
+    "checkify_weights",
     "lif_layer",
 ]
 

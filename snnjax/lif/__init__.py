@@ -23,7 +23,12 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from snnjax.lif.events import Events
     from snnjax.lif.forward import EventForward
     from snnjax.lif.layer import LayerOutput, check_spike_times, checkify_spike_times, lif_layer
-    from snnjax.lif.params import LIFParams
+    from snnjax.lif.params import (
+        LIFParams,
+        checkify_layer_inputs,
+        checkify_lif_params,
+        checkify_weights,
+    )
 
 # Each public name and the module that defines it, imported on first access (so that
 # ``snnjax.lif.backend_table`` can be read without importing JAX).
@@ -40,6 +45,9 @@ _WHERE = {
     "checkify_spike_times": "layer",
     "lif_layer": "layer",
     "LIFParams": "params",
+    "checkify_layer_inputs": "params",
+    "checkify_lif_params": "params",
+    "checkify_weights": "params",
 }
 
 _SUBMODULES = frozenset(
@@ -56,7 +64,10 @@ __all__ = [
     "available_backends",
     "backend_names",
     "check_spike_times",
+    "checkify_layer_inputs",
+    "checkify_lif_params",
     "checkify_spike_times",
+    "checkify_weights",
     "crossing_z",
     "get_backend",
     "lif_layer",
