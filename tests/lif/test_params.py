@@ -11,7 +11,7 @@ from snnjax import LIFParams
 
 
 @pytest.mark.parametrize(
-    "kw, field",
+    ("kw", "field"),
     [
         (dict(tau_syn=[0.1, -0.1]), "tau_syn"),
         (dict(tau_syn=(0.1, float("nan"))), "tau_syn"),
@@ -28,13 +28,15 @@ def test_per_neuron_sequences_are_validated(kw, field):
 
 def test_sequences_become_arrays():
     p = LIFParams(tau_syn=[0.1, 0.1], theta=(1, 2))
-    assert isinstance(p.tau_syn, np.ndarray) and p.tau_syn.shape == (2,)
+    assert isinstance(p.tau_syn, np.ndarray)
+    assert p.tau_syn.shape == (2,)
     np.testing.assert_allclose(p.tau_mem, [0.2, 0.2])  # not the 4-element list 2 * [..]
-    assert p.theta.dtype == np.float64 and p.delta_theta is p.theta
+    assert p.theta.dtype == np.float64
+    assert p.delta_theta is p.theta
 
 
 @pytest.mark.parametrize(
-    "kw, field",
+    ("kw", "field"),
     [
         (dict(theta=True), "theta"),
         (dict(tau_syn=np.bool_(True)), "tau_syn"),
@@ -94,13 +96,14 @@ def test_checkify_lif_params_catches_traced_bad_values(field, bad):
 
     assert _checked(f, jnp.float32(0.3)) is None
     err = _checked(f, jnp.float32(bad))
-    assert err is not None and f"LIFParams.{field} must be finite and > 0" in err
+    assert err is not None
+    assert f"LIFParams.{field} must be finite and > 0" in err
 
 
 def test_checkify_lif_params_shape_and_type():
     with pytest.raises(ValueError, match=r"LIFParams\.theta has shape"):
         snnjax.checkify_lif_params(LIFParams(theta=[1.0, 2.0]), n_out=3)
-    with pytest.raises(TypeError, match="params must be snnjax.LIFParams"):
+    with pytest.raises(TypeError, match=r"params must be snnjax\.LIFParams"):
         snnjax.checkify_lif_params((0.1, 1.0))
 
 
