@@ -237,3 +237,13 @@ def test_builtin_names_match_the_builtin_registrations():
     )
     assert tuple(json.loads(out.stdout)) == readouts._BUILTIN_NAMES
     assert readout_names()[: len(readouts._BUILTIN_NAMES)] == readouts._BUILTIN_NAMES
+
+
+def test_decision_times_ignore_nan():
+    from snnjax.readouts import count_decision_time, first_spike_decision_time
+
+    t = jnp.array([[[jnp.nan], [0.02]], [[jnp.nan], [jnp.nan]]], jnp.float32)
+    np.testing.assert_array_equal(
+        np.asarray(first_spike_decision_time(t)), np.float32([0.02, np.inf])
+    )
+    np.testing.assert_array_equal(np.asarray(count_decision_time(t)), np.float32([0.02, np.inf]))

@@ -29,9 +29,10 @@ def first_spike_decision_time(times: jax.Array) -> jax.Array:
       times: ``[..., n_classes, K]`` float output trains (s), sorted; ``+inf`` = empty.
 
     Returns:
-      ``[...]`` float (s); ``+inf`` where every output is silent.
+      ``[...]`` float (s); ``+inf`` where every output is silent (NaN entries are no spike).
     """
-    return jnp.min(first_spike_times(times), axis=-1)
+    first = first_spike_times(times)
+    return jnp.min(jnp.where(jnp.isfinite(first), first, jnp.inf), axis=-1)
 
 
 def count_decision_time(times: jax.Array) -> jax.Array:
@@ -48,6 +49,7 @@ def count_decision_time(times: jax.Array) -> jax.Array:
       ``[...]`` float (s); ``+inf`` where every output is silent.
     """
     t = jnp.asarray(times)
+    t = jnp.where(jnp.isfinite(t), t, jnp.inf)  # NaN is no spike (as in the predictions)
     lead = t.shape[:-2]
     n, k = t.shape[-2:]
     flat = t.reshape((-1, n * k))  # [B, M]
