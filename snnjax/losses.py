@@ -376,8 +376,22 @@ def predict_from_counts(times) -> tuple[jax.Array, jax.Array]:
       ``(pred, silent)``: ``pred`` ``[...]`` int32 class index, ``-1`` when every output
       neuron is silent (never class 0 by default); ``silent`` ``[...]`` bool, True when
       every output neuron is silent.
+
+    Raises:
+      ValueError: ``times`` is not floating point or has no neuron or no slot.
     """
-    return _predict_from_counts_core(as_spike_trains(times))
+    return _predict_from_counts_core(_prediction_input(times))
+
+
+def _prediction_input(times) -> jax.Array:
+    """``times`` as ``[..., n_classes, K]`` float trains with ``n_classes, K >= 1`` (shape and
+    dtype only: any value, NaN included, has a defined prediction)."""
+    t = as_spike_trains(times)
+    if not jnp.issubdtype(t.dtype, jnp.floating):
+        raise ValueError(f"times must be floating point, got dtype {t.dtype}")
+    if t.shape[-1] < 1 or t.shape[-2] < 1:
+        raise ValueError(f"times needs at least one output neuron and one slot, got {t.shape}")
+    return t
 
 
 def _no_spike_where_not_finite(times: jax.Array) -> jax.Array:
@@ -411,8 +425,11 @@ def predict_from_first_spike(times) -> tuple[jax.Array, jax.Array]:
     Returns:
       ``(pred, silent)``: ``pred`` ``[...]`` int32 class index, ``-1`` when every output
       neuron is silent; ``silent`` ``[...]`` bool, True when every output is silent.
+
+    Raises:
+      ValueError: ``times`` is not floating point or has no neuron or no slot.
     """
-    return _predict_from_first_spike_core(as_spike_trains(times))
+    return _predict_from_first_spike_core(_prediction_input(times))
 
 
 @jax.jit
