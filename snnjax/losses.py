@@ -156,11 +156,12 @@ def spike_count_loss(times, labels, *, n_true: float = 15.0, n_false: float = 3.
     Args:
       times: ``[..., n_classes, K]`` float output spike times; ``+inf`` = empty slot.
       labels: ``[...]`` integer class labels in ``[0, n_classes)``.
-      n_true: target count of the label neuron.
-      n_false: target count of the other neurons.
+      n_true: target count of the label neuron (finite, >= 0).
+      n_false: target count of the other neurons (finite, >= 0).
 
     Returns:
-      ``[...]`` per-sample loss, dtype of ``times``.
+      ``[...]`` per-sample loss, dtype of ``times`` (``+inf`` only where the squared error
+      of huge targets exceeds the dtype's range).
     """
     t = validate_spike_trains(times)
     y = _check_labels(labels, t)
@@ -186,19 +187,26 @@ def _count_ce(times: jax.Array, onehot: jax.Array, temperature: jax.Array) -> ja
 
 def _count_ce_fwd(times, onehot, temperature):
     finite = jnp.isfinite(times)
-    z = jnp.sum(finite, axis=-1).astype(onehot.dtype) / temperature  # logits n_j / T
-    z_rel = z - jnp.sum(onehot * z, axis=-1, keepdims=True)  # relative to the label's logit
-    loss = jax.nn.logsumexp(z_rel, axis=-1)  # -ln p_y, stable for large counts
-    p = jnp.exp(z_rel - loss[..., None])
-    return loss, (finite, z, p, onehot, temperature)
+    n = jnp.sum(finite, axis=-1).astype(onehot.dtype)
+    # Logits n_j / T measured from the top count: d_j = (n_j - n_max) / T <= 0 (the count
+    # differences are exact), so no logit overflows to +inf and no inf - inf appears, even
+    # for a tiny T; softmax is shift invariant.
+    d = (n - jnp.max(n, axis=-1, keepdims=True)) / temperature
+    lse = jax.nn.logsumexp(d, axis=-1)  # in [0, ln n_classes]
+    d_y = jnp.sum(jnp.where(onehot > 0, d, 0.0), axis=-1)
+    loss = lse - d_y  # -ln p_y; +inf only where (n_max - n_y) / T overflows
+    p = jnp.exp(d - lse[..., None])
+    return loss, (finite, d, p, onehot, temperature)
 
 
 def _count_ce_bwd(res, g):
-    finite, z, p, onehot, temperature = res
+    finite, d, p, onehot, temperature = res
     d_logits = g[..., None] * (p - onehot)  # dL/dz_j
     # Surrogate dn_j/dt = -1 for every finite spike: dL/dt_jk = (delta_jy - p_j) / T.
     d_times = jnp.where(finite, (-d_logits / temperature)[..., None], 0.0)
-    d_temperature = -jnp.sum(d_logits * z) / temperature  # exact: dz_j/dT = -z_j / T
+    # exact: dz_j/dT = -z_j / T, and sum_j dL/dz_j = 0, so z may be replaced by d (z shifted
+    # per sample); where dL/dz_j = 0 the (possibly -inf) d_j contributes 0, not NaN.
+    d_temperature = -jnp.sum(jnp.where(d_logits == 0, 0.0, d_logits * d)) / temperature
     return d_times, jnp.zeros_like(onehot), d_temperature.astype(temperature.dtype)
 
 
@@ -227,10 +235,12 @@ def count_cross_entropy(times, labels, *, temperature: float = 1.0) -> jax.Array
     Args:
       times: ``[..., n_classes, K]`` float output spike times; ``+inf`` = empty slot.
       labels: ``[...]`` integer class labels in ``[0, n_classes)``.
-      temperature: softmax temperature :math:`T` in spikes (> 0; differentiable).
+      temperature: softmax temperature :math:`T` in spikes (finite, at least the dtype's
+        smallest normal number; differentiable).
 
     Returns:
-      ``[...]`` per-sample loss, dtype of ``times``.
+      ``[...]`` per-sample loss, dtype of ``times``: never NaN; ``+inf`` only where
+      :math:`(n_\max - n_y)/T` exceeds the dtype's range (a tiny ``T``).
 
     Example:
       >>> import jax.numpy as jnp
@@ -318,7 +328,7 @@ def ttfs_cross_entropy(
     if use_reg and tau_syn is None:
         raise ValueError("tau_syn is required when alpha > 0 (Fast & Deep regulariser)")
     for name, value in (("tau_loss", tau_loss), ("beta", beta), ("tau_syn", tau_syn)):
-        if value is not None:
+        if value is not None or name != "tau_syn":
             _check_scalar(name, value, t.dtype)
 
     return _ttfs_cross_entropy_core(

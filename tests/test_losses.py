@@ -544,3 +544,29 @@ def test_nan_never_wins_a_count_tie():
     assert pred.tolist() == [1]
     t2 = jnp.array([[[np.nan, INF], [0.02, INF]]], jnp.float32)
     assert predict_from_counts(t2)[0].tolist() == [1]
+
+
+@pytest.mark.parametrize("temperature", [1.2e-38, 1e-30])
+def test_count_cross_entropy_tiny_temperature_is_never_nan(temperature):
+    # counts 30, 5, 0: n / T overflows float32, the differences from the top count do not
+    # all: the label with the top count has loss exactly 0, the others +inf (exact overflow)
+    t = np.full((3, 3, 30), np.inf, np.float32)
+    t[:, 0, :] = np.linspace(0.001, 0.03, 30)
+    t[:, 1, :5] = np.linspace(0.001, 0.005, 5)
+    times = jnp.asarray(t)
+    labels = jnp.array([0, 1, 2])
+    loss = np.asarray(count_cross_entropy(times, labels, temperature=temperature))
+    assert loss[0] == 0.0
+    assert not np.isnan(loss).any()
+    np.testing.assert_allclose(loss[1], 25 / np.float32(temperature), rtol=1e-6)
+    g_t, g_temp = jax.grad(
+        lambda x, tmp: count_cross_entropy(x, labels[:1], temperature=tmp).sum(), argnums=(0, 1)
+    )(times[:1], jnp.float32(temperature))
+    assert not np.isnan(np.asarray(g_t)).any()
+    assert not np.isnan(float(g_temp))
+
+
+def test_ttfs_beta_none_is_named():
+    t = jnp.array([[[0.01], [0.02]]], jnp.float32)
+    with pytest.raises(TypeError, match="beta must be a real number"):
+        ttfs_cross_entropy(t, jnp.array([0]), beta=None, alpha=1.0, tau_syn=0.01)
