@@ -35,7 +35,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from snnjax.spikes import (
-    all_silent,
     as_spike_trains,
     correct,
     first_spike_times,
@@ -406,7 +405,9 @@ def _prediction_input(times) -> jax.Array:
 
 def _no_spike_where_not_finite(times: jax.Array) -> jax.Array:
     """NaN and -inf entries become +inf (empty slots): they are never a spike, so they never
-    win a prediction (:func:`snnjax.spikes.spike_counts` does not count them either)."""
+    win a prediction (:func:`snnjax.spikes.spike_counts` does not count them either). The
+    predictions then take each neuron's earliest entry as its first spike, which is slot 0
+    of a sorted train and keeps an unsorted one from predicting a neuron with no spike."""
     return jnp.where(jnp.isfinite(times), times, jnp.inf)
 
 
@@ -414,7 +415,7 @@ def _no_spike_where_not_finite(times: jax.Array) -> jax.Array:
 def _predict_from_counts_core(times):
     times = _no_spike_where_not_finite(times)
     counts = spike_counts(times)
-    t_hat = first_spike_times(times)
+    t_hat = jnp.min(times, axis=-1)  # = times[..., 0] for sorted trains; robust otherwise
     best = jnp.max(counts, axis=-1, keepdims=True)
     # Among the neurons with the top count (>= 1 unless silent), the earliest first spike.
     key = jnp.where(counts == best, t_hat, jnp.inf)
@@ -445,8 +446,8 @@ def predict_from_first_spike(times) -> tuple[jax.Array, jax.Array]:
 @jax.jit
 def _predict_from_first_spike_core(times):
     times = _no_spike_where_not_finite(times)
-    t_hat = first_spike_times(times)
-    silent = all_silent(times)
+    t_hat = jnp.min(times, axis=-1)  # = times[..., 0] for sorted trains; robust otherwise
+    silent = jnp.all(jnp.isinf(t_hat), axis=-1)
     pred = jnp.argmin(t_hat, axis=-1).astype(jnp.int32)
     return jnp.where(silent, jnp.int32(-1), pred), silent
 

@@ -537,13 +537,17 @@ def test_nan_never_wins_a_prediction():
 
 
 def test_nan_never_wins_a_count_tie():
-    # both outputs have one finite spike; the tie-break looks at slot 0, where neuron 0's
-    # NaN is no spike: neuron 0 (whose NaN compares as "earliest" in argmin) must not win
-    t = jnp.array([[[np.nan, 0.01], [0.02, INF]]], jnp.float32)
+    # both outputs have one finite spike; the tie-break takes the earliest real spike:
+    # neuron 0's NaN is none (in argmin it would compare "earliest"), its 0.01 is
+    t = jnp.array([[[np.nan, 0.01], [0.02, INF]], [[np.nan, 0.03], [0.02, INF]]], jnp.float32)
     pred, _ = predict_from_counts(t)
-    assert pred.tolist() == [1]
+    assert pred.tolist() == [0, 1]
     t2 = jnp.array([[[np.nan, INF], [0.02, INF]]], jnp.float32)
     assert predict_from_counts(t2)[0].tolist() == [1]
+    # an unsorted train never makes a neuron without a spike win
+    t3 = jnp.array([[[INF, INF], [INF, 0.0]]], jnp.float32)
+    assert predict_from_counts(t3)[0].tolist() == [1]
+    assert predict_from_first_spike(t3)[0].tolist() == [1]
 
 
 @pytest.mark.parametrize("temperature", [1.2e-38, 1e-30])

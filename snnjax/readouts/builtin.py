@@ -63,7 +63,7 @@ def count_decision_time(times: jax.Array) -> jax.Array:
     # Equal times enter together: use the counts at the last spike with the same time.
     end = jax.vmap(lambda row: jnp.searchsorted(row, row, side="right") - 1)(s)
     counts = jnp.take_along_axis(cum, end[..., None], axis=1)
-    first = flat.reshape((-1, n, k))[..., 0]  # [B, n]
+    first = jnp.min(flat.reshape((-1, n, k)), axis=-1)  # [B, n], as predict_from_counts
     best = jnp.max(counts, axis=-1, keepdims=True)
     # Neurons tied at the (>= 1) top count have spiked, so their untruncated first spike
     # is their truncated one: the tie-break of predict_from_counts.
