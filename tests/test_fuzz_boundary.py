@@ -139,7 +139,11 @@ def _no_nan(x) -> bool:
 
 
 @FAST
-@given(tau_syn=param_values, theta=param_values, delta_theta=st.one_of(st.none(), param_values))
+@given(
+    tau_syn=_mostly(good_positive, param_values),
+    theta=_mostly(st.lists(good_positive, min_size=1, max_size=3), param_values),
+    delta_theta=st.one_of(st.none(), param_values),
+)
 def test_lif_params_reject_or_hold_valid_values(tau_syn, theta, delta_theta):
     fields = ("LIFParams.tau_syn", "LIFParams.theta", "LIFParams.delta_theta")
     p = _call(fields, snnjax.LIFParams, tau_syn=tau_syn, theta=theta, delta_theta=delta_theta)
@@ -405,9 +409,14 @@ NN_ARGS = (*LAYER_ARGS, "features", "kernel_size", "window", "LIFDense", "LIFCon
 @settings(max_examples=25, deadline=None, derandomize=True)
 @given(
     features=st.integers(0, 3),  # non-int or negative: see the xfail test below
-    max_spikes=st.one_of(st.integers(-1, 2), st.sampled_from([1.5, None])),
-    theta=st.one_of(weird_scalars, good_positive, st.lists(good_positive, min_size=1, max_size=3)),
-    shape=st.lists(st.integers(0, 3), min_size=0, max_size=4).map(tuple),
+    max_spikes=_mostly(st.integers(1, 2), st.sampled_from([0, -1, 1.5, None])),
+    theta=_mostly(
+        st.one_of(good_positive, st.lists(good_positive, min_size=1, max_size=3)), weird_scalars
+    ),
+    shape=_mostly(
+        st.tuples(st.integers(1, 2), st.integers(1, 3), st.integers(1, 2)),
+        st.lists(st.integers(0, 3), min_size=0, max_size=4).map(tuple),
+    ),
 )
 def test_lif_dense_rejects_or_returns_documented_output(features, max_spikes, theta, shape):
     import jax
@@ -432,8 +441,15 @@ def test_lif_dense_rejects_or_returns_documented_output(features, max_spikes, th
 
 @settings(max_examples=25, deadline=None, derandomize=True)
 @given(
-    shape=st.lists(st.integers(0, 4), min_size=0, max_size=6).map(tuple),
-    window=st.one_of(st.integers(-1, 3), st.sampled_from([(2, 1), (0, 2), "2"])),  # 2.5: xfail
+    shape=_mostly(
+        st.tuples(st.integers(1, 2), st.sampled_from([2, 4]), st.sampled_from([2, 4])).map(
+            lambda s: (*s, 1, 2)
+        ),
+        st.lists(st.integers(0, 4), min_size=0, max_size=6).map(tuple),
+    ),
+    window=_mostly(  # 2.5: see the xfail test below
+        st.sampled_from([1, 2, (2, 1)]), st.sampled_from([-1, 0, 3, (0, 2), "2", (1, 2, 3)])
+    ),
     max_spikes=st.one_of(st.none(), st.integers(-1, 5), st.sampled_from([1.5, True])),
 )
 def test_spike_union_pool_rejects_or_pools(shape, window, max_spikes):
