@@ -35,8 +35,6 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-import numpy as np
-
 from snnjax.data.registry import dataset_names, get_dataset
 
 __all__ = [
@@ -91,7 +89,8 @@ class FieldRule:
         """Whether one value (one entry if :attr:`each`) obeys the rule."""
         if value is None:
             return self.optional
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        # (NumPy's bool is no numbers.Real; NumPy integers and floats are)
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
             return False
         if self.integer and not isinstance(value, numbers.Integral):
             return False
