@@ -8,6 +8,7 @@ inputs are events ``0..event_index``) and the slope term ``x`` of the closed-for
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import jax
@@ -70,11 +71,13 @@ def make_event_forward(
     frame_time = jnp.where(
         event_index >= 0,
         jnp.take_along_axis(
-            event_times, jnp.maximum(event_index, 0).reshape(batch, -1), axis=1
+            event_times,
+            jnp.maximum(event_index, 0).reshape(batch, math.prod(event_index.shape[1:])),
+            axis=1,
         ).reshape(event_index.shape),
         0.0,
     )
-    n_steps = jnp.max(jnp.sum(jnp.isfinite(event_times), axis=1)).astype(jnp.int32)
+    n_steps = jnp.max(jnp.sum(jnp.isfinite(event_times), axis=1), initial=0).astype(jnp.int32)
     return EventForward(
         times=jnp.asarray(times),
         n_spikes=jnp.asarray(n_spikes),

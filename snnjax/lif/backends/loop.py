@@ -76,6 +76,20 @@ class _Firing(NamedTuple):
     unresolved: jax.Array  # [B, N] int32
 
 
+def _silent(event_times: jax.Array, n_out: int, k_slots: int, dtype) -> EventForward:
+    """The forward result of a layer without input events: no spikes."""
+    shape = (event_times.shape[0], n_out, k_slots)
+    count = jnp.zeros(shape[:2], jnp.int32)
+    return make_event_forward(
+        event_times,
+        jnp.full(shape, jnp.inf, dtype),
+        jnp.ones(shape, dtype),
+        jnp.full(shape, -1, jnp.int32),
+        count,
+        count,
+    )
+
+
 def forward_events(
     events: Events,
     weights: jax.Array,
@@ -100,16 +114,18 @@ def forward_events(
       An :class:`~snnjax.lif.forward.EventForward`.
     """
     event_times, event_source = events
-    batch, _ = event_times.shape
+    batch, n_events = event_times.shape
     n_out = weights.shape[1]
     dtype = weights.dtype
     k_slots = max_spikes
+    if n_events == 0:  # (static) no events, no spikes; the loop cannot index zero columns
+        return _silent(event_times, n_out, k_slots, dtype)
     tau_syn = _per_neuron(params.tau_syn)
     tau_mem = 2.0 * tau_syn
     c = _per_neuron(params.theta) / tau_mem
     kappa = _per_neuron(params.delta_theta) / tau_mem
     # Steps: events before t_max of the longest sample; inf-padded slots are never visited.
-    n_steps = jnp.max(jnp.sum(jnp.isfinite(event_times), axis=1)).astype(jnp.int32)
+    n_steps = jnp.max(jnp.sum(jnp.isfinite(event_times), axis=1), initial=0).astype(jnp.int32)
     padded_times = jnp.concatenate([event_times, jnp.full((batch, 1), jnp.inf, dtype)], axis=1)
     neuron = jnp.arange(batch * n_out).reshape(batch, n_out)
 
@@ -218,7 +234,9 @@ def backward_events(
     """
     event_times, event_source = events
     max_spikes = forward.times.shape[-1]
-    batch, _ = event_times.shape
+    batch, n_events = event_times.shape
+    if n_events == 0:  # (static) no events: nothing depends on the weights
+        return jnp.zeros_like(event_times), jnp.zeros_like(weights)
     n_out = weights.shape[1]
     dtype = weights.dtype
     tau_syn_n = _per_neuron(params.tau_syn)
