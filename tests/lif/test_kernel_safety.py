@@ -321,3 +321,85 @@ def test_zero_size_through_lif_conv(backend, shape):
         lambda v: jnp.sum(jnp.where(jnp.isfinite(o := conv.apply(v, x).times), o, 0.0))
     )(variables)
     np.testing.assert_array_equal(grads["params"]["kernel"], 0.0)
+
+
+# --------------------------------------------------------------------------------------
+# the compiled kernel under AddressSanitizer + UndefinedBehaviorSanitizer
+# --------------------------------------------------------------------------------------
+
+# The kernel tests run in the sanitized process, and a saturation check: this build stops
+# a neuron at 100000 spikes (the real limit, 2**31 - 1, takes a minute per neuron).
+SANITIZED_LIMIT = 100_000
+SANITIZED_TESTS = [
+    "tests/lif/test_kernel_safety.py",
+    "tests/lif/test_backends.py",
+    "tests/lif/test_layer.py",
+    "tests/lif/test_grad.py",
+]
+SANITIZED_RUN = """
+    import sys
+    from pathlib import Path
+    from snnjax.lif.backends import ffi
+    ffi.load({lib!r})
+    import jax.numpy as jnp, pytest, snnjax
+    code = pytest.main({args!r})
+    assert ffi._loaded == [Path({lib!r})], ffi._loaded  # the tests ran on this build
+    out = snnjax.lif_layer(jnp.zeros((3, 1, 1)), jnp.full((1, 2), 1e7),
+                           snnjax.LIFParams(0.13, 1.0), max_spikes=2, t_max=1.0, backend="ffi")
+    assert (out.n_dropped == {limit} - 2).all(), out
+    print("sanitized run: pytest exit", int(code))
+    sys.exit(int(code))
+"""
+
+
+def _sanitizer_preload() -> str:
+    """``LD_PRELOAD`` for a sanitized library in a Python process: libasan first (it must
+    come first), libstdc++ so that ASan finds ``__cxa_throw`` (jaxlib throws)."""
+    cxx = ffi.compiler()
+    if cxx is None:
+        pytest.skip("no C++ compiler")
+    libs = []
+    for name in ("libasan.so", "libstdc++.so"):
+        found = subprocess.run([cxx, f"-print-file-name={name}"], capture_output=True, text=True)
+        path = found.stdout.strip()
+        if not os.path.isabs(path) or not os.path.exists(path):
+            pytest.skip(f"{cxx} has no {name} (sanitizer runtime not installed)")
+        libs.append(path)
+    return " ".join(libs)
+
+
+@pytest.mark.slow
+@needs_ffi
+def test_kernel_tests_pass_under_address_and_undefined_behavior_sanitizers(tmp_path):
+    """Build the kernel with ``-fsanitize=address,undefined`` and run its tests (the ffi
+    backend's cases) in a subprocess that preloads the sanitizer runtime; any report
+    aborts that process (``halt_on_error``), failing this test."""
+    preload = _sanitizer_preload()
+    flags = ffi.SANITIZER_FLAGS + (f"-DSNNJAX_SPIKE_COUNT_LIMIT={SANITIZED_LIMIT}",)
+    try:
+        lib = ffi.build(flags, tmp_path)
+    except RuntimeError as err:
+        pytest.skip(f"the sanitizer build failed (no sanitizer support?): {err}")
+    args = [
+        *SANITIZED_TESTS,
+        "-q",
+        "-x",
+        "-p",
+        "no:cacheprovider",
+        "-m",
+        "not slow",
+        "-k",
+        "(ffi or safety) and not count_limit",
+    ]
+    env = {
+        "LD_PRELOAD": preload,
+        "ASAN_OPTIONS": "detect_leaks=0:halt_on_error=1:abort_on_error=0",
+        "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1",
+    }
+    code = SANITIZED_RUN.format(lib=str(lib), args=args, limit=SANITIZED_LIMIT)
+    proc = run_python(code, env=env, timeout=1800)
+    report = proc.stdout[-3000:] + proc.stderr[-6000:]
+    assert "Sanitizer" not in proc.stderr, report
+    assert "runtime error" not in proc.stderr, report
+    assert proc.returncode == 0, report
+    assert "passed" in proc.stdout, report
