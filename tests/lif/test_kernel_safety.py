@@ -403,3 +403,23 @@ def test_kernel_tests_pass_under_address_and_undefined_behavior_sanitizers(tmp_p
     assert "runtime error" not in proc.stderr, report
     assert proc.returncode == 0, report
     assert "passed" in proc.stdout, report
+
+
+def test_empty_batch_through_networks(backend):
+    """An empty batch through a dense and a convolutional network (Flatten, per-sample
+    counters): empty outputs, no ZeroDivisionError from a reshape."""
+    dense = snnjax.nn.make_dense_network((5, 7, 3), max_spikes=2, backend=backend)
+    x = jnp.zeros((0, 5, 1))
+    out = dense.apply(dense.init(jax.random.key(0), x), x)
+    assert out.times.shape == (0, 3, 2)
+    assert [d.shape for d in out.n_dropped] == [(0,), (0,)]
+    conv = snnjax.nn.SpikingNetwork(
+        layers=(
+            snnjax.nn.LIFConv(features=2, kernel_size=(3, 3), backend=backend),
+            snnjax.nn.Flatten(),
+            snnjax.nn.LIFDense(features=3, max_spikes=1, backend=backend),
+        )
+    )
+    x = jnp.zeros((0, 5, 5, 1, 1))
+    out = conv.apply(conv.init(jax.random.key(0), x), x)
+    assert out.times.shape == (0, 3, 1)
