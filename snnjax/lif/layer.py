@@ -93,7 +93,7 @@ def lif_layer(
     driven from rest by an input of weight ``w`` crosses about ``theta / w`` seconds later,
     and the rounding of ``b**2 - 4ac`` loses the crossing once ``w * tau_mem / theta``
     reaches ``~1 / eps`` (float32: ``w / theta`` about ``5e7 .. 1e8`` for
-    ``tau_mem = 0.26 s``; float64: ``~1e16``); spike times are accurate to a relative
+    ``tau_mem = 0.26 s``; float64: ``~3e16``); spike times are accurate to a relative
     ``eps * w * tau_mem / theta`` below that. Such a lost crossing is counted in
     ``n_unresolved`` (and ``n_dropped``), never silently answered "no spike"; every backend
     detects it the same way.

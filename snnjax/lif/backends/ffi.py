@@ -92,8 +92,10 @@ SANITIZER_FLAGS: tuple[str, ...] = (
     "-fPIC",
     "-std=c++17",
 )
-"""AddressSanitizer + UBSan build (tests/lif/test_kernel_safety.py): load it into a process
-that preloads ``libasan`` (``LD_PRELOAD=$(g++ -print-file-name=libasan.so)``)."""
+"""AddressSanitizer + UBSan build (``tests/lif/test_kernel_safety.py``): :func:`load` it into
+a Python process started with ``LD_PRELOAD="$(g++ -print-file-name=libasan.so)
+$(g++ -print-file-name=libstdc++.so)"`` (the ASan runtime must come first; libstdc++ lets
+it intercept the C++ exceptions jaxlib throws) and ``ASAN_OPTIONS=detect_leaks=0``."""
 _TARGETS = (
     "SnnjaxLifForwardF32",
     "SnnjaxLifForwardF64",
