@@ -148,6 +148,7 @@ def lif_layer(
 
     dtype = jnp.result_type(input_times.dtype, weights.dtype)
     _check_dtype(dtype, input_times.dtype, weights.dtype)
+    _check_input_slots(input_times.shape)
     chosen = resolve_backend(backend, dtype, params)
     return _lif_layer(
         input_times.astype(dtype),
@@ -168,6 +169,16 @@ def _check_dtype(dtype: np.dtype, *given: np.dtype) -> None:
             f"input_times {np.dtype(given[0]).name} and weights {np.dtype(given[1]).name}): "
             "its precision cannot represent the closed-form spike times; cast both with "
             ".astype(jnp.float32)"
+        )
+
+
+def _check_input_slots(shape: tuple[int, ...]) -> None:
+    """Events and slots are indexed with int32 (every backend)."""
+    n_slots = shape[-2] * shape[-1]
+    if n_slots > np.iinfo(np.int32).max:
+        raise ValueError(
+            f"input_times has n_in * K_in = {shape[-2]} * {shape[-1]} = {n_slots} slots per "
+            "sample, more than the 2**31 - 1 events a layer can index; split the input"
         )
 
 

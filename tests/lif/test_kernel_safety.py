@@ -425,3 +425,40 @@ def test_empty_batch_through_networks(backend):
     x = jnp.zeros((0, 5, 5, 1, 1))
     out = conv.apply(conv.init(jax.random.key(0), x), x)
     assert out.times.shape == (0, 3, 1)
+
+
+# --------------------------------------------------------------------------------------
+# sizes that int32 indices (or float32 event indices) cannot address: clear errors
+# --------------------------------------------------------------------------------------
+
+
+def test_more_input_slots_than_int32_indices_is_an_error():
+    t = jax.ShapeDtypeStruct((1, 2**16, 2**15), jnp.float32)  # 2**31 slots (never allocated)
+    w = jax.ShapeDtypeStruct((2**16, 2), jnp.float32)
+    layer = lambda t, w: snnjax.lif_layer(t, w, snnjax.LIFParams(), max_spikes=1, t_max=1.0)
+    with pytest.raises(ValueError, match="2147483648 slots per sample"):
+        jax.eval_shape(layer, t, w)
+
+
+def test_loop_backend_float32_event_indices_must_be_exact():
+    """The loop backend records event indices in the layer dtype: float32 is exact up to
+    2**24 events per sample (beyond, the backward would match spikes to wrong events)."""
+    params = jax.tree_util.tree_map(jnp.asarray, snnjax.LIFParams())
+    w = jnp.ones((1, 2), jnp.float32)
+
+    def forward(n_events, dtype):
+        events = Events(
+            jax.ShapeDtypeStruct((1, n_events), dtype),
+            jax.ShapeDtypeStruct((1, n_events), jnp.int32),
+        )
+        return jax.eval_shape(
+            lambda ev, w: loop.forward_events(ev, w, params, jnp.asarray(1.0, dtype), 2),
+            events,
+            w.astype(dtype),
+        )
+
+    assert forward(2**24, jnp.float32).times.shape == (1, 2, 2)
+    with pytest.raises(ValueError, match="exact up to 16777216 events"):
+        forward(2**24 + 1, jnp.float32)
+    with float64():
+        assert forward(2**24 + 1, jnp.float64).times.shape == (1, 2, 2)

@@ -76,6 +76,17 @@ class _Firing(NamedTuple):
     unresolved: jax.Array  # [B, N] int32
 
 
+def _check_event_index_exact(n_events: int, dtype) -> None:
+    """The loops store event indices in the layer's dtype (exact up to ``2**mantissa``)."""
+    exact = 2 ** (jnp.finfo(dtype).nmant + 1)
+    if n_events > exact:
+        raise ValueError(
+            f"the 'loop' backend stores event indices as {jnp.dtype(dtype).name}, exact up to "
+            f"{exact} events per sample; got {n_events}: use float64, a smaller "
+            "max_input_events, or the 'ffi' backend"
+        )
+
+
 def _silent(event_times: jax.Array, n_out: int, k_slots: int, dtype) -> EventForward:
     """The forward result of a layer without input events: no spikes."""
     shape = (event_times.shape[0], n_out, k_slots)
@@ -120,6 +131,7 @@ def forward_events(
     k_slots = max_spikes
     if n_events == 0:  # (static) no events, no spikes; the loop cannot index zero columns
         return _silent(event_times, n_out, k_slots, dtype)
+    _check_event_index_exact(n_events, dtype)
     tau_syn = _per_neuron(params.tau_syn)
     tau_mem = 2.0 * tau_syn
     c = _per_neuron(params.theta) / tau_mem
@@ -237,6 +249,7 @@ def backward_events(
     batch, n_events = event_times.shape
     if n_events == 0:  # (static) no events: nothing depends on the weights
         return jnp.zeros_like(event_times), jnp.zeros_like(weights)
+    _check_event_index_exact(n_events, weights.dtype)
     n_out = weights.shape[1]
     dtype = weights.dtype
     tau_syn_n = _per_neuron(params.tau_syn)
