@@ -71,11 +71,12 @@ def event_spike_times(
         backward passes (see :func:`snnjax.lif.backends.resolve_backend`).
 
     Returns:
-      ``(times [B, N, K], n_spikes [B, N] int32)``; ``times`` carries exact gradients with
+      ``(times [B, N, K], n_spikes [B, N] int32, n_unresolved [B, N] int32)`` (see
+      :class:`~snnjax.lif.forward.EventForward`); ``times`` carries exact gradients with
       respect to ``events.times`` and ``weights``.
     """
     out = backend.forward(events, weights, params, t_max, max_spikes)
-    return out.times, out.n_spikes
+    return out.times, out.n_spikes, out.n_unresolved
 
 
 def _fwd(events, weights, params, t_max, max_spikes, backend):
@@ -83,12 +84,12 @@ def _fwd(events, weights, params, t_max, max_spikes, backend):
     residuals = SpikeTimeResiduals(
         events=events, weights=weights, params=params, t_max=t_max, forward=out
     )
-    return (out.times, out.n_spikes), residuals
+    return (out.times, out.n_spikes, out.n_unresolved), residuals
 
 
 def _bwd(max_spikes, backend, residuals: SpikeTimeResiduals, cotangents):
     del max_spikes
-    cot_times, _ = cotangents
+    cot_times = cotangents[0]
     r = residuals
     d_event_times, d_weights = backend.backward(r.events, r.weights, r.params, r.forward, cot_times)
     zeros = partial(jax.tree_util.tree_map, jnp.zeros_like)

@@ -126,6 +126,9 @@ class EventBackend:
         goes to its slot).
       forward: ``(events, weights [n_in, N], params, t_max, max_spikes: int) ->``
         :class:`~snnjax.lif.forward.EventForward` (spike times and what the backward needs).
+        Spike counts saturate at ``2**31 - 1`` and crossings the dtype cannot resolve are
+        counted in ``n_unresolved``, exactly as the ``"loop"`` backend does (see
+        ``docs/model.md``, "Precision and limits").
       backward: ``(events, weights, params, forward, cot_times [B, N, K]) ->
         (d_event_times [B, E], d_weights [n_in, N])``, the exact vector-Jacobian product
         of the spike times (SPEC §4; the ``custom_vjp`` of
