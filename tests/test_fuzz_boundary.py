@@ -6,9 +6,9 @@ encodings, the losses and predictions and the ``snnjax.nn`` modules either raise
 documented result: the right shape and dtype, and never NaN where a number is promised.
 Never any other exception (``ZeroDivisionError``, a JAX broadcasting or tracer error, ...).
 
-Cases that lie in the event core (``snnjax/lif/layer.py`` and the backends) and are not
-fixed there yet are kept out of the random search (:func:`_known_core_case`) and pinned by
-``xfail(strict=True)`` tests at the end, so that the fix shows up as an XPASS.
+The cases the search found in the event core and ``snnjax.nn`` (wrong-length per-neuron
+parameters, zero-size dimensions, bad ``features`` / ``window``) are pinned by plain tests
+at the end.
 
 Kept fast: small shapes, ``max_examples`` of 25-60 per property, no deadline.
 """
@@ -20,7 +20,7 @@ import math
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, event, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import snnjax
@@ -172,21 +172,6 @@ LAYER_ARGS = (
 )
 
 
-def _known_core_case(x: np.ndarray, w: np.ndarray, params, k) -> bool:
-    """Inputs on which the event core (not owned here) is known to fail; see the
-    ``xfail(strict=True)`` tests below and the issue-13 report."""
-    if x.ndim >= 2 and w.ndim == 2 and x.shape[-2] == w.shape[0]:
-        if 0 in x.shape:
-            return True  # zero-size batch, n_in or K_in: ZeroDivisionError inside JAX
-        n_out = w.shape[1]
-        for v in (params.tau_syn, params.theta, params.delta_theta):
-            if np.shape(v) not in ((), (n_out,)):
-                return True  # per-neuron params of the wrong length: broadcasting error
-        if np.dtype(x.dtype) == np.float16 or np.dtype(w.dtype) == np.float16:
-            return True  # float16: one backend computes, the other rejects (issue 13)
-    return False
-
-
 @st.composite
 def _layer_case(draw):
     """A well-formed layer call, then (sometimes) one malformed argument."""
@@ -214,7 +199,6 @@ def _layer_case(draw):
 def test_lif_layer_rejects_or_returns_documented_output(case):
     x, w, theta, k, t_max, max_input_events = case
     params = snnjax.LIFParams(tau_syn=0.01, theta=theta)
-    assume(not _known_core_case(x, w, params, k))
     out = _call(
         LAYER_ARGS,
         snnjax.lif_layer,
@@ -408,7 +392,7 @@ NN_ARGS = (*LAYER_ARGS, "features", "kernel_size", "window", "LIFDense", "LIFCon
 
 @settings(max_examples=25, deadline=None, derandomize=True)
 @given(
-    features=st.integers(0, 3),  # non-int or negative: see the xfail test below
+    features=_mostly(st.integers(0, 3), st.sampled_from([2.0, "2", -1, True])),
     max_spikes=_mostly(st.integers(1, 2), st.sampled_from([0, -1, 1.5, None])),
     theta=_mostly(
         st.one_of(good_positive, st.lists(good_positive, min_size=1, max_size=3)), weird_scalars
@@ -424,13 +408,6 @@ def test_lif_dense_rejects_or_returns_documented_output(features, max_spikes, th
     from snnjax.nn import LIFDense
 
     x = np.full(shape, 0.01, np.float32)
-    try:
-        params = snnjax.LIFParams(theta=theta)
-    except (TypeError, ValueError):
-        params = None
-    if params is not None and len(shape) >= 2 and isinstance(features, int) and features >= 0:
-        w = np.zeros((shape[-2], features), np.float32)
-        assume(not _known_core_case(x, w, params, max_spikes))
     layer = LIFDense(features=features, max_spikes=max_spikes, theta=theta, t_max=0.1)
     out = _call(NN_ARGS, lambda: layer.apply(layer.init(jax.random.key(0), x), x))
     if out is _REJECTED:
@@ -447,8 +424,9 @@ def test_lif_dense_rejects_or_returns_documented_output(features, max_spikes, th
         ),
         st.lists(st.integers(0, 4), min_size=0, max_size=6).map(tuple),
     ),
-    window=_mostly(  # 2.5: see the xfail test below
-        st.sampled_from([1, 2, (2, 1)]), st.sampled_from([-1, 0, 3, (0, 2), "2", (1, 2, 3)])
+    window=_mostly(
+        st.sampled_from([1, 2, (2, 1)]),
+        st.sampled_from([-1, 0, 3, (0, 2), "2", (1, 2, 3), 2.5, True]),
     ),
     max_spikes=st.one_of(st.none(), st.integers(-1, 5), st.sampled_from([1.5, True])),
 )
@@ -465,7 +443,7 @@ def test_spike_union_pool_rejects_or_pools(shape, window, max_spikes):
     assert _sorted(np.asarray(y, np.float64))
 
 
-# ----------------------------------------------- known event-core cases (other owner)
+# ------------------------------------- cases the random search found (now fixed)
 
 _W = np.ones((2, 3), np.float32)
 _X = np.zeros((1, 2, 1), np.float32)
@@ -476,39 +454,20 @@ def _layer(x=_X, w=_W, params=None, **kw):
     return snnjax.lif_layer(x, w, params or snnjax.LIFParams(0.01, 0.5), **kw)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="event core (snnjax/lif/layer.py): per-neuron params of the wrong length give a "
-    "JAX broadcasting error that does not name the parameter; layer.py should call "
-    "params.check_n_out(weights.shape[1]) (LIFParams.check_n_out, added for this)",
-)
 def test_core_wrong_length_per_neuron_params_name_the_parameter():
     with pytest.raises(ValueError, match=r"LIFParams\.theta"):
         _layer(params=snnjax.LIFParams(tau_syn=0.01, theta=[0.5, 0.5]))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="event core: zero-size dims (n_in = 0, K_in = 0, batch 0) raise "
-    "ZeroDivisionError inside JAX instead of an empty result or a clear error",
-)
 @pytest.mark.parametrize(
     ("x_shape", "w_shape"),
     [((1, 0, 1), (0, 3)), ((1, 2, 0), (2, 3)), ((0, 2, 1), (2, 3))],
 )
 def test_core_zero_size_dims(x_shape, w_shape):
-    out = _call(LAYER_ARGS, _layer, np.zeros(x_shape, np.float32), np.ones(w_shape, np.float32))
-    if out is _REJECTED:
-        return
+    out = _layer(np.zeros(x_shape, np.float32), np.ones(w_shape, np.float32))
     assert out.times.shape == (*x_shape[:-2], w_shape[1], 2)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="snnjax/nn/layers.py (not owned here): LIFDense(features=2.0 / '2' / -1) fails "
-    "inside Flax/JAX (TypeError 'Shapes must be 1D sequences of concrete values of integer "
-    "type', MLIRError 'invalid tensor dimension size') instead of naming 'features'",
-)
 @pytest.mark.parametrize("features", [2.0, "2", -1])
 def test_nn_lif_dense_bad_features_named(features):
     import jax
@@ -521,11 +480,6 @@ def test_nn_lif_dense_bad_features_named(features):
         layer.apply(layer.init(jax.random.key(0), x), x)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="snnjax/nn/pooling.py (not owned here): spike_union_pool(times, window=2.5) raises "
-    "TypeError(\"'float' object is not iterable\"), which does not name 'window'",
-)
 def test_nn_pool_float_window_named():
     from snnjax.nn import spike_union_pool
 

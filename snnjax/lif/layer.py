@@ -132,11 +132,10 @@ def lif_layer(
             f"input_times has {input_times.shape[-2]} input neurons "
             f"(shape {input_times.shape}) but weights has {weights.shape[0]} rows"
         )
-    if not isinstance(max_spikes, (int, np.integer)) or max_spikes < 1:
+    params.check_n_out(weights.shape[1])
+    if not _is_int(max_spikes) or max_spikes < 1:
         raise ValueError(f"max_spikes must be a positive int (static), got {max_spikes!r}")
-    if max_input_events is not None and (
-        not isinstance(max_input_events, (int, np.integer)) or max_input_events < 1
-    ):
+    if max_input_events is not None and (not _is_int(max_input_events) or max_input_events < 1):
         raise ValueError(
             f"max_input_events must be a positive int or None, got {max_input_events!r}"
         )
@@ -159,6 +158,11 @@ def lif_layer(
         max_input_events,
         chosen,
     )
+
+
+def _is_int(value) -> bool:
+    """A Python or NumPy integer, not a bool (``True`` is not a buffer size)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
 def _check_dtype(dtype: np.dtype, *given: np.dtype) -> None:

@@ -112,6 +112,16 @@ def _lif_params(module) -> LIFParams:
     return LIFParams(tau_syn=module.tau_syn, theta=module.theta, delta_theta=module.delta_theta)
 
 
+def _check_features(features, layer: str) -> None:
+    """``features`` is a non-negative int (the number of output neurons or channels)."""
+    if (
+        not isinstance(features, (int, np.integer))
+        or isinstance(features, (bool, np.bool_))
+        or features < 0
+    ):
+        raise ValueError(f"{layer}.features must be a non-negative int, got {features!r}")
+
+
 class LIFDense(nn.Module):
     """Fully connected layer of LIF neurons with exact spike times (SPEC §1-4).
 
@@ -169,6 +179,7 @@ class LIFDense(nn.Module):
           ``n_dropped [B, features]`` and ``n_input_overflow [B]``.
         """
         input_times = jnp.asarray(input_times)
+        _check_features(self.features, "LIFDense")
         if input_times.ndim < 2:
             raise ValueError(
                 f"LIFDense expects input_times [B, n_in, K_in], got shape {input_times.shape}"
@@ -289,6 +300,7 @@ class LIFConv(nn.Module):
           (position, event) pairs ignored because ``max_input_events`` was too small).
         """
         input_times = jnp.asarray(input_times)
+        _check_features(self.features, "LIFConv")
         if input_times.ndim < 4:
             raise ValueError(
                 f"LIFConv expects input_times [B, H, W, C, K_in], got shape {input_times.shape}"
