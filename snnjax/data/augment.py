@@ -129,7 +129,8 @@ def elastic_displacement(key: jax.Array, shape: tuple[int, int], *, alpha, sigma
     noise = jax.random.uniform(key, (2, h + pad, w + pad), jnp.float32, -1.0, 1.0)
     rows = jnp.asarray(_smoothing_matrix(h, kernel))
     cols = jnp.asarray(_smoothing_matrix(w, kernel))
-    smooth = jnp.einsum("ip,cpq,jq->cij", rows, noise, cols)
+    # HIGHEST: full float32 products on every backend (no TF32/bf16 passes on accelerators).
+    smooth = jnp.einsum("ip,cpq,jq->cij", rows, noise, cols, precision=jax.lax.Precision.HIGHEST)
     return jnp.asarray(alpha, jnp.float32) * smooth
 
 
