@@ -331,6 +331,7 @@ TINY = [
     "lr=0.01",
     "batch_size=8",
     "eval_batch_size=16",
+    "max_input_events=300",  # the blobs light up <= 121 pixels, distorted a few more
     "augment=elastic",
 ]
 
@@ -366,16 +367,21 @@ def _leaves(state):
 def test_step_hook_alpha_zero_seed_and_step():
     cfg = get_config("mnist_multispike", TINY)
     data = _synthetic(cfg)
-    assert input_event_bound(cfg, data) == 784  # a distortion may light up more inputs
+    # without a configured bound, all inputs: a distortion may light up more than the data
+    unbounded = get_config("mnist_multispike", TINY + ["max_input_events=none"])
+    assert input_event_bound(unbounded, data) == 784
+    assert input_event_bound(get_config("mnist_multispike", TINY[:-2]), data) < 784
     model, opt, s0 = _fresh(cfg, data)
     t, y = data.train.times[:8], data.train.labels[:8]
     plain = make_train_step(model, get_config("mnist_multispike", TINY[:-1]), opt)
+    assert plain(s0, t, y)[1]["overflow"][0] == 0
     still = make_train_step(model, get_config("mnist_multispike", TINY + ["elastic_alpha=0"]), opt)
     aug = make_train_step(model, cfg, opt)
     # alpha = 0: the hook hands the step its inputs unchanged
     for a, b in zip(_leaves(plain(s0, t, y)[0]), _leaves(still(s0, t, y, 3)[0]), strict=True):
         np.testing.assert_array_equal(a, b)
-    s_a, s_b, s_c = aug(s0, t, y, 3)[0], aug(s0, t, y, 3)[0], aug(s0, t, y, 4)[0]
+    (s_a, m_a), s_b, s_c = aug(s0, t, y, 3), aug(s0, t, y, 3)[0], aug(s0, t, y, 4)[0]
+    assert m_a["overflow"][0] == 0  # the bound of 300 holds the distorted blobs
     assert all(np.array_equal(a, b) for a, b in zip(_leaves(s_a), _leaves(s_b), strict=True))
     assert not all(np.array_equal(a, c) for a, c in zip(_leaves(s_a), _leaves(s_c), strict=True))
     # the default seed is the config's
@@ -440,7 +446,7 @@ images = np.zeros((8, 28, 28), np.uint8)
 images[:, 8:20, 10:18] = rng.integers(0, 256, size=(8, 12, 8))
 t = np.asarray(latency_encode(images, t_window=cfg.t_window), np.float32)
 y = rng.integers(0, 10, 8).astype(np.int32)
-model = build_model(cfg, 784)
+model = build_model(cfg, 300)
 opt = make_optimizer(cfg, 4)
 params = init_params(model, (784,), 0)
 s1 = TrainState(params, opt.init(params), jnp.int32(0))
