@@ -309,9 +309,9 @@ def test_config_fields_default_off_and_validated():
     assert get_config("mnist_conv", ["augment=none"]).augment is None
     for item, match in (
         ("augment=affine", "augment must be None or one of"),
-        ("elastic_alpha=-1", "elastic_alpha must be"),
-        ("elastic_alpha=inf", "elastic_alpha must be"),
-        ("elastic_sigma=0", "elastic_sigma must be"),
+        ("elastic_alpha=-1", "elastic_alpha = -1.0 is invalid"),
+        ("elastic_alpha=inf", "elastic_alpha = inf is invalid"),
+        ("elastic_sigma=0", "elastic_sigma = 0.0 is invalid"),
     ):
         with pytest.raises(ConfigError, match=match):
             get_config("mnist_conv", [item])
