@@ -78,6 +78,8 @@ def test_named_configs_match_spec_table():
         "emnist",
         "fashion_mnist",
         "mnist_conv",
+        "fashion_mnist_ttfs",
+        "emnist_ttfs",
     }
     m = CONFIGS["mnist_multispike"]
     assert (m.sizes, m.thetas, m.max_spikes, m.t_max) == ((784, 800, 10), (0.2, 1.3), (30, 30), 0.2)

@@ -8,6 +8,8 @@
 - :func:`batches`, :func:`num_batches`: deterministic mini-batch indices.
 - :func:`get_dataset`, :func:`register_dataset`, :class:`DatasetSpec`: the dataset
   registry (:mod:`snnjax.data.registry`): names, classes, shapes and sources.
+- :mod:`snnjax.data.augment` (imported on its own: it needs JAX): seeded elastic
+  distortions of images, the training augmentation of ``mnist_conv``.
 """
 
 from snnjax.data.batching import batches, num_batches

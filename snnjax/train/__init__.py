@@ -6,7 +6,8 @@ The pieces, each usable alone:
   test splits of input spike times).
 * :func:`build_model`, :func:`init_params` — the config's :class:`snnjax.nn.SpikingNetwork`.
 * :func:`make_optimizer`, :func:`make_loss_fn`, :func:`make_train_step`,
-  :func:`make_eval_step` — Optax Adam (schedules, clipping) and jitted steps.
+  :func:`make_eval_step` — Optax Adam (schedules, clipping) and jitted steps;
+  :func:`make_input_augmentation` — the config's training-input augmentation (elastic).
 * :func:`data_mesh`, :func:`replicate`, :func:`shard_batch` — data-parallel training
   over devices (pass ``mesh=`` to the step factories, or ``devices=`` to :func:`train`).
 * :func:`train` — the epoch loop: progress bar, ``metrics.jsonl``, Orbax checkpoints with
@@ -53,6 +54,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         TrainState,
         guard_weight_gradients,
         make_eval_step,
+        make_input_augmentation,
         make_loss_fn,
         make_lr_schedule,
         make_optimizer,
@@ -91,6 +93,7 @@ _WHERE = {
     "TrainState": "step",
     "guard_weight_gradients": "step",
     "make_eval_step": "step",
+    "make_input_augmentation": "step",
     "make_loss_fn": "step",
     "make_lr_schedule": "step",
     "make_optimizer": "step",
@@ -120,6 +123,7 @@ __all__ = [
     "input_event_bound",
     "load_run",
     "make_eval_step",
+    "make_input_augmentation",
     "make_loss_fn",
     "make_lr_schedule",
     "make_optimizer",

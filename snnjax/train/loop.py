@@ -96,10 +96,13 @@ class RunMismatchError(ValueError):
 
 def input_event_bound(config: ExperimentConfig, data: DataSplits) -> int | None:
     """Static bound on the first layer's input events: the config's, or (image datasets,
-    dense networks) the largest number of active inputs of a sample over all splits."""
+    dense networks) the largest number of active inputs of a sample over all splits (all
+    inputs when the training inputs are augmented: a distortion may light up more)."""
     if config.max_input_events is not None:
         return int(config.max_input_events)
     if config.architecture == "dense" and get_dataset(config.dataset).is_image:
+        if config.augment is not None:
+            return int(config.sizes[0])
         return max(int(data.max_active_inputs), 1)
     return None
 
@@ -375,11 +378,16 @@ def _train_steps(
     t_steady, compile_time = t_epoch, None
     sums: dict[str, Any] = {}
     bar = report.progress_bar(epoch, config.epochs, run.steps_per_epoch)
+    # An augmenting step draws its distortions from (the run's seed, state.step).
+    seed = () if config.augment is None else (config.seed,)
     for i, idx in enumerate(
         batches(len(train_data), config.batch_size, seed=config.seed, epoch=epoch - 1)
     ):
         state, m = run.compiled.train_step(
-            state, put_batch(train_data.times[idx], mesh), put_batch(train_data.labels[idx], mesh)
+            state,
+            put_batch(train_data.times[idx], mesh),
+            put_batch(train_data.labels[idx], mesh),
+            *seed,
         )
         if first_of_call and i == 0:
             # The first step of this process compiles; keep it out of the throughput.

@@ -46,7 +46,9 @@ class RunFileError(ValueError):
 # Config fields a config.json may lack: fields added to ExperimentConfig after run
 # directories were first written go here (with a default), so older runs stay readable.
 # Every other field is required: snnjax train writes them all.
-CONFIG_OPTIONAL: frozenset[str] = frozenset({"count_temperature"})
+CONFIG_OPTIONAL: frozenset[str] = frozenset(
+    {"count_temperature", "augment", "elastic_alpha", "elastic_sigma"}
+)
 
 # run.json (absent in runs of the first versions: then nothing is checked).
 RUN_INFO = {

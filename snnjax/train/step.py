@@ -18,12 +18,15 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from snnjax import spikes
 from snnjax.configs import ExperimentConfig
+from snnjax.data.augment import augmentation_key, elastic_deform_spike_times
+from snnjax.data.registry import get_dataset
 from snnjax.nn import SpikingNetwork
 from snnjax.readouts import get_readout
 from snnjax.train.model import spiking_layer_indices
@@ -36,6 +39,7 @@ __all__ = [
     "make_loss_fn",
     "make_predict_fn",
     "make_train_step",
+    "make_input_augmentation",
     "make_eval_step",
     "guard_weight_gradients",
 ]
@@ -101,6 +105,33 @@ def make_predict_fn(config: ExperimentConfig):
     """``predict(times) -> (pred [B], silent [B])`` of the config's readout (e.g. argmax
     count or argmin first spike); ``pred == -1`` when all outputs are silent."""
     return get_readout(config.loss).predict
+
+
+def make_input_augmentation(config: ExperimentConfig):
+    """``augment(times, seed, step) -> times``: the config's training-input augmentation
+    (``config.augment``), or ``None`` when it is off.
+
+    ``"elastic"``: :func:`snnjax.data.augment.elastic_deform_spike_times` of the batch
+    ``times [B, *input_shape, 1]`` with ``elastic_alpha``, ``elastic_sigma`` (pixels),
+    ``t_window``, keyed by :func:`snnjax.data.augment.augmentation_key` ``(seed, step)``
+    (``step``: the optimizer step, so a resumed run draws the same distortions).
+    """
+    if config.augment is None:
+        return None
+    image_shape = get_dataset(config.dataset).image_shape
+    alpha, sigma, t_window = config.elastic_alpha, config.elastic_sigma, config.t_window
+
+    def augment(times, seed, step):
+        return elastic_deform_spike_times(
+            times,
+            augmentation_key(seed, step),
+            alpha=alpha,
+            sigma=sigma,
+            t_window=t_window,
+            image_shape=image_shape,
+        )
+
+    return augment
 
 
 def _batch_stats(out, per_sample, labels, predict, spiking, mask=None) -> Metrics:
@@ -180,7 +211,36 @@ def make_train_step(
     :func:`snnjax.train.shard_batch`. The result equals the one-device step up to the
     order of float additions. ``step.jitted`` is the jitted function itself (e.g. for
     ``step.jitted.lower(...)``).
+
+    With an augmentation (``config.augment``, :func:`make_input_augmentation`) the step is
+    ``step(state, times, labels, seed=None)``: the inputs are distorted on the device
+    before the forward pass, with the key of ``(seed, state.step)`` (``seed=None``: the
+    config's ``seed``; the training loop passes the run's). Same shapes every step: no
+    recompilation.
     """
+    local_grads = _make_local_grads(model, config)
+    update = _make_update(optimizer)
+    augment = make_input_augmentation(config)
+    if mesh is None:
+        if augment is None:
+
+            @jax.jit
+            def step(state: TrainState, times, labels):
+                return update(state, *local_grads(state.params, times, labels))
+
+            return step
+
+        @jax.jit
+        def augmented_step(state: TrainState, times, labels, seed=None):
+            times = augment(times, config.seed if seed is None else seed, state.step)
+            return update(state, *local_grads(state.params, times, labels))
+
+        return augmented_step
+    return _data_parallel_step(local_grads, update, augment, config.seed, mesh)
+
+
+def _make_local_grads(model: SpikingNetwork, config: ExperimentConfig):
+    """``local_grads(params, times, labels) -> (grads, stats)`` of one (shard of a) batch."""
     loss_fn = make_loss_fn(config)
     predict = make_predict_fn(config)
     spiking = spiking_layer_indices(model)
@@ -211,6 +271,13 @@ def make_train_step(
         stats["guarded_columns"] = n_zeroed
         return grads, stats
 
+    return local_grads
+
+
+def _make_update(optimizer: optax.GradientTransformation):
+    """``update(state, grads, stats) -> (state, metrics)``: the Optax step, skipped (and
+    counted) when the gradient is not finite."""
+
     def update(state: TrainState, grads, stats):
         finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(grads)]))
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
@@ -225,13 +292,11 @@ def make_train_step(
         metrics["guarded_columns"] = stats["guarded_columns"]
         return TrainState(params, opt_state, state.step + 1), metrics
 
-    if mesh is None:
+    return update
 
-        @jax.jit
-        def step(state: TrainState, times, labels):
-            return update(state, *local_grads(state.params, times, labels))
 
-        return step
+def _data_parallel_step(local_grads, update, augment, default_seed: int, mesh: Mesh):
+    """The train step of :func:`make_train_step` split over ``mesh``'s data axis."""
 
     def shard_grads(params, times, labels):
         # Per device: the mean gradient of its shard; equal shards -> pmean = batch mean.
@@ -247,16 +312,21 @@ def make_train_step(
         out_specs=(P(), P()),
     )
     replicated, split = NamedSharding(mesh, P()), NamedSharding(mesh, P(DATA_AXIS))
-    jitted = jax.jit(
-        lambda state, times, labels: update(state, *sharded(state.params, times, labels)),
-        in_shardings=(replicated, split, split),
-        out_shardings=(replicated, replicated),
-    )
+
+    def sharded_update(state: TrainState, times, labels, seed=None):
+        if augment is not None:  # on the whole (sharded) batch, as one device would
+            times = augment(times, seed, state.step)
+        return update(state, *sharded(state.params, times, labels))
+
+    shardings = (replicated, split, split) + ((replicated,) if augment is not None else ())
+    jitted = jax.jit(sharded_update, in_shardings=shardings, out_shardings=(replicated, replicated))
     run = one_step_in_flight(jitted, mesh)
 
-    def step(state: TrainState, times, labels):
+    def step(state: TrainState, times, labels, seed=None):
         check_batch_size(labels.shape[0], mesh)
-        return run(state, times, labels)
+        if augment is None:
+            return run(state, times, labels)
+        return run(state, times, labels, np.int32(default_seed if seed is None else seed))
 
     step.jitted = jitted
     return step
