@@ -7,7 +7,9 @@ includes with ``--8<-- "docs/generated/results/NAME/<table>.md"``:
 
 * trade-off reports: ``seeds.md`` (mean ± std over training seeds, from ``table_seeds.csv``),
   ``runs.md`` (one row per run: accuracy, spikes, SynOps, decision time, robustness, from
-  the per-run CSVs) and the plots ``plot_seeds_*``, ``plot_accuracy_vs_spikes``,
+  the per-run CSVs), ``training.md`` (one row per run from its ``results.json``: epochs,
+  wall time, best epoch, validation and test accuracy there, spikes and dropped spikes per
+  sample, data source) and the plots ``plot_seeds_*``, ``plot_accuracy_vs_spikes``,
   ``plot_accuracy_vs_deadline``, ``plot_decision_times``;
 * convergence reports: ``summary.md`` (from ``table_convergence_summary.csv``) and the
   ``solved`` heat maps.
@@ -24,7 +26,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import math
+import re
 import shutil
 from pathlib import Path
 
@@ -120,6 +124,51 @@ def runs_fragment(report_dir: Path) -> str:
     return _table(["run", *PER_RUN_LABELS], [[n, *cols[n]] for n in names])
 
 
+def _run_dirs(report_dir: Path) -> dict[str, Path]:
+    """``{run name: run directory}`` from the report's ``Runs:`` line."""
+    for line in (report_dir / "report.md").read_text().splitlines():
+        if line.startswith("Runs:"):
+            pairs = re.findall(r"`([^`]+)` = `([^`]+)`", line)
+            return {name: Path(path) for name, path in pairs}
+    return {}
+
+
+def training_fragment(report_dir: Path) -> str:
+    """Markdown table ``run x training facts`` from each run's ``results.json``."""
+    head = [
+        "run",
+        "config",
+        "epochs",
+        "wall time (h)",
+        "best epoch",
+        "validation acc.",
+        "test acc. (best epoch)",
+        "spikes / sample",
+        "dropped / sample",
+        "data",
+    ]
+    body = []
+    for name, run in _run_dirs(report_dir).items():
+        path = run if run.is_absolute() else ROOT / run
+        res = json.loads((path / "results.json").read_text())
+        dropped = sum(res["dropped_spikes_per_sample"].values())
+        body.append(
+            [
+                name,
+                f"`{res['config_name']}`",
+                str(res["epochs"]),
+                f"{res['total_wall_time_s'] / 3600:.2f}",
+                str(res["best_epoch"]),
+                _fmt(str(res["best_validation_accuracy"])),
+                _fmt(str(res["best_test_accuracy"])),
+                _fmt(str(res["spikes_per_sample_total"])),
+                _fmt(str(dropped)),
+                res["data_source"],
+            ]
+        )
+    return _table(head, body)
+
+
 def collect(name: str, report_dir: Path) -> list[Path]:
     out = DEST / name
     if out.exists():
@@ -136,6 +185,8 @@ def collect(name: str, report_dir: Path) -> list[Path]:
         if (report_dir / "table_seeds.csv").exists():
             (out / "seeds.md").write_text(f"{cmd}\n\n{seeds_fragment(report_dir)}\n")
         (out / "runs.md").write_text(f"{cmd}\n\n{runs_fragment(report_dir)}\n")
+        if _run_dirs(report_dir):
+            (out / "training.md").write_text(training_fragment(report_dir) + "\n")
         pngs = sorted(
             [
                 *report_dir.glob("plot_seeds_*.png"),

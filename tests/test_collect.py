@@ -1,0 +1,55 @@
+"""experiments/results/collect.py renders the docs' result fragments from report files."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _collect_module():
+    spec = importlib.util.spec_from_file_location(
+        "collect", ROOT / "experiments" / "results" / "collect.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_training_fragment_reads_each_runs_results(tmp_path):
+    collect = _collect_module()
+    run = tmp_path / "run-a"
+    run.mkdir()
+    results = {
+        "config_name": "fashion_mnist",
+        "epochs": 15,
+        "total_wall_time_s": 5400.0,
+        "best_epoch": 12,
+        "best_validation_accuracy": 0.8891,
+        "best_test_accuracy": 0.8812,
+        "spikes_per_sample_total": 1612.5,
+        "dropped_spikes_per_sample": {"hidden1": 7000.0, "hidden2": 8000.0, "output": 0.0},
+        "data_source": "idx:/usr/share/datasets/fashion-mnist (md5 verified)",
+    }
+    (run / "results.json").write_text(json.dumps(results))
+    report = tmp_path / "report"
+    report.mkdir()
+    (report / "report.md").write_text(f"# Trade-off report\n\nRuns: `run-a` = `{run}`\n")
+    text = collect.training_fragment(report)
+    header, _, row = text.splitlines()
+    assert header.startswith("| run | config | epochs | wall time (h) | best epoch |")
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[:9] == [
+        "run-a",
+        "`fashion_mnist`",
+        "15",
+        "1.50",
+        "12",
+        "0.8891",
+        "0.8812",
+        "1612",
+        "1.5e+04",
+    ]
+    assert cells[9].startswith("idx:/usr/share/datasets/fashion-mnist")
