@@ -509,3 +509,207 @@ SNNJAX_SORT(SnnjaxSortEventsF64, ffi::F64)
 
 SNNJAX_SCATTER(SnnjaxScatterEventsF32, ffi::F32)
 SNNJAX_SCATTER(SnnjaxScatterEventsF64, ffi::F64)
+
+// ---------------------------------------------------------------------------------------
+// Per-sample weight sets: the batching rules of ffi.py (vmap over weights, e.g. noise
+// seeds or ensembles, folded into the kernel's batch). weights is [S, n_in, N] and sample
+// s uses the set w_index[s]; the backward adds the weight gradient of sample s into the
+// set dw_index[s] of d_weights [S_out, n_in, N]. Same per-sample algorithm as above.
+// ---------------------------------------------------------------------------------------
+
+namespace {
+
+ffi::Error CheckIndex(const int32_t* index, int64_t batch, int64_t n_sets, const char* what) {
+  for (int64_t s = 0; s < batch; ++s) {
+    if (index[s] < 0 || index[s] >= n_sets) {
+      return ffi::Error(ffi::ErrorCode::kInvalidArgument,
+                        std::string("snnjax: ") + what + " out of range");
+    }
+  }
+  return ffi::Error::Success();
+}
+
+template <ffi::DataType DT>
+ffi::Error ForwardIndexed(ffi::BufferR2<DT> event_times, ffi::BufferR2<ffi::S32> event_source,
+                          ffi::BufferR3<DT> weights, ffi::BufferR1<ffi::S32> w_index,
+                          ffi::BufferR1<DT> theta, ffi::BufferR1<DT> delta_theta,
+                          ffi::BufferR0<DT> tau_syn, ffi::BufferR0<DT> t_max,
+                          ffi::ResultBufferR3<DT> times, ffi::ResultBufferR3<DT> slope,
+                          ffi::ResultBufferR3<ffi::S32> event_index,
+                          ffi::ResultBufferR2<ffi::S32> n_spikes) {
+  using T = ffi::NativeType<DT>;
+  const int64_t batch = event_times.dimensions()[0], n_events = event_times.dimensions()[1];
+  const int64_t n_sets = weights.dimensions()[0];
+  const int64_t set_size = weights.dimensions()[1] * weights.dimensions()[2];
+  const int64_t n_out = weights.dimensions()[2], k_slots = times->dimensions()[2];
+  const int32_t* index = w_index.typed_data();
+  ffi::Error ok = CheckIndex(index, batch, n_sets, "w_index");
+  if (ok.failure()) return ok;
+  std::vector<T> c, kappa;
+  NeuronConstants<T>(theta.typed_data(), delta_theta.typed_data(), tau_syn.typed_data()[0],
+                     n_out, c, kappa);
+#pragma omp parallel
+  {
+    ForwardScratch<T> scratch(n_out);
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t s = 0; s < batch; ++s) {
+      const LayerParams<T> params{weights.typed_data() + index[s] * set_size, c.data(),
+                                  kappa.data(), tau_syn.typed_data()[0],
+                                  t_max.typed_data()[0], n_out, k_slots};
+      const int64_t off = s * n_out * k_slots;
+      const SampleEvents<T> ev{event_times.typed_data() + s * n_events,
+                               event_source.typed_data() + s * n_events, n_events};
+      const SpikeRecord<T> out{times->typed_data() + off, slope->typed_data() + off,
+                               event_index->typed_data() + off,
+                               n_spikes->typed_data() + s * n_out};
+      ForwardSample<T>(ev, params, out, scratch);
+    }
+  }
+  return ffi::Error::Success();
+}
+
+// The arguments of BackwardIndexed that every sample reads.
+template <typename T>
+struct IndexedBackwardArgs {
+  const T* event_times;
+  const int32_t* event_source;
+  const T* weights;
+  const int32_t* w_index;
+  const T* cot;
+  const T* times;
+  const T* slope;
+  const int32_t* event_index;
+  const int32_t* n_stored;  // [B, N], clipped to K
+  int64_t n_events, set_size;
+  LayerParams<T> params;  // weights set per sample
+};
+
+// Backward of sample s, its weight gradient added into dw ([n_in, N]).
+template <typename T>
+void IndexedBackwardSample(const IndexedBackwardArgs<T>& a, int64_t s, T* dw, T* d_times,
+                           BackwardScratch<T>& scratch) {
+  const int64_t n_out = a.params.n_out, k_slots = a.params.k_slots;
+  const int64_t off = s * n_out * k_slots;
+  LayerParams<T> params = a.params;
+  params.weights = a.weights + a.w_index[s] * a.set_size;
+  const SampleEvents<T> ev{a.event_times + s * a.n_events, a.event_source + s * a.n_events,
+                           a.n_events};
+  const SampleSpikes<T> sp{a.cot + off, a.times + off, a.slope + off, a.event_index + off,
+                           a.n_stored + s * n_out};
+  BackwardSample<T>(ev, params, sp, dw, d_times + s * a.n_events, scratch);
+}
+
+template <ffi::DataType DT>
+ffi::Error BackwardIndexed(ffi::BufferR2<DT> event_times, ffi::BufferR2<ffi::S32> event_source,
+                           ffi::BufferR3<DT> weights, ffi::BufferR1<ffi::S32> w_index,
+                           ffi::BufferR1<ffi::S32> dw_index, ffi::BufferR1<DT> delta_theta,
+                           ffi::BufferR0<DT> tau_syn, ffi::BufferR3<DT> cot_times,
+                           ffi::BufferR3<DT> times, ffi::BufferR3<DT> slope,
+                           ffi::BufferR3<ffi::S32> event_index,
+                           ffi::BufferR2<ffi::S32> n_spikes, ffi::ResultBufferR3<DT> d_weights,
+                           ffi::ResultBufferR2<DT> d_times) {
+  using T = ffi::NativeType<DT>;
+  const int64_t batch = event_times.dimensions()[0], n_events = event_times.dimensions()[1];
+  const int64_t n_sets = weights.dimensions()[0], n_out = weights.dimensions()[2];
+  const int64_t set_size = weights.dimensions()[1] * n_out;
+  const int64_t n_dw = d_weights->dimensions()[0], k_slots = times.dimensions()[2];
+  ffi::Error ok = CheckIndex(w_index.typed_data(), batch, n_sets, "w_index");
+  if (ok.failure()) return ok;
+  ok = CheckIndex(dw_index.typed_data(), batch, n_dw, "dw_index");
+  if (ok.failure()) return ok;
+  std::vector<T> c, kappa;
+  NeuronConstants<T>(nullptr, delta_theta.typed_data(), tau_syn.typed_data()[0], n_out, c,
+                     kappa);
+  std::vector<int32_t> n_stored(batch * n_out);
+  for (int64_t i = 0; i < batch * n_out; ++i) {
+    n_stored[i] = std::min<int32_t>(n_spikes.typed_data()[i], static_cast<int32_t>(k_slots));
+  }
+  const IndexedBackwardArgs<T> args{
+      event_times.typed_data(), event_source.typed_data(), weights.typed_data(),
+      w_index.typed_data(), cot_times.typed_data(), times.typed_data(), slope.typed_data(),
+      event_index.typed_data(), n_stored.data(), n_events, set_size,
+      LayerParams<T>{nullptr, c.data(), kappa.data(), tau_syn.typed_data()[0], T(0), n_out,
+                     k_slots}};
+  // The samples of each gradient set, in sample order.
+  std::vector<std::vector<int64_t>> members(n_dw);
+  for (int64_t s = 0; s < batch; ++s) members[dw_index.typed_data()[s]].push_back(s);
+  T* dw_out = d_weights->typed_data();
+  T* dt_out = d_times->typed_data();
+  const int n_threads = omp_get_max_threads();
+  if (n_dw >= n_threads) {
+    // One thread per gradient set, its samples added in sample order: bitwise reproducible
+    // whatever the number of threads.
+#pragma omp parallel
+    {
+      BackwardScratch<T> scratch(n_out, k_slots);
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t g = 0; g < n_dw; ++g) {
+        T* dw = dw_out + g * set_size;
+        std::fill(dw, dw + set_size, T(0));
+        for (int64_t s : members[g]) IndexedBackwardSample<T>(args, s, dw, dt_out, scratch);
+      }
+    }
+    return ffi::Error::Success();
+  }
+  // Fewer sets than threads: each thread accumulates a fixed block of samples into its own
+  // buffers, added in thread order (reproducible for a given number of threads).
+  std::vector<std::vector<T>> dw_thread(n_threads);
+#pragma omp parallel num_threads(n_threads)
+  {
+    std::vector<T>& dw = dw_thread[omp_get_thread_num()];
+    dw.assign(n_dw * set_size, T(0));
+    BackwardScratch<T> scratch(n_out, k_slots);
+#pragma omp for schedule(static)
+    for (int64_t s = 0; s < batch; ++s) {
+      T* dw_set = dw.data() + dw_index.typed_data()[s] * set_size;
+      IndexedBackwardSample<T>(args, s, dw_set, dt_out, scratch);
+    }
+  }
+  std::fill(dw_out, dw_out + n_dw * set_size, T(0));
+  for (const auto& dw : dw_thread) {
+    if (dw.empty()) continue;
+    for (int64_t i = 0; i < n_dw * set_size; ++i) dw_out[i] += dw[i];
+  }
+  return ffi::Error::Success();
+}
+
+}  // namespace
+
+#define SNNJAX_FORWARD_INDEXED(NAME, DT)                                         \
+  XLA_FFI_DEFINE_HANDLER_SYMBOL(NAME, ForwardIndexed<DT>,                        \
+                                ffi::Ffi::Bind()                                 \
+                                    .Arg<ffi::BufferR2<DT>>()       /* event_times */  \
+                                    .Arg<ffi::BufferR2<ffi::S32>>() /* event_source */ \
+                                    .Arg<ffi::BufferR3<DT>>()       /* weights [S] */  \
+                                    .Arg<ffi::BufferR1<ffi::S32>>() /* w_index */      \
+                                    .Arg<ffi::BufferR1<DT>>()       /* theta */        \
+                                    .Arg<ffi::BufferR1<DT>>()       /* delta_theta */  \
+                                    .Arg<ffi::BufferR0<DT>>()       /* tau_syn */      \
+                                    .Arg<ffi::BufferR0<DT>>()       /* t_max */        \
+                                    .Ret<ffi::BufferR3<DT>>()       /* times */        \
+                                    .Ret<ffi::BufferR3<DT>>()       /* slope */        \
+                                    .Ret<ffi::BufferR3<ffi::S32>>() /* event_index */  \
+                                    .Ret<ffi::BufferR2<ffi::S32>>() /* n_spikes */);
+
+#define SNNJAX_BACKWARD_INDEXED(NAME, DT)                                        \
+  XLA_FFI_DEFINE_HANDLER_SYMBOL(NAME, BackwardIndexed<DT>,                       \
+                                ffi::Ffi::Bind()                                 \
+                                    .Arg<ffi::BufferR2<DT>>()       /* event_times */  \
+                                    .Arg<ffi::BufferR2<ffi::S32>>() /* event_source */ \
+                                    .Arg<ffi::BufferR3<DT>>()       /* weights [S] */  \
+                                    .Arg<ffi::BufferR1<ffi::S32>>() /* w_index */      \
+                                    .Arg<ffi::BufferR1<ffi::S32>>() /* dw_index */     \
+                                    .Arg<ffi::BufferR1<DT>>()       /* delta_theta */  \
+                                    .Arg<ffi::BufferR0<DT>>()       /* tau_syn */      \
+                                    .Arg<ffi::BufferR3<DT>>()       /* cot_times */    \
+                                    .Arg<ffi::BufferR3<DT>>()       /* times */        \
+                                    .Arg<ffi::BufferR3<DT>>()       /* slope */        \
+                                    .Arg<ffi::BufferR3<ffi::S32>>() /* event_index */  \
+                                    .Arg<ffi::BufferR2<ffi::S32>>() /* n_spikes */     \
+                                    .Ret<ffi::BufferR3<DT>>()       /* d_weights [S_out] */ \
+                                    .Ret<ffi::BufferR2<DT>>()       /* d_event_times */);
+
+SNNJAX_FORWARD_INDEXED(SnnjaxLifForwardIndexedF32, ffi::F32)
+SNNJAX_FORWARD_INDEXED(SnnjaxLifForwardIndexedF64, ffi::F64)
+SNNJAX_BACKWARD_INDEXED(SnnjaxLifBackwardIndexedF32, ffi::F32)
+SNNJAX_BACKWARD_INDEXED(SnnjaxLifBackwardIndexedF64, ffi::F64)
