@@ -87,6 +87,8 @@ _TARGETS = (
     "SnnjaxLifForwardIndexedF64",
     "SnnjaxLifBackwardIndexedF32",
     "SnnjaxLifBackwardIndexedF64",
+    "SnnjaxLifForwardTimesF32",
+    "SnnjaxLifForwardTimesF64",
 )
 
 
@@ -281,26 +283,27 @@ def _scatter_kernel(slots: tuple[int, int]):
 
 
 @functools.cache
-def _forward_kernel(max_spikes: int):
+def _forward_kernel(max_spikes: int, full: bool = True):
     """``(event_times, source [B, E], weights [S, n_in, N], w_index [B], theta, delta_theta
-    [N], tau_syn, t_max) -> (times, slope, event_index [B, N, K], n_spikes [B, N])``."""
+    [N], tau_syn, t_max) -> (times, slope, event_index [B, N, K], n_spikes [B, N])``; with
+    ``full=False`` only ``(times, n_spikes)`` (a forward that no gradient needs)."""
 
     @jax.custom_batching.custom_vmap
     def forward(event_times, source, weights, w_index, theta, delta_theta, tau_syn, t_max):
         batch, dtype = event_times.shape[0], weights.dtype
         n_out = weights.shape[2]
-        out_types = (
-            jax.ShapeDtypeStruct((batch, n_out, max_spikes), dtype),  # times
-            jax.ShapeDtypeStruct((batch, n_out, max_spikes), dtype),  # slope
-            jax.ShapeDtypeStruct((batch, n_out, max_spikes), jnp.int32),  # event_index
-            jax.ShapeDtypeStruct((batch, n_out), jnp.int32),  # n_spikes
-        )
+        spikes = jax.ShapeDtypeStruct((batch, n_out, max_spikes), dtype)
+        counts = jax.ShapeDtypeStruct((batch, n_out), jnp.int32)
         params = (theta, delta_theta, tau_syn, t_max)
+        indexed = (event_times, source, weights, w_index, *params)
+        if not full:
+            return tuple(_call("SnnjaxLifForwardTimes", dtype, (spikes, counts), *indexed))
+        index = jax.ShapeDtypeStruct((batch, n_out, max_spikes), jnp.int32)
+        out_types = (spikes, spikes, index, counts)  # times, slope, event_index, n_spikes
         if weights.shape[0] == 1:  # one set: every w_index is 0
             args = (event_times, source, weights[0], *params)
             return tuple(_call("SnnjaxLifForward", dtype, out_types, *args))
-        args = (event_times, source, weights, w_index, *params)
-        return tuple(_call("SnnjaxLifForwardIndexed", dtype, out_types, *args))
+        return tuple(_call("SnnjaxLifForwardIndexed", dtype, out_types, *indexed))
 
     @forward.def_vmap
     def rule(axis_size, in_batched, *args):
@@ -309,7 +312,7 @@ def _forward_kernel(max_spikes: int):
         weights, w_index = _fold_sets(args[2], args[3], in_batched[2], in_batched[3], axis_size)
         per_sample = _fold_some(args, in_batched, axis_size, range(2))
         out = forward(*per_sample, weights, w_index, *args[4:])
-        return tuple(_unfold(o, axis_size) for o in out), (True,) * 4
+        return tuple(_unfold(o, axis_size) for o in out), (True,) * len(out)
 
     return forward
 
@@ -541,10 +544,7 @@ mlir.register_lowering(_TANGENT, mlir.lower_fun(_tangent_impl, multiple_results=
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(0,))
 def _spike_times(max_spikes, event_times, source, weights, w_index, *params):
-    times, _slope, _index, n_spikes = _forward_kernel(max_spikes)(
-        event_times, source, weights, w_index, *params
-    )
-    return times, n_spikes
+    return _forward_kernel(max_spikes, full=False)(event_times, source, weights, w_index, *params)
 
 
 def _spike_times_jvp(max_spikes, primals, tangents):

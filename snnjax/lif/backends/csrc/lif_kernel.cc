@@ -568,6 +568,46 @@ ffi::Error ForwardIndexed(ffi::BufferR2<DT> event_times, ffi::BufferR2<ffi::S32>
   return ffi::Error::Success();
 }
 
+// Spike times and counts only (what a forward without gradient returns): the slopes and
+// event indices go to per-thread scratch, so that a large vmapped batch writes a third of
+// the output memory.
+template <ffi::DataType DT>
+ffi::Error ForwardTimes(ffi::BufferR2<DT> event_times, ffi::BufferR2<ffi::S32> event_source,
+                        ffi::BufferR3<DT> weights, ffi::BufferR1<ffi::S32> w_index,
+                        ffi::BufferR1<DT> theta, ffi::BufferR1<DT> delta_theta,
+                        ffi::BufferR0<DT> tau_syn, ffi::BufferR0<DT> t_max,
+                        ffi::ResultBufferR3<DT> times, ffi::ResultBufferR2<ffi::S32> n_spikes) {
+  using T = ffi::NativeType<DT>;
+  const int64_t batch = event_times.dimensions()[0], n_events = event_times.dimensions()[1];
+  const int64_t n_sets = weights.dimensions()[0];
+  const int64_t set_size = weights.dimensions()[1] * weights.dimensions()[2];
+  const int64_t n_out = weights.dimensions()[2], k_slots = times->dimensions()[2];
+  const int32_t* index = w_index.typed_data();
+  ffi::Error ok = CheckIndex(index, batch, n_sets, "w_index");
+  if (ok.failure()) return ok;
+  std::vector<T> c, kappa;
+  NeuronConstants<T>(theta.typed_data(), delta_theta.typed_data(), tau_syn.typed_data()[0],
+                     n_out, c, kappa);
+#pragma omp parallel
+  {
+    ForwardScratch<T> scratch(n_out);
+    std::vector<T> slope(n_out * k_slots);
+    std::vector<int32_t> event_index(n_out * k_slots);
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t s = 0; s < batch; ++s) {
+      const LayerParams<T> params{weights.typed_data() + index[s] * set_size, c.data(),
+                                  kappa.data(), tau_syn.typed_data()[0],
+                                  t_max.typed_data()[0], n_out, k_slots};
+      const SampleEvents<T> ev{event_times.typed_data() + s * n_events,
+                               event_source.typed_data() + s * n_events, n_events};
+      const SpikeRecord<T> out{times->typed_data() + s * n_out * k_slots, slope.data(),
+                               event_index.data(), n_spikes->typed_data() + s * n_out};
+      ForwardSample<T>(ev, params, out, scratch);
+    }
+  }
+  return ffi::Error::Success();
+}
+
 // The arguments of BackwardIndexed that every sample reads.
 template <typename T>
 struct IndexedBackwardArgs {
@@ -713,3 +753,20 @@ SNNJAX_FORWARD_INDEXED(SnnjaxLifForwardIndexedF32, ffi::F32)
 SNNJAX_FORWARD_INDEXED(SnnjaxLifForwardIndexedF64, ffi::F64)
 SNNJAX_BACKWARD_INDEXED(SnnjaxLifBackwardIndexedF32, ffi::F32)
 SNNJAX_BACKWARD_INDEXED(SnnjaxLifBackwardIndexedF64, ffi::F64)
+
+#define SNNJAX_FORWARD_TIMES(NAME, DT)                                           \
+  XLA_FFI_DEFINE_HANDLER_SYMBOL(NAME, ForwardTimes<DT>,                          \
+                                ffi::Ffi::Bind()                                 \
+                                    .Arg<ffi::BufferR2<DT>>()       /* event_times */  \
+                                    .Arg<ffi::BufferR2<ffi::S32>>() /* event_source */ \
+                                    .Arg<ffi::BufferR3<DT>>()       /* weights [S] */  \
+                                    .Arg<ffi::BufferR1<ffi::S32>>() /* w_index */      \
+                                    .Arg<ffi::BufferR1<DT>>()       /* theta */        \
+                                    .Arg<ffi::BufferR1<DT>>()       /* delta_theta */  \
+                                    .Arg<ffi::BufferR0<DT>>()       /* tau_syn */      \
+                                    .Arg<ffi::BufferR0<DT>>()       /* t_max */        \
+                                    .Ret<ffi::BufferR3<DT>>()       /* times */        \
+                                    .Ret<ffi::BufferR2<ffi::S32>>() /* n_spikes */);
+
+SNNJAX_FORWARD_TIMES(SnnjaxLifForwardTimesF32, ffi::F32)
+SNNJAX_FORWARD_TIMES(SnnjaxLifForwardTimesF64, ffi::F64)
