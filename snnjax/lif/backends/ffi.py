@@ -179,8 +179,11 @@ def _scalar(value, dtype: DTypeLike) -> jax.Array:
 # whose rule folds the vmapped axis into the kernel's batch axis (one call, nested vmaps
 # fold again): per-sample arrays ``[V, B, ...] -> [V*B, ...]`` (broadcast when unbatched),
 # weight sets ``[V, S, n_in, N] -> [V*S, n_in, N]`` with each sample's set index shifted by
-# ``v*S``. The kernels take the weights as sets ``[S, n_in, N]`` and a set index per sample
-# (``SnnjaxLif*Indexed``); ``S == 1`` uses the plain kernels.
+# ``v*S``, and layer parameters (``theta``, ``delta_theta`` ``[N]``, ``tau_syn``, ``t_max``
+# ``[]``) as one value per sample once any of them is vmapped (``[B, N]``, ``[B]``). The
+# indexed kernels (``SnnjaxLif*Indexed``, ``SnnjaxLifForwardTimes``) take weight sets
+# ``[S, n_in, N]`` with a set index per sample and per-sample parameters; one weight set
+# with shared parameters uses the plain kernels. No path falls back to a loop.
 # --------------------------------------------------------------------------------------
 
 
@@ -217,18 +220,32 @@ def _fold_sets(weights, w_index, w_batched: bool, i_batched: bool, axis_size: in
     return weights, _fold(w_index, i_batched, axis_size)
 
 
-def _sequential(fun, axis_size: int, in_batched, args):
-    """``lax.map`` over the vmapped axis: only for vmaps over ``tau_syn``, ``t_max``,
-    ``theta`` or ``delta_theta`` (scalars or per neuron in the kernel)."""
-    del axis_size
-    mapped = [a for a, b in zip(args, in_batched, strict=True) if b]
+def _fold_params(params, in_batched, axis_size: int, batch: int):
+    """Layer parameters with the vmapped axis folded in.
 
-    def one(xs):
-        it = iter(xs)
-        return fun(*[next(it) if b else a for a, b in zip(args, in_batched, strict=True)])
+    ``params`` are shared (``theta``/``delta_theta`` ``[N]``, ``tau_syn``/``t_max`` ``[]``)
+    or per sample (``[B, N]``, ``[B]``; the last one is ``tau_syn`` or ``t_max``, whose rank
+    tells which). Unbatched shared parameters stay shared; otherwise every one becomes
+    per sample, ``[V*B, ...]``.
+    """
+    per_sample = params[-1].ndim - in_batched[-1] == 1
+    if not per_sample and not any(in_batched):
+        return params
+    folded = []
+    for x, batched in zip(params, in_batched, strict=True):
+        if not per_sample:  # [V, ...] or [...] -> [V, B, ...]
+            x = x[:, None] if batched else x[None, None]
+            batched = True
+            x = jnp.broadcast_to(x, (axis_size, batch) + x.shape[2:])
+        folded.append(_fold(x, batched, axis_size))
+    return tuple(folded)
 
-    out = jax.lax.map(one, mapped)
-    return out, jax.tree_util.tree_map(lambda _: True, out)
+
+def _per_sample(params, batch: int):
+    """Shared or per-sample parameters as per-sample ones (``[B, N]``, ``[B]``)."""
+    if params[-1].ndim == 1:
+        return tuple(params)
+    return tuple(jnp.broadcast_to(x, (batch,) + x.shape) for x in params)
 
 
 def _call(name: str, dtype: DTypeLike, out_types, *args):
@@ -253,9 +270,13 @@ def _sort_kernel(n_events: int):
 
     @sort.def_vmap
     def rule(axis_size, in_batched, input_times, t_max):
-        if in_batched[1]:
-            return _sequential(sort, axis_size, in_batched, (input_times, t_max))
-        out = sort(_fold(input_times, in_batched[0], axis_size), t_max)
+        if in_batched[1]:  # a t_max per vmapped sample: mask the late slots, sort the rest
+            if not in_batched[0]:
+                input_times = jnp.broadcast_to(input_times, (axis_size,) + input_times.shape)
+            late = input_times >= t_max.reshape((axis_size,) + (1,) * (input_times.ndim - 1))
+            input_times = jnp.where(late, jnp.inf, input_times)
+            t_max = jnp.asarray(jnp.inf, input_times.dtype)
+        out = sort(_fold(input_times, any(in_batched), axis_size), t_max)
         return tuple(_unfold(o, axis_size) for o in out), (True,) * 4
 
     return sort
@@ -284,34 +305,34 @@ def _scatter_kernel(slots: tuple[int, int]):
 
 @functools.cache
 def _forward_kernel(max_spikes: int, full: bool = True):
-    """``(event_times, source [B, E], weights [S, n_in, N], w_index [B], theta, delta_theta
-    [N], tau_syn, t_max) -> (times, slope, event_index [B, N, K], n_spikes [B, N])``; with
-    ``full=False`` only ``(times, n_spikes)`` (a forward that no gradient needs)."""
+    """``(event_times, source [B, E], weights [S, n_in, N], w_index [B], theta, delta_theta,
+    tau_syn, t_max) -> (times, slope, event_index [B, N, K], n_spikes [B, N])`` (parameters
+    shared or per sample, see :func:`_fold_params`); with ``full=False`` only ``(times,
+    n_spikes)`` (a forward that no gradient needs)."""
 
     @jax.custom_batching.custom_vmap
-    def forward(event_times, source, weights, w_index, theta, delta_theta, tau_syn, t_max):
+    def forward(event_times, source, weights, w_index, *params):
         batch, dtype = event_times.shape[0], weights.dtype
         n_out = weights.shape[2]
         spikes = jax.ShapeDtypeStruct((batch, n_out, max_spikes), dtype)
         counts = jax.ShapeDtypeStruct((batch, n_out), jnp.int32)
-        params = (theta, delta_theta, tau_syn, t_max)
-        indexed = (event_times, source, weights, w_index, *params)
-        if not full:
-            return tuple(_call("SnnjaxLifForwardTimes", dtype, (spikes, counts), *indexed))
         index = jax.ShapeDtypeStruct((batch, n_out, max_spikes), jnp.int32)
         out_types = (spikes, spikes, index, counts)  # times, slope, event_index, n_spikes
-        if weights.shape[0] == 1:  # one set: every w_index is 0
+        if full and weights.shape[0] == 1 and params[-1].ndim == 0:  # the plain kernel
             args = (event_times, source, weights[0], *params)
             return tuple(_call("SnnjaxLifForward", dtype, out_types, *args))
-        return tuple(_call("SnnjaxLifForwardIndexed", dtype, out_types, *indexed))
+        args = (event_times, source, weights, w_index, *_per_sample(params, batch))
+        if full:
+            return tuple(_call("SnnjaxLifForwardIndexed", dtype, out_types, *args))
+        return tuple(_call("SnnjaxLifForwardTimes", dtype, (spikes, counts), *args))
 
     @forward.def_vmap
     def rule(axis_size, in_batched, *args):
-        if any(in_batched[4:]):
-            return _sequential(forward, axis_size, in_batched, args)
+        batch = args[0].shape[-2]
         weights, w_index = _fold_sets(args[2], args[3], in_batched[2], in_batched[3], axis_size)
+        params = _fold_params(args[4:], in_batched[4:], axis_size, batch)
         per_sample = _fold_some(args, in_batched, axis_size, range(2))
-        out = forward(*per_sample, weights, w_index, *args[4:])
+        out = forward(*per_sample, weights, w_index, *params)
         return tuple(_unfold(o, axis_size) for o in out), (True,) * len(out)
 
     return forward
@@ -331,25 +352,26 @@ def _backward_kernel(n_grad_sets: int):
             jax.ShapeDtypeStruct((n_grad_sets,) + weights.shape[1:], dtype),  # d_weights
             jax.ShapeDtypeStruct(event_times.shape, dtype),  # d_event_times
         )
-        if weights.shape[0] == 1 and n_grad_sets == 1:  # one set in, one gradient out
+        if weights.shape[0] == 1 and n_grad_sets == 1 and tau_syn.ndim == 0:  # plain kernel
             plain = (jax.ShapeDtypeStruct(weights.shape[1:], dtype), out_types[1])
             args = (event_times, source, weights[0], delta_theta, tau_syn, *spikes)
             d_weights, d_times = _call("SnnjaxLifBackward", dtype, plain, *args)
             return d_weights[None], d_times
-        args = (event_times, source, weights, w_index, dw_index, delta_theta, tau_syn, *spikes)
+        params = _per_sample((delta_theta, tau_syn), event_times.shape[0])
+        args = (event_times, source, weights, w_index, dw_index, *params, *spikes)
         return tuple(_call("SnnjaxLifBackwardIndexed", dtype, out_types, *args))
 
     @backward.def_vmap
     def rule(axis_size, in_batched, *args):
-        if any(in_batched[5:7]):
-            return _sequential(backward, axis_size, in_batched, args)
+        batch = args[0].shape[-2]
         weights, w_index = _fold_sets(args[2], args[3], in_batched[2], in_batched[3], axis_size)
         # Every vmapped sample gets its own gradient sets (a vmap of a gradient is per
         # sample); a vmap *outside* the gradient never gets here: see _tangent_batch.
         dw_index = _shifted_index(args[4], in_batched[4], axis_size, n_grad_sets)
+        params = _fold_params(args[5:7], in_batched[5:7], axis_size, batch)
         folded = _fold_some(args, in_batched, axis_size, (0, 1, 7, 8, 9, 10, 11))
         out = _backward_kernel(axis_size * n_grad_sets)(
-            *folded[:2], weights, w_index, dw_index, *args[5:7], *folded[2:]
+            *folded[:2], weights, w_index, dw_index, *params, *folded[2:]
         )
         return tuple(_unfold(o, axis_size) for o in out), (True, True)
 
@@ -520,9 +542,6 @@ def _tangent_batch(args, dims):
     axis_size = next(x.shape[d] for x, d in zip(args, dims, strict=True) if d is not None)
     args = [x if d in (None, 0) else jnp.moveaxis(x, d, 0) for x, d in zip(args, dims, strict=True)]
     batched = [d is not None for d in dims]
-    if batched[4] or batched[5]:  # vmap over delta_theta / tau_syn
-        out, _ = _sequential(_TANGENT.bind, axis_size, batched, args)
-        return out, 0
     weights, w_index, d_w = args[2], args[3], args[11]
     sets_batched = batched[2] or batched[11]
     if sets_batched:  # the weights and their tangent as [V, S, n_in, N]
@@ -530,8 +549,9 @@ def _tangent_batch(args, dims):
         d_w = d_w if batched[11] else jnp.broadcast_to(d_w, weights.shape)
         d_w = d_w.reshape((-1,) + d_w.shape[2:])
     weights, w_index = _fold_sets(weights, w_index, sets_batched, batched[3], axis_size)
+    params = _fold_params(args[4:6], batched[4:6], axis_size, args[0].shape[-2])
     folded = _fold_some(args, batched, axis_size, (0, 1, 6, 7, 8, 9, 10))
-    out = _TANGENT.bind(*folded[:2], weights, w_index, *args[4:6], *folded[2:], d_w)
+    out = _TANGENT.bind(*folded[:2], weights, w_index, *params, *folded[2:], d_w)
     return _unfold(out, axis_size), 0
 
 
