@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import time
 
@@ -58,6 +59,14 @@ def interleaved(fns: dict, rounds: int, repeats: int) -> dict[str, float]:
     return {name: statistics.median(v) for name, v in per_round.items()}
 
 
+def kernel_calls(fn, *args) -> list[str]:
+    """The custom calls (target and result types) of ``fn``'s compiled program, in order:
+    two programs with the same list run the same kernels on the same shapes."""
+    text = fn.lower(*args).compile().as_text()
+    calls = re.findall(r"= (\([^=]*?\)|\S+) custom-call\([^\n]*custom_call_target=\"(\w+)\"", text)
+    return [f"{target} -> {re.sub(r'[{][0-9,]*[}]', '', shape)}" for shape, target in calls]
+
+
 def _max_abs(a, b) -> float:
     a, b = np.asarray(a), np.asarray(b)
     return float(np.max(np.abs(np.where(np.isfinite(a), a - b, 0.0)), initial=0.0))
@@ -80,7 +89,10 @@ def samples_case(layer, weights, input_times, cot, rounds, repeats) -> dict:
     args = (weights, input_times, cot)
     (_, (gw_b, gt_b)), (_, (gw_v, gt_v)) = batched(*args), vmapped(*args)
     times = interleaved({"batched": (batched, args), "vmap": (vmapped, args)}, rounds, repeats)
+    calls_b, calls_v = kernel_calls(batched, *args), kernel_calls(vmapped, *args)
     return {
+        "same_kernel_calls": calls_b == calls_v,
+        "kernel_calls": calls_v,
         "batched_ms": 1e3 * times["batched"],
         "vmap_ms": 1e3 * times["vmap"],
         "ratio_vmap_over_batched": times["vmap"] / times["batched"],
@@ -109,6 +121,7 @@ def seeds_case(layer, weights, input_times, n_seeds, sigma, rounds, repeats) -> 
         repeats,
     )
     return {
+        "kernel_calls_vmap": kernel_calls(vmapped, noisy, input_times),
         "n_seeds": n_seeds,
         "loop_ms": 1e3 * times["loop"],
         "vmap_ms": 1e3 * times["vmap"],
@@ -176,7 +189,13 @@ def main(argv=None):
                 f"seed paths bitwise equal: {results['seeds']['bitwise_equal']}; largest "
                 "weight-gradient difference (vmap vs batched, summation order): "
                 f"{results['samples']['max_abs_diff_d_weights']:.2g} "
-                f"(of {results['samples']['max_abs_d_weights']:.3g})."
+                f"(of {results['samples']['max_abs_d_weights']:.3g}). The vmapped and the "
+                "batched fwd+bwd compile to the same kernel calls on the same shapes: "
+                f"{results['samples']['same_kernel_calls']} ("
+                + "; ".join(f"`{c}`" for c in results["samples"]["kernel_calls"])
+                + "). The 16 seeds run as one call: "
+                + "; ".join(f"`{c}`" for c in results["seeds"]["kernel_calls_vmap"])
+                + ".",
             ],
         )
     return results
