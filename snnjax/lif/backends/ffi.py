@@ -24,6 +24,35 @@ The custom calls (argument order as bound in ``lif_kernel.cc``)::
 
 ``tau_syn`` and ``t_max`` are 0-d buffers, not FFI attributes: attributes are compile-time
 constants, and both are traced (sweeping them must not recompile).
+
+Batching (``jax.vmap``). Three more calls take per-sample weight sets and parameters::
+
+    SnnjaxLifForwardIndexed{F32,F64}(event_times, event_source, weights [S, n_in, N],
+        w_index [B] i32, theta [B, N], delta_theta [B, N], tau_syn [B], t_max [B])
+        -> times, slope, event_index, n_spikes (as SnnjaxLifForward)
+    SnnjaxLifForwardTimes{F32,F64}(same arguments) -> times, n_spikes
+    SnnjaxLifBackwardIndexed{F32,F64}(event_times, event_source, weights [S, n_in, N],
+        w_index [B] i32, dw_index [B] i32, delta_theta [B, N], tau_syn [B], cot_times,
+        times, slope, event_index, n_spikes) -> d_weights [S_out, n_in, N], d_event_times
+
+Every call is wrapped in a ``jax.custom_batching.custom_vmap`` whose rule folds the vmapped
+axis into the kernel's batch: samples ``[V, B, ...] -> [V*B, ...]``, weights ``[V, S, ...]
+-> [V*S, ...]`` with set indices ``v*S + w_index``, parameters per sample once any is
+vmapped. So ``vmap`` over samples, weights (noise seeds, ensembles) or parameters, nested
+or not, is one call of each kernel, never a loop (``vmap_method="sequential"`` is gone).
+
+The gradient is not a ``custom_vjp`` here but a ``custom_jvp`` whose tangent is a linear
+primitive (``snnjax_lif_tangent``, transposed by the backward kernel; :func:`spike_times`,
+:attr:`~snnjax.lif.backends.EventBackend.spike_times`). Why: JAX batches a ``custom_vjp``
+by vmapping its bwd and *then* summing the weight gradient of unbatched weights over the
+vmapped axis, so ``grad(vmap(f))`` would write one ``[n_in, N]`` gradient per vmapped
+sample (no rule can tell that the sum follows: ``vmap(grad(f))`` needs exactly those
+per-sample gradients). A ``custom_vmap`` cannot go around the ``custom_vjp`` instead: JAX
+cannot transpose it (no reverse mode). The tangent primitive's batching rule folds the
+vmap *before* the transpose, so ``grad(vmap(f))`` transposes one folded call with shared
+weights (one weight gradient), while ``vmap(grad(f))`` transposes inside the vmap and gets
+per-sample gradients. Forward-mode ``jax.jvp`` is not implemented (as for a
+``custom_vjp``).
 """
 
 from __future__ import annotations
