@@ -9,6 +9,7 @@ runs, list configs.
     snnjax train mnist_multispike --devices all   # data-parallel over all local GPUs/TPUs
     snnjax eval runs/m1
     snnjax configs
+    snnjax runs runs/                 # the runs under a folder: epochs, accuracy, status
     snnjax tradeoffs runs/yy_multispike runs/yy_ttfs --out runs/tradeoffs-yy
     snnjax convergence --out runs/convergence     # the toy convergence maps, ~10 s
 
@@ -34,7 +35,7 @@ from snnjax.configs import (
     get_config,
     list_configs,
 )
-from snnjax.lif.backends import AUTO, ENV_VAR, backend_names
+from snnjax.lif.backend_table import AUTO, ENV_VAR, backend_names  # no JAX import
 
 __all__ = ["main", "build_parser"]
 
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_train_parser,
         _add_eval_parser,
         _add_configs_parser,
+        _add_runs_parser,
         _add_tradeoffs_parser,
         _add_convergence_parser,
     ):
@@ -128,13 +130,8 @@ def _add_eval_parser(sub) -> None:
         description="Evaluate a run directory written by `snnjax train`.",
     )
     p_eval.add_argument("run_dir", help="run directory")
-    p_eval.add_argument("--data-dir", help="directory with the IDX files (image datasets)")
-    p_eval.add_argument(
-        "--checkpoint",
-        choices=("last", "best"),
-        default="last",
-        help="last epoch (default) or the validation-selected best epoch",
-    )
+    p_eval.add_argument("--data-dir", help=_RUN_DATA_DIR_HELP)
+    _add_checkpoint_flag(p_eval)
     p_eval.add_argument("--split", choices=("test", "validation", "train"), default="test")
     p_eval.add_argument("--json", action="store_true", help="print the result as JSON")
     _add_backend_flag(p_eval)
@@ -159,6 +156,20 @@ def _add_configs_parser(sub) -> None:
     )
 
 
+def _add_runs_parser(sub) -> None:
+    """``snnjax runs``: the runs under a folder."""
+    p_runs = sub.add_parser(
+        "runs",
+        help="list the runs under a folder: config, epochs, accuracy, status",
+        description="List the run directories at or below DIR (default: runs) with their "
+        "config, seed, epochs done, best validation accuracy, test accuracy at that epoch "
+        "and status: finished, resumable (the same `snnjax train` command goes on), not "
+        "started, or broken (the damaged file is named).",
+    )
+    p_runs.add_argument("dir", nargs="?", default="runs", help="folder (default: runs)")
+    p_runs.add_argument("--json", action="store_true", help="one JSON object per run")
+
+
 def _add_tradeoffs_parser(sub) -> None:
     """``snnjax tradeoffs``: compare trained runs."""
     p_trade = sub.add_parser(
@@ -169,20 +180,35 @@ def _add_tradeoffs_parser(sub) -> None:
     )
     p_trade.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories")
     p_trade.add_argument("--out", required=True, help="report directory")
-    p_trade.add_argument("--data-dir", help="directory with the IDX files (image datasets)")
+    p_trade.add_argument("--data-dir", help=_RUN_DATA_DIR_HELP)
     p_trade.add_argument("--split", choices=("test", "validation", "train"), default="test")
     p_trade.add_argument(
         "--n-samples", type=int, help="evaluate the first N samples of the split (default: all)"
     )
+    # The defaults of snnjax.reports.tradeoffs (DEFAULT_NOISE_SEEDS, ...), spelt out here:
+    # the command answers --help without importing JAX (a test checks they agree).
     p_trade.add_argument(
-        "--noise-seeds", type=int, default=20, help="noise seeds per robustness level (default: 20)"
+        "--noise-seeds",
+        type=int,
+        default=None,
+        help="noise seeds per robustness level (default: 5; 20 with --full)",
     )
     p_trade.add_argument(
-        "--checkpoint",
-        choices=("best", "last"),
-        default="best",
-        help="validation-selected best epoch (default) or the last epoch",
+        "--robustness-samples",
+        type=int,
+        default=None,
+        metavar="N",
+        help="the robustness sweeps perturb the first N samples (default: 2000; all with "
+        "--full); accuracy, sparsity and latency always use every sample",
     )
+    p_trade.add_argument(
+        "--full",
+        action="store_true",
+        help="the full robustness sweep: every sample, 20 noise seeds (one MNIST run: about "
+        "15 minutes on a 2-core CPU)",
+    )
+    p_trade.add_argument("--quiet", action="store_true", help="no progress messages or bars")
+    _add_checkpoint_flag(p_trade)
 
 
 def _add_convergence_parser(sub) -> None:
@@ -205,6 +231,24 @@ def _add_convergence_parser(sub) -> None:
         "--steps", type=int, default=None, help="gradient steps per run (default: the paper's 50)"
     )
     p_conv.add_argument("--seed", type=int, default=0, help="seed of the weight draws")
+
+
+_RUN_DATA_DIR_HELP = (
+    "directory with the IDX files (image datasets); default: the directory the run was "
+    "trained from (recorded in its run.json, with the files' checksums)"
+)
+
+
+def _add_checkpoint_flag(parser: argparse.ArgumentParser) -> None:
+    # The values and the default of snnjax.train.restore (CHECKPOINTS, DEFAULT_CHECKPOINT),
+    # spelt out here: the command answers --help without importing JAX.
+    parser.add_argument(
+        "--checkpoint",
+        choices=("best", "last"),
+        default="best",
+        help="best: the epoch of highest validation accuracy (the default; the last epoch "
+        "if the run has no validation split); last: the last epoch",
+    )
 
 
 def _add_backend_flag(parser: argparse.ArgumentParser) -> None:
@@ -232,6 +276,21 @@ def _cmd_configs(show: str | None = None, overrides: Sequence[str] = ()) -> int:
     for name, desc in list_configs():
         mark = " (default)" if name == DEFAULT_CONFIG else ""
         print(f"{name:<{width}}  {desc}{mark}")
+    return 0
+
+
+def _cmd_runs(args) -> int:
+    from snnjax.train.listing import find_runs, format_runs, summarise_run
+
+    summaries = [summarise_run(path) for path in find_runs(args.dir)]
+    if args.json:
+        for summary in summaries:
+            print(json.dumps(summary.to_json()))
+        return 0
+    if not summaries:
+        print(f"no runs under {args.dir}")
+        return 0
+    print(format_runs(summaries, args.dir))
     return 0
 
 
@@ -264,12 +323,13 @@ def _cmd_train(args) -> int:
         )
     elif args.coordinator or args.num_processes is not None or args.process_id is not None:
         raise ValueError("--coordinator, --num-processes and --process-id need --distributed")
-    from snnjax.train import RunDir, train  # heavy imports only when needed
-
-    devices = _parse_devices(args.devices)
+    # The config first: a misspelt name or field answers before JAX is imported.
     config = get_config(args.config, args.overrides)
     flags = {"epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed}
     config = apply_overrides(config, {k: v for k, v in flags.items() if v is not None})
+    from snnjax.train import RunDir, train  # heavy imports only when needed
+
+    devices = _parse_devices(args.devices)
     out = args.out or f"runs/{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     args.out = out
     if not args.quiet:
@@ -351,21 +411,39 @@ def _cmd_eval(args) -> int:
     return 0
 
 
+def _robustness_sweep_size(args) -> dict:
+    """``noise_seeds`` and ``robustness_samples`` from ``--noise-seeds``,
+    ``--robustness-samples`` and ``--full`` (explicit values win over ``--full``)."""
+    from snnjax.reports import tradeoffs
+
+    if args.full:
+        seeds, samples = tradeoffs.FULL_NOISE_SEEDS, None
+    else:
+        seeds, samples = tradeoffs.DEFAULT_NOISE_SEEDS, tradeoffs.DEFAULT_ROBUSTNESS_SAMPLES
+    if args.noise_seeds is not None:
+        seeds = args.noise_seeds
+    if args.robustness_samples is not None:
+        samples = args.robustness_samples
+    return {"noise_seeds": seeds, "robustness_samples": samples}
+
+
 def _cmd_tradeoffs(args, argv: Sequence[str] | None) -> int:
     from snnjax._command import invoked_command
     from snnjax.reports.tradeoffs import tradeoff_report
 
     command = invoked_command(sys.argv[1:] if argv is None else argv)
+    sweep = _robustness_sweep_size(args)
     tables = tradeoff_report(
         args.run_dirs,
         args.out,
         data_dir=args.data_dir,
         split=args.split,
         n_samples=args.n_samples,
-        noise_seeds=args.noise_seeds,
         checkpoint=args.checkpoint,
         command=command,
-        log=lambda msg: print(msg, file=sys.stderr),
+        log=None if args.quiet else lambda msg: print(msg, file=sys.stderr),
+        progress=not args.quiet and sys.stderr.isatty(),
+        **sweep,
     )
     for name, acc in tables["performance"]["accuracy"].items():
         print(f"{name}: accuracy {100 * acc:.2f}%")
@@ -410,6 +488,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "configs":
             return _cmd_configs(args.show, args.overrides)
+        if args.command == "runs":
+            return _cmd_runs(args)
         if args.command == "train":
             return _cmd_train(args)
         if args.command == "tradeoffs":

@@ -3,7 +3,11 @@
 :class:`ExperimentConfig` holds everything a training run needs (dataset, network,
 loss, optimizer, schedule, seeds); :data:`CONFIGS` maps names to configs, and
 :func:`get_config` applies ``key=value`` overrides (the ``--set`` flag of the ``snnjax``
-command) with type conversion.
+command) with type conversion. Every config is validated when it is made (named, from
+``--set``, from the Python API or from a ``config.json``): each numeric field against its
+rule in :data:`FIELD_RULES` (finite, in range; e.g. ``lr > 0``, ``alpha >= 0``, ``epochs >=
+1``) and :data:`FIELD_RELATIONS` (``n_true > n_false``); a :class:`ConfigError` names the
+field, its value and the rule.
 
 The MNIST, EMNIST, Fashion-MNIST and conv-MNIST configs take their hyper-parameters from
 the authors' scripts (Bacho & Chu 2023; SPEC §6). The paper has **no Yin-Yang run**: the
@@ -23,19 +27,24 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 import types
 import typing
 from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from snnjax.data.registry import dataset_names, get_dataset
-from snnjax.readouts import readout_names
 
 __all__ = [
     "CONFIGS",
     "DEFAULT_CONFIG",
+    "FIELD_RELATIONS",
+    "FIELD_RULES",
     "ConfigError",
     "ExperimentConfig",
+    "FieldRule",
     "apply_overrides",
     "config_from_dict",
     "config_to_dict",
@@ -55,6 +64,119 @@ InitSpec = tuple[str, float, float]
 
 class ConfigError(ValueError):
     """A config name, field or value is invalid (the message says which and why)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class FieldRule:
+    """The rule a numeric config field obeys: its type and range.
+
+    Attributes:
+      integer: the value must be an ``int`` (``bool`` is not); else a real number
+        (``int`` or ``float``), which must be finite.
+      gt, ge, le: bounds (``> gt``, ``>= ge``, ``<= le``); ``None`` = no bound.
+      optional: ``None`` is allowed too.
+      each: the field is a tuple and the rule holds for each entry.
+    """
+
+    integer: bool = False
+    gt: float | None = None
+    ge: float | None = None
+    le: float | None = None
+    optional: bool = False
+    each: bool = False
+
+    def holds(self, value: Any) -> bool:
+        """Whether one value (one entry if :attr:`each`) obeys the rule."""
+        if value is None:
+            return self.optional
+        # (NumPy's bool is no numbers.Real; NumPy integers and floats are)
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            return False
+        if self.integer and not isinstance(value, numbers.Integral):
+            return False
+        return (
+            math.isfinite(value)
+            and (self.gt is None or value > self.gt)
+            and (self.ge is None or value >= self.ge)
+            and (self.le is None or value <= self.le)
+        )
+
+    def describe(self) -> str:
+        """The rule in words, e.g. ``"a finite number > 0"``."""
+        bounds = [
+            f"{op} {bound:g}"
+            for op, bound in ((">", self.gt), (">=", self.ge), ("<=", self.le))
+            if bound is not None
+        ]
+        text = "an integer" if self.integer else "a finite number"
+        text = " ".join([text, " and ".join(bounds)]).strip()
+        if self.each:
+            text = f"a sequence of {text.replace('an integer', 'integers')}".replace(
+                "a finite number", "finite numbers"
+            )
+        return f"{text} or None" if self.optional else text
+
+
+def _real(**bounds: float) -> FieldRule:
+    return FieldRule(**bounds)
+
+
+def _integer(**bounds: float) -> FieldRule:
+    return FieldRule(integer=True, **bounds)
+
+
+#: Rule of every numeric field of :class:`ExperimentConfig`, checked when a config is made
+#: (``--set`` overrides, the Python API, ``config.json``). A new numeric field needs an entry.
+FIELD_RULES: Mapping[str, FieldRule] = MappingProxyType(
+    {
+        "sizes": FieldRule(integer=True, ge=1, each=True),
+        "conv_features": FieldRule(integer=True, ge=1, each=True),
+        "kernel_size": _integer(ge=1),
+        "thetas": FieldRule(gt=0, each=True),
+        "max_spikes": FieldRule(integer=True, ge=1, each=True),
+        "tau_syn": _real(gt=0),
+        "t_max": _real(gt=0),
+        "t_window": _real(gt=0),
+        "bias_time": _real(ge=0),
+        "n_true": _real(ge=0),
+        "n_false": _real(ge=0),
+        "count_temperature": _real(gt=0),
+        "tau_loss": _real(gt=0),
+        "alpha": _real(ge=0),
+        "beta": _real(gt=0),
+        "lr": _real(gt=0),
+        "lr_decay_every": _integer(ge=1),
+        "lr_decay_factor": _real(gt=0, le=1),
+        "lr_floor": _real(ge=0),
+        "batch_size": _integer(ge=1),
+        "eval_batch_size": _integer(ge=1),
+        "epochs": _integer(ge=1),
+        "seed": _integer(ge=0),
+        "n_validation": _integer(ge=0),
+        "train_subset": FieldRule(integer=True, ge=1, optional=True),
+        "test_subset": FieldRule(integer=True, ge=1, optional=True),
+        "max_input_events": FieldRule(integer=True, ge=1, optional=True),
+        "grad_clip": FieldRule(gt=0, optional=True),
+        "weight_grad_guard": FieldRule(gt=0, optional=True),
+        "keep_checkpoints": _integer(ge=1),
+    }
+)
+
+#: Rules relating numeric fields: ``(fields, rule in words, predicate on the config)``.
+FIELD_RELATIONS: tuple[tuple[tuple[str, ...], str, Any], ...] = (
+    (("n_true", "n_false"), "n_true > n_false", lambda c: c.n_true > c.n_false),
+    (("lr_floor", "lr"), "lr_floor <= lr", lambda c: c.lr_floor <= c.lr),
+)
+
+
+def check_field(name: str, value: Any, rule: FieldRule) -> str | None:
+    """``None`` if ``value`` obeys ``rule``, else a message naming the field, the value and
+    the rule (used by :class:`ExperimentConfig`; exposed for tests and tools)."""
+    if rule.each:
+        ok = isinstance(value, tuple) and all(rule.holds(v) for v in value)
+    else:
+        ok = rule.holds(value)
+    return None if ok else f"{name} = {value!r} is invalid: it must be {rule.describe()}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -188,10 +310,10 @@ class ExperimentConfig:
     def _validate(self) -> None:
         """Raises :class:`ConfigError` naming the config and the first bad field."""
         for check in (
+            self._check_numbers,
             self._check_names,
             self._check_architecture,
             self._check_layers,
-            self._check_numbers,
         ):
             message = check()
             if message is not None:
@@ -199,6 +321,8 @@ class ExperimentConfig:
 
     def _check_names(self) -> str | None:
         """The registered names: dataset, architecture, readout (``loss``), schedule."""
+        from snnjax.readouts import readout_names  # imports JAX: only when a config is built
+
         datasets, losses = dataset_names(), readout_names()
         if self.dataset not in datasets:
             return f"dataset must be one of {datasets}, got {self.dataset!r}"
@@ -243,37 +367,21 @@ class ExperimentConfig:
                 return (
                     f"{field} needs {n} entries (one per spiking layer), got {getattr(self, field)}"
                 )
-        if any(t <= 0 for t in self.thetas):
-            return f"thetas must be > 0, got {self.thetas}"
-        if any(int(k) < 1 for k in self.max_spikes):
-            return f"max_spikes must be >= 1, got {self.max_spikes}"
         if len(self.init) not in (1, n):
             return f"init needs 1 or {n} entries, got {len(self.init)}"
         return None
 
     def _check_numbers(self) -> str | None:
-        """Ranges of the scalar fields (time constants, rates, counts, optional bounds)."""
-        for name in ("tau_syn", "t_max", "t_window", "tau_loss", "beta", "lr", "count_temperature"):
-            if not getattr(self, name) > 0:
-                return f"{name} must be > 0, got {getattr(self, name)}"
-        if self.alpha < 0 or self.lr_floor < 0:
-            return "alpha and lr_floor must be >= 0"
-        if not 0 < self.lr_decay_factor <= 1 or self.lr_decay_every < 1:
-            return "lr_decay_factor must be in (0, 1] and lr_decay_every >= 1"
-        for name in ("batch_size", "eval_batch_size", "epochs", "keep_checkpoints"):
-            if getattr(self, name) < 1:
-                return f"{name} must be >= 1, got {getattr(self, name)}"
-        if self.seed < 0 or self.n_validation < 0:
-            return "seed and n_validation must be >= 0"
-        for name in ("train_subset", "test_subset", "max_input_events"):
-            v = getattr(self, name)
-            if v is not None and v < 1:
-                return f"{name} must be >= 1 or None, got {v}"
-        for name in ("grad_clip", "weight_grad_guard"):
-            v = getattr(self, name)
-            if v is not None and not v > 0:
-                return f"{name} must be > 0 or None, got {v}"
-        return None
+        """Every numeric field against :data:`FIELD_RULES`, then :data:`FIELD_RELATIONS`."""
+        for name, rule in FIELD_RULES.items():
+            message = check_field(name, getattr(self, name), rule)
+            if message is not None:
+                return message
+        for names, text, holds in FIELD_RELATIONS:
+            if not holds(self):
+                values = ", ".join(f"{n} = {getattr(self, n)!r}" for n in names)
+                return f"{values} are invalid: they must satisfy {text}"
+        return _check_init(self.init)
 
 
 def _normalise_init(init: Any) -> tuple[InitSpec, ...]:
@@ -292,8 +400,27 @@ def _normalise_init(init: Any) -> tuple[InitSpec, ...]:
                 f"init entries must be ('uniform', low, high) or "
                 f"('normal', mean, std), got {spec!r}"
             )
-        out.append((str(spec[0]), float(spec[1]), float(spec[2])))
+        try:
+            p, q = float(spec[1]), float(spec[2])
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"init entries must be ('uniform', low, high) or ('normal', mean, std) with "
+                f"numbers, got {spec!r}"
+            ) from None
+        out.append((str(spec[0]), p, q))
     return tuple(out)
+
+
+def _check_init(init: tuple[InitSpec, ...]) -> str | None:
+    """Each init entry has finite parameters, ``low <= high`` and ``std >= 0``."""
+    for kind, p, q in init:
+        if not (math.isfinite(p) and math.isfinite(q)):
+            return f"init = {init!r} is invalid: the parameters of {kind!r} must be finite"
+        if kind == "uniform" and not p <= q:
+            return f"init = {init!r} is invalid: 'uniform' needs low <= high, got ({p}, {q})"
+        if kind == "normal" and not q >= 0:
+            return f"init = {init!r} is invalid: 'normal' needs std >= 0, got {q}"
+    return None
 
 
 # ----------------------------------------------------------------------- named configs

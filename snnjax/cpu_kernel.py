@@ -68,6 +68,7 @@ def backward(
         slope=slope,
         frame_time=None,
         n_steps=None,
+        n_unresolved=None,
     )
     d_times, d_weights = _ffi.backward(
         Events(event_times, jnp.asarray(event_source)),

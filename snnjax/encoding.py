@@ -79,24 +79,45 @@ def latency_encode(
       ValueError: ``images`` has fewer than ``image_ndim`` axes, is not real-valued,
         or (when its values are concrete, i.e. outside ``jit``) contains NaN, negative
         values or values above ``max_value``; ``t_window`` or ``max_value`` (when
-        concrete) is not positive and finite.
+        concrete) is not a positive finite scalar representable in ``dtype``.
+      TypeError: ``t_window`` or ``max_value`` is not a real number (a string, a bool),
+        or ``dtype`` is no dtype.
 
     Example:
       >>> x = jnp.array([[0, 128], [255, 51]], dtype=jnp.uint8)
       >>> latency_encode(x).shape
       (4, 1)
     """
-    if not jnp.issubdtype(jnp.dtype(dtype), jnp.floating):
+    try:
+        out_dtype = jnp.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be a floating dtype, got {dtype!r}") from None
+    if not jnp.issubdtype(out_dtype, jnp.floating):
         raise ValueError(f"dtype must be a floating dtype, got {dtype}")
     if isinstance(image_ndim, bool) or not isinstance(image_ndim, int) or image_ndim < 1:
         raise ValueError(f"image_ndim must be an int >= 1, got {image_ndim!r}")
     for name, value in (("t_window", t_window), ("max_value", max_value)):
-        if _is_concrete(value):
-            v = np.asarray(value)
-            if v.ndim != 0 or not np.isfinite(v) or v <= 0:
-                raise ValueError(f"{name} must be a positive finite scalar, got {value!r}")
+        _check_positive_scalar(name, value, out_dtype)
     _check_images(images, max_value, image_ndim)
-    return _latency_encode_core(images, t_window, max_value, image_ndim, flatten, jnp.dtype(dtype))
+    return _latency_encode_core(images, t_window, max_value, image_ndim, flatten, out_dtype)
+
+
+def _check_positive_scalar(name: str, value, dtype) -> None:
+    """Raise unless a concrete ``value`` is a real scalar that is finite and a positive
+    normal number in ``dtype`` (so that ``t_window * (max - x) / max`` is never NaN)."""
+    if not _is_concrete(value):
+        return
+    if isinstance(value, (bool, np.bool_, str, bytes)) or value is None:
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    v = np.asarray(value)
+    if v.dtype == np.bool_ or v.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be a real number, got dtype {v.dtype}")
+    info = jnp.finfo(dtype)
+    if v.ndim != 0 or not np.isfinite(v) or not float(info.tiny) <= v <= float(info.max):
+        raise ValueError(
+            f"{name} must be a positive finite scalar representable in {jnp.dtype(dtype).name} "
+            f"(between {float(info.tiny):.3g} and {float(info.max):.3g}), got {value!r}"
+        )
 
 
 def _check_images(images, max_value, image_ndim: int) -> None:

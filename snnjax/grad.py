@@ -31,7 +31,7 @@ def event_spike_times(
 ):
     """Old positional signature of :func:`snnjax.lif.grad.event_spike_times`; ``compiled``
     selects the ``"ffi"`` backend, else ``"loop"``."""
-    return _grad.event_spike_times(
+    times, n_spikes, _ = _grad.event_spike_times(
         Events(jnp.asarray(event_times), jnp.asarray(event_source)),
         weights,
         LIFParams(tau_syn, theta, delta_theta),
@@ -39,3 +39,4 @@ def event_spike_times(
         max_spikes,
         get_backend("ffi" if compiled else "loop"),
     )
+    return times, n_spikes

@@ -20,8 +20,10 @@ losses, integer ``labels`` of shape ``[...]``. Losses are returned per sample, s
 readout registry (:mod:`snnjax.readouts`).
 
 Validation (shapes, dtypes) always runs; checks on values (NaN or negative times,
-unsorted trains, labels out of range) run only when the arrays are concrete, i.e. outside
-``jit``. Under ``jit`` an out-of-range label gives a meaningless loss.
+unsorted trains, labels out of range, non-finite or out-of-range loss parameters) run only
+when they are concrete, i.e. outside ``jit``. Under ``jit`` an out-of-range label gives a
+meaningless loss. The predictions never fail on values: a NaN or ``-inf`` time counts as no
+spike (it never wins).
 """
 
 from __future__ import annotations
@@ -33,7 +35,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from snnjax.spikes import (
-    all_silent,
     as_spike_trains,
     correct,
     first_spike_times,
@@ -72,6 +73,32 @@ def _check_labels(labels, times: jax.Array) -> jax.Array:
         if x.size and (x.min() < 0 or x.max() >= n_classes):
             raise ValueError(f"labels must lie in [0, {n_classes}), got [{x.min()}, {x.max()}]")
     return y
+
+
+def _check_scalar(name: str, value, dtype, *, positive: bool = True) -> None:
+    """Raise unless a concrete ``value`` is a real finite scalar, ``> 0`` (``positive``; then
+    also a normal number of ``dtype``, so that dividing by it cannot overflow to inf/NaN) or
+    ``>= 0``. Tracers pass unchecked."""
+    if not _is_concrete(value):
+        return
+    if isinstance(value, (bool, np.bool_, str, bytes)) or value is None:
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    v = np.asarray(value)
+    if v.dtype == np.bool_ or not (
+        np.issubdtype(v.dtype, np.integer) or np.issubdtype(v.dtype, np.floating)
+    ):
+        raise TypeError(f"{name} must be a real number, got dtype {v.dtype}")
+    if v.ndim != 0:
+        raise ValueError(f"{name} must be a scalar, got shape {v.shape}")
+    if positive:
+        tiny = float(jnp.finfo(dtype).tiny)
+        if not (np.isfinite(v) and v >= tiny):
+            raise ValueError(
+                f"{name} must be a positive finite scalar of at least {tiny:.3g} (the "
+                f"smallest normal {jnp.dtype(dtype).name}), got {value!r}"
+            )
+    elif not (np.isfinite(v) and v >= 0):
+        raise ValueError(f"{name} must be a finite scalar >= 0, got {value!r}")
 
 
 # ------------------------------------------------------------------ spike-count loss
@@ -128,14 +155,17 @@ def spike_count_loss(times, labels, *, n_true: float = 15.0, n_false: float = 3.
     Args:
       times: ``[..., n_classes, K]`` float output spike times; ``+inf`` = empty slot.
       labels: ``[...]`` integer class labels in ``[0, n_classes)``.
-      n_true: target count of the label neuron.
-      n_false: target count of the other neurons.
+      n_true: target count of the label neuron (finite, >= 0).
+      n_false: target count of the other neurons (finite, >= 0).
 
     Returns:
-      ``[...]`` per-sample loss, dtype of ``times``.
+      ``[...]`` per-sample loss, dtype of ``times`` (``+inf`` only where the squared error
+      of huge targets exceeds the dtype's range).
     """
     t = validate_spike_trains(times)
     y = _check_labels(labels, t)
+    _check_scalar("n_true", n_true, t.dtype, positive=False)
+    _check_scalar("n_false", n_false, t.dtype, positive=False)
     return _spike_count_loss_core(t, y, n_true, n_false)
 
 
@@ -156,19 +186,26 @@ def _count_ce(times: jax.Array, onehot: jax.Array, temperature: jax.Array) -> ja
 
 def _count_ce_fwd(times, onehot, temperature):
     finite = jnp.isfinite(times)
-    z = jnp.sum(finite, axis=-1).astype(onehot.dtype) / temperature  # logits n_j / T
-    z_rel = z - jnp.sum(onehot * z, axis=-1, keepdims=True)  # relative to the label's logit
-    loss = jax.nn.logsumexp(z_rel, axis=-1)  # -ln p_y, stable for large counts
-    p = jnp.exp(z_rel - loss[..., None])
-    return loss, (finite, z, p, onehot, temperature)
+    n = jnp.sum(finite, axis=-1).astype(onehot.dtype)
+    # Logits n_j / T measured from the top count: d_j = (n_j - n_max) / T <= 0 (the count
+    # differences are exact), so no logit overflows to +inf and no inf - inf appears, even
+    # for a tiny T; softmax is shift invariant.
+    d = (n - jnp.max(n, axis=-1, keepdims=True)) / temperature
+    lse = jax.nn.logsumexp(d, axis=-1)  # in [0, ln n_classes]
+    d_y = jnp.sum(jnp.where(onehot > 0, d, 0.0), axis=-1)
+    loss = lse - d_y  # -ln p_y; +inf only where (n_max - n_y) / T overflows
+    p = jnp.exp(d - lse[..., None])
+    return loss, (finite, d, p, onehot, temperature)
 
 
 def _count_ce_bwd(res, g):
-    finite, z, p, onehot, temperature = res
+    finite, d, p, onehot, temperature = res
     d_logits = g[..., None] * (p - onehot)  # dL/dz_j
     # Surrogate dn_j/dt = -1 for every finite spike: dL/dt_jk = (delta_jy - p_j) / T.
     d_times = jnp.where(finite, (-d_logits / temperature)[..., None], 0.0)
-    d_temperature = -jnp.sum(d_logits * z) / temperature  # exact: dz_j/dT = -z_j / T
+    # exact: dz_j/dT = -z_j / T, and sum_j dL/dz_j = 0, so z may be replaced by d (z shifted
+    # per sample); where dL/dz_j = 0 the (possibly -inf) d_j contributes 0, not NaN.
+    d_temperature = -jnp.sum(jnp.where(d_logits == 0, 0.0, d_logits * d)) / temperature
     return d_times, jnp.zeros_like(onehot), d_temperature.astype(temperature.dtype)
 
 
@@ -197,10 +234,12 @@ def count_cross_entropy(times, labels, *, temperature: float = 1.0) -> jax.Array
     Args:
       times: ``[..., n_classes, K]`` float output spike times; ``+inf`` = empty slot.
       labels: ``[...]`` integer class labels in ``[0, n_classes)``.
-      temperature: softmax temperature :math:`T` in spikes (> 0; differentiable).
+      temperature: softmax temperature :math:`T` in spikes (finite, at least the dtype's
+        smallest normal number; differentiable).
 
     Returns:
-      ``[...]`` per-sample loss, dtype of ``times``.
+      ``[...]`` per-sample loss, dtype of ``times``: never NaN; ``+inf`` only where
+      :math:`(n_\max - n_y)/T` exceeds the dtype's range (a tiny ``T``).
 
     Example:
       >>> import jax.numpy as jnp
@@ -210,15 +249,7 @@ def count_cross_entropy(times, labels, *, temperature: float = 1.0) -> jax.Array
     """
     t = validate_spike_trains(times)
     y = _check_labels(labels, t)
-    if _is_concrete(temperature):
-        value = np.asarray(temperature)
-        if (
-            value.ndim != 0
-            or not np.issubdtype(value.dtype, np.number)
-            or not np.isfinite(value)
-            or value <= 0
-        ):
-            raise ValueError(f"temperature must be a positive finite scalar, got {temperature!r}")
+    _check_scalar("temperature", temperature, t.dtype)
     return _count_cross_entropy_core(t, y, temperature)
 
 
@@ -259,9 +290,12 @@ def ttfs_cross_entropy(
     positive for the label neuron (gradient descent moves its spike earlier) and
     negative for the others (moved later); later slots ``k > 0`` get no gradient.
 
-    The log-sum-exp is computed stably (shifted by the earliest first spike) and inf
-    times are masked with the double-``where`` trick, so values and gradients are never
-    NaN. Silent neurons:
+    Every time is first measured from the earliest first spike (softmax is shift
+    invariant), so late spikes (e.g. at 1e5 s with ``tau_loss`` = 5 ms) and tiny ``tau_loss``
+    keep their exact value (0 when the label spikes first and alone at the front); inf times
+    are masked with the double-``where`` trick, so values and gradients are never NaN. The
+    loss overflows to ``+inf`` only where the exact value exceeds the dtype's range. Silent
+    neurons:
 
     * a silent neuron has :math:`p_j = 0` exactly and gets a zero gradient;
     * **label silent, another output fires**: :math:`p_y = 0`, so the loss is the exact
@@ -276,8 +310,9 @@ def ttfs_cross_entropy(
     Args:
       times: ``[..., n_classes, K]`` float output spike times (sorted; ``+inf`` = empty).
       labels: ``[...]`` integer class labels in ``[0, n_classes)``.
-      tau_loss: softmax temperature :math:`\tau_L` in seconds (Göltz: ξ τ_s).
-      alpha: regulariser strength :math:`\alpha` (0 disables it).
+      tau_loss: softmax temperature :math:`\tau_L` in seconds (Göltz: ξ τ_s); a finite
+        normal number of ``times``' dtype (>= ``finfo.tiny``).
+      alpha: regulariser strength :math:`\alpha` (finite, >= 0; 0 disables it).
       beta: regulariser time scale factor :math:`\beta`.
       tau_syn: synaptic time constant :math:`\tau_s` in seconds; required when
         ``alpha > 0``.
@@ -287,14 +322,13 @@ def ttfs_cross_entropy(
     """
     t = validate_spike_trains(times)
     y = _check_labels(labels, t)
+    _check_scalar("alpha", alpha, t.dtype, positive=False)
     use_reg = not (_is_concrete(alpha) and float(np.asarray(alpha)) == 0.0)
     if use_reg and tau_syn is None:
         raise ValueError("tau_syn is required when alpha > 0 (Fast & Deep regulariser)")
     for name, value in (("tau_loss", tau_loss), ("beta", beta), ("tau_syn", tau_syn)):
-        if value is not None and _is_concrete(value):
-            v = np.asarray(value)
-            if v.ndim != 0 or not np.isfinite(v) or v <= 0:
-                raise ValueError(f"{name} must be a positive finite scalar, got {value!r}")
+        if value is not None or name != "tau_syn":
+            _check_scalar(name, value, t.dtype)
 
     return _ttfs_cross_entropy_core(
         t, y, tau_loss, alpha, beta, 1.0 if tau_syn is None else tau_syn, use_reg
@@ -309,19 +343,21 @@ def _ttfs_cross_entropy_core(t, y, tau_loss, alpha, beta, tau_syn, use_reg: bool
     any_finite = jnp.any(finite, axis=-1)
     # Double-where: no inf enters the arithmetic, so no NaN appears in any cotangent.
     t_safe = jnp.where(finite, t_hat, 0.0)
-    logits = -t_safe / jnp.asarray(tau_loss, t.dtype)  # [..., n]
-    shift = jnp.max(jnp.where(finite, logits, -jnp.inf), axis=-1)
-    shift = jax.lax.stop_gradient(jnp.where(any_finite, shift, 0.0))
-    expo = jnp.where(finite, jnp.exp(logits - shift[..., None]), 0.0)
-    total = jnp.sum(expo, axis=-1)  # >= 1 when any output fires
-    lse = shift + jnp.log(jnp.where(any_finite, total, 1.0))
+    # Softmax is shift invariant: measure every time from the earliest first spike, so that
+    # neither late spikes (t / tau_L far beyond the dtype's range of exact sums) nor a tiny
+    # tau_L lose the answer. The reference cancels exactly, so it carries no gradient.
+    t_ref = jnp.min(jnp.where(finite, t_hat, jnp.inf), axis=-1, keepdims=True)
+    t_ref = jax.lax.stop_gradient(jnp.where(any_finite[..., None], t_ref, 0.0))
+    z = jnp.where(finite, -(t_safe - t_ref) / jnp.asarray(tau_loss, t.dtype), 0.0)  # <= 0
+    total = jnp.sum(jnp.where(finite, jnp.exp(z), 0.0), axis=-1)  # >= 1 when any fires
+    lse = jnp.log(jnp.where(any_finite, total, 1.0))
 
     y_idx = y[..., None]
-    logit_y = jnp.take_along_axis(logits, y_idx, axis=-1)[..., 0]
+    z_y = jnp.take_along_axis(z, y_idx, axis=-1)[..., 0]
     label_fires = jnp.take_along_axis(finite, y_idx, axis=-1)[..., 0]
     # A silent label has p_y = 0: the loss is +inf, but the gradient of the finite part
     # (-p_j / tau_L on the firing outputs) still flows; the inf term is constant.
-    ce = (lse - logit_y) + jnp.where(label_fires, 0.0, jnp.inf)
+    ce = (lse - z_y) + jnp.where(label_fires, 0.0, jnp.inf)
     loss = jnp.where(any_finite, ce, jnp.log(jnp.asarray(n_classes, t.dtype)))
 
     if use_reg:
@@ -339,7 +375,8 @@ def predict_from_counts(times) -> tuple[jax.Array, jax.Array]:
     """Predict the class with the most output spikes.
 
     Ties in the count are broken by the earliest first spike; if the first spikes tie
-    too, the lowest class index wins.
+    too, the lowest class index wins. A NaN (or ``-inf``) entry is no spike: it is not
+    counted and never wins a tie.
 
     Args:
       times: ``[..., n_classes, K]`` float output spike times (sorted; ``+inf`` = empty).
@@ -348,14 +385,37 @@ def predict_from_counts(times) -> tuple[jax.Array, jax.Array]:
       ``(pred, silent)``: ``pred`` ``[...]`` int32 class index, ``-1`` when every output
       neuron is silent (never class 0 by default); ``silent`` ``[...]`` bool, True when
       every output neuron is silent.
+
+    Raises:
+      ValueError: ``times`` is not floating point or has no neuron or no slot.
     """
-    return _predict_from_counts_core(as_spike_trains(times))
+    return _predict_from_counts_core(_prediction_input(times))
+
+
+def _prediction_input(times) -> jax.Array:
+    """``times`` as ``[..., n_classes, K]`` float trains with ``n_classes, K >= 1`` (shape and
+    dtype only: any value, NaN included, has a defined prediction)."""
+    t = as_spike_trains(times)
+    if not jnp.issubdtype(t.dtype, jnp.floating):
+        raise ValueError(f"times must be floating point, got dtype {t.dtype}")
+    if t.shape[-1] < 1 or t.shape[-2] < 1:
+        raise ValueError(f"times needs at least one output neuron and one slot, got {t.shape}")
+    return t
+
+
+def _no_spike_where_not_finite(times: jax.Array) -> jax.Array:
+    """NaN and -inf entries become +inf (empty slots): they are never a spike, so they never
+    win a prediction (:func:`snnjax.spikes.spike_counts` does not count them either). The
+    predictions then take each neuron's earliest entry as its first spike, which is slot 0
+    of a sorted train and keeps an unsorted one from predicting a neuron with no spike."""
+    return jnp.where(jnp.isfinite(times), times, jnp.inf)
 
 
 @jax.jit
 def _predict_from_counts_core(times):
+    times = _no_spike_where_not_finite(times)
     counts = spike_counts(times)
-    t_hat = first_spike_times(times)
+    t_hat = jnp.min(times, axis=-1)  # = times[..., 0] for sorted trains; robust otherwise
     best = jnp.max(counts, axis=-1, keepdims=True)
     # Among the neurons with the top count (>= 1 unless silent), the earliest first spike.
     key = jnp.where(counts == best, t_hat, jnp.inf)
@@ -367,7 +427,8 @@ def _predict_from_counts_core(times):
 def predict_from_first_spike(times) -> tuple[jax.Array, jax.Array]:
     """Predict the class whose output neuron spikes first (TTFS readout).
 
-    Ties in the first spike time are broken by the lowest class index.
+    Ties in the first spike time are broken by the lowest class index. A NaN (or ``-inf``)
+    entry is no spike: it never wins, and outputs holding nothing else are silent.
 
     Args:
       times: ``[..., n_classes, K]`` float output spike times (sorted; ``+inf`` = empty).
@@ -375,14 +436,18 @@ def predict_from_first_spike(times) -> tuple[jax.Array, jax.Array]:
     Returns:
       ``(pred, silent)``: ``pred`` ``[...]`` int32 class index, ``-1`` when every output
       neuron is silent; ``silent`` ``[...]`` bool, True when every output is silent.
+
+    Raises:
+      ValueError: ``times`` is not floating point or has no neuron or no slot.
     """
-    return _predict_from_first_spike_core(as_spike_trains(times))
+    return _predict_from_first_spike_core(_prediction_input(times))
 
 
 @jax.jit
 def _predict_from_first_spike_core(times):
-    t_hat = first_spike_times(times)
-    silent = all_silent(times)
+    times = _no_spike_where_not_finite(times)
+    t_hat = jnp.min(times, axis=-1)  # = times[..., 0] for sorted trains; robust otherwise
+    silent = jnp.all(jnp.isinf(t_hat), axis=-1)
     pred = jnp.argmin(t_hat, axis=-1).astype(jnp.int32)
     return jnp.where(silent, jnp.int32(-1), pred), silent
 

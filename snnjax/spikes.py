@@ -182,9 +182,10 @@ def all_silent(times) -> jax.Array:
       times: ``[..., n, K]`` float output spike trains; ``+inf`` = empty.
 
     Returns:
-      ``[...]`` bool.
+      ``[...]`` bool. A non-finite entry (``+inf``, and also NaN or ``-inf``) is no spike,
+      as in :func:`spike_counts`.
     """
-    return jnp.all(jnp.isinf(first_spike_times(times)), axis=-1)
+    return jnp.all(~jnp.isfinite(first_spike_times(times)), axis=-1)
 
 
 def label_silent(times, labels) -> jax.Array:

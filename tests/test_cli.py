@@ -65,15 +65,18 @@ def test_train_then_eval(tmp_path, capsys):
     assert res["config"]["name"] == "yinyang_multispike"
     assert f"{100 * res['test_accuracy']:.2f}%" in out
 
-    assert main(["eval", str(run)]) == 0
+    # The default checkpoint changed from last to best (issue 14: one default for eval and
+    # tradeoffs); each assertion is kept, with the flag that selects its checkpoint.
+    assert main(["eval", str(run), "--checkpoint", "last"]) == 0
     out = capsys.readouterr().out
     assert "last checkpoint (epoch 2)" in out
     assert f"accuracy {100 * res['test_accuracy']:.2f}%" in out
     assert "spikes per sample: hidden1" in out
     assert "silent neurons" in out
 
-    assert main(["eval", str(run), "--checkpoint", "best", "--json"]) == 0
+    assert main(["eval", str(run), "--json"]) == 0
     ev = json.loads(capsys.readouterr().out)
+    assert ev["checkpoint"] == "best"
     assert ev["epoch"] == res["best_epoch"]
     assert ev["accuracy"] == pytest.approx(res["best_test_accuracy"])
 

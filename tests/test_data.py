@@ -701,3 +701,100 @@ def test_a_new_idx_dataset_is_one_registration(tmp_path, monkeypatch, caplog):
     monkeypatch.setitem(sys.modules, "tensorflow_datasets", None)
     with pytest.raises(FileNotFoundError, match="Tiny digits"):
         load_dataset("tiny_digits", "train", data_dir=tmp_path)
+
+
+# ------------------------------------------------ issue 13: damaged .gz files
+
+
+def _damage(raw: bytes, how: str) -> bytes:
+    b = bytearray(raw)
+    if how == "truncated":
+        return bytes(b[: len(b) // 2])
+    if how == "flipped":  # bytes inside the deflate stream
+        for i in range(len(b) // 3, len(b) // 3 + 8):
+            b[i] ^= 0xFF
+        return bytes(b)
+    if how == "bad-crc":
+        b[-6] ^= 0x01  # the CRC-32 of the trailer
+        return bytes(b)
+    if how == "bad-length":
+        b[-2] ^= 0x01  # the ISIZE of the trailer
+        return bytes(b)
+    raise AssertionError(how)
+
+
+DAMAGES = ["truncated", "flipped", "bad-crc", "bad-length"]
+
+
+@needs_mnist
+@pytest.mark.parametrize("how", DAMAGES)
+def test_damaged_known_gz_names_file_and_checksums(tmp_path, how):
+    good = (MNIST_DIR / "t10k-labels-idx1-ubyte.gz").read_bytes()
+    bad = _damage(good, how)
+    path = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    path.write_bytes(bad)
+    with pytest.raises(ChecksumError) as err:
+        load_idx(path, dataset="mnist")
+    msg = str(err.value)
+    assert str(path) in msg
+    assert "ec29112dd5afa0611ce80d1b7f02629c" in msg  # the known .gz
+    assert "27ae3e4e09519cfbb04c329615203637" in msg  # its known contents
+    assert hashlib.md5(bad).hexdigest() in msg  # the actual file
+    assert "storage.googleapis.com/cvdf-datasets/mnist" in msg
+    assert "tensorflow-datasets" in msg
+
+
+@needs_mnist
+@pytest.mark.parametrize("how", DAMAGES)
+def test_load_dataset_with_damaged_gz_is_a_checksum_error(tmp_path, how):
+    directory = tmp_path / "mnist"
+    directory.mkdir()
+    (directory / "t10k-images-idx3-ubyte.gz").symlink_to(MNIST_DIR / "t10k-images-idx3-ubyte.gz")
+    good = (MNIST_DIR / "t10k-labels-idx1-ubyte.gz").read_bytes()
+    (directory / "t10k-labels-idx1-ubyte.gz").write_bytes(_damage(good, how))
+    with pytest.raises(ChecksumError, match=r"t10k-labels-idx1-ubyte\.gz: the file is damaged"):
+        load_dataset("mnist", "test", data_dir=tmp_path)
+
+
+@pytest.mark.parametrize("how", DAMAGES)
+def test_damaged_unknown_gz_names_the_file(tmp_path, how):
+    payload = _idx_bytes(np.arange(4000, dtype=np.uint8).reshape(10, 20, 20) % 7)
+    path = tmp_path / "my-images-idx3-ubyte.gz"
+    path.write_bytes(_damage(gzip.compress(payload), how))
+    with pytest.raises(ValueError, match="gzip file is damaged") as err:
+        load_idx(path)
+    assert not isinstance(err.value, ChecksumError)
+    assert str(path) in str(err.value)
+    assert "no known checksum" in str(err.value)
+
+
+def test_damaged_fashion_gz_says_how_to_get_a_good_copy(tmp_path):
+    path = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    path.write_bytes(_damage(gzip.compress(_idx_bytes(np.zeros(9, np.uint8))), "truncated"))
+    with pytest.raises(ChecksumError) as err:
+        load_idx(path, dataset="fashion_mnist")
+    msg = str(err.value)
+    assert "apt-get install dataset-fashion-mnist" in msg
+    assert "bb300cfdad3c16e7a12a480ee83cd310" in msg  # upstream .gz
+    assert "0d30e22e447f3c33dab9ed536400ac01" in msg  # Debian's re-pack
+    assert "15d484375f8d13e6eb1aabb0c3f46965" in msg  # the contents
+    # without a dataset, the name is known but the checksum is not: say how to check it
+    with pytest.raises(ValueError, match=r"pass dataset=\.\.\."):
+        load_idx(path)
+
+
+@needs_mnist
+def test_repacked_known_gz_still_verifies_by_contents(tmp_path):
+    payload = gzip.decompress((MNIST_DIR / "t10k-labels-idx1-ubyte.gz").read_bytes())
+    path = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    path.write_bytes(gzip.compress(payload, mtime=0))  # another header: an unknown .gz md5
+    f = load_idx(path, dataset="mnist")
+    assert f.verified
+    assert f.data.shape == (10000,)
+
+
+def test_every_registered_gz_md5_is_hex():
+    for spec in data_registry.registered_datasets().values():
+        for name, md5s in spec.gz_md5.items():
+            assert name in spec.md5
+            assert all(len(m) == 32 and int(m, 16) >= 0 for m in md5s)

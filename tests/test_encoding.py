@@ -125,3 +125,23 @@ def test_count_active_inputs():
     assert int(jax.jit(count_active_inputs)(multi)[0]) == 2
     with pytest.raises(ValueError, match=r"must have shape \[\.\.\., n, K\]"):
         count_active_inputs(jnp.zeros(3))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"t_window": "0.1"}, TypeError, "t_window must be a real number"),
+        ({"max_value": True}, TypeError, "max_value must be a real number"),
+        ({"max_value": None}, TypeError, "max_value must be a real number"),
+        ({"t_window": 1 + 1j}, TypeError, "t_window must be a real number"),
+        ({"dtype": "no-such-dtype"}, TypeError, "dtype must be a floating dtype"),
+        # not representable in the output dtype: would give NaN (inf / inf) or 0 * inf
+        ({"max_value": 1e30, "dtype": jnp.float16}, ValueError, "max_value must be .*float16"),
+        ({"t_window": 1e-45}, ValueError, "t_window must be .*float32"),
+    ],
+)
+def test_bad_scalars_name_the_argument(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        latency_encode(
+            np.array([[1.0, 0.0]], np.float32), max_value=kwargs.pop("max_value", 255.0), **kwargs
+        )

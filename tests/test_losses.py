@@ -421,3 +421,156 @@ def test_accuracy_counts_silent_as_wrong():
     )
     with pytest.raises(ValueError, match="does not match labels shape"):
         accuracy(jnp.array([0, 1]), jnp.array([0]))
+
+
+# ------------------------------------------- issue 13: extreme values, NaN predictions
+
+
+def np_ttfs_ce_shifted(t_hat, label, tau):
+    """float64 oracle measured from the earliest first spike (exact for any offset)."""
+    t_hat = np.asarray(t_hat, np.float64)
+    fin = np.isfinite(t_hat)
+    d = np.where(fin, t_hat - t_hat[fin].min(), 0.0) / tau
+    return np.log(np.sum(np.where(fin, np.exp(-d), 0.0))) + d[label]
+
+
+@pytest.mark.parametrize("tau_loss", [1e-6, 1e-20, 1e-30, 1e-37])
+def test_ttfs_tiny_tau_loss_is_exact(tau_loss):
+    t = jnp.array([[[0.01], [0.02]], [[0.01], [INF]]], jnp.float32)
+    # label first (and alone at the front): p_y = 1 up to exp(-(0.01 / tau)) = 0, loss 0.
+    loss = ttfs_cross_entropy(t, jnp.array([0, 0]), tau_loss=tau_loss)
+    np.testing.assert_array_equal(np.asarray(loss), [0.0, 0.0])
+    # label second: loss = (t_y - t_0) / tau exactly (the other term underflows to 0).
+    late = ttfs_cross_entropy(t[:1], jnp.array([1]), tau_loss=tau_loss)
+    expected = (np.float32(0.02) - np.float32(0.01)) / np.float32(tau_loss)
+    np.testing.assert_allclose(np.asarray(late), [expected], rtol=1e-6)
+    g = jax.grad(lambda x: ttfs_cross_entropy(x, jnp.array([0, 1]), tau_loss=tau_loss).sum())(t)
+    assert np.isfinite(np.asarray(g)).all()
+
+
+def test_ttfs_rejects_subnormal_tau_loss():
+    t = jnp.array([[[0.01], [0.02]]], jnp.float32)
+    with pytest.raises(ValueError, match=r"tau_loss must be .*smallest normal float32"):
+        ttfs_cross_entropy(t, jnp.array([0]), tau_loss=1e-40)
+
+
+@pytest.mark.parametrize("offset", [1e3, 1e5, 3e6])
+def test_ttfs_late_first_spikes_keep_their_loss(offset):
+    # Spacings that are exact in float32 at this offset: the loss must not depend on it.
+    ulp = float(np.spacing(np.float32(offset)))
+    steps = np.array([[0, 1, 3, 7], [2, 0, 5, 1]], np.float64)
+    t64 = offset + steps * ulp
+    t = jnp.asarray(t64[..., None], jnp.float32)
+    tau = 2.0 * ulp
+    labels = np.array([2, 1])
+    loss = np.asarray(ttfs_cross_entropy(t, jnp.asarray(labels), tau_loss=tau))
+    oracle = [np_ttfs_ce_shifted(t64[b], labels[b], tau) for b in range(2)]
+    np.testing.assert_allclose(loss, oracle, rtol=2e-6)
+    at_zero = ttfs_cross_entropy(
+        jnp.asarray(steps[..., None] * ulp, jnp.float32), jnp.asarray(labels), tau_loss=tau
+    )
+    np.testing.assert_allclose(loss, np.asarray(at_zero), rtol=2e-6)
+
+
+def test_ttfs_late_spikes_hand_computed():
+    # first spikes at 1e5 s and 1e5 s + 1/128 s, tau_L = 5 ms: L = ln(1 + exp(-1.5625)).
+    t = jnp.array([[[1e5], [1e5 + 0.0078125]]], jnp.float32)
+    loss = ttfs_cross_entropy(t, jnp.array([0]), tau_loss=0.005)
+    np.testing.assert_allclose(np.asarray(loss), [np.log1p(np.exp(-1.5625))], rtol=1e-6)
+    loss1 = ttfs_cross_entropy(t, jnp.array([1]), tau_loss=0.005)
+    np.testing.assert_allclose(np.asarray(loss1), [np.log1p(np.exp(1.5625))], rtol=1e-6)
+
+
+def test_ttfs_gradient_unchanged_by_the_shift(x64):
+    rng = np.random.default_rng(5)
+    t = jnp.asarray(random_trains(rng, (4, 3), 2, p_silent=0.2))
+    y = jnp.asarray(rng.integers(0, 3, size=4))
+    check_grads(lambda x: ttfs_cross_entropy(x, y, tau_loss=0.01), (t,), order=1, modes=("rev",))
+
+
+@pytest.mark.parametrize(
+    ("fn", "kw", "name"),
+    [
+        (ttfs_cross_entropy, dict(alpha=float("nan"), tau_syn=0.1), "alpha"),
+        (ttfs_cross_entropy, dict(alpha=-1.0, tau_syn=0.1), "alpha"),
+        (ttfs_cross_entropy, dict(tau_loss=float("inf")), "tau_loss"),
+        (spike_count_loss, dict(n_true=float("nan")), "n_true"),
+        (spike_count_loss, dict(n_false=float("inf")), "n_false"),
+        (spike_count_loss, dict(n_true=[1.0, 2.0]), "n_true"),
+        (count_cross_entropy, dict(temperature=1e-45), "temperature"),
+    ],
+)
+def test_loss_parameters_are_validated(fn, kw, name):
+    t = jnp.array([[[0.01], [0.02]]], jnp.float32)
+    with pytest.raises(ValueError, match=name):
+        fn(t, jnp.array([0]), **kw)
+
+
+@pytest.mark.parametrize("fn", [spike_count_loss, ttfs_cross_entropy, count_cross_entropy])
+def test_loss_parameters_reject_strings_and_bools(fn):
+    t = jnp.array([[[0.01], [0.02]]], jnp.float32)
+    key = {
+        spike_count_loss: "n_true",
+        ttfs_cross_entropy: "tau_loss",
+        count_cross_entropy: "temperature",
+    }[fn]
+    for bad in ("1.0", True):
+        with pytest.raises(TypeError, match=key):
+            fn(t, jnp.array([0]), **{key: bad})
+
+
+def test_nan_never_wins_a_prediction():
+    t = jnp.array(
+        [
+            [[np.nan], [0.02], [0.03]],  # NaN first-spike slot: no spike
+            [[np.nan], [np.nan], [np.nan]],  # nothing but NaN: silent
+            [[-INF], [0.05], [INF]],  # -inf is no spike either
+        ],
+        jnp.float32,
+    )
+    pred, silent = predict_from_first_spike(t)
+    assert pred.tolist() == [1, -1, 1]
+    assert silent.tolist() == [False, True, False]
+    pred, silent = predict_from_counts(jnp.concatenate([t, t], axis=-1))
+    assert pred.tolist() == [1, -1, 1]
+    assert silent.tolist() == [False, True, False]
+
+
+def test_nan_never_wins_a_count_tie():
+    # both outputs have one finite spike; the tie-break takes the earliest real spike:
+    # neuron 0's NaN is none (in argmin it would compare "earliest"), its 0.01 is
+    t = jnp.array([[[np.nan, 0.01], [0.02, INF]], [[np.nan, 0.03], [0.02, INF]]], jnp.float32)
+    pred, _ = predict_from_counts(t)
+    assert pred.tolist() == [0, 1]
+    t2 = jnp.array([[[np.nan, INF], [0.02, INF]]], jnp.float32)
+    assert predict_from_counts(t2)[0].tolist() == [1]
+    # an unsorted train never makes a neuron without a spike win
+    t3 = jnp.array([[[INF, INF], [INF, 0.0]]], jnp.float32)
+    assert predict_from_counts(t3)[0].tolist() == [1]
+    assert predict_from_first_spike(t3)[0].tolist() == [1]
+
+
+@pytest.mark.parametrize("temperature", [1.2e-38, 1e-30])
+def test_count_cross_entropy_tiny_temperature_is_never_nan(temperature):
+    # counts 30, 5, 0: n / T overflows float32, the differences from the top count do not
+    # all: the label with the top count has loss exactly 0, the others +inf (exact overflow)
+    t = np.full((3, 3, 30), np.inf, np.float32)
+    t[:, 0, :] = np.linspace(0.001, 0.03, 30)
+    t[:, 1, :5] = np.linspace(0.001, 0.005, 5)
+    times = jnp.asarray(t)
+    labels = jnp.array([0, 1, 2])
+    loss = np.asarray(count_cross_entropy(times, labels, temperature=temperature))
+    assert loss[0] == 0.0
+    assert not np.isnan(loss).any()
+    np.testing.assert_allclose(loss[1], 25 / np.float32(temperature), rtol=1e-6)
+    g_t, g_temp = jax.grad(
+        lambda x, tmp: count_cross_entropy(x, labels[:1], temperature=tmp).sum(), argnums=(0, 1)
+    )(times[:1], jnp.float32(temperature))
+    assert not np.isnan(np.asarray(g_t)).any()
+    assert not np.isnan(float(g_temp))
+
+
+def test_ttfs_beta_none_is_named():
+    t = jnp.array([[[0.01], [0.02]]], jnp.float32)
+    with pytest.raises(TypeError, match="beta must be a real number"):
+        ttfs_cross_entropy(t, jnp.array([0]), beta=None, alpha=1.0, tau_syn=0.01)

@@ -1,6 +1,7 @@
 """Tests for the readout registry (snnjax.readouts) and everything that reads it."""
 
 import dataclasses
+import json
 import types
 
 import jax
@@ -218,3 +219,31 @@ def test_count_ce_readout_reads_its_temperature_from_the_config():
     )
     with pytest.raises(ConfigError, match="count_temperature"):
         get_config("yinyang_multispike", ["loss=count_ce", "count_temperature=0"])
+
+
+def test_builtin_names_match_the_builtin_registrations():
+    # snnjax.readouts lists the built-in names without importing snnjax.readouts.builtin
+    # (and JAX): they must be exactly what that module registers (a fresh interpreter
+    # has nothing else registered).
+    import subprocess
+    import sys
+
+    code = (
+        "import json, snnjax.readouts as r; r._load_builtins(); "
+        "print(json.dumps(list(r._REGISTRY)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert tuple(json.loads(out.stdout)) == readouts._BUILTIN_NAMES
+    assert readout_names()[: len(readouts._BUILTIN_NAMES)] == readouts._BUILTIN_NAMES
+
+
+def test_decision_times_ignore_nan():
+    from snnjax.readouts import count_decision_time, first_spike_decision_time
+
+    t = jnp.array([[[jnp.nan], [0.02]], [[jnp.nan], [jnp.nan]]], jnp.float32)
+    np.testing.assert_array_equal(
+        np.asarray(first_spike_decision_time(t)), np.float32([0.02, np.inf])
+    )
+    np.testing.assert_array_equal(np.asarray(count_decision_time(t)), np.float32([0.02, np.inf]))

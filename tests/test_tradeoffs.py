@@ -377,3 +377,53 @@ def test_robustness_std_at_level_zero_is_exactly_zero():
     mean, std = _tradeoff_measure.robustness_rows(noise, res)
     assert mean["0"] == 0.54
     assert std["0"] == 0.0
+
+
+# ------------------------------------------------------ the default sweep size (issue 14)
+
+
+def test_robustness_sweeps_perturb_a_prefix_and_the_report_says_so(two_runs, tmp_path):
+    runs = load_runs(two_runs, n_samples=60)
+    m = measure_tradeoffs(runs, noise_seeds=2, robustness_samples=25)
+    assert m.robustness_samples == dict.fromkeys(m.names, 25)
+    assert m.tables["performance"]["samples evaluated"] == dict.fromkeys(m.names, 60)
+    # The sweeps equal sweeps of runs loaded with only those 25 samples.
+    prefix = measure_tradeoffs(load_runs(two_runs, n_samples=25), noise_seeds=2)
+    for kind in ("input_jitter", "input_deletion", "weight_noise"):
+        for name in m.names:
+            np.testing.assert_array_equal(
+                m.noise[kind][name].per_seed, prefix.noise[kind][name].per_seed
+            )
+    text = write_tradeoff_report(m, tmp_path / "out", command="c").read_text()
+    assert "Robustness sweeps: the first 25 samples of the split, 2 noise seeds" in text
+    assert "±6.0 points" in text  # 100 * sqrt(0.09 / 25)
+    with pytest.raises(ValueError, match="robustness_samples"):
+        measure_tradeoffs(runs, robustness_samples=0)
+
+
+def test_a_failed_report_leaves_no_output_directory(two_runs, tmp_path):
+    out = tmp_path / "report"
+    code = main(["tradeoffs", str(two_runs[0]), str(tmp_path / "no_such_run"), "--out", str(out)])
+    assert code == 2
+    assert not out.exists()
+
+
+def test_cli_sweep_size_flags(two_runs, tmp_path, monkeypatch):
+    from snnjax.reports import tradeoffs
+
+    seen = {}
+
+    def fake_report(run_dirs, out_dir, **kwargs):
+        seen.update(kwargs)
+        return {"performance": {"accuracy": {}}}
+
+    monkeypatch.setattr(tradeoffs, "tradeoff_report", fake_report)
+    base = ["tradeoffs", str(two_runs[0]), "--out", str(tmp_path / "r"), "--quiet"]
+    assert main(base) == 0
+    assert (seen["noise_seeds"], seen["robustness_samples"]) == (5, 2000)
+    assert main([*base, "--full"]) == 0
+    assert (seen["noise_seeds"], seen["robustness_samples"]) == (20, None)
+    assert main([*base, "--full", "--noise-seeds", "3"]) == 0
+    assert (seen["noise_seeds"], seen["robustness_samples"]) == (3, None)
+    assert main([*base, "--robustness-samples", "7"]) == 0
+    assert (seen["noise_seeds"], seen["robustness_samples"]) == (5, 7)

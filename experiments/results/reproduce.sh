@@ -32,7 +32,7 @@ if [[ $step == yinyang || $step == all ]]; then
       --set loss=count --set n_true=15 --set n_false=3
   done
   "$SNNJAX" tradeoffs runs/yinyang_multispike-seed{0,1,2,3,4} runs/yinyang_ttfs-seed{0,1,2,3,4} \
-    runs/yinyang_count-seed{0,1,2,3,4} --out runs/tradeoffs-yinyang-seeds
+    runs/yinyang_count-seed{0,1,2,3,4} --out runs/tradeoffs-yinyang-seeds --noise-seeds 20
 fi
 
 if [[ $step == ttfs_family || $step == all ]]; then
@@ -50,7 +50,7 @@ if [[ $step == ttfs_family || $step == all ]]; then
         --set thetas=0.2,0.3 --set alpha=$a
     done
   done
-  "$SNNJAX" tradeoffs runs/ttfs-family/*-seed[012] --out runs/tradeoffs-ttfs-family
+  "$SNNJAX" tradeoffs runs/ttfs-family/*-seed[012] --out runs/tradeoffs-ttfs-family --noise-seeds 20
 fi
 
 if [[ $step == mnist || $step == all ]]; then

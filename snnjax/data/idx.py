@@ -8,6 +8,13 @@ image files magic 2051 (``0x00000803``: uint8, 3-D).
 Checksums are taken over the *decompressed* payload, so that a file verifies whatever
 gzip header it was packed with (the Debian Fashion-MNIST package, for instance,
 re-packed the upstream ``.gz`` files with different headers but identical contents).
+A ``.gz`` file of a known dataset is first checked against the md5s of its known
+compressed copies (:attr:`snnjax.data.registry.DatasetSpec.gz_md5`), *before* it is
+decompressed; any other ``.gz`` is decompressed carefully: a truncated or corrupt file
+(bad deflate data, bad CRC or length trailer) raises :class:`ChecksumError` (a known file:
+with the file, the expected and the actual md5 and how to get a good copy) or
+``ValueError`` (an unknown file), naming the file, never a bare ``EOFError`` or
+``zlib.error``.
 """
 
 from __future__ import annotations
@@ -16,11 +23,12 @@ import gzip
 import hashlib
 import logging
 import os
+import zlib
 from typing import NamedTuple
 
 import numpy as np
 
-from snnjax.data.registry import registered_datasets
+from snnjax.data.registry import DatasetSpec, registered_datasets
 
 __all__ = [
     "KNOWN_IDX_MD5",
@@ -52,6 +60,16 @@ _IDX_DTYPES: dict[int, str] = {
     0x0D: ">f4",
     0x0E: ">f8",
 }
+
+
+def _gz_md5_to_id() -> dict[str, tuple[str, str]]:
+    """md5 of every known ``.gz`` copy -> ``(dataset, canonical file name)``."""
+    return {
+        md5: (dataset, name)
+        for dataset, spec in registered_datasets().items()
+        for name, md5s in spec.gz_md5.items()
+        for md5 in md5s
+    }
 
 
 def _known_md5(dataset: str) -> dict[str, str]:
@@ -150,20 +168,22 @@ def load_idx(
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        ValueError: the file is not a well-formed IDX file, or ``dataset`` is unknown.
-        ChecksumError: the md5 differs from the expected one; the message names the
-            file, the expected and the actual md5 (and what the file is, if known).
+        ValueError: the file is not a well-formed IDX file, a ``.gz`` without a known md5
+            does not decompress (truncated or corrupt), or ``dataset`` is unknown.
+        ChecksumError: the md5 differs from the expected one, or a ``.gz`` with a known
+            md5 does not decompress; the message names the file, the expected and the
+            actual md5, what the file is (if known) and how to get a good copy.
     """
     path = os.fspath(path)
     known = None if dataset is None else _known_md5(dataset)
-    with open(path, "rb") as f:
-        raw = f.read()
-    if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
-    md5 = hashlib.md5(raw).hexdigest()
     name = canonical_idx_name(path)
     if expected_md5 is None and dataset is not None:
         expected_md5 = known.get(name)
+    with open(path, "rb") as f:
+        raw = f.read()
+    if raw[:2] == b"\x1f\x8b":
+        raw = _gunzip(raw, path, dataset, name, expected_md5)
+    md5 = hashlib.md5(raw).hexdigest()
     identity = _MD5_TO_ID.get(md5)
     if expected_md5 is None and identity is not None:
         if dataset is not None and identity[0] != dataset:
@@ -179,7 +199,9 @@ def load_idx(
                 "point the loader at the right directory."
             )
         else:
-            advice = "The file is corrupt, truncated or from another dataset; download it again."
+            advice = "The file is corrupt, truncated or from another dataset. " + _good_copy_advice(
+                dataset
+            )
         raise ChecksumError(
             f"checksum mismatch for {path}: expected md5 {expected_md5}"
             f"{f' ({dataset} {name})' if dataset else ''}, got {md5}. {advice}"
@@ -188,6 +210,57 @@ def load_idx(
         logger.info("%s: no known md5 (got %s); read WITHOUT checksum verification", path, md5)
     data = _parse_idx(raw, path)
     return IdxFile(data=data, path=path, md5=md5, expected_md5=expected_md5, identity=identity)
+
+
+def _good_copy_advice(dataset: str | None) -> str:
+    """How to get a good copy of a file of ``dataset`` (download URL, tfds, a package)."""
+    spec: DatasetSpec | None = None if dataset is None else registered_datasets().get(dataset)
+    if spec is None:
+        return "Download it again from where it came from."
+    ways = [f"download {spec.download_hint}" if spec.download_hint else "download it again"]
+    if spec.tfds_name:
+        ways.append(
+            f'or use tensorflow-datasets (pip install "snnjax[tfds]"; it fetches '
+            f"{spec.tfds_name!r} itself)"
+        )
+    return f"Get a good copy of the {spec.title} files: {', '.join(ways)}."
+
+
+def _gunzip(raw: bytes, path: str, dataset: str | None, name: str, expected: str | None) -> bytes:
+    """Decompress a ``.gz`` file's bytes, after checking them against known ``.gz`` copies.
+
+    Raises:
+      ChecksumError: the file is damaged (it does not decompress) and its md5 is known
+        (its payload's, ``expected``, or its ``.gz`` copies'); the message names the file,
+        the expected and the actual md5 and how to get a good copy.
+      ValueError: an unknown file that does not decompress (the message names it).
+    """
+    spec = None if dataset is None else registered_datasets().get(dataset)
+    gz_known = tuple(spec.gz_md5.get(name, ())) if spec is not None else ()
+    file_md5 = hashlib.md5(raw).hexdigest()
+    if file_md5 in gz_known or file_md5 in _gz_md5_to_id():
+        return gzip.decompress(raw)  # a known copy, verified before decompressing
+    try:
+        return gzip.decompress(raw)
+    except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
+        kind = "zlib.error" if isinstance(exc, zlib.error) else type(exc).__name__
+        problem = f"{kind}: {exc}" if str(exc) else kind
+        if expected is None and not gz_known:
+            hint = ""
+            if dataset is None and any(name in spec.md5 for spec in registered_datasets().values()):
+                hint = " (pass dataset=... to check it against its dataset's md5)"
+            raise ValueError(
+                f"{path}: the gzip file is damaged (truncated or corrupt: {problem}) and has "
+                f"no known checksum{hint}. {_good_copy_advice(dataset)}"
+            ) from None
+        wanted = [f"{m} (the file)" for m in gz_known]
+        if expected is not None:
+            wanted.append(f"{expected} (its decompressed contents)")
+        raise ChecksumError(
+            f"checksum mismatch for {path}: the file is damaged (it does not decompress: "
+            f"{problem}); expected md5 {' or '.join(wanted)}, got {file_md5} (the file). "
+            f"{_good_copy_advice(dataset)}"
+        ) from None
 
 
 def read_idx(

@@ -91,6 +91,9 @@ class ImageDataset:
             ``"tfds:emnist/balanced"``; for the EMNIST stand-in it names the ByMerge
             test split and the sample range used.
         checksum_verified: True iff snnjax checked every file against a known md5.
+        files: ``(absolute path, md5 of the decompressed payload)`` of each file read
+            (empty for tensorflow-datasets): what a run records to find and check its
+            data again (:func:`snnjax.train.evaluate_run`).
     """
 
     images: np.ndarray
@@ -100,6 +103,7 @@ class ImageDataset:
     split: str
     source: str
     checksum_verified: bool
+    files: tuple[tuple[str, str], ...] = ()
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -152,7 +156,7 @@ def _candidate_dirs(root: str, spec: DatasetSpec) -> list[str]:
 
 def _read_pair(
     spec: DatasetSpec, img_path: str, lab_path: str
-) -> tuple[np.ndarray, np.ndarray, bool]:
+) -> tuple[np.ndarray, np.ndarray, bool, tuple[tuple[str, str], ...]]:
     img: IdxFile = load_idx(img_path, dataset=spec.name)
     lab: IdxFile = load_idx(lab_path, dataset=spec.name)
     shape = tuple(spec.image_shape)
@@ -169,12 +173,13 @@ def _read_pair(
         logger.warning(
             "%s / %s: no known md5, loaded WITHOUT checksum verification", img_path, lab_path
         )
-    return img.data.astype(np.uint8, copy=False), lab.data.astype(np.int64), verified
+    files = tuple((os.path.abspath(f.path), f.md5) for f in (img, lab))
+    return img.data.astype(np.uint8, copy=False), lab.data.astype(np.int64), verified, files
 
 
 def _load_standin(
     spec: DatasetSpec, split: str, directory: str
-) -> tuple[np.ndarray, np.ndarray, bool, str] | None:
+) -> tuple[np.ndarray, np.ndarray, bool, tuple[tuple[str, str], ...], str] | None:
     """The stand-in's part for ``split`` from ``directory``; None if its files are absent."""
     standin = spec.standin
     found = _find_pair(directory, standin.files.images, standin.files.labels)
@@ -187,7 +192,7 @@ def _load_standin(
             f"{standin.not_with}* files (or remove them all to use the stand-in, the "
             f"{standin.description})"
         )
-    images, labels, verified = _read_pair(spec, *found)
+    images, labels, verified, files = _read_pair(spec, *found)
     n = standin.train_size
     if images.shape[0] <= n:
         raise ValueError(
@@ -199,7 +204,7 @@ def _load_standin(
         f"idx:{directory} (STAND-IN for {spec.title}: {standin.description}, "
         f"samples [{lo}, {hi}) as {split!r})"
     )
-    return images[lo:hi], labels[lo:hi], verified, source
+    return images[lo:hi], labels[lo:hi], verified, files, source
 
 
 def _load_from_dir(spec: DatasetSpec, split: str, root: str) -> ImageDataset | None:
@@ -208,16 +213,16 @@ def _load_from_dir(spec: DatasetSpec, split: str, root: str) -> ImageDataset | N
         files = spec.idx_files[split]
         found = _find_pair(directory, files.images, files.labels)
         if found is not None:
-            images, labels, verified = _read_pair(spec, *found)
+            images, labels, verified, files = _read_pair(spec, *found)
             source = f"idx:{directory}"
         else:
             loaded = None if spec.standin is None else _load_standin(spec, split, directory)
             if loaded is None:
                 continue
-            images, labels, verified, source = loaded
+            images, labels, verified, files, source = loaded
         if spec.transposed:  # e.g. EMNIST IDX files store every image transposed
             images = np.ascontiguousarray(np.transpose(images, (0, 2, 1)))
-        return _checked(images, labels, spec, split, source, verified)
+        return _checked(images, labels, spec, split, source, verified, files)
     return None
 
 
@@ -228,6 +233,7 @@ def _checked(
     split: str,
     source: str,
     verified: bool,
+    files: tuple[tuple[str, str], ...] = (),
 ) -> ImageDataset:
     num_classes = spec.n_classes
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
@@ -243,6 +249,7 @@ def _checked(
         split=split,
         source=source,
         checksum_verified=verified,
+        files=files,
     )
 
 

@@ -92,6 +92,9 @@ class DatasetSpec:
       idx_files: split -> :class:`IdxFiles` of the original distribution.
       md5: canonical IDX file name -> md5 of its decompressed payload (files not listed
         load unverified, with a warning).
+      gz_md5: canonical IDX file name -> md5s of known ``.gz`` copies of it (upstream's,
+        a distribution's re-pack); a ``.gz`` file is checked against them before it is
+        decompressed (a re-pack not listed is decompressed and checked by :attr:`md5`).
       subdirs: usual subdirectories of a data directory holding the files (searched
         before the directory itself).
       system_dirs: system locations searched after ``$SNNJAX_DATA_DIR``.
@@ -112,6 +115,7 @@ class DatasetSpec:
     aliases: tuple[str, ...] = ()
     idx_files: Mapping[str, IdxFiles] = dataclasses.field(default_factory=dict)
     md5: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    gz_md5: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
     subdirs: tuple[str, ...] = ()
     system_dirs: tuple[str, ...] = ()
     tfds_name: str | None = None
@@ -134,6 +138,8 @@ class DatasetSpec:
             )
         object.__setattr__(self, "idx_files", MappingProxyType(dict(self.idx_files)))
         object.__setattr__(self, "md5", MappingProxyType(dict(self.md5)))
+        gz = {name: tuple(md5s) for name, md5s in self.gz_md5.items()}
+        object.__setattr__(self, "gz_md5", MappingProxyType(gz))
 
     @property
     def is_image(self) -> bool:
@@ -240,6 +246,12 @@ register_dataset(
             "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
             "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
         },
+        gz_md5={  # the original files (yann.lecun.com, mirrored by cvdf-datasets)
+            "train-images-idx3-ubyte": ("f68b3c2dcbeaaa9fbdd348bbdeb94873",),
+            "train-labels-idx1-ubyte": ("d53e105ee54ea40749a09fcbcd1e9432",),
+            "t10k-images-idx3-ubyte": ("9fb629c4189551a2d022fa330f9573f3",),
+            "t10k-labels-idx1-ubyte": ("ec29112dd5afa0611ce80d1b7f02629c",),
+        },
         subdirs=("mnist", "MNIST/raw", "MNIST"),
         tfds_name="mnist",
         download_hint=(
@@ -263,6 +275,24 @@ register_dataset(
             "train-labels-idx1-ubyte": "9018921c3c673c538a1fc5bad174d6f9",
             "t10k-images-idx3-ubyte": "8181f5470baa50b63fa0f6fddb340f0a",
             "t10k-labels-idx1-ubyte": "15d484375f8d13e6eb1aabb0c3f46965",
+        },
+        gz_md5={  # upstream (zalandoresearch/fashion-mnist), then Debian's re-pack
+            "train-images-idx3-ubyte": (
+                "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+                "cf8536b0aa1a6ac5fa3f23001093305c",
+            ),
+            "train-labels-idx1-ubyte": (
+                "25c81989df183df01b3e8a0aad5dffbe",
+                "10bea18fdb374794d4bb42e356e600c9",
+            ),
+            "t10k-images-idx3-ubyte": (
+                "bef4ecab320f06d8554ea6380940ec79",
+                "f78720b4224f21cce2f2ccf2d7a94c9a",
+            ),
+            "t10k-labels-idx1-ubyte": (
+                "bb300cfdad3c16e7a12a480ee83cd310",
+                "0d30e22e447f3c33dab9ed536400ac01",
+            ),
         },
         subdirs=("fashion-mnist", "fashion_mnist", "FashionMNIST/raw", "FashionMNIST"),
         system_dirs=("/usr/share/datasets/fashion-mnist",),
@@ -295,6 +325,10 @@ register_dataset(
         md5={  # EMNIST Balanced files have no known md5 (they load unverified)
             "emnist-bymerge-test-images-idx3-ubyte": "faf1876b296b797b4891ee9bd35f388d",
             "emnist-bymerge-test-labels-idx1-ubyte": "7648e443fa0e8f0efac7f8978ee42db4",
+        },
+        gz_md5={  # the files of NIST's gzip.zip
+            "emnist-bymerge-test-images-idx3-ubyte": ("8eb5d34c91f1759a55831c37ec2a283f",),
+            "emnist-bymerge-test-labels-idx1-ubyte": ("c13f4cd5211cdba1b8fa992dae2be992",),
         },
         subdirs=("emnist", "EMNIST/raw", "EMNIST"),
         tfds_name="emnist/balanced",

@@ -57,7 +57,7 @@ def event_spike_times(
     t_max: jax.Array,
     max_spikes: int,
     backend: EventBackend,
-) -> tuple[jax.Array, jax.Array]:
+) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Differentiable spike times of a layer driven by sorted events.
 
     Uses the backend's own :attr:`~snnjax.lif.backends.EventBackend.spike_times` where it
@@ -74,7 +74,8 @@ def event_spike_times(
         backward passes (see :func:`snnjax.lif.backends.resolve_backend`).
 
     Returns:
-      ``(times [B, N, K], n_spikes [B, N] int32)``; ``times`` carries exact gradients with
+      ``(times [B, N, K], n_spikes [B, N] int32, n_unresolved [B, N] int32)`` (see
+      :class:`~snnjax.lif.forward.EventForward`); ``times`` carries exact gradients with
       respect to ``events.times`` and ``weights``.
     """
     if backend.spike_times is not None:
@@ -93,7 +94,7 @@ def _custom_vjp_spike_times(
 ) -> tuple[jax.Array, jax.Array]:
     """The generic ``custom_vjp`` of :func:`event_spike_times` (same arguments)."""
     out = backend.forward(events, weights, params, t_max, max_spikes)
-    return out.times, out.n_spikes
+    return out.times, out.n_spikes, out.n_unresolved
 
 
 def _fwd(events, weights, params, t_max, max_spikes, backend):
@@ -101,12 +102,12 @@ def _fwd(events, weights, params, t_max, max_spikes, backend):
     residuals = SpikeTimeResiduals(
         events=events, weights=weights, params=params, t_max=t_max, forward=out
     )
-    return (out.times, out.n_spikes), residuals
+    return (out.times, out.n_spikes, out.n_unresolved), residuals
 
 
 def _bwd(max_spikes, backend, residuals: SpikeTimeResiduals, cotangents):
     del max_spikes
-    cot_times, _ = cotangents
+    cot_times = cotangents[0]
     r = residuals
     d_event_times, d_weights = backend.backward(r.events, r.weights, r.params, r.forward, cot_times)
     zeros = partial(jax.tree_util.tree_map, jnp.zeros_like)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from functools import partial
 from typing import Any, NamedTuple
 
@@ -24,16 +25,22 @@ class LayerOutput(NamedTuple):
 
     Attributes:
       times: ``[..., n_out, max_spikes]`` spike times (s), sorted per neuron, ``inf`` = empty.
-      n_dropped: ``[..., n_out]`` int32, spikes fired beyond the buffer (not in ``times``).
-        Nonzero means ``max_spikes`` is too small for this input.
+      n_dropped: ``[..., n_out]`` int32, spikes fired but not in ``times``: those beyond
+        the buffer (nonzero means ``max_spikes`` is too small for this input) plus
+        ``n_unresolved``. Saturates near ``2**31 - 1``.
       n_input_overflow: ``[...]`` int32, input events before ``t_max`` that did not fit in
         ``max_input_events`` (and were ignored). Nonzero means the result is wrong:
         increase ``max_input_events``.
+      n_unresolved: ``[..., n_out]`` int32, threshold crossings the dtype could not
+        resolve (each counted once, also in ``n_dropped``; the neuron's further spikes in
+        that interval are missing). Nonzero means the result is wrong: use float64, or
+        smaller ``weights / theta`` (see :func:`lif_layer`, "Precision").
     """
 
     times: jax.Array
     n_dropped: jax.Array
     n_input_overflow: jax.Array
+    n_unresolved: jax.Array
 
 
 def _concrete(x: Any) -> bool:
@@ -75,12 +82,28 @@ def lif_layer(
         backends compute the same spike times and gradients.
 
     Returns:
-      :class:`LayerOutput`.
+      :class:`LayerOutput`. Zero-size dimensions (batch, ``n_in``, ``K_in`` or ``n_out``
+      of 0) give correctly shaped outputs (no input: no spikes) and zero gradients.
+
+    Precision: the spike after an input event or a previous spike is found as a root
+    ``z = exp((t - t_ref) / tau_mem)`` of a quadratic whose coefficients grow with the
+    drive; it is resolved only if it lies more than about one rounding unit beyond
+    ``z = 1`` (the reference event), i.e. more than ``~tau_mem * eps`` after it (float32:
+    ``eps = 2**-24``, 15 ns for ``tau_mem = 0.26 s``; float64: ``2**-53``). A neuron
+    driven from rest by an input of weight ``w`` crosses about ``theta / w`` seconds later,
+    and the rounding of ``b**2 - 4ac`` loses the crossing once ``w * tau_mem / theta``
+    reaches ``~1 / eps`` (float32: ``w / theta`` about ``5e7 .. 1e8`` for
+    ``tau_mem = 0.26 s``; float64: ``~3e16``); spike times are accurate to a relative
+    ``eps * w * tau_mem / theta`` below that. Such a lost crossing is counted in
+    ``n_unresolved`` (and ``n_dropped``), never silently answered "no spike"; every backend
+    detects it the same way.
 
     Raises:
-      ValueError / TypeError: for mismatched shapes, non-float inputs, (when the input is
-        concrete, i.e. not under ``jit``) NaN, negative or unsorted spike times, and an
-        unknown backend or one that does not support this layer.
+      ValueError / TypeError: for mismatched shapes, non-float inputs, a dtype other than
+        float32/float64 (float16 and bfloat16 cannot represent the closed form: cast to
+        float32), (when the input is concrete, i.e. not under ``jit``) NaN, negative or
+        unsorted spike times, and an unknown backend or one that does not support this
+        layer.
       RuntimeError: a named backend that cannot run here (``"ffi"`` without a C++ compiler).
 
     Example:
@@ -124,6 +147,8 @@ def lif_layer(
         raise ValueError("weights contain NaN or inf")
 
     dtype = jnp.result_type(input_times.dtype, weights.dtype)
+    _check_dtype(dtype, input_times.dtype, weights.dtype)
+    _check_input_slots(input_times.shape)
     chosen = resolve_backend(backend, dtype, params)
     return _lif_layer(
         input_times.astype(dtype),
@@ -134,6 +159,27 @@ def lif_layer(
         max_input_events,
         chosen,
     )
+
+
+def _check_dtype(dtype: np.dtype, *given: np.dtype) -> None:
+    """The layer computes in float32 or float64 only (every backend)."""
+    if np.dtype(dtype) not in (np.float32, np.float64):
+        raise TypeError(
+            f"lif_layer computes in float32 or float64, got {np.dtype(dtype).name} (from "
+            f"input_times {np.dtype(given[0]).name} and weights {np.dtype(given[1]).name}): "
+            "its precision cannot represent the closed-form spike times; cast both with "
+            ".astype(jnp.float32)"
+        )
+
+
+def _check_input_slots(shape: tuple[int, ...]) -> None:
+    """Events and slots are indexed with int32 (every backend)."""
+    n_slots = shape[-2] * shape[-1]
+    if n_slots > np.iinfo(np.int32).max:
+        raise ValueError(
+            f"input_times has n_in * K_in = {shape[-2]} * {shape[-1]} = {n_slots} slots per "
+            "sample, more than the 2**31 - 1 events a layer can index; split the input"
+        )
 
 
 @partial(jax.jit, static_argnums=(4, 5, 6))
@@ -149,17 +195,23 @@ def _lif_layer(
     """Jitted body of :func:`lif_layer` (so that eager calls are compiled once per shape)."""
     dtype = weights.dtype
     batch_shape = input_times.shape[:-2]
-    flat = input_times.reshape((-1,) + input_times.shape[-2:])
+    # (an explicit size, not -1: reshape cannot infer it when a dimension is 0)
+    flat = input_times.reshape((math.prod(batch_shape),) + input_times.shape[-2:])
     t_max = jnp.asarray(t_max, dtype)
     # (unflattening a LIFParams never re-validates its fields)
     params = jax.tree_util.tree_map(lambda v: jnp.asarray(v, dtype), params)
     n_events = event_capacity(flat.shape[1], flat.shape[2], max_input_events)
     events, n_overflow = backend.sort_events(flat, t_max, n_events)
-    times, n_spikes = event_spike_times(events, weights, params, t_max, max_spikes, backend)
-    n_dropped = jnp.maximum(n_spikes - max_spikes, 0)
+    times, n_spikes, n_unresolved = event_spike_times(
+        events, weights, params, t_max, max_spikes, backend
+    )
+    # (n_spikes saturates at 2**31 - 1 and n_unresolved <= E < 2**31: no int32 overflow)
+    n_beyond = jnp.maximum(n_spikes - max_spikes, 0)
+    n_dropped = n_beyond + jnp.minimum(n_unresolved, jnp.iinfo(jnp.int32).max - n_beyond)
     n_out = weights.shape[1]
     return LayerOutput(
         times=times.reshape(batch_shape + (n_out, max_spikes)),
         n_dropped=n_dropped.reshape(batch_shape + (n_out,)),
         n_input_overflow=n_overflow.reshape(batch_shape),
+        n_unresolved=n_unresolved.reshape(batch_shape + (n_out,)),
     )

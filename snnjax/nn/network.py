@@ -8,6 +8,7 @@ descriptions (lists of dicts, tuples of sizes) into networks.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -63,12 +64,13 @@ class Flatten(nn.Module):
         times = jnp.asarray(times)
         if times.ndim < 3:
             raise ValueError(f"Flatten expects [B, ..., K], got shape {times.shape}")
-        return times.reshape(times.shape[0], -1, times.shape[-1])
+        # (explicit sizes, not -1: reshape cannot infer one when the batch is empty)
+        return times.reshape(times.shape[0], math.prod(times.shape[1:-1]), times.shape[-1])
 
 
 def _per_sample(x: jax.Array, batch: int) -> jax.Array:
     """Sum every axis but the first: ``[B, ...] -> [B]``."""
-    return jnp.sum(x.reshape(batch, -1), axis=1, dtype=jnp.int32)
+    return jnp.sum(x.reshape(batch, x.size // batch if batch else 0), axis=1, dtype=jnp.int32)
 
 
 class SpikingNetwork(nn.Module):

@@ -92,10 +92,19 @@ def add_column(
 
 
 def robustness_sweeps(
-    run: LoadedRun, noises: Sequence[Noise], noise_seeds: int, key: int, log: Callable[[str], None]
+    run: LoadedRun,
+    noises: Sequence[Noise],
+    noise_seeds: int,
+    key: int,
+    log: Callable[[str], None],
+    *,
+    n_samples: int | None = None,
+    progress: bool = False,
 ) -> dict[str, RobustnessResult]:
-    """Accuracy under every perturbation of ``noises``; where all noise seeds agree (as at
-    level 0, the clean network) the mean is exactly their accuracy and the std exactly 0."""
+    """Accuracy under every perturbation of ``noises`` on the first ``n_samples`` of the
+    run's samples (all if ``None``); where all noise seeds agree (as at level 0, the clean
+    network) the mean is exactly their accuracy and the std exactly 0. ``progress``: a
+    progress bar per sweep."""
     from snnjax import analysis
 
     out = {}
@@ -105,12 +114,13 @@ def robustness_sweeps(
             noise.kind,
             run.model,
             {"params": run.params},
-            run.input_times,
-            run.labels,
+            run.input_times[:n_samples],
+            run.labels[:n_samples],
             list(noise.levels),
             noise_seeds,
             key,
             run.readout,
+            progress=progress,
         )
         out[noise.kind] = res._replace(
             mean=exact_mean(res.per_seed, axis=1), std=exact_std(res.per_seed, axis=1)

@@ -6,6 +6,7 @@ Helpers of :func:`snnjax.reports.tradeoffs.write_tradeoff_report`; they read a
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -275,14 +276,34 @@ def _header(m: TradeoffMeasurements, command: str, seconds: float) -> list[str]:
         "",
         f"Data: `{m.split}` split, samples evaluated per run: "
         + ", ".join(f"{n} {n_eval[n]}" for n in m.names)
-        + f"; checkpoint: `{m.checkpoint}`; noise seeds per level: {m.noise_seeds} "
-        f"(noise key {m.key}, the same draws for every run).",
+        + f"; checkpoint: `{m.checkpoint}`.",
+        "",
+        _robustness_scope(m),
         "",
         "Runs: " + ", ".join(f"`{r.name}` = `{r.run_dir}`" for r in m.runs),
         "",
         f"Wall time: {seconds:.1f} s.",
         "",
     ]
+
+
+def _robustness_scope(m: TradeoffMeasurements) -> str:
+    """What the robustness sweeps measured, and how precise their numbers are."""
+    counts = sorted(set(m.robustness_samples.values()))
+    n = counts[0] if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+    n_small = counts[0]
+    # Binomial standard error of an accuracy near 0.9 on the swept samples: the uncertainty
+    # of the subset itself (the std over noise seeds does not include it).
+    se = 100 * math.sqrt(0.9 * 0.1 / n_small) if n_small else math.nan
+    return (
+        f"Robustness sweeps: the first {n} samples of the split, {m.noise_seeds} noise seeds "
+        f"per level (noise key {m.key}, the same draws for every run); a robustness cell is "
+        "the mean over the noise seeds, its std (the `_std` tables) the spread over them. "
+        f"The swept subset adds a sampling error of about ±{se:.1f} points (binomial "
+        f"standard error at 90 % accuracy on {n_small} samples), common to all levels and "
+        "seeds of a run: compare levels within a run more finely than runs with each other. "
+        "`snnjax tradeoffs --full` sweeps every sample with 20 seeds."
+    )
 
 
 def _seeds_section(m: TradeoffMeasurements) -> list[str]:

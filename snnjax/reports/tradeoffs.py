@@ -66,7 +66,10 @@ from snnjax.reports._format import Table, cell
 from snnjax.reports._tradeoff_measure import Curve, Noise
 
 __all__ = [
+    "DEFAULT_NOISE_SEEDS",
+    "DEFAULT_ROBUSTNESS_SAMPLES",
     "DELETION_LEVELS",
+    "FULL_NOISE_SEEDS",
     "JITTER_LEVELS_S",
     "WEIGHT_NOISE_LEVELS",
     "LoadedRun",
@@ -86,6 +89,14 @@ DELETION_LEVELS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
 WEIGHT_NOISE_LEVELS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
 """Relative sigmas of multiplicative Gaussian weight noise."""
 N_DEADLINES = 41
+
+#: The default robustness sweep of a report: noise seeds per level, and the first samples of
+#: the split it perturbs (accuracy, sparsity and latency use every sample). Sized so that
+#: one MNIST run reports in about a minute on a 2-core CPU; the report states the resulting
+#: standard errors. ``FULL_SWEEP`` is the paper-scale sweep (``snnjax tradeoffs --full``).
+DEFAULT_NOISE_SEEDS = 5
+DEFAULT_ROBUSTNESS_SAMPLES = 2000
+FULL_NOISE_SEEDS = 20
 
 _NOISES = (
     Noise("input_jitter", JITTER_LEVELS_S, "input jitter sigma (ms)", 1e3),
@@ -163,7 +174,8 @@ def load_trained_run(
     """
     from snnjax.configs import ConfigError
     from snnjax.readouts import get_readout
-    from snnjax.train import RunDir, RunFileError, load_run, prepare_data, restore_run
+    from snnjax.train import RunDir, RunFileError, load_run, restore_run
+    from snnjax.train.provenance import load_run_data
 
     if checkpoint not in ("last", "best"):
         raise ValueError(f"checkpoint must be 'last' or 'best', got {checkpoint!r}")
@@ -177,7 +189,7 @@ def load_trained_run(
         config, run_info = load_run(run)
     except (RunFileError, TypeError, KeyError, ConfigError) as err:
         raise ValueError(f"{run}/config.json is not a valid snnjax config: {err}") from err
-    data = prepare_data(config, data_dir, splits=(split,))
+    data = load_run_data(run, config, run_info, data_dir, splits=(split,))
     ds = getattr(data, split)
     if len(ds) == 0:
         raise ValueError(f"the {split!r} split of {run} is empty")
@@ -309,6 +321,8 @@ class TradeoffMeasurements:
       common_target: the common convergence target (validation accuracy), ``None`` when no
         run has a validation accuracy.
       noise_seeds: noise seeds per robustness level.
+      robustness_samples: ``{run_name: samples}`` the robustness sweeps perturbed (the first
+        ones of the split).
       key: seed of the noise draws.
       noises: the perturbations (kind, levels, axis label, scale of the row labels).
       seconds: wall time of loading (as given) plus measuring (s).
@@ -324,6 +338,7 @@ class TradeoffMeasurements:
     group_curves: dict[str, dict[str, Curve]]
     common_target: float | None
     noise_seeds: int
+    robustness_samples: dict[str, int]
     key: int
     noises: tuple[Noise, ...]
     seconds: float
@@ -352,9 +367,11 @@ class TradeoffMeasurements:
 def measure_tradeoffs(
     runs: Sequence[LoadedRun],
     *,
-    noise_seeds: int = 20,
+    noise_seeds: int = DEFAULT_NOISE_SEEDS,
+    robustness_samples: int | None = DEFAULT_ROBUSTNESS_SAMPLES,
     key: int = 0,
     log: Callable[[str], None] | None = None,
+    progress: bool = False,
     seconds: float = 0.0,
 ) -> TradeoffMeasurements:
     """Measure loaded runs side by side; writes no file (for notebooks and scripts).
@@ -362,15 +379,19 @@ def measure_tradeoffs(
     Args:
       runs: from :func:`load_runs` (unique names, the same split and checkpoint).
       noise_seeds: noise seeds per robustness level (evaluated together in one compiled call).
+      robustness_samples: the robustness sweeps perturb the first ``robustness_samples`` of
+        each run's samples (``None``: all); accuracy, sparsity and latency use all of them.
       key: seed of the noise draws (the same for every run: common random numbers).
       log: ``print``-like progress callback (default: silent).
+      progress: progress bars over the evaluation and each robustness sweep.
       seconds: time already spent (e.g. loading), added to :attr:`TradeoffMeasurements.seconds`.
 
     Returns:
       :class:`TradeoffMeasurements`.
 
     Raises:
-      ValueError: no run, ``noise_seeds < 1``, runs with equal names.
+      ValueError: no run, ``noise_seeds < 1``, ``robustness_samples < 1``, runs with equal
+        names.
     """
     from snnjax import analysis
 
@@ -379,6 +400,10 @@ def measure_tradeoffs(
         raise ValueError("give at least one run")
     if noise_seeds < 1:
         raise ValueError(f"noise_seeds must be >= 1, got {noise_seeds}")
+    if robustness_samples is not None and robustness_samples < 1:
+        raise ValueError(
+            f"robustness_samples must be >= 1 (or None: all), got {robustness_samples}"
+        )
     names = [r.name for r in runs]
     if len(set(names)) != len(names):
         raise ValueError(f"runs need unique names, got {names}")
@@ -386,8 +411,10 @@ def measure_tradeoffs(
     tables = _measure.empty_tables()
     evaluations: dict[str, Any] = {}
     noise: dict[str, dict[str, Any]] = {n.kind: {} for n in _NOISES}
+    swept: dict[str, int] = {}
     for r in runs:
         t0 = time.perf_counter()
+        log(f"{r.name}: evaluating {len(r.labels)} {r.split} samples")
         ev = analysis.evaluate_tradeoffs(
             r.model,
             {"params": r.params},
@@ -396,7 +423,11 @@ def measure_tradeoffs(
             r.readout,
             batch_size=r.config.eval_batch_size,
         )
-        sweeps = _measure.robustness_sweeps(r, _NOISES, noise_seeds, key, log)
+        swept[r.name] = len(r.labels[:robustness_samples])
+        log(f"{r.name}: robustness sweeps on {swept[r.name]} samples x {noise_seeds} noise seeds")
+        sweeps = _measure.robustness_sweeps(
+            r, _NOISES, noise_seeds, key, log, n_samples=robustness_samples, progress=progress
+        )
         evaluations[r.name] = ev
         for kind, res in sweeps.items():
             noise[kind][r.name] = res
@@ -422,6 +453,7 @@ def measure_tradeoffs(
         group_curves=group_curves,
         common_target=target,
         noise_seeds=int(noise_seeds),
+        robustness_samples=swept,
         key=key,
         noises=_NOISES,
         seconds=seconds + time.perf_counter() - t_start,
@@ -453,6 +485,7 @@ def write_tradeoff_report(
     t_start = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    log(f"writing the plots, tables and the report into {out}")
     plots = _write.write_plots(measurements, out)
     _write.write_tables(measurements, out)
     seconds = measurements.seconds + time.perf_counter() - t_start
@@ -472,11 +505,13 @@ def tradeoff_report(
     data_dir: str | os.PathLike[str] | None = None,
     split: str = "test",
     n_samples: int | None = None,
-    noise_seeds: int = 20,
+    noise_seeds: int = DEFAULT_NOISE_SEEDS,
+    robustness_samples: int | None = DEFAULT_ROBUSTNESS_SAMPLES,
     checkpoint: str = "best",
     command: str | None = None,
     key: int = 0,
     log=None,
+    progress: bool = False,
 ) -> dict[str, dict[str, dict[str, Any]]]:
     """Compare trained runs side by side and write a report into ``out_dir``.
 
@@ -485,14 +520,19 @@ def tradeoff_report(
     Args:
       run_dirs: run directories written by :func:`snnjax.train.train` (``snnjax train``).
       out_dir: where ``report.md``, the table CSVs and the plots (PNG + CSV) go.
-      data_dir: directory with the IDX files (image datasets).
+      data_dir: directory with the IDX files (image datasets); default: the directory each
+        run recorded (:mod:`snnjax.train.provenance`).
       split: ``"test"`` (default), ``"validation"`` or ``"train"``.
       n_samples: evaluate the first ``n_samples`` of the split only (default: all).
-      noise_seeds: noise seeds per robustness level (evaluated together in one compiled call).
+      noise_seeds: noise seeds per robustness level (evaluated together in one compiled call;
+        default :data:`DEFAULT_NOISE_SEEDS`).
+      robustness_samples: the sweeps perturb the first ``robustness_samples`` samples
+        (default :data:`DEFAULT_ROBUSTNESS_SAMPLES`; ``None``: all).
       checkpoint: ``"best"`` (validation-selected, default) or ``"last"``.
       command: the command line recorded in the report (default: ``sys.argv``).
       key: seed of the noise draws (the same for every run: common random numbers).
       log: ``print``-like progress callback (default: silent).
+      progress: progress bars over the robustness sweeps.
 
     Returns:
       ``{table_name: {row_label: {run_name: value}}}`` — the tables of the report:
@@ -511,11 +551,18 @@ def tradeoff_report(
     if noise_seeds < 1:
         raise ValueError(f"noise_seeds must be >= 1, got {noise_seeds}")
     t_start = time.perf_counter()
+    (log or _silent)(f"loading {len(run_dirs)} run(s): checkpoints and data")
     runs = load_runs(
         run_dirs, data_dir=data_dir, split=split, n_samples=n_samples, checkpoint=checkpoint
     )
     measurements = measure_tradeoffs(
-        runs, noise_seeds=noise_seeds, key=key, log=log, seconds=time.perf_counter() - t_start
+        runs,
+        noise_seeds=noise_seeds,
+        robustness_samples=robustness_samples,
+        key=key,
+        log=log,
+        progress=progress,
+        seconds=time.perf_counter() - t_start,
     )
     write_tradeoff_report(measurements, out_dir, command=command, log=log)
     return measurements.tables

@@ -25,31 +25,78 @@ Example:
   >>> results["test_accuracy"], results["spikes_per_sample"]  # doctest: +SKIP
 """
 
-from snnjax.train.checkpoint import CheckpointError, RunCheckpoints
-from snnjax.train.data import DataSplits, SpikeDataset, prepare_data
-from snnjax.train.evaluation import evaluate
-from snnjax.train.loop import RunMismatchError, input_event_bound, train
-from snnjax.train.model import build_model, init_params, spiking_layer_indices, spiking_layer_names
-from snnjax.train.parallel import (
-    DATA_AXIS,
-    check_batch_size,
-    data_mesh,
-    describe_devices,
-    replicate,
-    shard_batch,
-)
-from snnjax.train.restore import RestoredRun, evaluate_run, load_run, restore_run
-from snnjax.train.rundir import RunDir, RunFileError
-from snnjax.train.step import (
-    TrainState,
-    guard_weight_gradients,
-    make_eval_step,
-    make_loss_fn,
-    make_lr_schedule,
-    make_optimizer,
-    make_predict_fn,
-    make_train_step,
-)
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from snnjax.train.checkpoint import CheckpointError, RunCheckpoints
+    from snnjax.train.data import DataSplits, SpikeDataset, prepare_data
+    from snnjax.train.evaluation import evaluate
+    from snnjax.train.loop import RunMismatchError, input_event_bound, train
+    from snnjax.train.model import (
+        build_model,
+        init_params,
+        spiking_layer_indices,
+        spiking_layer_names,
+    )
+    from snnjax.train.parallel import (
+        DATA_AXIS,
+        check_batch_size,
+        data_mesh,
+        describe_devices,
+        replicate,
+        shard_batch,
+    )
+    from snnjax.train.restore import RestoredRun, evaluate_run, load_run, restore_run
+    from snnjax.train.rundir import RunDir, RunFileError
+    from snnjax.train.step import (
+        TrainState,
+        guard_weight_gradients,
+        make_eval_step,
+        make_loss_fn,
+        make_lr_schedule,
+        make_optimizer,
+        make_predict_fn,
+        make_train_step,
+    )
+
+# Each public name and the module that defines it, imported on first access: reading a
+# run directory (snnjax runs, RunDir) needs no JAX, Flax, Optax or Orbax.
+_WHERE = {
+    "CheckpointError": "checkpoint",
+    "RunCheckpoints": "checkpoint",
+    "DataSplits": "data",
+    "SpikeDataset": "data",
+    "prepare_data": "data",
+    "evaluate": "evaluation",
+    "RunMismatchError": "loop",
+    "input_event_bound": "loop",
+    "train": "loop",
+    "build_model": "model",
+    "init_params": "model",
+    "spiking_layer_indices": "model",
+    "spiking_layer_names": "model",
+    "DATA_AXIS": "parallel",
+    "check_batch_size": "parallel",
+    "data_mesh": "parallel",
+    "describe_devices": "parallel",
+    "replicate": "parallel",
+    "shard_batch": "parallel",
+    "RestoredRun": "restore",
+    "evaluate_run": "restore",
+    "load_run": "restore",
+    "restore_run": "restore",
+    "RunDir": "rundir",
+    "RunFileError": "rundir",
+    "TrainState": "step",
+    "guard_weight_gradients": "step",
+    "make_eval_step": "step",
+    "make_loss_fn": "step",
+    "make_lr_schedule": "step",
+    "make_optimizer": "step",
+    "make_predict_fn": "step",
+    "make_train_step": "step",
+}
 
 __all__ = [
     "CheckpointError",
@@ -86,3 +133,13 @@ __all__ = [
     "spiking_layer_names",
     "train",
 ]
+
+
+def __getattr__(name):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"snnjax.train.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'snnjax.train' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted({*globals(), *_WHERE})

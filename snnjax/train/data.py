@@ -74,6 +74,9 @@ class DataSplits:
       source: where the data came from (the loader's ``source`` string; for images also
         whether the checksums were verified).
       max_active_inputs: largest number of input spikes of one sample over all splits.
+      files: ``(absolute path, md5 of the decompressed payload)`` of every data file read
+        (empty for generated data and tensorflow-datasets); a run records them
+        (:mod:`snnjax.train.provenance`).
     """
 
     train: SpikeDataset
@@ -83,6 +86,7 @@ class DataSplits:
     input_shape: tuple[int, ...]
     source: str
     max_active_inputs: int
+    files: tuple[tuple[str, str], ...] = ()
 
 
 def yinyang_source() -> str:
@@ -135,10 +139,11 @@ def prepare_data(
     input_shape = spec.network_input_shape(config.architecture)
     num_classes = spec.n_classes
     want = set(splits)
+    files: tuple[tuple[str, str], ...] = ()
     if spec.kind == "generated":  # Yin-Yang (the only generated dataset so far)
         source, parts = YINYANG_SOURCE, _generated_splits(config, want)
     else:
-        source, parts = _image_splits(config, want, data_dir)
+        source, files, parts = _image_splits(config, want, data_dir)
     for name in ("train", "validation", "test"):
         if name not in parts:
             parts[name] = SpikeDataset(
@@ -164,6 +169,7 @@ def prepare_data(
         input_shape=input_shape,
         source=source,
         max_active_inputs=max_active,
+        files=files,
     )
 
 
@@ -196,8 +202,9 @@ def _describe_sources(datasets) -> str:
 
 def _image_splits(
     config: ExperimentConfig, want: set[str], data_dir: str | os.PathLike[str] | None
-) -> tuple[str, dict[str, SpikeDataset]]:
-    """The requested image splits, encoded; validation is held out of the training split."""
+) -> tuple[str, tuple[tuple[str, str], ...], dict[str, SpikeDataset]]:
+    """``(source, files, splits)``: the requested image splits, encoded (validation is held
+    out of the training split), where they came from and the files read."""
     need_train = bool(want & {"train", "validation"})
     test_ds = load_dataset(config.dataset, "test", data_dir=data_dir) if "test" in want else None
     train_ds = load_dataset(config.dataset, "train", data_dir=data_dir) if need_train else None
@@ -217,4 +224,6 @@ def _image_splits(
     if test_ds is not None:
         t, y = _subset(test_ds.images, test_ds.labels, config.test_subset)
         parts["test"] = SpikeDataset(_encode_images(t, config), y.astype(np.int32), "test")
-    return _describe_sources((train_ds, test_ds)), parts
+    loaded = [ds for ds in (train_ds, test_ds) if ds is not None]
+    files = tuple(dict.fromkeys(f for ds in loaded for f in ds.files))
+    return _describe_sources(loaded), files, parts

@@ -60,6 +60,7 @@ from snnjax.train.parallel import (
     mesh_size,
     replicate,
 )
+from snnjax.train.provenance import data_record
 from snnjax.train.reporting import Reporter
 from snnjax.train.rundir import RunDir, RunFileError
 from snnjax.train.step import (
@@ -269,6 +270,7 @@ def _run_info(
     return {
         "config_name": config.name,
         "data_source": data.source,
+        **data_record(data),
         "n_train": len(data.train),
         "n_validation": len(data.validation),
         "n_test": len(data.test),

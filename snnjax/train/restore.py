@@ -13,13 +13,29 @@ from typing import Any, NamedTuple
 from snnjax.configs import ExperimentConfig
 from snnjax.lif.backends import EventBackend
 from snnjax.train.checkpoint import RunCheckpoints
-from snnjax.train.data import DataSplits, prepare_data
+from snnjax.train.data import DataSplits
 from snnjax.train.evaluation import evaluate
 from snnjax.train.loop import _compiled, _init_state, input_event_bound
 from snnjax.train.model import spiking_layer_names
+from snnjax.train.provenance import load_run_data
 from snnjax.train.rundir import RunDir
 
-__all__ = ["RestoredRun", "load_run", "restore_run", "evaluate_run"]
+__all__ = [
+    "CHECKPOINTS",
+    "DEFAULT_CHECKPOINT",
+    "RestoredRun",
+    "load_run",
+    "restore_run",
+    "evaluate_run",
+]
+
+#: The checkpoints a run keeps: ``"best"`` (the epoch of highest validation accuracy; the
+#: last epoch when the run has no validation split) and ``"last"``.
+CHECKPOINTS = ("best", "last")
+#: The checkpoint that evaluation, restoring and the reports use unless told otherwise: the
+#: validation-selected one, whose test accuracy ``results.json`` reports as
+#: ``best_test_accuracy``.
+DEFAULT_CHECKPOINT = "best"
 
 
 def load_run(run_dir: str | os.PathLike[str]) -> tuple[ExperimentConfig, dict[str, Any]]:
@@ -61,7 +77,7 @@ def restore_run(
     config: ExperimentConfig,
     run_info: dict[str, Any],
     data: DataSplits,
-    checkpoint: str = "last",
+    checkpoint: str = DEFAULT_CHECKPOINT,
     backend: str | EventBackend | None = None,
 ) -> RestoredRun:
     """Rebuild a run's model (with the event bound it was trained with) and restore a checkpoint.
@@ -70,7 +86,7 @@ def restore_run(
       run_dir: directory written by :func:`snnjax.train.train`; ``config, run_info``
         from :func:`load_run`.
       data: the encoded splits (their input shape, and the event bound if the run has none).
-      checkpoint: ``"last"`` or ``"best"`` (validation-selected).
+      checkpoint: ``"best"`` (validation-selected; the default) or ``"last"``.
       backend: event backend of the rebuilt model (as in :func:`snnjax.train.train`).
 
     Raises:
@@ -103,7 +119,7 @@ def evaluate_run(
     run_dir: str | os.PathLike[str],
     *,
     data_dir: str | os.PathLike[str] | None = None,
-    checkpoint: str = "last",
+    checkpoint: str = DEFAULT_CHECKPOINT,
     split: str = "test",
     data: DataSplits | None = None,
     backend: str | EventBackend | None = None,
@@ -112,8 +128,9 @@ def evaluate_run(
 
     Args:
       run_dir: directory written by :func:`snnjax.train.train`.
-      data_dir: directory with the IDX files (image datasets).
-      checkpoint: ``"last"`` or ``"best"`` (validation-selected).
+      data_dir: directory with the IDX files (image datasets); default: the directory the
+        run recorded (:mod:`snnjax.train.provenance`), else the loader's usual search.
+      checkpoint: ``"best"`` (validation-selected; the default) or ``"last"``.
       split: ``"test"``, ``"validation"`` or ``"train"``.
       data: pre-encoded splits (default: loaded from the run's config).
       backend: event backend (as in :func:`snnjax.train.train`; all give the same results up
@@ -127,13 +144,13 @@ def evaluate_run(
       FileNotFoundError: no run or no checkpoint there; image data not found.
       ValueError: bad ``checkpoint`` or ``split``.
     """
-    if checkpoint not in ("last", "best"):
-        raise ValueError(f"checkpoint must be 'last' or 'best', got {checkpoint!r}")
+    if checkpoint not in CHECKPOINTS:
+        raise ValueError(f"checkpoint must be 'best' or 'last', got {checkpoint!r}")
     if split not in ("train", "validation", "test"):
         raise ValueError(f"split must be 'train', 'validation' or 'test', got {split!r}")
     config, run_info = load_run(run_dir)
     if data is None:
-        data = prepare_data(config, data_dir, splits=(split,))
+        data = load_run_data(run_dir, config, run_info, data_dir, splits=(split,))
     restored = restore_run(run_dir, config, run_info, data, checkpoint, backend)
     names = spiking_layer_names(restored.model)
     result = evaluate(

@@ -64,7 +64,12 @@ RUN_INFO = {
     "snnjax_version": "str",
     "device": "str",
 }
-RUN_INFO_OPTIONAL = {"data_parallel_devices": "int?", "backend": "str"}
+RUN_INFO_OPTIONAL = {
+    "data_parallel_devices": "int?",
+    "backend": "str",
+    "data_dir": "str?",
+    "data_files": "object[str]",
+}
 
 # One row of metrics.jsonl as the training loop writes it (and reads back on resume).
 METRICS_ROW = {
@@ -143,6 +148,7 @@ _CHECKS = {
     "list[number]": lambda v: isinstance(v, list) and all(map(_is_number, v)),
     "list[str]": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
     "object[number]": lambda v: isinstance(v, dict) and all(map(_is_number, v.values())),
+    "object[str]": lambda v: isinstance(v, dict) and all(isinstance(x, str) for x in v.values()),
 }
 _WORDS = {
     "any": "anything",
@@ -156,6 +162,7 @@ _WORDS = {
     "list[number]": "a list of numbers",
     "list[str]": "a list of strings",
     "object[number]": "an object of numbers",
+    "object[str]": "an object of strings",
 }
 
 

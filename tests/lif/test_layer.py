@@ -613,9 +613,9 @@ def test_checkify_catches_bad_times_inside_jit():
 def test_dtypes():
     lay = strong_layer()
     out32 = run_layer(lay, K, np.float32)
-    # LayerOutput fields (times, n_dropped, n_input_overflow): dtypes and shapes
-    chex.assert_type(out32, (np.float32, np.int32, np.int32))
-    chex.assert_shape(out32, ((B, N_OUT, K), (B, N_OUT), (B,)))
+    # LayerOutput fields (times, n_dropped, n_input_overflow, n_unresolved): dtypes, shapes
+    chex.assert_type(out32, (np.float32, np.int32, np.int32, np.int32))
+    chex.assert_shape(out32, ((B, N_OUT, K), (B, N_OUT), (B,), (B, N_OUT)))
     # float64 arrays without x64: JAX computes (and returns) float32
     p32 = snnjax.LIFParams(*(np.float32(v) for v in (lay.tau_syn, lay.theta, lay.delta_theta)))
     out = LIF_LAYER_JIT(lay.times, lay.weights, p32, max_spikes=K, t_max=np.float32(lay.t_max))

@@ -28,8 +28,8 @@ computation is lowered for (not ``jax.default_backend()`` at trace time), and on
 branch is compiled.
 
 Adding a backend: write a module that defines ``BACKEND = EventBackend(...)`` and add one
-line to ``_REGISTRY`` below; the parametrised suite in ``tests/lif`` then runs on it
-(see ``docs/extending.md``).
+line to ``REGISTRY`` in :mod:`snnjax.lif.backend_table`; the parametrised suite in
+``tests/lif`` then runs on it (see ``docs/extending.md``).
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import DTypeLike
 
+# The name table imports nothing, so that the command line reads it instantly.
+from snnjax.lif.backend_table import AUTO, ENV_ALIASES, ENV_VAR, PORTABLE, REGISTRY, backend_names
 from snnjax.lif.events import Events
 from snnjax.lif.forward import EventForward
 from snnjax.lif.params import LIFParams
@@ -62,17 +64,6 @@ __all__ = [
     "requested_backend",
     "resolve_backend",
 ]
-
-# name -> module defining BACKEND. One line per backend.
-_REGISTRY: dict[str, str] = {
-    "ffi": "snnjax.lif.backends.ffi",  # compiled C++ event loop (XLA FFI), CPU
-    "loop": "snnjax.lif.backends.loop",  # pure-JAX event loop, any platform
-}
-# The backend "auto" falls back to on platforms no restricted backend serves.
-_PORTABLE = "loop"
-AUTO = "auto"
-ENV_VAR = "SNNJAX_KERNEL"
-_ENV_ALIASES = {"cpu": "ffi", "xla": "loop"}  # the values SNNJAX_KERNEL took before backends
 
 
 class SortEvents(Protocol):
@@ -106,7 +97,7 @@ class SpikeTimes(Protocol):
         params: LIFParams,
         t_max: jax.Array,
         max_spikes: int,
-    ) -> tuple[jax.Array, jax.Array]: ...
+    ) -> tuple[jax.Array, jax.Array, jax.Array]: ...
 
 
 class Backward(Protocol):
@@ -148,6 +139,9 @@ class EventBackend:
         goes to its slot).
       forward: ``(events, weights [n_in, N], params, t_max, max_spikes: int) ->``
         :class:`~snnjax.lif.forward.EventForward` (spike times and what the backward needs).
+        Spike counts saturate at ``2**31 - 1`` and crossings the dtype cannot resolve are
+        counted in ``n_unresolved``, exactly as the ``"loop"`` backend does (see
+        ``docs/model.md``, "Precision and limits").
       backward: ``(events, weights, params, forward, cot_times [B, N, K]) ->
         (d_event_times [B, E], d_weights [n_in, N])``, the exact vector-Jacobian product
         of the spike times (SPEC §4; the ``custom_vjp`` of
@@ -159,7 +153,7 @@ class EventBackend:
       platforms: the JAX platforms it runs on (e.g. ``("cpu",)``), ``None`` = all. The
         automatic choice uses a restricted backend on its platforms only.
       spike_times: optional ``(events, weights, params, t_max, max_spikes: int) ->
-        (times [B, N, K], n_spikes [B, N] int32)``, differentiable w.r.t. ``events.times``
+        (times [B, N, K], n_spikes [B, N] int32, n_unresolved [B, N] int32)``, differentiable w.r.t. ``events.times``
         and ``weights``: a backend's own differentiation with batching rules (``"ffi"``:
         ``vmap`` folds into the kernel's batch, also under ``grad``). ``None``: the
         generic ``custom_vjp`` of ``forward`` and ``backward``
@@ -176,29 +170,24 @@ class EventBackend:
     spike_times: SpikeTimes | None = None
 
 
-def backend_names() -> tuple[str, ...]:
-    """Names of the registered backends, e.g. ``("ffi", "loop")``."""
-    return tuple(_REGISTRY)
-
-
 def get_backend(name: str) -> EventBackend:
     """The registered backend ``name``.
 
     Raises:
       ValueError: unknown name (the message lists the registered ones).
     """
-    if name not in _REGISTRY:
+    if name not in REGISTRY:
         raise ValueError(
             f"unknown event backend {name!r}; registered: "
-            f"{', '.join(map(repr, _REGISTRY))} (or 'auto')"
+            f"{', '.join(map(repr, REGISTRY))} (or 'auto')"
         )
-    return importlib.import_module(_REGISTRY[name]).BACKEND
+    return importlib.import_module(REGISTRY[name]).BACKEND
 
 
 def available_backends() -> tuple[str, ...]:
     """Names of the registered backends that can run here (e.g. ``"ffi"`` needs a C++
     compiler)."""
-    return tuple(n for n in _REGISTRY if get_backend(n).available())
+    return tuple(n for n in REGISTRY if get_backend(n).available())
 
 
 def requested_backend(backend: str | EventBackend | None = None) -> str | EventBackend:
@@ -217,16 +206,16 @@ def requested_backend(backend: str | EventBackend | None = None) -> str | EventB
     origin = ""
     if backend is None:
         raw = os.environ.get(ENV_VAR, "").strip().lower() or AUTO
-        backend = _ENV_ALIASES.get(raw, raw)
+        backend = ENV_ALIASES.get(raw, raw)
         origin = f" (from {ENV_VAR}={raw!r})"
     if not isinstance(backend, str):
         raise TypeError(
             f"backend must be a name, an EventBackend or None, got {type(backend).__name__}"
         )
-    if backend != AUTO and backend not in _REGISTRY:
+    if backend != AUTO and backend not in REGISTRY:
         raise ValueError(
             f"unknown event backend {backend!r}{origin}; registered: "
-            f"{', '.join(map(repr, _REGISTRY))} (or 'auto')"
+            f"{', '.join(map(repr, REGISTRY))} (or 'auto')"
         )
     return backend
 
@@ -234,18 +223,18 @@ def requested_backend(backend: str | EventBackend | None = None) -> str | EventB
 def _automatic(dtype: DTypeLike, params: LIFParams) -> tuple[dict[str, EventBackend], EventBackend]:
     """The platform-restricted backends that serve this layer, and the portable default."""
     per_platform: dict[str, EventBackend] = {}
-    for name in _REGISTRY:
+    for name in REGISTRY:
         candidate = get_backend(name)
         if (
             candidate.platforms is None
-            or name == _PORTABLE
+            or name == PORTABLE
             or not candidate.supports(dtype, params)
             or not candidate.available()
         ):
             continue
         for platform in candidate.platforms:
             per_platform.setdefault(platform, candidate)
-    return per_platform, get_backend(_PORTABLE)
+    return per_platform, get_backend(PORTABLE)
 
 
 def resolve_backend(
@@ -275,7 +264,7 @@ def resolve_backend(
         raise ValueError(
             f"the {chosen.name!r} event backend does not support this layer (dtype "
             f"{np.dtype(dtype).name}, tau_syn shape {jnp.shape(params.tau_syn)}); use "
-            f"backend='auto' or one of {', '.join(map(repr, _REGISTRY))}"
+            f"backend='auto' or one of {', '.join(map(repr, REGISTRY))}"
         )
     if not chosen.available():
         raise RuntimeError(

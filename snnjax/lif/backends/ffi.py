@@ -6,6 +6,8 @@ fused C++ loop per sample (OpenMP over samples, SIMD over neurons), and the even
 a sort of only the valid slots. It is compiled with the system C++ compiler the first time
 it is needed and cached in ``$SNNJAX_CACHE_DIR`` (default ``~/.cache/snnjax``). Where it
 cannot be built (no compiler) snnjax warns once and the automatic choice uses ``"loop"``.
+:func:`build` and :func:`load` do the same for other compiler flags (e.g. the sanitizer
+build of the test suite, :data:`SANITIZER_FLAGS`).
 The custom calls are registered for the CPU platform only, and the backend supports
 float32/float64 layers with a scalar ``tau_syn``.
 
@@ -17,20 +19,24 @@ The custom calls (argument order as bound in ``lif_kernel.cc``)::
         -> d_input_times [B, n_in, K]
     SnnjaxLifForward{F32,F64}(event_times, event_source, weights [n_in, N], theta [N],
                               delta_theta [N], tau_syn [], t_max [])
-        -> times [B, N, K], slope [B, N, K], event_index [B, N, K] i32, n_spikes [B, N] i32
+        -> times [B, N, K], slope [B, N, K], event_index [B, N, K] i32, n_spikes [B, N] i32,
+           n_unresolved [B, N] i32
     SnnjaxLifBackward{F32,F64}(event_times, event_source, weights, delta_theta [N],
                                tau_syn [], cot_times, times, slope, event_index, n_spikes)
         -> d_weights [n_in, N], d_event_times [B, E]
 
 ``tau_syn`` and ``t_max`` are 0-d buffers, not FFI attributes: attributes are compile-time
-constants, and both are traced (sweeping them must not recompile).
+constants, and both are traced (sweeping them must not recompile). Malformed buffers (an
+event source that is not a weight row, an event index that is not an event, more than
+``2**31 - 1`` events) make a call fail with ``InvalidArgument``; nothing is written out of
+bounds, and spike counts saturate at ``2**31 - 1``.
 
 Batching (``jax.vmap``). Three more calls take per-sample weight sets and parameters::
 
     SnnjaxLifForwardIndexed{F32,F64}(event_times, event_source, weights [S, n_in, N],
         w_index [B] i32, theta [B, N], delta_theta [B, N], tau_syn [B], t_max [B])
-        -> times, slope, event_index, n_spikes (as SnnjaxLifForward)
-    SnnjaxLifForwardTimes{F32,F64}(same arguments) -> times, n_spikes
+        -> times, slope, event_index, n_spikes, n_unresolved (as SnnjaxLifForward)
+    SnnjaxLifForwardTimes{F32,F64}(same arguments) -> times, n_spikes, n_unresolved
     SnnjaxLifBackwardIndexed{F32,F64}(event_times, event_source, weights [S, n_in, N],
         w_index [B] i32, dw_index [B] i32, delta_theta [B, N], tau_syn [B], cot_times,
         times, slope, event_index, n_spikes) -> d_weights [S_out, n_in, N], d_event_times
@@ -83,9 +89,13 @@ from snnjax.lif.params import LIFParams
 
 __all__ = [
     "BACKEND",
+    "DEFAULT_FLAGS",
+    "SANITIZER_FLAGS",
     "available",
     "backward",
+    "build",
     "forward",
+    "load",
     "sort_events",
     "spike_times",
     "supports",
@@ -93,7 +103,7 @@ __all__ = [
 
 _SOURCE = Path(__file__).parent / "csrc" / "lif_kernel.cc"
 # -fno-math-errno lets sqrt vectorise (no errno for negative inputs; results are unchanged).
-_FLAGS = [
+DEFAULT_FLAGS: tuple[str, ...] = (
     "-O3",
     "-march=native",
     "-fno-math-errno",
@@ -102,7 +112,23 @@ _FLAGS = [
     "-shared",
     "-fPIC",
     "-std=c++17",
-]
+)
+"""Compiler flags of the kernel that :func:`available` builds and loads."""
+SANITIZER_FLAGS: tuple[str, ...] = (
+    "-O1",
+    "-g",
+    "-fno-omit-frame-pointer",
+    "-fsanitize=address,undefined",
+    "-fno-sanitize-recover=all",
+    "-fopenmp",
+    "-shared",
+    "-fPIC",
+    "-std=c++17",
+)
+"""AddressSanitizer + UBSan build (``tests/lif/test_kernel_safety.py``): :func:`load` it into
+a Python process started with ``LD_PRELOAD="$(g++ -print-file-name=libasan.so)
+$(g++ -print-file-name=libstdc++.so)"`` (the ASan runtime must come first; libstdc++ lets
+it intercept the C++ exceptions jaxlib throws) and ``ASAN_OPTIONS=detect_leaks=0``."""
 _TARGETS = (
     "SnnjaxLifForwardF32",
     "SnnjaxLifForwardF64",
@@ -130,40 +156,82 @@ def _cpu_signature() -> str:
     return platform.machine() + hashlib.sha1(flags.encode()).hexdigest()[:8]
 
 
-def _library_path() -> Path:
+def _library_path(flags: tuple[str, ...], cache_dir: Path | None) -> Path:
     key = hashlib.sha256()
     key.update(_SOURCE.read_bytes())
-    key.update(" ".join(_FLAGS).encode())
+    key.update(" ".join(flags).encode())
     key.update(jax.__version__.encode())
     key.update(_cpu_signature().encode())
-    cache = Path(os.environ.get("SNNJAX_CACHE_DIR", Path.home() / ".cache" / "snnjax"))
-    return cache / f"lif_kernel_{key.hexdigest()[:16]}.so"
+    if cache_dir is None:
+        cache_dir = Path(os.environ.get("SNNJAX_CACHE_DIR", Path.home() / ".cache" / "snnjax"))
+    return Path(cache_dir) / f"lif_kernel_{key.hexdigest()[:16]}.so"
 
 
-def _build(target: Path) -> None:
-    compiler = os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++")
-    if compiler is None:
+def compiler() -> str | None:
+    """The C++ compiler the kernel is built with: ``$CXX``, else ``g++`` or ``c++``."""
+    return os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++")
+
+
+def build(flags: tuple[str, ...] = DEFAULT_FLAGS, cache_dir: str | Path | None = None) -> Path:
+    """Compile ``csrc/lif_kernel.cc`` with ``flags`` (once; cached by source, flags, jax
+    version and CPU) and return the library's path.
+
+    Args:
+      flags: compiler flags (:data:`DEFAULT_FLAGS`, :data:`SANITIZER_FLAGS`, ...).
+      cache_dir: where the library goes; default ``$SNNJAX_CACHE_DIR`` or ``~/.cache/snnjax``.
+
+    Raises:
+      RuntimeError: no compiler, or the compilation failed (with its messages).
+    """
+    target = _library_path(tuple(flags), None if cache_dir is None else Path(cache_dir))
+    if target.exists():
+        return target
+    cxx = compiler()
+    if cxx is None:
         raise RuntimeError("no C++ compiler found (set CXX or install g++)")
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         tmp_lib = Path(tmp) / target.name
-        cmd = [compiler, *_FLAGS, f"-I{jax.ffi.include_dir()}", str(_SOURCE), "-o", str(tmp_lib)]
+        cmd = [cxx, *flags, f"-I{jax.ffi.include_dir()}", str(_SOURCE), "-o", str(tmp_lib)]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError(f"compiling {_SOURCE.name} failed:\n{proc.stderr[-2000:]}")
         os.replace(tmp_lib, target)  # atomic: concurrent builders never see a partial file
+    return target
+
+
+_loaded: list[Path] = []  # the library whose custom calls are registered (at most one)
+
+
+def load(path: str | Path) -> None:
+    """Load a kernel library built by :func:`build` and register its custom calls (once
+    per process: the calls of a second, different library cannot replace them).
+
+    Raises:
+      RuntimeError: another library is already registered in this process.
+      OSError: the library cannot be loaded.
+    """
+    path = Path(path)
+    if _loaded:
+        if _loaded[0] != path:
+            raise RuntimeError(
+                f"cannot load {path}: the kernel {_loaded[0]} is already registered in this "
+                "process (load the other one in a fresh process)"
+            )
+        return
+    lib = ctypes.cdll.LoadLibrary(str(path))
+    for name in _TARGETS:
+        jax.ffi.register_ffi_target(name, jax.ffi.pycapsule(getattr(lib, name)), platform="cpu")
+    _loaded.append(path)
 
 
 @functools.cache
 def available() -> bool:
-    """Build (once), load and register the CPU kernel; False (with a warning) if impossible."""
+    """Build (once), load and register the CPU kernel (or use the one :func:`load` already
+    registered); False (with a warning) if impossible."""
     try:
-        path = _library_path()
-        if not path.exists():
-            _build(path)
-        lib = ctypes.cdll.LoadLibrary(str(path))
-        for name in _TARGETS:
-            jax.ffi.register_ffi_target(name, jax.ffi.pycapsule(getattr(lib, name)), platform="cpu")
+        if not _loaded:
+            load(build())
         return True
     except Exception as err:  # any failure means: use the portable kernel
         warnings.warn(
@@ -335,25 +403,25 @@ def _scatter_kernel(slots: tuple[int, int]):
 @functools.cache
 def _forward_kernel(max_spikes: int, full: bool = True):
     """``(event_times, source [B, E], weights [S, n_in, N], w_index [B], theta, delta_theta,
-    tau_syn, t_max) -> (times, slope, event_index [B, N, K], n_spikes [B, N])`` (parameters
-    shared or per sample, see :func:`_fold_params`); with ``full=False`` only ``(times,
-    n_spikes)`` (a forward that no gradient needs)."""
+    tau_syn, t_max) -> (times, slope, event_index [B, N, K], n_spikes, n_unresolved [B, N])``
+    (parameters shared or per sample, see :func:`_fold_params`); with ``full=False`` only
+    ``(times, n_spikes, n_unresolved)`` (a forward that no gradient needs)."""
 
     @jax.custom_batching.custom_vmap
     def forward(event_times, source, weights, w_index, *params):
         batch, dtype = event_times.shape[0], weights.dtype
         n_out = weights.shape[2]
         spikes = jax.ShapeDtypeStruct((batch, n_out, max_spikes), dtype)
-        counts = jax.ShapeDtypeStruct((batch, n_out), jnp.int32)
+        counts = jax.ShapeDtypeStruct((batch, n_out), jnp.int32)  # n_spikes, n_unresolved
         index = jax.ShapeDtypeStruct((batch, n_out, max_spikes), jnp.int32)
-        out_types = (spikes, spikes, index, counts)  # times, slope, event_index, n_spikes
+        out_types = (spikes, spikes, index, counts, counts)  # times, slope, event_index, ...
         if full and weights.shape[0] == 1 and params[-1].ndim == 0:  # the plain kernel
             args = (event_times, source, weights[0], *params)
             return tuple(_call("SnnjaxLifForward", dtype, out_types, *args))
         args = (event_times, source, weights, w_index, *_per_sample(params, batch))
         if full:
             return tuple(_call("SnnjaxLifForwardIndexed", dtype, out_types, *args))
-        return tuple(_call("SnnjaxLifForwardTimes", dtype, (spikes, counts), *args))
+        return tuple(_call("SnnjaxLifForwardTimes", dtype, (spikes, counts, counts), *args))
 
     @forward.def_vmap
     def rule(axis_size, in_batched, *args):
@@ -484,8 +552,8 @@ def forward(
     arguments and result; ``params.tau_syn`` must be a scalar)."""
     _require()
     args = _layer_args(events, weights, params, t_max)
-    times, slope, event_index, n_spikes = _forward_kernel(int(max_spikes))(*args)
-    return make_event_forward(events.times, times, slope, event_index, n_spikes)
+    times, slope, event_index, n_spikes, n_unresolved = _forward_kernel(int(max_spikes))(*args)
+    return make_event_forward(events.times, times, slope, event_index, n_spikes, n_unresolved)
 
 
 def backward(
@@ -599,15 +667,16 @@ def _spike_times(max_spikes, event_times, source, weights, w_index, *params):
 def _spike_times_jvp(max_spikes, primals, tangents):
     event_times, source, weights, w_index, _theta, delta_theta, tau_syn, _t_max = primals
     d_et, _, d_w = tangents[:3]
-    times, slope, index, n_spikes = _forward_kernel(max_spikes)(*primals)
+    times, slope, index, n_spikes, n_unresolved = _forward_kernel(max_spikes)(*primals)
     no_count = np.zeros(n_spikes.shape, jax.dtypes.float0)
+    primal_out = (times, n_spikes, n_unresolved)
     if isinstance(d_et, SymbolicZero) and isinstance(d_w, SymbolicZero):
-        return (times, n_spikes), (jnp.zeros_like(times), no_count)
+        return primal_out, (jnp.zeros_like(times), no_count, no_count)
     d_et = jnp.zeros_like(event_times) if isinstance(d_et, SymbolicZero) else d_et
     d_w = jnp.zeros_like(weights) if isinstance(d_w, SymbolicZero) else d_w
     residuals = (event_times, source, weights, w_index, delta_theta, tau_syn)
     d_times = _TANGENT.bind(*residuals, times, slope, index, n_spikes, d_et, d_w)
-    return (times, n_spikes), (d_times, no_count)
+    return primal_out, (d_times, no_count, no_count)
 
 
 _spike_times.defjvp(_spike_times_jvp, symbolic_zeros=True)
@@ -626,7 +695,7 @@ def spike_times(
     other backends); forward-mode ``jax.jvp`` is not implemented.
 
     Returns:
-      ``(times [B, N, K], n_spikes [B, N] int32)``.
+      ``(times [B, N, K], n_spikes [B, N] int32, n_unresolved [B, N] int32)``.
     """
     _require()
     return _spike_times(int(max_spikes), *_layer_args(events, weights, params, t_max))

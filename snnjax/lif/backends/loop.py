@@ -8,7 +8,10 @@ to the time of the current event*, so it never overflows however long the simula
 After event ``m`` is integrated, the neuron can only cross threshold in the interval
 ``(t_m, min(t_{m+1}, t_max)]``. The first crossing there is the smaller root of the
 quadratic (:func:`snnjax.lif.crossing_z`); accepting it applies the subtractive reset and
-the search repeats inside the same interval (several spikes between two inputs). Work per
+the search repeats inside the same interval (several spikes between two inputs). A crossing
+that rounds to at or before the previous event or spike although it lies after it (the
+dtype cannot resolve it) ends the search and is counted (``n_unresolved``); a neuron whose
+spike count reaches ``2**31 - 1`` stops (the count saturates). Work per
 event is vectorised over ``[batch, n_out]``; the loop stops after the last event before
 ``t_max`` of the longest sample, so padded (``inf``) slots cost nothing.
 
@@ -36,7 +39,10 @@ from snnjax.lif.forward import EventForward, make_event_forward
 from snnjax.lif.grad import spike_errors
 from snnjax.lif.params import LIFParams
 
-__all__ = ["BACKEND", "backward_events", "forward_events"]
+__all__ = ["BACKEND", "SPIKE_COUNT_LIMIT", "backward_events", "forward_events"]
+
+SPIKE_COUNT_LIMIT = 2**31 - 1
+"""Spike count at which a neuron stops being simulated (int32 counts never wrap)."""
 
 
 def _per_neuron(v):
@@ -55,6 +61,7 @@ class _Carry(NamedTuple):
     b: jax.Array  # [B, N] sum_j w_j exp((t_j - t_m)/tau_mem) - R (accumulated resets)
     count: jax.Array  # [B, N] int32 spikes fired so far (incl. dropped)
     record: jax.Array  # [B*N, K, 3] per slot: (spike time, slope x, event index)
+    unresolved: jax.Array  # [B, N] int32 crossings lost to rounding
 
 
 class _Firing(NamedTuple):
@@ -66,10 +73,42 @@ class _Firing(NamedTuple):
     z: jax.Array  # [B, N] candidate crossing exp((t - t_m)/tau_mem)
     x: jax.Array  # [B, N] its slope term
     firing: jax.Array  # [B, N] bool: the candidate is a spike in the interval
+    unresolved: jax.Array  # [B, N] int32
+
+
+def _check_event_index_exact(n_events: int, dtype) -> None:
+    """The loops store event indices in the layer's dtype (exact up to ``2**mantissa``)."""
+    exact = 2 ** (jnp.finfo(dtype).nmant + 1)
+    if n_events > exact:
+        raise ValueError(
+            f"the 'loop' backend stores event indices as {jnp.dtype(dtype).name}, exact up to "
+            f"{exact} events per sample; got {n_events}: use float64, a smaller "
+            "max_input_events, or the 'ffi' backend"
+        )
+
+
+def _silent(event_times: jax.Array, n_out: int, k_slots: int, dtype) -> EventForward:
+    """The forward result of a layer without input events: no spikes."""
+    shape = (event_times.shape[0], n_out, k_slots)
+    count = jnp.zeros(shape[:2], jnp.int32)
+    return make_event_forward(
+        event_times,
+        jnp.full(shape, jnp.inf, dtype),
+        jnp.ones(shape, dtype),
+        jnp.full(shape, -1, jnp.int32),
+        count,
+        count,
+    )
 
 
 def forward_events(
-    events: Events, weights: jax.Array, params: LIFParams, t_max: jax.Array, max_spikes: int
+    events: Events,
+    weights: jax.Array,
+    params: LIFParams,
+    t_max: jax.Array,
+    max_spikes: int,
+    *,
+    count_limit: int = SPIKE_COUNT_LIMIT,
 ) -> EventForward:
     """Exact spike times of ``N`` LIF neurons driven by sorted input events (SPEC §3).
 
@@ -79,21 +118,26 @@ def forward_events(
       params: :class:`~snnjax.lif.LIFParams` of ``weights.dtype`` (scalars or ``[N]``).
       t_max: end of the simulation (s); no spike is emitted after it.
       max_spikes: static buffer size ``K`` per neuron.
+      count_limit: static spike count at which a neuron stops (the compiled kernel's
+        ``SNNJAX_SPIKE_COUNT_LIMIT``; lowered only by tests).
 
     Returns:
       An :class:`~snnjax.lif.forward.EventForward`.
     """
     event_times, event_source = events
-    batch, _ = event_times.shape
+    batch, n_events = event_times.shape
     n_out = weights.shape[1]
     dtype = weights.dtype
     k_slots = max_spikes
+    if n_events == 0:  # (static) no events, no spikes; the loop cannot index zero columns
+        return _silent(event_times, n_out, k_slots, dtype)
+    _check_event_index_exact(n_events, dtype)
     tau_syn = _per_neuron(params.tau_syn)
     tau_mem = 2.0 * tau_syn
     c = _per_neuron(params.theta) / tau_mem
     kappa = _per_neuron(params.delta_theta) / tau_mem
     # Steps: events before t_max of the longest sample; inf-padded slots are never visited.
-    n_steps = jnp.max(jnp.sum(jnp.isfinite(event_times), axis=1)).astype(jnp.int32)
+    n_steps = jnp.max(jnp.sum(jnp.isfinite(event_times), axis=1), initial=0).astype(jnp.int32)
     padded_times = jnp.concatenate([event_times, jnp.full((batch, 1), jnp.inf, dtype)], axis=1)
     neuron = jnp.arange(batch * n_out).reshape(batch, n_out)
 
@@ -114,9 +158,12 @@ def forward_events(
         t_hi = jnp.where(open_, t_next[:, None], t_lo)
         z_hi = jnp.exp((t_hi - t_lo) / tau_mem)
 
-        def crossing(b, z_lo):
+        def crossing(b, z_lo, count):
+            """Candidate, its slope, whether it is a spike, whether it is unresolved."""
             z, x, ok = crossing_z(a, b, c)
-            return z, x, ok & open_ & (z > z_lo) & (z <= z_hi)
+            live = ok & open_ & (count < count_limit)
+            lost = live & ~(z > z_lo) & (z_lo < z_hi) & (b > 2.0 * c * z_lo)
+            return z, x, live & (z > z_lo) & (z <= z_hi), lost.astype(jnp.int32)
 
         def fire(s: _Firing) -> _Firing:
             """Record the spikes in ``s.firing``, reset, and look for the next crossing."""
@@ -126,16 +173,16 @@ def forward_events(
             record = s.record.at[neuron, slot].set(update, mode="drop")
             b = jnp.where(s.firing, s.b - kappa * s.z, s.b)
             count = s.count + s.firing.astype(jnp.int32)
-            z, x, firing = crossing(b, jnp.where(s.firing, s.z, jnp.inf))
-            return _Firing(b=b, count=count, record=record, z=z, x=x, firing=firing)
+            z, x, firing, lost = crossing(b, jnp.where(s.firing, s.z, jnp.inf), count)
+            return _Firing(b, count, record, z, x, firing, s.unresolved + lost)
 
-        z, x, firing = crossing(b, 1.0)
+        z, x, firing, lost = crossing(b, 1.0, carry.count)
         fired = jax.lax.while_loop(
             lambda s: jnp.any(s.firing),
             fire,
-            _Firing(b=b, count=carry.count, record=carry.record, z=z, x=x, firing=firing),
+            _Firing(b, carry.count, carry.record, z, x, firing, carry.unresolved + lost),
         )
-        return _Carry(m=m + 1, a=a, b=fired.b, count=fired.count, record=fired.record)
+        return _Carry(m + 1, a, fired.b, fired.count, fired.record, fired.unresolved)
 
     zeros = jnp.zeros((batch, n_out), dtype)
     empty = jnp.array([jnp.inf, 1.0, -1.0], dtype)
@@ -145,11 +192,13 @@ def forward_events(
         b=zeros,
         count=jnp.zeros((batch, n_out), jnp.int32),
         record=jnp.broadcast_to(empty, (batch * n_out, k_slots, 3)),
+        unresolved=jnp.zeros((batch, n_out), jnp.int32),
     )
     final = jax.lax.while_loop(lambda cr: cr.m < n_steps, step, init)
     record = final.record.reshape(batch, n_out, k_slots, 3)
+    index = record[..., 2].astype(jnp.int32)
     return make_event_forward(
-        event_times, record[..., 0], record[..., 1], record[..., 2].astype(jnp.int32), final.count
+        event_times, record[..., 0], record[..., 1], index, final.count, final.unresolved
     )
 
 
@@ -197,7 +246,10 @@ def backward_events(
     """
     event_times, event_source = events
     max_spikes = forward.times.shape[-1]
-    batch, _ = event_times.shape
+    batch, n_events = event_times.shape
+    if n_events == 0:  # (static) no events: nothing depends on the weights
+        return jnp.zeros_like(event_times), jnp.zeros_like(weights)
+    _check_event_index_exact(n_events, weights.dtype)
     n_out = weights.shape[1]
     dtype = weights.dtype
     tau_syn_n = _per_neuron(params.tau_syn)

@@ -10,6 +10,11 @@
 //   values, so not FFI attributes, which are compile-time constants).
 // State per neuron is kept relative to the current event time (decays only), so nothing
 // overflows however long the simulation.
+//
+// Integer safety: every index is int64 inside; the int32 outputs (event indices, slots,
+// counts) are checked to fit (each call returns InvalidArgument otherwise, never writes out
+// of bounds), and a neuron's spike count saturates at kSpikeCountLimit (INT32_MAX): the
+// neuron is not simulated further (its K slots are long full), so n_spikes never wraps.
 
 #include <algorithm>
 #include <cmath>
@@ -23,7 +28,33 @@
 
 namespace ffi = xla::ffi;
 
+// A neuron stops being simulated when its spike count reaches this (the count saturates;
+// a build for tests may lower it with -DSNNJAX_SPIKE_COUNT_LIMIT=n).
+#ifndef SNNJAX_SPIKE_COUNT_LIMIT
+#define SNNJAX_SPIKE_COUNT_LIMIT 2147483647
+#endif
+
 namespace {
+
+constexpr int32_t kSpikeCountLimit = SNNJAX_SPIKE_COUNT_LIMIT;
+constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
+
+// Saturating increment of an int32 counter.
+inline int32_t Increment(int32_t n) { return n < kInt32Max ? n + 1 : n; }
+
+// Every valid (finite-time) event's source is a row of the weights: [0, n_in).
+template <typename T>
+bool SourcesInRange(const T* times, const int32_t* source, int64_t batch, int64_t n_events,
+                    int64_t n_in) {
+  for (int64_t s = 0; s < batch; ++s) {
+    const T* t = times + s * n_events;
+    const int32_t* src = source + s * n_events;
+    for (int64_t m = 0; m < n_events && std::isfinite(t[m]); ++m) {
+      if (src[m] < 0 || src[m] >= n_in) return false;
+    }
+  }
+  return true;
+}
 
 template <typename T>
 int64_t CountValid(const T* times, int64_t n) {
@@ -58,7 +89,8 @@ struct SpikeRecord {
   T* times;              // [N, K] spike times, +inf = empty
   T* slope;              // [N, K] x of each spike (1 = empty)
   int32_t* event_index;  // [N, K] last causal event (-1 = empty)
-  int32_t* n_spikes;     // [N] all spikes fired (incl. beyond K)
+  int32_t* n_spikes;     // [N] all spikes fired (incl. beyond K; saturates)
+  int32_t* n_unresolved; // [N] crossings the dtype could not resolve (spikes lost)
 };
 
 // Per-thread work space of the forward loop.
@@ -82,6 +114,7 @@ void ForwardSample(const SampleEvents<T>& ev, const LayerParams<T>& p, const Spi
   T* slope = out.slope;
   int32_t* event_index = out.event_index;
   int32_t* n_spikes = out.n_spikes;
+  int32_t* n_unresolved = out.n_unresolved;
   T* a = scratch.a.data();
   T* b = scratch.b.data();
   int32_t* flag = scratch.flag.data();
@@ -96,6 +129,7 @@ void ForwardSample(const SampleEvents<T>& ev, const LayerParams<T>& p, const Spi
     a[i] = T(0);
     b[i] = T(0);
     n_spikes[i] = 0;
+    n_unresolved[i] = 0;
   }
   const int64_t n_valid = CountValid(t_ev, ev.n_events);
   for (int64_t m = 0; m < n_valid; ++m) {
@@ -107,7 +141,8 @@ void ForwardSample(const SampleEvents<T>& ev, const LayerParams<T>& p, const Spi
     const T t_next = std::min(m + 1 < n_valid ? t_ev[m + 1] : inf, t_max);
     const bool open = t_next > t_m;
     const T z_hi = open ? std::exp((t_next - t_m) / tau_mem) : T(1);
-    // Vectorised pass: integrate the event and flag the neurons that cross in (t_m, t_next].
+    // Vectorised pass: integrate the event and flag the neurons that cross in (t_m, t_next],
+    // or whose crossing lies within rounding of t_m (counted as unresolved below).
     // (Branch-free so that it vectorises; a division by zero only yields inf/NaN here,
     // which the comparisons reject.)
     int32_t any = 0;
@@ -120,8 +155,9 @@ void ForwardSample(const SampleEvents<T>& ev, const LayerParams<T>& p, const Spi
       b[i] = bi;
       const T disc = bi * bi - T(4) * ai * c[i];
       const T z = T(2) * ai / (bi + std::sqrt(std::max(disc, T(0))));
-      const int32_t f = open_i & (ai > T(0)) & (bi > T(0)) & (disc >= T(0)) & (z > T(1)) &
-                        (z <= z_hi);
+      const int32_t f = open_i & (ai > T(0)) & (bi > T(0)) & (disc >= T(0)) &
+                        (((z > T(1)) & (z <= z_hi)) |
+                         (!(z > T(1)) & (bi > T(2) * c[i]) & (z_hi > T(1))));
       flag[i] = f;
       any |= f;
     }
@@ -132,14 +168,21 @@ void ForwardSample(const SampleEvents<T>& ev, const LayerParams<T>& p, const Spi
       T bi = b[i];
       const T ai = a[i];
       if (!(ai > T(0)) || !(bi > T(0))) continue;  // no positive root without both
-      while (true) {
+      while (n_spikes[i] < kSpikeCountLimit) {
         const T disc = bi * bi - T(4) * ai * c[i];
         if (!(disc >= T(0))) break;
         const T x = std::sqrt(disc);
         const T denom = bi + x;
         if (!(denom > T(0))) break;
         const T z = T(2) * ai / denom;
-        if (!(z > z_lo) || !(z <= z_hi)) break;
+        if (!(z > z_lo) || !(z <= z_hi)) {
+          // Unresolved: a real crossing beyond z_lo (the parabola's vertex b / 2c lies
+          // after it; after a reset the next root always does) that rounds to <= z_lo.
+          if (!(z > z_lo) && z_lo < z_hi && bi > T(2) * c[i] * z_lo) {
+            n_unresolved[i] = Increment(n_unresolved[i]);
+          }
+          break;
+        }
         T t_spike = t_m + tau_mem * std::log(z);
         t_spike = std::min(std::max(t_spike, t_m), t_next);
         const int32_t k = n_spikes[i];
@@ -148,7 +191,7 @@ void ForwardSample(const SampleEvents<T>& ev, const LayerParams<T>& p, const Spi
           slope[i * k_slots + k] = x;
           event_index[i * k_slots + k] = static_cast<int32_t>(m);
         }
-        n_spikes[i] = k + 1;
+        n_spikes[i] = k + 1;  // k < kSpikeCountLimit <= INT32_MAX: no overflow
         bi -= kappa[i] * z;
         z_lo = z;
       }
@@ -298,10 +341,18 @@ ffi::Error Forward(ffi::BufferR2<DT> event_times, ffi::BufferR2<ffi::S32> event_
                    ffi::BufferR1<DT> delta_theta, ffi::BufferR0<DT> tau_syn,
                    ffi::BufferR0<DT> t_max, ffi::ResultBufferR3<DT> times,
                    ffi::ResultBufferR3<DT> slope, ffi::ResultBufferR3<ffi::S32> event_index,
-                   ffi::ResultBufferR2<ffi::S32> n_spikes) {
+                   ffi::ResultBufferR2<ffi::S32> n_spikes,
+                   ffi::ResultBufferR2<ffi::S32> n_unresolved) {
   using T = ffi::NativeType<DT>;
   const int64_t batch = event_times.dimensions()[0], n_events = event_times.dimensions()[1];
   const int64_t n_out = weights.dimensions()[1], k_slots = times->dimensions()[2];
+  if (n_events > kInt32Max || k_slots > kInt32Max) {
+    return ffi::Error::InvalidArgument("SnnjaxLifForward: more than 2**31 - 1 events or slots");
+  }
+  if (!SourcesInRange(event_times.typed_data(), event_source.typed_data(), batch, n_events,
+                      weights.dimensions()[0])) {
+    return ffi::Error::InvalidArgument("SnnjaxLifForward: an event source is not a weight row");
+  }
   std::vector<T> c, kappa;
   NeuronConstants<T>(theta.typed_data(), delta_theta.typed_data(), tau_syn.typed_data()[0],
                      n_out, c, kappa);
@@ -317,7 +368,8 @@ ffi::Error Forward(ffi::BufferR2<DT> event_times, ffi::BufferR2<ffi::S32> event_
                                event_source.typed_data() + s * n_events, n_events};
       const SpikeRecord<T> out{times->typed_data() + off, slope->typed_data() + off,
                                event_index->typed_data() + off,
-                               n_spikes->typed_data() + s * n_out};
+                               n_spikes->typed_data() + s * n_out,
+                               n_unresolved->typed_data() + s * n_out};
       ForwardSample<T>(ev, params, out, scratch);
     }
   }
@@ -335,14 +387,29 @@ ffi::Error Backward(ffi::BufferR2<DT> event_times, ffi::BufferR2<ffi::S32> event
   const int64_t batch = event_times.dimensions()[0], n_events = event_times.dimensions()[1];
   const int64_t n_in = weights.dimensions()[0], n_out = weights.dimensions()[1];
   const int64_t k_slots = times.dimensions()[2];
+  if (n_events > kInt32Max || k_slots > kInt32Max) {
+    return ffi::Error::InvalidArgument("SnnjaxLifBackward: more than 2**31 - 1 events or slots");
+  }
+  if (!SourcesInRange(event_times.typed_data(), event_source.typed_data(), batch, n_events,
+                      n_in)) {
+    return ffi::Error::InvalidArgument("SnnjaxLifBackward: an event source is not a weight row");
+  }
   std::vector<T> c, kappa;
   NeuronConstants<T>(nullptr, delta_theta.typed_data(), tau_syn.typed_data()[0], n_out, c,
                      kappa);
   const LayerParams<T> params{weights.typed_data(), c.data(), kappa.data(),
                               tau_syn.typed_data()[0], T(0), n_out, k_slots};
+  // Stored spikes per neuron, in [0, K]; each one's last causal event must be an event.
   std::vector<int32_t> n_stored(batch * n_out);
   for (int64_t i = 0; i < batch * n_out; ++i) {
-    n_stored[i] = std::min<int32_t>(n_spikes.typed_data()[i], static_cast<int32_t>(k_slots));
+    const int64_t n = std::clamp<int64_t>(n_spikes.typed_data()[i], 0, k_slots);
+    n_stored[i] = static_cast<int32_t>(n);
+    const int32_t* index = event_index.typed_data() + i * k_slots;
+    for (int64_t k = 0; k < n; ++k) {
+      if (index[k] < 0 || index[k] >= n_events) {
+        return ffi::Error::InvalidArgument("SnnjaxLifBackward: a spike's event index is not an event");
+      }
+    }
   }
   // Each thread accumulates the weight gradient of a fixed, contiguous block of samples
   // (static schedule) in its own buffer; the buffers are then added in thread order, so the
@@ -389,6 +456,9 @@ ffi::Error SortEvents(ffi::BufferR3<DT> input_times, ffi::BufferR0<DT> t_max_buf
   const auto dims = input_times.dimensions();
   const int64_t batch = dims[0], k_in = dims[2], n_slots = dims[1] * dims[2];
   const int64_t n_events = event_times->dimensions()[1];
+  if (n_slots > kInt32Max) {
+    return ffi::Error::InvalidArgument("SnnjaxSortEvents: more than 2**31 - 1 input slots");
+  }
   const T t_max = t_max_buf.typed_data()[0];
   const T inf = std::numeric_limits<T>::infinity();
 #pragma omp parallel
@@ -434,14 +504,22 @@ ffi::Error ScatterEvents(ffi::BufferR2<DT> d_event_times, ffi::BufferR2<ffi::S32
   const auto out_dims = d_input_times->dimensions();
   const int64_t batch = dims[0], n_events = dims[1];
   const int64_t n_slots = out_dims[1] * out_dims[2];
-#pragma omp parallel for schedule(static)
+  int32_t bad = 0;
+#pragma omp parallel for schedule(static) reduction(| : bad)
   for (int64_t s = 0; s < batch; ++s) {
     T* out = d_input_times->typed_data() + s * n_slots;
     std::fill(out, out + n_slots, T(0));
     const T* d = d_event_times.typed_data() + s * n_events;
     const int32_t* sl = slot.typed_data() + s * n_events;
-    for (int64_t k = 0; k < n_events && sl[k] >= 0; ++k) out[sl[k]] = d[k];
+    for (int64_t k = 0; k < n_events && sl[k] >= 0; ++k) {
+      if (sl[k] < n_slots) {
+        out[sl[k]] = d[k];
+      } else {
+        bad = 1;
+      }
+    }
   }
+  if (bad) return ffi::Error::InvalidArgument("SnnjaxScatterEvents: a slot is out of range");
   return ffi::Error::Success();
 }
 
@@ -464,7 +542,8 @@ ffi::Error ScatterEvents(ffi::BufferR2<DT> d_event_times, ffi::BufferR2<ffi::S32
                                     .Ret<ffi::BufferR3<DT>>()       /* times */        \
                                     .Ret<ffi::BufferR3<DT>>()       /* slope */        \
                                     .Ret<ffi::BufferR3<ffi::S32>>() /* event_index */  \
-                                    .Ret<ffi::BufferR2<ffi::S32>>() /* n_spikes */);
+                                    .Ret<ffi::BufferR2<ffi::S32>>() /* n_spikes */     \
+                                    .Ret<ffi::BufferR2<ffi::S32>>() /* n_unresolved */);
 
 #define SNNJAX_BACKWARD(NAME, DT)                                                \
   XLA_FFI_DEFINE_HANDLER_SYMBOL(NAME, Backward<DT>,                              \
@@ -531,6 +610,21 @@ ffi::Error CheckIndex(const int32_t* index, int64_t batch, int64_t n_sets, const
   return ffi::Error::Success();
 }
 
+// Event counts and slots fit int32, and every valid event's source is a weight row.
+template <ffi::DataType DT>
+ffi::Error CheckEvents(ffi::BufferR2<DT>& event_times, ffi::BufferR2<ffi::S32>& event_source,
+                       int64_t n_in, int64_t k_slots) {
+  const int64_t batch = event_times.dimensions()[0], n_events = event_times.dimensions()[1];
+  if (n_events > kInt32Max || k_slots > kInt32Max) {
+    return ffi::Error::InvalidArgument("snnjax: more than 2**31 - 1 events or slots");
+  }
+  if (!SourcesInRange(event_times.typed_data(), event_source.typed_data(), batch, n_events,
+                      n_in)) {
+    return ffi::Error::InvalidArgument("snnjax: an event source is not a weight row");
+  }
+  return ffi::Error::Success();
+}
+
 // The per-sample inputs of the indexed kernels.
 template <typename T>
 struct SampleLayers {
@@ -566,7 +660,7 @@ SampleEvents<T> SampleEventsOf(const SampleLayers<T>& l, int64_t s) {
 // scratch instead, so that a forward without gradient writes a third of the memory).
 template <typename T>
 void ForwardSamples(const SampleLayers<T>& l, int64_t batch, T* times, T* slope,
-                    int32_t* event_index, int32_t* n_spikes) {
+                    int32_t* event_index, int32_t* n_spikes, int32_t* n_unresolved) {
   const int64_t per_sample = l.n_out * l.k_slots;
 #pragma omp parallel
   {
@@ -581,7 +675,7 @@ void ForwardSamples(const SampleLayers<T>& l, int64_t batch, T* times, T* slope,
       const SpikeRecord<T> out{times + off,
                                slope != nullptr ? slope + off : own_slope.data(),
                                event_index != nullptr ? event_index + off : own_index.data(),
-                               n_spikes + s * l.n_out};
+                               n_spikes + s * l.n_out, n_unresolved + s * l.n_out};
       ForwardSample<T>(SampleEventsOf(l, s), params, out, scratch);
     }
   }
@@ -595,11 +689,14 @@ ffi::Error ForwardIndexedCommon(ffi::BufferR2<DT>& event_times,
                                 ffi::BufferR1<DT>& tau_syn, ffi::BufferR1<DT>& t_max,
                                 ffi::ResultBufferR3<DT>& times,
                                 ffi::NativeType<DT>* slope, int32_t* event_index,
-                                ffi::ResultBufferR2<ffi::S32>& n_spikes) {
+                                ffi::ResultBufferR2<ffi::S32>& n_spikes,
+                                ffi::ResultBufferR2<ffi::S32>& n_unresolved) {
   using T = ffi::NativeType<DT>;
   const int64_t batch = event_times.dimensions()[0];
   const int64_t n_out = weights.dimensions()[2];
   ffi::Error ok = CheckIndex(w_index.typed_data(), batch, weights.dimensions()[0], "w_index");
+  if (ok.failure()) return ok;
+  ok = CheckEvents(event_times, event_source, weights.dimensions()[1], times->dimensions()[2]);
   if (ok.failure()) return ok;
   const SampleLayers<T> layers{event_times.typed_data(), event_source.typed_data(),
                                weights.typed_data(), w_index.typed_data(),
@@ -608,7 +705,7 @@ ffi::Error ForwardIndexedCommon(ffi::BufferR2<DT>& event_times,
                                event_times.dimensions()[1], weights.dimensions()[1] * n_out,
                                n_out, times->dimensions()[2]};
   ForwardSamples<T>(layers, batch, times->typed_data(), slope, event_index,
-                    n_spikes->typed_data());
+                    n_spikes->typed_data(), n_unresolved->typed_data());
   return ffi::Error::Success();
 }
 
@@ -619,10 +716,11 @@ ffi::Error ForwardIndexed(ffi::BufferR2<DT> event_times, ffi::BufferR2<ffi::S32>
                           ffi::BufferR1<DT> tau_syn, ffi::BufferR1<DT> t_max,
                           ffi::ResultBufferR3<DT> times, ffi::ResultBufferR3<DT> slope,
                           ffi::ResultBufferR3<ffi::S32> event_index,
-                          ffi::ResultBufferR2<ffi::S32> n_spikes) {
+                          ffi::ResultBufferR2<ffi::S32> n_spikes,
+                          ffi::ResultBufferR2<ffi::S32> n_unresolved) {
   return ForwardIndexedCommon<DT>(event_times, event_source, weights, w_index, theta,
                                   delta_theta, tau_syn, t_max, times, slope->typed_data(),
-                                  event_index->typed_data(), n_spikes);
+                                  event_index->typed_data(), n_spikes, n_unresolved);
 }
 
 // Spike times and counts only (what a forward without gradient returns).
@@ -631,10 +729,11 @@ ffi::Error ForwardTimes(ffi::BufferR2<DT> event_times, ffi::BufferR2<ffi::S32> e
                         ffi::BufferR3<DT> weights, ffi::BufferR1<ffi::S32> w_index,
                         ffi::BufferR2<DT> theta, ffi::BufferR2<DT> delta_theta,
                         ffi::BufferR1<DT> tau_syn, ffi::BufferR1<DT> t_max,
-                        ffi::ResultBufferR3<DT> times, ffi::ResultBufferR2<ffi::S32> n_spikes) {
+                        ffi::ResultBufferR3<DT> times, ffi::ResultBufferR2<ffi::S32> n_spikes,
+                        ffi::ResultBufferR2<ffi::S32> n_unresolved) {
   return ForwardIndexedCommon<DT>(event_times, event_source, weights, w_index, theta,
                                   delta_theta, tau_syn, t_max, times, nullptr, nullptr,
-                                  n_spikes);
+                                  n_spikes, n_unresolved);
 }
 
 // The forward results of every sample as the backward reads them.
@@ -727,9 +826,20 @@ ffi::Error BackwardIndexed(ffi::BufferR2<DT> event_times, ffi::BufferR2<ffi::S32
   if (ok.failure()) return ok;
   ok = CheckIndex(dw_index.typed_data(), batch, n_dw, "dw_index");
   if (ok.failure()) return ok;
+  const int64_t n_events = event_times.dimensions()[1];
+  ok = CheckEvents(event_times, event_source, weights.dimensions()[1], k_slots);
+  if (ok.failure()) return ok;
+  // Stored spikes per neuron, in [0, K]; each one's last causal event must be an event.
   std::vector<int32_t> n_stored(batch * n_out);
   for (int64_t i = 0; i < batch * n_out; ++i) {
-    n_stored[i] = std::min<int32_t>(n_spikes.typed_data()[i], static_cast<int32_t>(k_slots));
+    const int64_t n = std::clamp<int64_t>(n_spikes.typed_data()[i], 0, k_slots);
+    n_stored[i] = static_cast<int32_t>(n);
+    const int32_t* index = event_index.typed_data() + i * k_slots;
+    for (int64_t k = 0; k < n; ++k) {
+      if (index[k] < 0 || index[k] >= n_events) {
+        return ffi::Error::InvalidArgument("snnjax: a spike's event index is not an event");
+      }
+    }
   }
   const SampleLayers<T> layers{event_times.typed_data(), event_source.typed_data(),
                                weights.typed_data(), w_index.typed_data(), nullptr,
@@ -759,7 +869,8 @@ ffi::Error BackwardIndexed(ffi::BufferR2<DT> event_times, ffi::BufferR2<ffi::S32
                                     .Ret<ffi::BufferR3<DT>>()       /* times */        \
                                     .Ret<ffi::BufferR3<DT>>()       /* slope */        \
                                     .Ret<ffi::BufferR3<ffi::S32>>() /* event_index */  \
-                                    .Ret<ffi::BufferR2<ffi::S32>>() /* n_spikes */);
+                                    .Ret<ffi::BufferR2<ffi::S32>>() /* n_spikes */     \
+                                    .Ret<ffi::BufferR2<ffi::S32>>() /* n_unresolved */);
 
 #define SNNJAX_FORWARD_TIMES(NAME, DT)                                           \
   XLA_FFI_DEFINE_HANDLER_SYMBOL(NAME, ForwardTimes<DT>,                          \
@@ -773,7 +884,8 @@ ffi::Error BackwardIndexed(ffi::BufferR2<DT> event_times, ffi::BufferR2<ffi::S32
                                     .Arg<ffi::BufferR1<DT>>()       /* tau_syn [B] */  \
                                     .Arg<ffi::BufferR1<DT>>()       /* t_max [B] */    \
                                     .Ret<ffi::BufferR3<DT>>()       /* times */        \
-                                    .Ret<ffi::BufferR2<ffi::S32>>() /* n_spikes */);
+                                    .Ret<ffi::BufferR2<ffi::S32>>() /* n_spikes */     \
+                                    .Ret<ffi::BufferR2<ffi::S32>>() /* n_unresolved */);
 
 #define SNNJAX_BACKWARD_INDEXED(NAME, DT)                                        \
   XLA_FFI_DEFINE_HANDLER_SYMBOL(NAME, BackwardIndexed<DT>,                       \

@@ -25,7 +25,10 @@ Registered readouts:
   :func:`snnjax.losses.count_cross_entropy` (config field ``count_temperature``); predicts
   and decides like ``"count"``.
 
-Adding a readout is one :func:`register_readout` call (see ``docs/extending.md``).
+The built-in readouts and their decision-time rules live in :mod:`snnjax.readouts.builtin`,
+imported on first use: this registry itself imports no JAX, so that the command line can
+check a config's ``loss`` instantly. Adding a readout is one :func:`register_readout` call
+(see ``docs/extending.md``).
 
 Example:
   >>> import jax.numpy as jnp
@@ -43,21 +46,10 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
-
-import jax
-import jax.numpy as jnp
-
-from snnjax.losses import (
-    count_cross_entropy,
-    predict_from_counts,
-    predict_from_first_spike,
-    spike_count_loss,
-    ttfs_cross_entropy,
-)
-from snnjax.spikes import first_spike_times
 
 __all__ = [
     "Readout",
@@ -69,8 +61,8 @@ __all__ = [
     "registered_readouts",
 ]
 
-LossFn = Callable[[jax.Array, jax.Array], jax.Array]
-"""``loss(times [..., n_classes, K], labels [...]) -> [...]`` per-sample loss."""
+LossFn = Callable[..., Any]
+"""``loss(times [..., n_classes, K], labels [...]) -> [...]`` per-sample loss (jax arrays)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,10 +91,10 @@ class Readout:
     name: str
     label: str
     rule: str
-    loss: Callable[..., jax.Array]
+    loss: Callable[..., Any]
     loss_params: tuple[str | tuple[str, str], ...]
-    predict: Callable[[jax.Array], tuple[jax.Array, jax.Array]]
-    decision_time: Callable[[jax.Array], jax.Array]
+    predict: Callable[[Any], tuple[Any, Any]]
+    decision_time: Callable[[Any], Any]
     first_spike_only: bool = False
 
     def loss_kwargs(self, config: Any) -> dict[str, Any]:
@@ -122,65 +114,20 @@ class Readout:
         return lambda times, labels: loss(times, labels, **kwargs)
 
 
-# --------------------------------------------------------------------- decision times
-
-
-def first_spike_decision_time(times: jax.Array) -> jax.Array:
-    """Decision time of the first-spike readout: the network's first output spike.
-
-    Args:
-      times: ``[..., n_classes, K]`` float output trains (s), sorted; ``+inf`` = empty.
-
-    Returns:
-      ``[...]`` float (s); ``+inf`` where every output is silent.
-    """
-    return jnp.min(first_spike_times(times), axis=-1)
-
-
-def count_decision_time(times: jax.Array) -> jax.Array:
-    """Decision time of the spike-count readout (:func:`snnjax.losses.predict_from_counts`).
-
-    Scans the sorted union of all output spike times (spikes at equal times enter
-    together): the count leader can change several times, so the decision time is the
-    output spike after which the leader never changes again — not the first spike.
-
-    Args:
-      times: ``[..., n_classes, K]`` float output trains (s), sorted; ``+inf`` = empty.
-
-    Returns:
-      ``[...]`` float (s); ``+inf`` where every output is silent.
-    """
-    t = jnp.asarray(times)
-    lead = t.shape[:-2]
-    n, k = t.shape[-2:]
-    flat = t.reshape((-1, n * k))  # [B, M]
-    cls = jnp.repeat(jnp.arange(n), k)  # class of each slot
-    order = jnp.argsort(flat, axis=-1, stable=True)
-    s = jnp.take_along_axis(flat, order, axis=-1)  # sorted candidate times [B, M]
-    c = cls[order]
-    finite = jnp.isfinite(s)
-    onehot = jax.nn.one_hot(c, n, dtype=jnp.int32) * finite[..., None].astype(jnp.int32)
-    cum = jnp.cumsum(onehot, axis=1)  # counts after including sorted spike j, [B, M, n]
-    # Equal times enter together: use the counts at the last spike with the same time.
-    end = jax.vmap(lambda row: jnp.searchsorted(row, row, side="right") - 1)(s)
-    counts = jnp.take_along_axis(cum, end[..., None], axis=1)
-    first = flat.reshape((-1, n, k))[..., 0]  # [B, n]
-    best = jnp.max(counts, axis=-1, keepdims=True)
-    # Neurons tied at the (>= 1) top count have spiked, so their untruncated first spike
-    # is their truncated one: the tie-break of predict_from_counts.
-    key = jnp.where(counts == best, first[:, None, :], jnp.inf)
-    pred = jnp.where(best[..., 0] == 0, -1, jnp.argmin(key, axis=-1))  # [B, M]
-    final, silent = predict_from_counts(flat.reshape((-1, n, k)))
-    ok = (pred == final[:, None]) | ~finite
-    idx = jnp.arange(n * k)
-    last_bad = jnp.max(jnp.where(ok, -1, idx), axis=-1)
-    when = jnp.take_along_axis(s, jnp.clip(last_bad + 1, 0, n * k - 1)[:, None], axis=1)[:, 0]
-    return jnp.where(silent, jnp.inf, when).reshape(lead)
-
-
 # --------------------------------------------------------------------------- registry
 
 _REGISTRY: dict[str, Readout] = {}
+
+# The readouts snnjax.readouts.builtin registers, by name: config validation knows them
+# without importing that module (and JAX); tests/test_readouts.py checks the two agree.
+_BUILTIN_MODULE = "snnjax.readouts.builtin"
+_BUILTIN_NAMES = ("count", "ttfs", "count_ce")
+_BUILTIN_FUNCTIONS = frozenset({"count_decision_time", "first_spike_decision_time"})
+
+
+def _load_builtins() -> None:
+    """Register the built-in readouts (imports :mod:`snnjax.readouts.builtin` once)."""
+    importlib.import_module(_BUILTIN_MODULE)  # while it runs: the module being imported
 
 
 def register_readout(readout: Readout, *, replace: bool = False) -> Readout:
@@ -192,6 +139,7 @@ def register_readout(readout: Readout, *, replace: bool = False) -> Readout:
     """
     if not isinstance(readout, Readout):
         raise TypeError(f"expected a snnjax.readouts.Readout, got {type(readout).__name__}")
+    _load_builtins()  # first, so that a readout never shadows a built-in registered later
     if readout.name in _REGISTRY and not replace:
         raise ValueError(f"readout {readout.name!r} is already registered")
     _REGISTRY[readout.name] = readout
@@ -199,12 +147,14 @@ def register_readout(readout: Readout, *, replace: bool = False) -> Readout:
 
 
 def readout_names() -> tuple[str, ...]:
-    """Names of the registered readouts, in registration order."""
-    return tuple(_REGISTRY)
+    """Names of the registered readouts: the built-in ones, then others in registration
+    order (imports no JAX unless another readout was registered)."""
+    return tuple(dict.fromkeys((*_BUILTIN_NAMES, *_REGISTRY)))
 
 
 def registered_readouts() -> Mapping[str, Readout]:
     """Read-only view ``{name: Readout}`` of the registry."""
+    _load_builtins()
     return MappingProxyType(_REGISTRY)
 
 
@@ -214,6 +164,7 @@ def get_readout(name: str) -> Readout:
     Raises:
       ValueError: no readout of that name; the message lists the registered names.
     """
+    _load_builtins()
     try:
         return _REGISTRY[name]
     except (KeyError, TypeError):
@@ -221,39 +172,7 @@ def get_readout(name: str) -> Readout:
         raise ValueError(f"unknown readout {name!r}; registered readouts: {known}") from None
 
 
-register_readout(
-    Readout(
-        name="count",
-        label="multi-spike (count loss)",
-        rule="argmax spike count",
-        loss=spike_count_loss,
-        loss_params=("n_true", "n_false"),
-        predict=predict_from_counts,
-        decision_time=count_decision_time,
-    )
-)
-
-register_readout(
-    Readout(
-        name="ttfs",
-        label="single-spike (TTFS cross-entropy)",
-        rule="argmin first spike",
-        loss=ttfs_cross_entropy,
-        loss_params=("tau_loss", "alpha", "beta", "tau_syn"),
-        predict=predict_from_first_spike,
-        decision_time=first_spike_decision_time,
-        first_spike_only=True,
-    )
-)
-
-register_readout(
-    Readout(
-        name="count_ce",
-        label="multi-spike (count cross-entropy)",
-        rule="argmax spike count",
-        loss=count_cross_entropy,
-        loss_params=(("temperature", "count_temperature"),),
-        predict=predict_from_counts,
-        decision_time=count_decision_time,
-    )
-)
+def __getattr__(name):
+    if name in _BUILTIN_FUNCTIONS:
+        return getattr(importlib.import_module(_BUILTIN_MODULE), name)
+    raise AttributeError(f"module 'snnjax.readouts' has no attribute {name!r}")
