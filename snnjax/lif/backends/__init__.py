@@ -154,8 +154,9 @@ class EventBackend:
         automatic choice uses a restricted backend on its platforms only.
       spike_times: optional ``(events, weights, params, t_max, max_spikes: int) ->
         (times [B, N, K], n_spikes [B, N] int32, n_unresolved [B, N] int32)``,
-        differentiable w.r.t. ``events.times`` and ``weights``: a backend's own differentiation with batching rules (``"ffi"``:
-        ``vmap`` folds into the kernel's batch, also under ``grad``). ``None``: the
+        differentiable w.r.t. ``events.times`` and ``weights``: a backend's own
+        differentiation with batching rules (``"ffi"``: ``vmap`` folds into the kernel's
+        batch, also under ``grad``). ``None``: the
         generic ``custom_vjp`` of ``forward`` and ``backward``
         (:func:`snnjax.lif.grad.event_spike_times`).
     """
