@@ -400,6 +400,16 @@ def _scatter_kernel(slots: tuple[int, int]):
     return scatter
 
 
+def _sort_call(input_times: jax.Array, t_max: jax.Array, n_events: int):
+    """The compiled sort of ``[B, n_in, K]`` slots (batches under ``vmap``)."""
+    return _sort_kernel(int(n_events))(input_times, _scalar(t_max, input_times.dtype))
+
+
+def _scatter_call(d_event_times: jax.Array, slot: jax.Array, slots_shape: tuple[int, ...]):
+    """The compiled scatter into ``slots_shape = [B, n_in, K]`` (batches under ``vmap``)."""
+    return _scatter_kernel(tuple(slots_shape[1:]))(d_event_times, slot)
+
+
 @functools.cache
 def _forward_kernel(max_spikes: int, full: bool = True):
     """``(event_times, source [B, E], weights [S, n_in, N], w_index [B], theta, delta_theta,
