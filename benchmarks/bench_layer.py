@@ -2,10 +2,13 @@
 
 Times, in one process and side by side, the exact LIF layer (``snnjax.lif_layer``,
 ``max_spikes`` 30, latency-encoded real MNIST test digits, w ~ U(-1, 1) as in the paper's
-multi-spike MNIST run) and an equal-size dense layer (matmul + ReLU) forward+backward, and
-prints the medians and their ratio, and the peak memory of each forward+backward (see
-``benchutil.py``): XLA's memory analysis of the compiled function, and the max RSS of a
-fresh process that runs only that model (``--no-rss`` skips these child processes).
+multi-spike MNIST run) and an equal-size dense layer (matmul + squared ReLU)
+forward+backward, each **both ways**: the gradient w.r.t. the weights only (what a first
+layer needs) and w.r.t. the weights and the inputs (what a hidden layer of a deeper network
+needs), and prints the medians and the ratios on the same gradients, and the peak memory of
+each forward+backward (weights and inputs; see ``benchutil.py``): XLA's memory analysis of
+the compiled function, and the max RSS of a fresh process that runs only that model
+(``--no-rss`` skips these child processes).
 
     python -m benchmarks.bench_layer --data-dir ../shared/data/mnist
     python -m benchmarks.bench_layer --markdown docs/generated/bench_layer.md
@@ -111,14 +114,17 @@ def main(argv=None):
         return jnp.sum(jnp.where(jnp.isfinite(out.times), out.times * cot, 0.0)), out
 
     snn_fwd = jax.jit(lambda w, t: snn_loss(w, t)[1].times)
-    # Gradients w.r.t. weights AND input times (what a hidden layer of a deeper net needs).
+    # Gradients w.r.t. weights AND input times (what a hidden layer of a deeper net needs),
+    # and w.r.t. the weights only (a first layer).
     snn_fb = jax.jit(jax.value_and_grad(snn_loss, argnums=(0, 1), has_aux=True))
+    snn_fb_w = jax.jit(jax.value_and_grad(snn_loss, argnums=0, has_aux=True))
     x_dense = jnp.asarray(images.reshape(args.batch_size, -1), jnp.float32) / 255.0
 
     def dense_loss(w, x):
         return jnp.sum(jax.nn.relu(x @ w) ** 2)
 
     dense_fb = jax.jit(jax.value_and_grad(dense_loss, argnums=(0, 1)))
+    dense_fb_w = jax.jit(jax.value_and_grad(dense_loss, argnums=0))
 
     if args.child:
         # Fresh process: compile and run only one model; report the max RSS around it.
@@ -144,21 +150,22 @@ def main(argv=None):
         "max_spikes_of_a_neuron": int(jnp.max(jnp.sum(jnp.isfinite(out.times), axis=-1))),
         "dropped_spikes": int(out.n_dropped.sum()),
     }
-    # Interleave the three so that machine noise hits them alike; report medians.
-    t_dense, t_fwd, t_fb = [], [], []
+    # Interleave them all so that machine noise hits them alike; report medians.
+    fns = {
+        "dense_fwd_bwd_w": (dense_fb_w, x_dense),
+        "dense_fwd_bwd": (dense_fb, x_dense),
+        "snn_fwd": (snn_fwd, input_times),
+        "snn_fwd_bwd_w": (snn_fb_w, input_times),
+        "snn_fwd_bwd": (snn_fb, input_times),
+    }
+    per_round = {name: [] for name in fns}
     for _ in range(args.rounds):
-        t_dense.append(median_time(dense_fb, weights, x_dense, repeats=args.repeats))
-        t_fwd.append(median_time(snn_fwd, weights, input_times, repeats=args.repeats))
-        t_fb.append(median_time(snn_fb, weights, input_times, repeats=args.repeats))
-    t_dense, t_fwd, t_fb = (statistics.median(v) for v in (t_dense, t_fwd, t_fb))
-    results.update(
-        {
-            "dense_fwd_bwd_ms": 1e3 * t_dense,
-            "snn_fwd_ms": 1e3 * t_fwd,
-            "snn_fwd_bwd_ms": 1e3 * t_fb,
-            "ratio_fwd_bwd_snn_over_dense": t_fb / t_dense,
-        }
-    )
+        for name, (fn, x) in fns.items():
+            per_round[name].append(median_time(fn, weights, x, repeats=args.repeats))
+    ms = {f"{name}_ms": 1e3 * statistics.median(v) for name, v in per_round.items()}
+    results.update(ms)
+    results["ratio_fwd_bwd_w_snn_over_dense"] = ms["snn_fwd_bwd_w_ms"] / ms["dense_fwd_bwd_w_ms"]
+    results["ratio_fwd_bwd_snn_over_dense"] = ms["snn_fwd_bwd_ms"] / ms["dense_fwd_bwd_ms"]
     results["snn_memory"] = xla_memory(snn_fb, weights, input_times)
     results["dense_memory"] = xla_memory(dense_fb, weights, x_dense)
     if not args.no_rss:
@@ -208,14 +215,20 @@ def markdown_table(r) -> list[str]:
     """Timing and memory of one run as a Markdown table."""
     sm, dm, rss = r["snn_memory"], r["dense_memory"], r.get("rss") or {}
 
-    return [
-        "| kernel | forward | forward + backward | dense forward + backward | ratio "
-        "| XLA peak snnjax / dense | max RSS snnjax / dense |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
-        f"| {r['kernel']} | {r['snn_fwd_ms']:.1f} ms | {r['snn_fwd_bwd_ms']:.1f} ms | "
-        f"{r['dense_fwd_bwd_ms']:.2f} ms | **{r['ratio_fwd_bwd_snn_over_dense']:.1f}×** | "
+    memory = (
         f"{fmt_bytes(sm.get('xla_peak_bytes'))} / {fmt_bytes(dm.get('xla_peak_bytes'))} | "
-        f"{rss_cell(rss.get('snn'))} / {rss_cell(rss.get('dense'))} |",
+        f"{rss_cell(rss.get('snn'))} / {rss_cell(rss.get('dense'))} |"
+    )
+    return [
+        "| gradient w.r.t. | kernel | forward | forward + backward | dense forward + backward "
+        "| ratio | XLA peak snnjax / dense | max RSS snnjax / dense |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        f"| weights | {r['kernel']} | {r['snn_fwd_ms']:.1f} ms | {r['snn_fwd_bwd_w_ms']:.1f} ms | "
+        f"{r['dense_fwd_bwd_w_ms']:.2f} ms | **{r['ratio_fwd_bwd_w_snn_over_dense']:.1f}×** "
+        "| | |",
+        f"| weights and inputs | {r['kernel']} | {r['snn_fwd_ms']:.1f} ms | "
+        f"{r['snn_fwd_bwd_ms']:.1f} ms | {r['dense_fwd_bwd_ms']:.2f} ms | "
+        f"**{r['ratio_fwd_bwd_snn_over_dense']:.1f}×** | {memory}",
     ]
 
 

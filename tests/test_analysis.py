@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 from snnjax import analysis
+from snnjax.analysis import robustness
+from snnjax.lif.backends import available_backends
 from snnjax.losses import predict_from_counts, predict_from_first_spike
 from snnjax.nn import conv_patches, make_conv_network, make_dense_network
 
@@ -237,8 +239,9 @@ def test_sweep_vmap_equals_python_loop_and_level_zero_is_clean(tiny_net, kind):
     np.testing.assert_array_equal(res.per_seed, ref.per_seed)
     np.testing.assert_array_equal(res.n_input_overflow, ref.n_input_overflow)
     # The other ways of batching the seeds give the same draws and accuracies too (the
-    # default, "auto", is lax.map on CPU).
-    for other in {"input_jitter": ("fold", "vmap")}.get(kind, ("vmap",)):
+    # default, "auto", is vmap on every platform; "map" was the CPU default before the
+    # compiled kernel batched under vmap: same numbers).
+    for other in {"input_jitter": ("fold", "vmap", "map")}.get(kind, ("vmap", "map")):
         alt = analysis.robustness_sweep(
             kind, net, params, x, y, LEVELS[kind], seed_mode=other, **kw
         )
@@ -300,6 +303,27 @@ def test_perturbations():
     np.testing.assert_array_equal(noisy["params"]["other"], 1.0)
     with pytest.raises(ValueError, match="kernel"):
         analysis.perturb_weights({"w": jnp.ones(2)}, 0.1, key)
+
+
+@pytest.mark.skipif("ffi" not in available_backends(), reason="no compiled CPU kernel")
+def test_default_seed_mode_is_one_batched_kernel_call_per_layer_on_cpu(tiny_net):
+    """No CPU special case: "auto" is vmap, and on CPU the vmapped weight-noise sweep runs
+    each layer's compiled kernel once for all seeds (weight sets folded into the kernel's
+    batch), not once per seed in a loop."""
+    net, params, x, y = tiny_net
+    resolved = robustness._check_sweep(
+        "weight_noise", net, "count", x, y, [0.1], 4, "auto", python_loop=False
+    )
+    assert resolved[-1] == "vmap"
+    compiled = robustness._compiled("weight_noise", net, "count", "vmap")
+    keys = jax.random.split(jax.random.key(0), 4)
+    idx = jnp.arange(x.shape[0])
+    mask = jnp.ones(x.shape[0], bool)
+    hlo = compiled.lower(params, x, y, mask, idx, jnp.float32(0.1), keys).as_text()
+    calls = [ln for ln in hlo.splitlines() if "custom_call @SnnjaxLifForwardTimes" in ln]
+    assert len(calls) == 2  # two layers, one call each
+    n_folded = 4 * x.shape[0]  # seeds x samples in the kernel's batch (no loop over seeds)
+    assert all(f"-> (tensor<{n_folded}x" in ln for ln in calls), calls
 
 
 def test_sweep_validates_arguments(tiny_net):

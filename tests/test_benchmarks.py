@@ -12,7 +12,14 @@ import sys
 
 import pytest
 
-SCRIPTS = ("bench_layer", "bench_parallel", "bench_report", "bench_robustness", "bench_train")
+SCRIPTS = (
+    "bench_layer",
+    "bench_parallel",
+    "bench_report",
+    "bench_robustness",
+    "bench_train",
+    "bench_vmap",
+)
 
 
 @pytest.mark.parametrize("name", SCRIPTS)

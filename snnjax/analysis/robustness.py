@@ -21,15 +21,13 @@ is a traced argument (no recompilation per level) and the data set is cut into c
 per-seed function in a Python loop over the seeds instead (the reference the tests compare
 with, and the baseline of the benchmark).
 
-Speed (``benchmarks/bench_robustness.py``, 2-core CPU; ``docs/performance.md``). The
-cost is the event kernel itself (0.4 ms per noisy MNIST sample for the trained 784-800-10
-multi-spike network). On CPU the compiled kernel's custom call is batched *sequentially*
-under ``vmap``, and ``vmap``/``fold`` materialise the activity of all ``S x batch_size``
-noisy samples at once, which costs memory traffic: measured side by side on 100 digits x 100
-seeds (two runs), ``vmap`` ran at 0.55-0.60x and ``fold`` at 0.68-0.75x the speed of a Python
-loop over seeds, and ``lax.map`` at 0.94-1.43x. So the default ``seed_mode="auto"`` is
-``"map"`` on the CPU backend and
-``"vmap"`` on accelerators, where the pure-JAX kernel is vectorised over the seeds.
+Speed (``benchmarks/bench_robustness.py``, ``benchmarks/bench_vmap.py``;
+``docs/performance.md``). The cost is the event kernel itself. Every event backend batches
+under ``vmap``: the compiled CPU kernel folds the seeds (and samples) into its own batch and
+takes one weight set per seed (:mod:`snnjax.lif.backends.ffi`), the pure-JAX kernel is
+vectorised over them. So the default ``seed_mode="auto"`` is ``"vmap"`` on every platform;
+``"map"`` (``lax.map`` over the seeds) holds the activity of ``batch_size`` samples instead
+of ``S x batch_size`` when memory is short.
 
 Random numbers. Seed ``s`` uses key ``k_s = jax.random.split(key, n_seeds)[s]``. Input and
 hidden noise of sample ``i`` (its index in the data set) uses ``fold_in(k_s, i)``, so the
@@ -359,14 +357,12 @@ def robustness_sweep(
         not depend on it.
       seed_mode: how the one compiled call evaluates the ``S`` seeds:
 
-        * ``"auto"`` (default): ``"map"`` on the CPU backend, ``"vmap"`` elsewhere (see the
-          module docstring for the measurements behind this choice);
+        * ``"auto"`` (default): ``"vmap"`` (on every platform; see the module docstring);
         * ``"vmap"``: ``jax.vmap`` of the per-seed evaluation over the seed keys;
         * ``"fold"`` (input and hidden noise only): the noise is drawn with ``vmap`` over the
           seeds and the seeds are folded into the batch axis, so the network runs once on
-          ``S x batch_size`` samples through its own batch dimension (what ``vmap`` of a
-          batch-polymorphic network amounts to, without relying on the kernels' batching
-          rules);
+          ``S x batch_size`` samples through its own batch dimension (what the kernels'
+          batching rules do under ``vmap``);
         * ``"map"``: ``lax.map`` over the seeds (sequential inside the compiled call; least
           memory).
 
@@ -440,7 +436,7 @@ def _check_sweep(
     if seed_mode not in (*SEED_MODES, "auto"):
         raise ValueError(f"seed_mode must be 'auto' or one of {SEED_MODES}, got {seed_mode!r}")
     if seed_mode == "auto":
-        seed_mode = "map" if jax.default_backend() == "cpu" else "vmap"
+        seed_mode = "vmap"
     if seed_mode == "fold" and kind == "weight_noise" and not python_loop:
         raise ValueError(
             "seed_mode='fold' needs the same weights for all seeds; use 'vmap' "

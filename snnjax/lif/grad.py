@@ -50,7 +50,6 @@ class SpikeTimeResiduals(NamedTuple):
     forward: EventForward
 
 
-@partial(jax.custom_vjp, nondiff_argnums=(4, 5))
 def event_spike_times(
     events: Events,
     weights: jax.Array,
@@ -58,8 +57,12 @@ def event_spike_times(
     t_max: jax.Array,
     max_spikes: int,
     backend: EventBackend,
-) -> tuple[jax.Array, jax.Array]:
+) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Differentiable spike times of a layer driven by sorted events.
+
+    Uses the backend's own :attr:`~snnjax.lif.backends.EventBackend.spike_times` where it
+    has one (e.g. ``"ffi"``, whose gradient batches under ``vmap``), else the generic
+    ``custom_vjp`` of its ``forward`` and ``backward`` passes.
 
     Args:
       events: ``[B, E]`` sorted input :class:`~snnjax.lif.events.Events`, all ``< t_max``.
@@ -75,6 +78,21 @@ def event_spike_times(
       :class:`~snnjax.lif.forward.EventForward`); ``times`` carries exact gradients with
       respect to ``events.times`` and ``weights``.
     """
+    if backend.spike_times is not None:
+        return backend.spike_times(events, weights, params, t_max, max_spikes)
+    return _custom_vjp_spike_times(events, weights, params, t_max, max_spikes, backend)
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(4, 5))
+def _custom_vjp_spike_times(
+    events: Events,
+    weights: jax.Array,
+    params: LIFParams,
+    t_max: jax.Array,
+    max_spikes: int,
+    backend: EventBackend,
+) -> tuple[jax.Array, jax.Array]:
+    """The generic ``custom_vjp`` of :func:`event_spike_times` (same arguments)."""
     out = backend.forward(events, weights, params, t_max, max_spikes)
     return out.times, out.n_spikes, out.n_unresolved
 
@@ -96,7 +114,7 @@ def _bwd(max_spikes, backend, residuals: SpikeTimeResiduals, cotangents):
     return (Events(times=d_event_times, source=None), d_weights, zeros(r.params), zeros(r.t_max))
 
 
-event_spike_times.defvjp(_fwd, _bwd)
+_custom_vjp_spike_times.defvjp(_fwd, _bwd)
 
 
 class _ErrorCarry(NamedTuple):

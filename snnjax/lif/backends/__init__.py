@@ -87,6 +87,19 @@ class Forward(Protocol):
     ) -> EventForward: ...
 
 
+class SpikeTimes(Protocol):
+    """Type of :attr:`EventBackend.spike_times`."""
+
+    def __call__(
+        self,
+        events: Events,
+        weights: jax.Array,
+        params: LIFParams,
+        t_max: jax.Array,
+        max_spikes: int,
+    ) -> tuple[jax.Array, jax.Array, jax.Array]: ...
+
+
 class Backward(Protocol):
     """Type of :attr:`EventBackend.backward`."""
 
@@ -139,6 +152,13 @@ class EventBackend:
         its library builds); called once per trace, should cache.
       platforms: the JAX platforms it runs on (e.g. ``("cpu",)``), ``None`` = all. The
         automatic choice uses a restricted backend on its platforms only.
+      spike_times: optional ``(events, weights, params, t_max, max_spikes: int) ->
+        (times [B, N, K], n_spikes [B, N] int32, n_unresolved [B, N] int32)``,
+        differentiable w.r.t. ``events.times`` and ``weights``: a backend's own
+        differentiation with batching rules (``"ffi"``: ``vmap`` folds into the kernel's
+        batch, also under ``grad``). ``None``: the
+        generic ``custom_vjp`` of ``forward`` and ``backward``
+        (:func:`snnjax.lif.grad.event_spike_times`).
     """
 
     name: str
@@ -148,6 +168,7 @@ class EventBackend:
     supports: Callable[[DTypeLike, LIFParams], bool] = _supports_everything
     available: Callable[[], bool] = _always_available
     platforms: tuple[str, ...] | None = None
+    spike_times: SpikeTimes | None = None
 
 
 def get_backend(name: str) -> EventBackend:
@@ -283,6 +304,12 @@ def backend_name(
     return per_platform.get(platform, default).name
 
 
+def _bound_spike_times(backend: EventBackend, max_spikes: int, *args):
+    from snnjax.lif.grad import event_spike_times
+
+    return event_spike_times(*args, max_spikes, backend)
+
+
 @functools.cache
 def by_platform(default: EventBackend, **per_platform: EventBackend) -> EventBackend:
     """A backend that runs ``per_platform[p]`` on platform ``p`` and ``default`` elsewhere.
@@ -318,11 +345,23 @@ def by_platform(default: EventBackend, **per_platform: EventBackend) -> EventBac
     def backward(events, weights, params, forward, cot_times):
         return dispatch("backward", lambda f: f, events, weights, params, forward, cot_times)
 
+    def spike_times(events, weights, params, t_max, max_spikes):
+        return jax.lax.platform_dependent(
+            events,
+            weights,
+            params,
+            t_max,
+            default=functools.partial(_bound_spike_times, default, max_spikes),
+            **{p: functools.partial(_bound_spike_times, b, max_spikes) for p, b in branches},
+        )
+
     names = ", ".join(f"{p}={b.name}" for p, b in branches)
+    own = any(b.spike_times is not None for b in (default, *per_platform.values()))
     return EventBackend(
         name=f"auto({names}, default={default.name})",
         sort_events=sort_events,
         forward=forward,
         backward=backward,
         supports=default.supports,
+        spike_times=spike_times if own else None,
     )

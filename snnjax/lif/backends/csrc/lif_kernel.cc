@@ -588,3 +588,326 @@ SNNJAX_SORT(SnnjaxSortEventsF64, ffi::F64)
 
 SNNJAX_SCATTER(SnnjaxScatterEventsF32, ffi::F32)
 SNNJAX_SCATTER(SnnjaxScatterEventsF64, ffi::F64)
+
+// ---------------------------------------------------------------------------------------
+// Per-sample weight sets and constants: the batching rules of ffi.py (vmap over samples,
+// weights, e.g. noise seeds or ensembles, and parameters, folded into the kernel's batch).
+// weights is [S, n_in, N] and sample s uses the set w_index[s]; theta, delta_theta are
+// [B, N] and tau_syn, t_max [B] (one value per sample). The backward adds the weight
+// gradient of sample s into the set dw_index[s] of d_weights [S_out, n_in, N]. Same
+// per-sample algorithm (ForwardSample, BackwardSample) as the kernels above.
+// ---------------------------------------------------------------------------------------
+
+namespace {
+
+ffi::Error CheckIndex(const int32_t* index, int64_t batch, int64_t n_sets, const char* what) {
+  for (int64_t s = 0; s < batch; ++s) {
+    if (index[s] < 0 || index[s] >= n_sets) {
+      return ffi::Error(ffi::ErrorCode::kInvalidArgument,
+                        std::string("snnjax: ") + what + " out of range");
+    }
+  }
+  return ffi::Error::Success();
+}
+
+// Event counts and slots fit int32, and every valid event's source is a weight row.
+template <ffi::DataType DT>
+ffi::Error CheckEvents(ffi::BufferR2<DT>& event_times, ffi::BufferR2<ffi::S32>& event_source,
+                       int64_t n_in, int64_t k_slots) {
+  const int64_t batch = event_times.dimensions()[0], n_events = event_times.dimensions()[1];
+  if (n_events > kInt32Max || k_slots > kInt32Max) {
+    return ffi::Error::InvalidArgument("snnjax: more than 2**31 - 1 events or slots");
+  }
+  if (!SourcesInRange(event_times.typed_data(), event_source.typed_data(), batch, n_events,
+                      n_in)) {
+    return ffi::Error::InvalidArgument("snnjax: an event source is not a weight row");
+  }
+  return ffi::Error::Success();
+}
+
+// The per-sample inputs of the indexed kernels.
+template <typename T>
+struct SampleLayers {
+  const T* event_times;      // [B, E]
+  const int32_t* source;     // [B, E]
+  const T* weights;          // [S, n_in, N]
+  const int32_t* w_index;    // [B]
+  const T* theta;            // [B, N] (nullptr in the backward)
+  const T* delta_theta;      // [B, N]
+  const T* tau_syn;          // [B]
+  const T* t_max;            // [B] (nullptr in the backward)
+  int64_t n_events, set_size, n_out, k_slots;
+};
+
+// LayerParams of sample s (c, kappa: per-thread storage for its neuron constants).
+template <typename T>
+LayerParams<T> SampleParams(const SampleLayers<T>& l, int64_t s, std::vector<T>& c,
+                            std::vector<T>& kappa) {
+  const int64_t n = l.n_out;
+  NeuronConstants<T>(l.theta != nullptr ? l.theta + s * n : nullptr, l.delta_theta + s * n,
+                     l.tau_syn[s], n, c, kappa);
+  return LayerParams<T>{l.weights + l.w_index[s] * l.set_size, c.data(), kappa.data(),
+                        l.tau_syn[s], l.t_max != nullptr ? l.t_max[s] : T(0), n, l.k_slots};
+}
+
+template <typename T>
+SampleEvents<T> SampleEventsOf(const SampleLayers<T>& l, int64_t s) {
+  return SampleEvents<T>{l.event_times + s * l.n_events, l.source + s * l.n_events,
+                         l.n_events};
+}
+
+// Forward of every sample; slope and event_index may be nullptr (not returned: per-thread
+// scratch instead, so that a forward without gradient writes a third of the memory).
+template <typename T>
+void ForwardSamples(const SampleLayers<T>& l, int64_t batch, T* times, T* slope,
+                    int32_t* event_index, int32_t* n_spikes, int32_t* n_unresolved) {
+  const int64_t per_sample = l.n_out * l.k_slots;
+#pragma omp parallel
+  {
+    ForwardScratch<T> scratch(l.n_out);
+    std::vector<T> c, kappa;
+    std::vector<T> own_slope(slope == nullptr ? per_sample : 0);
+    std::vector<int32_t> own_index(event_index == nullptr ? per_sample : 0);
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t s = 0; s < batch; ++s) {
+      const LayerParams<T> params = SampleParams(l, s, c, kappa);
+      const int64_t off = s * per_sample;
+      const SpikeRecord<T> out{times + off,
+                               slope != nullptr ? slope + off : own_slope.data(),
+                               event_index != nullptr ? event_index + off : own_index.data(),
+                               n_spikes + s * l.n_out, n_unresolved + s * l.n_out};
+      ForwardSample<T>(SampleEventsOf(l, s), params, out, scratch);
+    }
+  }
+}
+
+template <ffi::DataType DT>
+ffi::Error ForwardIndexedCommon(ffi::BufferR2<DT>& event_times,
+                                ffi::BufferR2<ffi::S32>& event_source,
+                                ffi::BufferR3<DT>& weights, ffi::BufferR1<ffi::S32>& w_index,
+                                ffi::BufferR2<DT>& theta, ffi::BufferR2<DT>& delta_theta,
+                                ffi::BufferR1<DT>& tau_syn, ffi::BufferR1<DT>& t_max,
+                                ffi::ResultBufferR3<DT>& times,
+                                ffi::NativeType<DT>* slope, int32_t* event_index,
+                                ffi::ResultBufferR2<ffi::S32>& n_spikes,
+                                ffi::ResultBufferR2<ffi::S32>& n_unresolved) {
+  using T = ffi::NativeType<DT>;
+  const int64_t batch = event_times.dimensions()[0];
+  const int64_t n_out = weights.dimensions()[2];
+  ffi::Error ok = CheckIndex(w_index.typed_data(), batch, weights.dimensions()[0], "w_index");
+  if (ok.failure()) return ok;
+  ok = CheckEvents(event_times, event_source, weights.dimensions()[1], times->dimensions()[2]);
+  if (ok.failure()) return ok;
+  const SampleLayers<T> layers{event_times.typed_data(), event_source.typed_data(),
+                               weights.typed_data(), w_index.typed_data(),
+                               theta.typed_data(), delta_theta.typed_data(),
+                               tau_syn.typed_data(), t_max.typed_data(),
+                               event_times.dimensions()[1], weights.dimensions()[1] * n_out,
+                               n_out, times->dimensions()[2]};
+  ForwardSamples<T>(layers, batch, times->typed_data(), slope, event_index,
+                    n_spikes->typed_data(), n_unresolved->typed_data());
+  return ffi::Error::Success();
+}
+
+template <ffi::DataType DT>
+ffi::Error ForwardIndexed(ffi::BufferR2<DT> event_times, ffi::BufferR2<ffi::S32> event_source,
+                          ffi::BufferR3<DT> weights, ffi::BufferR1<ffi::S32> w_index,
+                          ffi::BufferR2<DT> theta, ffi::BufferR2<DT> delta_theta,
+                          ffi::BufferR1<DT> tau_syn, ffi::BufferR1<DT> t_max,
+                          ffi::ResultBufferR3<DT> times, ffi::ResultBufferR3<DT> slope,
+                          ffi::ResultBufferR3<ffi::S32> event_index,
+                          ffi::ResultBufferR2<ffi::S32> n_spikes,
+                          ffi::ResultBufferR2<ffi::S32> n_unresolved) {
+  return ForwardIndexedCommon<DT>(event_times, event_source, weights, w_index, theta,
+                                  delta_theta, tau_syn, t_max, times, slope->typed_data(),
+                                  event_index->typed_data(), n_spikes, n_unresolved);
+}
+
+// Spike times and counts only (what a forward without gradient returns).
+template <ffi::DataType DT>
+ffi::Error ForwardTimes(ffi::BufferR2<DT> event_times, ffi::BufferR2<ffi::S32> event_source,
+                        ffi::BufferR3<DT> weights, ffi::BufferR1<ffi::S32> w_index,
+                        ffi::BufferR2<DT> theta, ffi::BufferR2<DT> delta_theta,
+                        ffi::BufferR1<DT> tau_syn, ffi::BufferR1<DT> t_max,
+                        ffi::ResultBufferR3<DT> times, ffi::ResultBufferR2<ffi::S32> n_spikes,
+                        ffi::ResultBufferR2<ffi::S32> n_unresolved) {
+  return ForwardIndexedCommon<DT>(event_times, event_source, weights, w_index, theta,
+                                  delta_theta, tau_syn, t_max, times, nullptr, nullptr,
+                                  n_spikes, n_unresolved);
+}
+
+// The forward results of every sample as the backward reads them.
+template <typename T>
+struct SamplesSpikes {
+  const T* cot;                // [B, N, K]
+  const T* times;              // [B, N, K]
+  const T* slope;              // [B, N, K]
+  const int32_t* event_index;  // [B, N, K]
+  const int32_t* n_stored;     // [B, N], clipped to K
+};
+
+// Per-thread work space of the indexed backward.
+template <typename T>
+struct IndexedBackwardScratch {
+  BackwardScratch<T> loop;
+  std::vector<T> c, kappa;
+  IndexedBackwardScratch(int64_t n_out, int64_t k_slots) : loop(n_out, k_slots) {}
+};
+
+// Backward of sample s, its weight gradient added into dw ([n_in, N]).
+template <typename T>
+void IndexedBackwardSample(const SampleLayers<T>& l, const SamplesSpikes<T>& sp, int64_t s,
+                           T* dw, T* d_times, IndexedBackwardScratch<T>& scratch) {
+  const int64_t off = s * l.n_out * l.k_slots;
+  const LayerParams<T> params = SampleParams(l, s, scratch.c, scratch.kappa);
+  const SampleSpikes<T> spikes{sp.cot + off, sp.times + off, sp.slope + off,
+                               sp.event_index + off, sp.n_stored + s * l.n_out};
+  BackwardSample<T>(SampleEventsOf(l, s), params, spikes, dw, d_times + s * l.n_events,
+                    scratch.loop);
+}
+
+// The weight gradients: one thread per gradient set when there are enough sets (samples
+// added in sample order: bitwise reproducible whatever the number of threads), else each
+// thread accumulates a fixed block of samples into its own buffers, added in thread order
+// (reproducible for a given number of threads).
+template <typename T>
+void IndexedBackwardSamples(const SampleLayers<T>& l, const SamplesSpikes<T>& sp,
+                            const int32_t* dw_index, int64_t batch, int64_t n_dw, T* dw_out,
+                            T* dt_out) {
+  const int64_t set_size = l.set_size;
+  std::vector<std::vector<int64_t>> members(n_dw);
+  for (int64_t s = 0; s < batch; ++s) members[dw_index[s]].push_back(s);
+  const int n_threads = omp_get_max_threads();
+  if (n_dw >= n_threads) {
+#pragma omp parallel
+    {
+      IndexedBackwardScratch<T> scratch(l.n_out, l.k_slots);
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t g = 0; g < n_dw; ++g) {
+        T* dw = dw_out + g * set_size;
+        std::fill(dw, dw + set_size, T(0));
+        for (int64_t s : members[g]) IndexedBackwardSample<T>(l, sp, s, dw, dt_out, scratch);
+      }
+    }
+    return;
+  }
+  std::vector<std::vector<T>> dw_thread(n_threads);
+#pragma omp parallel num_threads(n_threads)
+  {
+    std::vector<T>& dw = dw_thread[omp_get_thread_num()];
+    dw.assign(n_dw * set_size, T(0));
+    IndexedBackwardScratch<T> scratch(l.n_out, l.k_slots);
+#pragma omp for schedule(static)
+    for (int64_t s = 0; s < batch; ++s) {
+      IndexedBackwardSample<T>(l, sp, s, dw.data() + dw_index[s] * set_size, dt_out, scratch);
+    }
+  }
+  std::fill(dw_out, dw_out + n_dw * set_size, T(0));
+  for (const auto& dw : dw_thread) {
+    if (dw.empty()) continue;
+    for (int64_t i = 0; i < n_dw * set_size; ++i) dw_out[i] += dw[i];
+  }
+}
+
+template <ffi::DataType DT>
+ffi::Error BackwardIndexed(ffi::BufferR2<DT> event_times, ffi::BufferR2<ffi::S32> event_source,
+                           ffi::BufferR3<DT> weights, ffi::BufferR1<ffi::S32> w_index,
+                           ffi::BufferR1<ffi::S32> dw_index, ffi::BufferR2<DT> delta_theta,
+                           ffi::BufferR1<DT> tau_syn, ffi::BufferR3<DT> cot_times,
+                           ffi::BufferR3<DT> times, ffi::BufferR3<DT> slope,
+                           ffi::BufferR3<ffi::S32> event_index,
+                           ffi::BufferR2<ffi::S32> n_spikes, ffi::ResultBufferR3<DT> d_weights,
+                           ffi::ResultBufferR2<DT> d_times) {
+  using T = ffi::NativeType<DT>;
+  const int64_t batch = event_times.dimensions()[0];
+  const int64_t n_out = weights.dimensions()[2], k_slots = times.dimensions()[2];
+  const int64_t n_dw = d_weights->dimensions()[0];
+  ffi::Error ok = CheckIndex(w_index.typed_data(), batch, weights.dimensions()[0], "w_index");
+  if (ok.failure()) return ok;
+  ok = CheckIndex(dw_index.typed_data(), batch, n_dw, "dw_index");
+  if (ok.failure()) return ok;
+  const int64_t n_events = event_times.dimensions()[1];
+  ok = CheckEvents(event_times, event_source, weights.dimensions()[1], k_slots);
+  if (ok.failure()) return ok;
+  // Stored spikes per neuron, in [0, K]; each one's last causal event must be an event.
+  std::vector<int32_t> n_stored(batch * n_out);
+  for (int64_t i = 0; i < batch * n_out; ++i) {
+    const int64_t n = std::clamp<int64_t>(n_spikes.typed_data()[i], 0, k_slots);
+    n_stored[i] = static_cast<int32_t>(n);
+    const int32_t* index = event_index.typed_data() + i * k_slots;
+    for (int64_t k = 0; k < n; ++k) {
+      if (index[k] < 0 || index[k] >= n_events) {
+        return ffi::Error::InvalidArgument("snnjax: a spike's event index is not an event");
+      }
+    }
+  }
+  const SampleLayers<T> layers{event_times.typed_data(), event_source.typed_data(),
+                               weights.typed_data(), w_index.typed_data(), nullptr,
+                               delta_theta.typed_data(), tau_syn.typed_data(), nullptr,
+                               event_times.dimensions()[1], weights.dimensions()[1] * n_out,
+                               n_out, k_slots};
+  const SamplesSpikes<T> spikes{cot_times.typed_data(), times.typed_data(), slope.typed_data(),
+                                event_index.typed_data(), n_stored.data()};
+  IndexedBackwardSamples<T>(layers, spikes, dw_index.typed_data(), batch, n_dw,
+                            d_weights->typed_data(), d_times->typed_data());
+  return ffi::Error::Success();
+}
+
+}  // namespace
+
+#define SNNJAX_FORWARD_INDEXED(NAME, DT)                                         \
+  XLA_FFI_DEFINE_HANDLER_SYMBOL(NAME, ForwardIndexed<DT>,                        \
+                                ffi::Ffi::Bind()                                 \
+                                    .Arg<ffi::BufferR2<DT>>()       /* event_times */  \
+                                    .Arg<ffi::BufferR2<ffi::S32>>() /* event_source */ \
+                                    .Arg<ffi::BufferR3<DT>>()       /* weights [S] */  \
+                                    .Arg<ffi::BufferR1<ffi::S32>>() /* w_index [B] */  \
+                                    .Arg<ffi::BufferR2<DT>>()       /* theta [B, N] */ \
+                                    .Arg<ffi::BufferR2<DT>>()       /* delta_theta */  \
+                                    .Arg<ffi::BufferR1<DT>>()       /* tau_syn [B] */  \
+                                    .Arg<ffi::BufferR1<DT>>()       /* t_max [B] */    \
+                                    .Ret<ffi::BufferR3<DT>>()       /* times */        \
+                                    .Ret<ffi::BufferR3<DT>>()       /* slope */        \
+                                    .Ret<ffi::BufferR3<ffi::S32>>() /* event_index */  \
+                                    .Ret<ffi::BufferR2<ffi::S32>>() /* n_spikes */     \
+                                    .Ret<ffi::BufferR2<ffi::S32>>() /* n_unresolved */);
+
+#define SNNJAX_FORWARD_TIMES(NAME, DT)                                           \
+  XLA_FFI_DEFINE_HANDLER_SYMBOL(NAME, ForwardTimes<DT>,                          \
+                                ffi::Ffi::Bind()                                 \
+                                    .Arg<ffi::BufferR2<DT>>()       /* event_times */  \
+                                    .Arg<ffi::BufferR2<ffi::S32>>() /* event_source */ \
+                                    .Arg<ffi::BufferR3<DT>>()       /* weights [S] */  \
+                                    .Arg<ffi::BufferR1<ffi::S32>>() /* w_index [B] */  \
+                                    .Arg<ffi::BufferR2<DT>>()       /* theta [B, N] */ \
+                                    .Arg<ffi::BufferR2<DT>>()       /* delta_theta */  \
+                                    .Arg<ffi::BufferR1<DT>>()       /* tau_syn [B] */  \
+                                    .Arg<ffi::BufferR1<DT>>()       /* t_max [B] */    \
+                                    .Ret<ffi::BufferR3<DT>>()       /* times */        \
+                                    .Ret<ffi::BufferR2<ffi::S32>>() /* n_spikes */     \
+                                    .Ret<ffi::BufferR2<ffi::S32>>() /* n_unresolved */);
+
+#define SNNJAX_BACKWARD_INDEXED(NAME, DT)                                        \
+  XLA_FFI_DEFINE_HANDLER_SYMBOL(NAME, BackwardIndexed<DT>,                       \
+                                ffi::Ffi::Bind()                                 \
+                                    .Arg<ffi::BufferR2<DT>>()       /* event_times */  \
+                                    .Arg<ffi::BufferR2<ffi::S32>>() /* event_source */ \
+                                    .Arg<ffi::BufferR3<DT>>()       /* weights [S] */  \
+                                    .Arg<ffi::BufferR1<ffi::S32>>() /* w_index [B] */  \
+                                    .Arg<ffi::BufferR1<ffi::S32>>() /* dw_index [B] */ \
+                                    .Arg<ffi::BufferR2<DT>>()       /* delta_theta */  \
+                                    .Arg<ffi::BufferR1<DT>>()       /* tau_syn [B] */  \
+                                    .Arg<ffi::BufferR3<DT>>()       /* cot_times */    \
+                                    .Arg<ffi::BufferR3<DT>>()       /* times */        \
+                                    .Arg<ffi::BufferR3<DT>>()       /* slope */        \
+                                    .Arg<ffi::BufferR3<ffi::S32>>() /* event_index */  \
+                                    .Arg<ffi::BufferR2<ffi::S32>>() /* n_spikes */     \
+                                    .Ret<ffi::BufferR3<DT>>()       /* d_weights */    \
+                                    .Ret<ffi::BufferR2<DT>>()       /* d_event_times */);
+
+SNNJAX_FORWARD_INDEXED(SnnjaxLifForwardIndexedF32, ffi::F32)
+SNNJAX_FORWARD_INDEXED(SnnjaxLifForwardIndexedF64, ffi::F64)
+SNNJAX_FORWARD_TIMES(SnnjaxLifForwardTimesF32, ffi::F32)
+SNNJAX_FORWARD_TIMES(SnnjaxLifForwardTimesF64, ffi::F64)
+SNNJAX_BACKWARD_INDEXED(SnnjaxLifBackwardIndexedF32, ffi::F32)
+SNNJAX_BACKWARD_INDEXED(SnnjaxLifBackwardIndexedF64, ffi::F64)
