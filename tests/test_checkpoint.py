@@ -169,13 +169,14 @@ def test_eval_resume_and_tradeoffs_refuse_a_damaged_checkpoint(tmp_path, capsys)
     train(cfg, run, log=lambda _msg: None)
     _damage(run / "checkpoints" / "last" / "2")
     last = str(run / "checkpoints" / "last" / "2")
-    assert main(["eval", str(run)]) == 2
+    # (eval's default checkpoint is best since issue 14: the damaged one is asked for)
+    assert main(["eval", str(run), "--checkpoint", "last"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("snnjax eval: error: checkpoint")
     assert last in err
     assert "do not match the checksum" in err
     assert "--checkpoint best" in err
-    assert main(["eval", str(run), "--checkpoint", "best"]) == 0  # best is intact
+    assert main(["eval", str(run)]) == 0  # best, the default, is intact
     capsys.readouterr()
     assert (
         main(
