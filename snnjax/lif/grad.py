@@ -91,7 +91,7 @@ def _custom_vjp_spike_times(
     t_max: jax.Array,
     max_spikes: int,
     backend: EventBackend,
-) -> tuple[jax.Array, jax.Array]:
+) -> tuple[jax.Array, jax.Array, jax.Array]:
     """The generic ``custom_vjp`` of :func:`event_spike_times` (same arguments)."""
     out = backend.forward(events, weights, params, t_max, max_spikes)
     return out.times, out.n_spikes, out.n_unresolved
