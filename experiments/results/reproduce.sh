@@ -2,16 +2,19 @@
 # Every command behind docs/results.md, in order. Each step resumes (training resumes from its
 # checkpoints; finished runs are skipped), so the script can be stopped and restarted.
 #
-#   bash experiments/results/reproduce.sh [yinyang|ttfs_family|mnist|convergence|robustness|collect|all]
+#   bash experiments/results/reproduce.sh [yinyang|ttfs_family|mnist|fashion|emnist|conv|convergence|robustness|collect|all]
 #
 # Cost on the 2-core development CPU: yinyang ~15 min (15 runs of ~45 s, the report), ttfs_family ~10 min, mnist ~1.5 h
 # (3 seeds x 2 configs x 20 epochs), convergence ~10 s, robustness (100 seeds x 6 levels on
-# the 10000 MNIST test digits) ~1 h, reports a few minutes each.
+# the 10000 MNIST test digits) ~1 h, fashion ~2 h (the batch-5 run: 1.6 h), emnist ~2 h, conv ~1 h
+# (all measured beside other jobs), reports a few minutes each.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SNNJAX=${SNNJAX:-.venv/bin/snnjax}
 PY=${PY:-.venv/bin/python}
 MNIST=${MNIST_DIR:-../shared/data/mnist}
+EMNIST=${EMNIST_DIR:-../shared/data/emnist}
+FASHION=${FASHION_DIR:-/usr/share/datasets/fashion-mnist}  # apt-get install dataset-fashion-mnist
 step=${1:-all}
 
 train() {  # train CONFIG SEED OUT [extra args]: skip a finished run
@@ -62,6 +65,24 @@ if [[ $step == mnist || $step == all ]]; then
     --out runs/tradeoffs-mnist-seeds --data-dir "$MNIST" --n-samples 2000 --noise-seeds 5
 fi
 
+if [[ $step == fashion || $step == all ]]; then
+  # shortened to fit ~2 h each on a 2-core CPU: 15 of 100 epochs (TTFS counterpart: 10), one seed
+  train fashion_mnist 0 runs/fashion_mnist-seed0 --epochs 15 --data-dir "$FASHION"
+  train fashion_mnist_ttfs 0 runs/fashion_mnist_ttfs-seed0 --epochs 10 --data-dir "$FASHION"
+  "$SNNJAX" tradeoffs runs/fashion_mnist-seed0 runs/fashion_mnist_ttfs-seed0 --out runs/tradeoffs-fashion
+fi
+
+if [[ $step == emnist || $step == all ]]; then
+  # the ByMerge stand-in offline (see docs/results.md); shortened as above
+  train emnist 0 runs/emnist-seed0 --epochs 15 --data-dir "$EMNIST"
+  train emnist_ttfs 0 runs/emnist_ttfs-seed0 --epochs 10 --data-dir "$EMNIST"
+  "$SNNJAX" tradeoffs runs/emnist-seed0 runs/emnist_ttfs-seed0 --out runs/tradeoffs-emnist
+fi
+
+if [[ $step == conv || $step == all ]]; then
+  train mnist_conv 0 runs/mnist_conv-seed0 --epochs 2 --data-dir "$MNIST"  # 2 of 100 epochs
+fi
+
 if [[ $step == convergence || $step == all ]]; then
   "$SNNJAX" convergence --out runs/convergence --n-runs 100
 fi
@@ -75,7 +96,8 @@ fi
 if [[ $step == collect || $step == all ]]; then
   args=()
   for pair in yinyang=runs/tradeoffs-yinyang-seeds ttfs_family=runs/tradeoffs-ttfs-family \
-              mnist=runs/tradeoffs-mnist-seeds convergence=runs/convergence; do
+              mnist=runs/tradeoffs-mnist-seeds fashion_mnist=runs/tradeoffs-fashion \
+              emnist=runs/tradeoffs-emnist convergence=runs/convergence; do
     [ -f "${pair#*=}/report.md" ] && args+=("$pair")
   done
   "$PY" experiments/results/collect.py "${args[@]}"
