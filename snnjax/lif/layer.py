@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from snnjax._checks import is_int
 from snnjax.lif.backends import EventBackend, resolve_backend
 from snnjax.lif.events import event_capacity
 from snnjax.lif.grad import event_spike_times
@@ -133,9 +134,9 @@ def lif_layer(
             f"(shape {input_times.shape}) but weights has {weights.shape[0]} rows"
         )
     params.check_n_out(weights.shape[1])
-    if not _is_int(max_spikes) or max_spikes < 1:
+    if not is_int(max_spikes) or max_spikes < 1:
         raise ValueError(f"max_spikes must be a positive int (static), got {max_spikes!r}")
-    if max_input_events is not None and (not _is_int(max_input_events) or max_input_events < 1):
+    if max_input_events is not None and (not is_int(max_input_events) or max_input_events < 1):
         raise ValueError(
             f"max_input_events must be a positive int or None, got {max_input_events!r}"
         )
@@ -158,11 +159,6 @@ def lif_layer(
         max_input_events,
         chosen,
     )
-
-
-def _is_int(value) -> bool:
-    """A Python or NumPy integer, not a bool (``True`` is not a buffer size)."""
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
 def _check_dtype(dtype: np.dtype, *given: np.dtype) -> None:

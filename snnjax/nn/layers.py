@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from snnjax._checks import is_int
 from snnjax.lif import EventBackend, LayerOutput, LIFParams, lif_layer
 
 __all__ = [
@@ -114,11 +115,7 @@ def _lif_params(module) -> LIFParams:
 
 def _check_features(features, layer: str) -> None:
     """``features`` is a non-negative int (the number of output neurons or channels)."""
-    if (
-        not isinstance(features, (int, np.integer))
-        or isinstance(features, (bool, np.bool_))
-        or features < 0
-    ):
+    if not is_int(features) or features < 0:
         raise ValueError(f"{layer}.features must be a non-negative int, got {features!r}")
 
 

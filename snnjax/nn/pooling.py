@@ -14,23 +14,19 @@ from collections.abc import Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 
+from snnjax._checks import is_int
 from snnjax.spikes import spikes_per_sample
 
 __all__ = ["SpikeUnionPool", "pool_dropped", "spike_union_pool"]
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
 def _window(window) -> tuple[int, int]:
-    pair = (window, window) if _is_int(window) else window
+    pair = (window, window) if is_int(window) else window
     if (
         not isinstance(pair, (tuple, list))
         or len(pair) != 2
-        or not all(_is_int(w) and w >= 1 for w in pair)
+        or not all(is_int(w) and w >= 1 for w in pair)
     ):
         raise ValueError(f"window must be a positive int or a pair of them, got {window!r}")
     return int(pair[0]), int(pair[1])
@@ -73,7 +69,7 @@ def spike_union_pool(
         raise ValueError(
             f"spike_union_pool expects times [..., H, W, C, K], got shape {times.shape}"
         )
-    if max_spikes is not None and (not _is_int(max_spikes) or max_spikes < 1):
+    if max_spikes is not None and (not is_int(max_spikes) or max_spikes < 1):
         raise ValueError(f"max_spikes must be a positive int or None, got {max_spikes!r}")
     *lead, height, width, channels, k = times.shape
     if height % wh or width % ww:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from snnjax.configs import ConfigError
-from snnjax.train.rundir import RunDir, RunFileError
+from snnjax.train.rundir import RunDir, RunFileError, best_rows
 
 __all__ = ["STATUSES", "RunSummary", "find_runs", "format_runs", "summarise_run"]
 
@@ -42,7 +42,8 @@ class RunSummary:
       seed: the config's seed.
       epochs_done: epochs in ``metrics.jsonl``.
       epochs: epochs the config asks for.
-      best_epoch: the epoch of highest validation accuracy so far (``None`` without one).
+      best_epoch: the epoch of the ``best`` checkpoint so far (highest validation accuracy;
+        the last epoch without a validation split; ``None`` before the first epoch).
       best_validation_accuracy: its validation accuracy.
       test_accuracy: the test accuracy at that epoch (``results.json``'s
         ``best_test_accuracy`` once finished).
@@ -98,12 +99,6 @@ def _checkpoint_epochs(run: RunDir) -> list[int]:
     return sorted(set(epochs))
 
 
-def _best_row(rows: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
-    """The row of highest validation accuracy (the first of equals), ``None`` without one."""
-    scored = [r for r in rows if isinstance(r.get("validation_accuracy"), (int, float))]
-    return max(scored, key=lambda r: r["validation_accuracy"], default=None)
-
-
 def summarise_run(path: str | os.PathLike[str]) -> RunSummary:
     """Summarise one run directory (see the module docstring for the statuses)."""
     run = RunDir(path)
@@ -113,7 +108,7 @@ def summarise_run(path: str | os.PathLike[str]) -> RunSummary:
         results = run.read_results(missing_ok=True)
     except (RunFileError, ConfigError, json.JSONDecodeError, OSError) as err:
         return RunSummary(path=run.path, status="broken", problem=str(err))
-    best = _best_row(rows)
+    best = best_rows(rows)[0] if rows else None
     done = rows[-1]["epoch"] if rows else 0
     if results and done >= config.epochs:
         status = "finished"
@@ -132,7 +127,7 @@ def summarise_run(path: str | os.PathLike[str]) -> RunSummary:
         epochs_done=done,
         epochs=config.epochs,
         best_epoch=None if best is None else best["epoch"],
-        best_validation_accuracy=None if best is None else best["validation_accuracy"],
+        best_validation_accuracy=None if best is None else best.get("validation_accuracy"),
         test_accuracy=test,
     )
 

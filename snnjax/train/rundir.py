@@ -295,3 +295,25 @@ class RunDir:
     def write_results(self, results: Mapping[str, Any]) -> None:
         """Write ``results.json``."""
         write_json(self.results_path, results)
+
+
+def best_rows(history: list[dict[str, Any]]) -> tuple[dict[str, Any], str, dict[str, Any] | None]:
+    """The validation-selected row of ``metrics.jsonl`` rows (``history``, non-empty).
+
+    Returns:
+      ``(best row, selected_by, max-test row or None)``: the row of highest
+      ``validation_accuracy`` (the earliest of equals; ``selected_by="validation"``), or the
+      last row when no row has one (``"final epoch (no validation split)"``) — the epoch of
+      the ``best`` checkpoint; and the row of highest ``test_accuracy``, reported only.
+    """
+    with_val = [r for r in history if r.get("validation_accuracy") is not None]
+    if with_val:
+        best = max(with_val, key=lambda r: (r["validation_accuracy"], -r["epoch"]))
+        selected_by = "validation"
+    else:
+        best, selected_by = history[-1], "final epoch (no validation split)"
+    with_test = [r for r in history if r.get("test_accuracy") is not None]
+    max_test = (
+        max(with_test, key=lambda r: (r["test_accuracy"], -r["epoch"])) if with_test else None
+    )
+    return best, selected_by, max_test

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 from snnjax.configs import ExperimentConfig, config_to_dict
 from snnjax.train.evaluation import per_layer
-from snnjax.train.rundir import RunDir
+from snnjax.train.rundir import RunDir, best_rows
 
 __all__ = ["EpochTiming", "epoch_row", "summarise"]
 
@@ -94,21 +94,6 @@ def epoch_row(
     }
 
 
-def _best_rows(history: list[dict[str, Any]]):
-    """``(best row, selected_by, max-test row or None)``."""
-    with_val = [r for r in history if r["validation_accuracy"] is not None]
-    if with_val:
-        best = max(with_val, key=lambda r: (r["validation_accuracy"], -r["epoch"]))
-        selected_by = "validation"
-    else:
-        best, selected_by = history[-1], "final epoch (no validation split)"
-    with_test = [r for r in history if r["test_accuracy"] is not None]
-    max_test = (
-        max(with_test, key=lambda r: (r["test_accuracy"], -r["epoch"])) if with_test else None
-    )
-    return best, selected_by, max_test
-
-
 def summarise(
     config: ExperimentConfig,
     history: list[dict[str, Any]],
@@ -125,7 +110,7 @@ def summarise(
     if not history:
         raise RuntimeError(f"{out}: no epochs recorded in metrics.jsonl")
     final = history[-1]
-    best, selected_by, max_test = _best_rows(history)
+    best, selected_by, max_test = best_rows(history)
     steady_n = sum(r["train_samples_steady"] for r in history)
     steady_t = sum(r["train_time_s"] for r in history)
     compile_times = [r["compile_time_s"] for r in history if r["compile_time_s"] is not None]
