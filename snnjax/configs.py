@@ -246,6 +246,16 @@ class ExperimentConfig:
         layer (dense networks). ``None`` = computed from the data (the largest number of
         active inputs over all splits); events beyond the bound are counted as input
         overflow and reported, never dropped silently.
+      spike_input_events: static bound on the input events per sample of each dense
+        spiking layer after the first (its input: the spikes of the layer before), one
+        value for all of them (a 1-tuple) or one per layer: an int, ``None`` (every slot, e.g. 800 x
+        30 = 24,000) or ``"auto"`` (calibrated when training starts: the most spikes a
+        sample emits into the layer over the first few training batches, times a margin,
+        rounded up to a power of two; :mod:`snnjax.train.bounds`). ``()`` = every slot
+        everywhere. The bounds used are recorded in ``run.json``; a step or evaluation
+        whose events exceed a bound is not kept: the training loop grows the bound,
+        recompiles and does it again (results equal the unbounded network's). Conv
+        networks take none.
       grad_clip: clip the gradient's global norm to this value; ``None`` = no clipping.
       weight_grad_guard: Fast & Deep's guard against grazing crossings: per sample, zero
         every weight-gradient column (one output neuron) whose largest ``|dL/dw|``
@@ -298,6 +308,7 @@ class ExperimentConfig:
     train_subset: int | None = None
     test_subset: int | None = None
     max_input_events: int | None = None
+    spike_input_events: tuple[int | str | None, ...] = ()
     grad_clip: float | None = None
     weight_grad_guard: float | None = None
     keep_checkpoints: int = 2
@@ -310,6 +321,7 @@ class ExperimentConfig:
         for f in ("sizes", "conv_features", "thetas", "max_spikes"):
             object.__setattr__(self, f, tuple(getattr(self, f)))
         object.__setattr__(self, "init", _normalise_init(self.init))
+        object.__setattr__(self, "spike_input_events", _normalise_bounds(self.spike_input_events))
         self._validate()
 
     @property
@@ -332,6 +344,7 @@ class ExperimentConfig:
             self._check_architecture,
             self._check_layers,
             self._check_augment,
+            self._check_spike_input_events,
         ):
             message = check()
             if message is not None:
@@ -401,6 +414,32 @@ class ExperimentConfig:
                 return f"{values} are invalid: they must satisfy {text}"
         return _check_init(self.init)
 
+    def _check_spike_input_events(self) -> str | None:
+        """One bound (an int >= 1, ``None`` or ``"auto"``) for all dense layers after the
+        first, or one for each."""
+        value, n = self.spike_input_events, self.n_spiking_layers - 1
+        if value == ():
+            return None
+        if self.architecture == "conv":
+            return (
+                f"spike_input_events = {value!r} is invalid: conv networks take no bound "
+                "(use spike_input_events=none)"
+            )
+        ok = isinstance(value, tuple) and len(value) in (1, n)
+        if not ok or not all(v is None or v == "auto" or (_is_int(v) and v >= 1) for v in value):
+            return (
+                f"spike_input_events = {value!r} is invalid: it must be an int >= 1, None or "
+                f"'auto', for all spiking layers after the first or one for each ({n})"
+            )
+        return None
+
+    def spike_input_bounds(self) -> tuple[int | str | None, ...]:
+        """:attr:`spike_input_events` with one entry per spiking layer after the first."""
+        value, n = self.spike_input_events, self.n_spiking_layers - 1
+        if self.architecture == "conv" or value == ():
+            return (None,) * n
+        return value * n if len(value) == 1 else value
+
     def _check_augment(self) -> str | None:
         """The augmentation's name and an image dataset to apply it to (its parameters,
         ``elastic_alpha`` and ``elastic_sigma``, have their :data:`FIELD_RULES`)."""
@@ -412,6 +451,17 @@ class ExperimentConfig:
                 "has none; use augment=None"
             )
         return None
+
+
+def _normalise_bounds(value: Any) -> Any:
+    """``spike_input_events`` as a tuple: one value (``"auto"``, an int) -> a 1-tuple (all
+    layers); all ``None`` -> ``()``."""
+    if value is None or isinstance(value, (str, numbers.Number)):
+        value = (value,)
+    if not isinstance(value, Iterable):
+        return value  # left to _check_spike_input_events
+    value = tuple(value)
+    return () if all(v is None for v in value) else value
 
 
 def _normalise_init(init: Any) -> tuple[InitSpec, ...]:
@@ -439,6 +489,11 @@ def _normalise_init(init: Any) -> tuple[InitSpec, ...]:
             ) from None
         out.append((str(spec[0]), p, q))
     return tuple(out)
+
+
+def _is_int(v: Any) -> bool:
+    """An integer (NumPy's too), not a bool."""
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
 
 def _check_init(init: tuple[InitSpec, ...]) -> str | None:
@@ -547,6 +602,7 @@ CONFIGS: dict[str, ExperimentConfig] = {
         epochs=100,
         n_validation=5000,
         eval_batch_size=250,
+        spike_input_events="auto",
     ),
     "emnist": ExperimentConfig(
         name="emnist",
@@ -566,6 +622,7 @@ CONFIGS: dict[str, ExperimentConfig] = {
         epochs=100,
         n_validation=5000,
         eval_batch_size=250,
+        spike_input_events="auto",
     ),
     "fashion_mnist": ExperimentConfig(
         name="fashion_mnist",
@@ -710,6 +767,13 @@ def _convert(key: str, text: str, typ: Any) -> Any:
             return None
         inner = [a for a in args if a is not type(None)]
         return _convert(key, text, inner[0])
+    if key == "spike_input_events":
+        # "auto", "2048", "auto,none" (one per layer after the first), "none".
+        words = [w.strip().lower() for w in text.split(",")]
+        return tuple(
+            None if w in ("none", "null", "") else w if w == "auto" else _scalar(w, int, key)
+            for w in words
+        )
     if key == "init":
         # "uniform,-1,1" (all layers) or "normal,0.5,2;normal,0.2,0.5" (one per layer).
         specs = []

@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from snnjax.train.data import SpikeDataset
@@ -22,6 +23,22 @@ __all__ = ["evaluate"]
 def put_batch(x: np.ndarray, mesh) -> Any:
     """The host batch as a step takes it: unchanged, or split over the mesh."""
     return x if mesh is None else shard_batch(x, mesh)
+
+
+# Step metrics that are maxima over the samples, not sums: accumulated by their maximum.
+MAX_METRICS = frozenset({"overflow_max"})
+
+
+def accumulate(totals: dict[str, Any], stats: dict[str, Any]) -> None:
+    """Add one step's metrics into ``totals`` (in place): sums, or maxima for
+    :data:`MAX_METRICS`."""
+    for k, v in stats.items():
+        if k not in totals:
+            totals[k] = v
+        elif k in MAX_METRICS:
+            totals[k] = jnp.maximum(totals[k], v)
+        else:
+            totals[k] = totals[k] + v
 
 
 def per_layer(names: list[str], values) -> dict[str, float]:
@@ -47,7 +64,8 @@ def evaluate(
       ``{"accuracy", "silent_output_fraction", "label_silent_fraction", "loss",
       "spikes_per_sample": {layer: float}, "silent_neurons": {layer: fraction of neurons
       that never spiked on this split}, "dropped_spikes_per_sample", "input_overflow_per_sample",
-      "n"}``, or ``None`` for an empty split.
+      "input_overflow_max" (the most events of one sample that did not fit), "n"}``, or
+      ``None`` for an empty split.
     """
     if data is None or len(data) == 0:
         return None
@@ -68,8 +86,7 @@ def evaluate(
         )
         act = stats.pop("active")
         active = act if active is None else tuple(a | b for a, b in zip(active, act, strict=True))
-        for k, v in stats.items():
-            totals[k] = v if k not in totals else totals[k] + v
+        accumulate(totals, stats)
     totals = jax.device_get(totals)
     active = jax.device_get(active)
     count = float(totals["n"])
@@ -87,4 +104,5 @@ def evaluate(
         "silent_neurons": per_layer(layer_names, [1.0 - float(np.mean(a)) for a in active]),
         "dropped_spikes_per_sample": per_layer(layer_names, totals["dropped"] / count),
         "input_overflow_per_sample": per_layer(layer_names, totals["overflow"] / count),
+        "input_overflow_max": per_layer(layer_names, totals["overflow_max"]),
     }

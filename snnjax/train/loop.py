@@ -49,9 +49,18 @@ from snnjax.configs import ExperimentConfig, config_to_dict
 from snnjax.data import batches, get_dataset, num_batches
 from snnjax.lif.backends import EventBackend, backend_name, requested_backend
 from snnjax.readouts import get_readout
+from snnjax.train.bounds import (
+    Bounds,
+    grown_bounds,
+    input_slots,
+    max_per_layer,
+    merge_bounds,
+    recorded_bounds,
+    resolve_bounds,
+)
 from snnjax.train.checkpoint import RunCheckpoints
 from snnjax.train.data import DataSplits, prepare_data
-from snnjax.train.evaluation import evaluate, put_batch
+from snnjax.train.evaluation import accumulate, evaluate, put_batch
 from snnjax.train.model import build_model, spiking_layer_names
 from snnjax.train.parallel import (
     check_batch_size,
@@ -190,6 +199,9 @@ class _Run(NamedTuple):
     steps_per_epoch: int
     run_info: dict[str, Any]
     primary: bool  # this process writes logs and JSON files
+    bounds: Bounds  # input-event bound of each spiking layer (None = every slot)
+    backend: str | EventBackend
+    devices: int | None
 
 
 def _has_progress(files: RunDir) -> bool:
@@ -200,6 +212,12 @@ def _has_progress(files: RunDir) -> bool:
         if kind_dir.is_dir() and any(p.name.isdigit() for p in kind_dir.iterdir()):
             return True
     return files.metrics_path.is_file() and bool(files.metrics_path.read_bytes().strip())
+
+
+# Config fields a resumed run may change: the number of epochs, the description, and the
+# bounds of the later layers' event lists (they never change a result: a step whose events
+# exceed a bound is done again with a larger one).
+_MAY_CHANGE_ON_RESUME = ("epochs", "description", "spike_input_events")
 
 
 def _config_differences(files: RunDir, cfg_dict: dict[str, Any]) -> list[str]:
@@ -213,7 +231,7 @@ def _config_differences(files: RunDir, cfg_dict: dict[str, Any]) -> list[str]:
     return sorted(
         k
         for k in set(saved) | set(cfg_dict)
-        if k not in ("epochs", "description") and saved.get(k) != cfg_dict.get(k)
+        if k not in _MAY_CHANGE_ON_RESUME and saved.get(k) != cfg_dict.get(k)
     )
 
 
@@ -264,12 +282,12 @@ def _open_run_dir(out: Path, cfg_dict: dict[str, Any], report: Reporter) -> RunD
 def _run_info(
     config: ExperimentConfig,
     data: DataSplits,
-    bound: int | None,
+    bounds: Bounds,
     names: list[str],
     mesh,
     backend: str | EventBackend,
 ) -> dict[str, Any]:
-    """``run.json``: data provenance, layer names, the input-event bound, versions."""
+    """``run.json``: data provenance, layer names, the input-event bounds, versions."""
     return {
         "config_name": config.name,
         "data_source": data.source,
@@ -278,7 +296,8 @@ def _run_info(
         "n_validation": len(data.validation),
         "n_test": len(data.test),
         "input_shape": list(data.input_shape),
-        "max_input_events": bound,
+        "max_input_events": bounds[0],
+        "input_event_bounds": list(bounds),
         "max_active_inputs": data.max_active_inputs,
         "layer_names": names,
         "readout": get_readout(config.loss).rule,
@@ -301,15 +320,20 @@ def _set_up(
     """Create the run directory, compile the steps, initialise the state, write
     ``config.json`` and ``run.json``."""
     files.path.mkdir(parents=True, exist_ok=True)
+    earlier = _earlier_bounds(files, config)
     if primary:
         files.write_config(config)
-    bound = input_event_bound(config, data)
+    bounds, calibration = resolve_bounds(config, data, input_event_bound(config, data))
+    if earlier is not None:  # a resumed run keeps the bounds it grew
+        bounds = merge_bounds(bounds, earlier)
     steps_per_epoch = num_batches(len(data.train), config.batch_size)
     backend = requested_backend(backend)
-    compiled = _compiled(config, bound, steps_per_epoch, devices, backend)
+    compiled = _compiled(config, bounds, steps_per_epoch, devices, backend)
     names = spiking_layer_names(compiled.model)
     state = _init_state(compiled, data.input_shape, config.seed)
-    run_info = _run_info(config, data, bound, names, compiled.mesh, backend)
+    run_info = _run_info(config, data, bounds, names, compiled.mesh, backend)
+    if calibration:
+        run_info["event_bound_calibration"] = calibration
     if primary:
         files.write_run_info(run_info)
     run = _Run(
@@ -321,8 +345,36 @@ def _set_up(
         steps_per_epoch=steps_per_epoch,
         run_info=run_info,
         primary=primary,
+        bounds=bounds,
+        backend=backend,
+        devices=devices,
     )
     return run, state
+
+
+def _earlier_bounds(files: RunDir, config: ExperimentConfig) -> Bounds | None:
+    """The bounds recorded by an earlier call on this run directory (``None``: none, or
+    unreadable)."""
+    if not files.run_info_path.exists():
+        return None
+    try:
+        return recorded_bounds(files.read_run_info(), config.n_spiking_layers)
+    except (ValueError, TypeError):  # a damaged run.json is rewritten below
+        return None
+
+
+def _with_bounds(run: _Run, bounds: Bounds, report: Reporter, where: str) -> _Run:
+    """``run`` with larger input-event bounds: the steps recompiled, ``run.json`` rewritten."""
+    report.warn(
+        f"input events exceeded a layer's bound during {where} (bounds "
+        f"{list(run.bounds)}): growing them to {list(bounds)}, recompiling and doing "
+        f"the {where} again (a larger spike_input_events / max_input_events avoids this)"
+    )
+    compiled = _compiled(run.config, bounds, run.steps_per_epoch, run.devices, run.backend)
+    info = {**run.run_info, "max_input_events": bounds[0], "input_event_bounds": list(bounds)}
+    if run.primary:
+        run.files.write_run_info(info)
+    return run._replace(compiled=compiled, run_info=info, bounds=bounds)
 
 
 def _resume(
@@ -394,8 +446,7 @@ def _train_steps(
             jax.block_until_ready(m)
             t_steady = time.perf_counter()
             compile_time = t_steady - t_epoch
-        for k, v in m.items():
-            sums[k] = v if k not in sums else sums[k] + v
+        accumulate(sums, m)
         report.step_done(bar, i, m)
     jax.block_until_ready(state)
     bar.close()
@@ -406,13 +457,30 @@ def _train_steps(
 
 def _run_epoch(
     run: _Run, state: TrainState, epoch: int, first_of_call: bool, report: Reporter
-) -> tuple[TrainState, dict[str, Any]]:
-    """Train ``epoch``, evaluate on validation and test; the new state and metrics row."""
+) -> tuple[_Run, TrainState, dict[str, Any]]:
+    """Train ``epoch``, evaluate on validation and test; the run (with the bounds it has
+    now), the new state and the metrics row.
+
+    Input events beyond a bound are never kept: when a training step had any, the bounds
+    grow (:func:`snnjax.train.bounds.grown_bounds`) and the epoch is trained again from
+    ``state``; when an evaluation had any, it is done again. The row is the exact one.
+    """
     t_epoch = time.perf_counter()
-    steps = _train_steps(run, state, epoch, first_of_call, report)
-    c, bs = run.compiled, run.config.eval_batch_size
-    val = evaluate(c.eval_step, steps.state.params, run.data.validation, bs, run.names, c.mesh)
-    test = evaluate(c.eval_step, steps.state.params, run.data.test, bs, run.names, c.mesh)
+    while True:
+        steps = _train_steps(run, state, epoch, first_of_call, report)
+        grown = grown_bounds(run.bounds, steps.sums["overflow_max"], input_slots(run.config))
+        if grown is None:
+            break
+        run, first_of_call = _with_bounds(run, grown, report, "training"), True
+    while True:
+        c, bs = run.compiled, run.config.eval_batch_size
+        val = evaluate(c.eval_step, steps.state.params, run.data.validation, bs, run.names, c.mesh)
+        test = evaluate(c.eval_step, steps.state.params, run.data.test, bs, run.names, c.mesh)
+        most = max_per_layer(*(list(e["input_overflow_max"].values()) for e in (val, test) if e))
+        grown = most and grown_bounds(run.bounds, most, input_slots(run.config))
+        if not grown:
+            break
+        run = _with_bounds(run, grown, report, "evaluation")
     timing = EpochTiming(
         wall=time.perf_counter() - t_epoch,
         train=steps.train_time,
@@ -420,7 +488,7 @@ def _run_epoch(
         compile=steps.compile_time,
     )
     lr = float(c.schedule(int(steps.state.step) - 1))
-    return steps.state, epoch_row(epoch, steps.sums, val, test, run.names, lr, timing)
+    return run, steps.state, epoch_row(epoch, steps.sums, val, test, run.names, lr, timing)
 
 
 # ------------------------------------------------------------ commit and recovery
@@ -600,7 +668,7 @@ def train(
     try:
         state, start_epoch, best, history = _resume(run, ckpts, state, report)
         for epoch in range(start_epoch + 1, config.epochs + 1):
-            state, row = _run_epoch(run, state, epoch, epoch == start_epoch + 1, report)
+            run, state, row = _run_epoch(run, state, epoch, epoch == start_epoch + 1, report)
             history.append(row)
             best = _commit_epoch(run, ckpts, history, state, best)
             report.epoch(row, config)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import jax
 import jax.numpy as jnp
 
@@ -21,16 +23,17 @@ def _inits(config: ExperimentConfig):
 
 def build_model(
     config: ExperimentConfig,
-    max_input_events: int | None = None,
+    max_input_events: int | Sequence[int | None] | None = None,
     backend: str | EventBackend | None = None,
 ) -> SpikingNetwork:
     """The network of ``config`` (unbound Linen module).
 
     Args:
       config: the experiment config.
-      max_input_events: static bound on the input events per sample of the *first* dense
-        layer (``None`` = no bound). Conv networks ignore it (a receptive field holds at most
-        ``kernel_size**2`` events).
+      max_input_events: static bound on the input events per sample: an int (or ``None``)
+        for the *first* dense layer only, or one entry per spiking layer (``None`` = every
+        slot; see :mod:`snnjax.train.bounds`). Conv networks ignore it (a receptive field
+        holds at most ``kernel_size**2`` events).
       backend: event backend of every spiking layer (see :func:`snnjax.lif_layer`;
         ``None`` = the ``SNNJAX_KERNEL`` default, else automatic).
 
@@ -53,7 +56,14 @@ def build_model(
             backend=backend,
         )
     n = config.n_spiking_layers
-    bounds = [max_input_events] + [None] * (n - 1)
+    if isinstance(max_input_events, Sequence):
+        bounds = list(max_input_events)
+        if len(bounds) != n:
+            raise ValueError(
+                f"max_input_events needs {n} entries (one per spiking layer), got {bounds}"
+            )
+    else:
+        bounds = [max_input_events] + [None] * (n - 1)
     return make_dense_network(
         sizes=config.sizes,
         thetas=config.thetas,

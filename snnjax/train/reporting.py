@@ -161,6 +161,13 @@ class Reporter:
                 f"(largest active-input count of a sample: "
                 f"{run_info['max_active_inputs']})"
             )
+        later = run_info.get("input_event_bounds", [])[1:]
+        if any(b is not None for b in later):
+            calibration = run_info.get("event_bound_calibration", {})
+            self.info(
+                f"input-event bounds of the later layers: {later} (most spikes of a sample "
+                f"into them at the start: {calibration.get('most_events', [None])[1:]})"
+            )
 
     def epoch(self, row: dict[str, Any], config: ExperimentConfig) -> None:
         """The epoch's line: a warning when it carries warnings, else an info line."""

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 from snnjax.configs import ExperimentConfig
 from snnjax.lif.backends import EventBackend
+from snnjax.train.bounds import Bounds, grown_bounds, input_slots, recorded_bounds
 from snnjax.train.checkpoint import RunCheckpoints
 from snnjax.train.data import DataSplits
 from snnjax.train.evaluation import evaluate
@@ -55,6 +56,7 @@ class RestoredRun(NamedTuple):
     eval_step: Any
     params: Any
     epoch: int
+    bounds: Bounds = ()  # input-event bound of each spiking layer (None = every slot)
 
 
 def _check_best_is_complete(run_dir, ckpts: RunCheckpoints) -> None:
@@ -95,8 +97,11 @@ def restore_run(
         it).
       CheckpointError: the checkpoint is damaged.
     """
-    bound = run_info.get("max_input_events", input_event_bound(config, data))
-    compiled = _compiled(config, bound, 1, backend=backend)
+    n = config.n_spiking_layers
+    bounds = recorded_bounds(run_info, n)
+    if bounds is None:  # run.json of the first versions: the first layer's from the data
+        bounds = (input_event_bound(config, data),) + (None,) * (n - 1)
+    compiled = _compiled(config, bounds, 1, backend=backend)
     like = _init_state(compiled, data.input_shape, config.seed)
     ckpts = RunCheckpoints(RunDir(run_dir).checkpoints_path, read_only=True)
     try:
@@ -112,6 +117,7 @@ def restore_run(
         eval_step=compiled.eval_step,
         params=state.params,
         epoch=int(meta["epoch"]),
+        bounds=bounds,
     )
 
 
@@ -136,6 +142,9 @@ def evaluate_run(
       backend: event backend (as in :func:`snnjax.train.train`; all give the same results up
         to float rounding).
 
+    A split whose events exceed the bounds the run recorded is evaluated again with larger
+    bounds (:func:`snnjax.train.bounds.grown_bounds`), so the result is exact.
+
     Returns:
       The :func:`snnjax.train.evaluate` dict plus ``"epoch"``, ``"checkpoint"``,
       ``"split"``, ``"config_name"``, ``"data_source"`` and ``"max_spikes"`` (buffer per layer).
@@ -151,13 +160,19 @@ def evaluate_run(
     config, run_info = load_run(run_dir)
     if data is None:
         data = load_run_data(run_dir, config, run_info, data_dir, splits=(split,))
-    restored = restore_run(run_dir, config, run_info, data, checkpoint, backend)
-    names = spiking_layer_names(restored.model)
-    result = evaluate(
-        restored.eval_step, restored.params, getattr(data, split), config.eval_batch_size, names
-    )
-    if result is None:
-        raise ValueError(f"the {split!r} split of {config.name} is empty")
+    while True:  # events beyond a recorded bound: evaluate again with larger bounds
+        restored = restore_run(run_dir, config, run_info, data, checkpoint, backend)
+        names = spiking_layer_names(restored.model)
+        result = evaluate(
+            restored.eval_step, restored.params, getattr(data, split), config.eval_batch_size, names
+        )
+        if result is None:
+            raise ValueError(f"the {split!r} split of {config.name} is empty")
+        overflow = list(result["input_overflow_max"].values())
+        grown = grown_bounds(restored.bounds, overflow, input_slots(config))
+        if grown is None:
+            break
+        run_info = {**run_info, "input_event_bounds": list(grown)}
     result.update(
         {
             "epoch": restored.epoch,

@@ -161,6 +161,9 @@ def _batch_stats(out, per_sample, labels, predict, spiking, mask=None) -> Metric
     stats["spikes"] = jnp.stack(spike_sums).astype(jnp.float32)
     stats["dropped"] = jnp.stack(dropped).astype(jnp.float32)
     stats["overflow"] = jnp.stack(overflow).astype(jnp.float32)
+    # The most events of one sample that did not fit (the loop grows a bound by it).
+    most = [jnp.max(jnp.where(mask, o, 0), initial=0) for o in out.n_input_overflow]
+    stats["overflow_max"] = jnp.stack(most).astype(jnp.float32)
     return stats
 
 
@@ -199,7 +202,9 @@ def make_train_step(
     """Jitted ``step(state, times [B, ...], labels [B]) -> (state, metrics)``.
 
     ``metrics`` holds batch sums: ``n, correct, silent_outputs, label_silent, loss_sum,
-    loss_finite`` (scalars), ``spikes, dropped, overflow`` (``[n_spiking_layers]``), and
+    loss_finite`` (scalars), ``spikes, dropped, overflow`` (``[n_spiking_layers]``),
+    ``overflow_max`` (``[n_spiking_layers]``, the most input events of one sample that did
+    not fit its layer's bound: a maximum, not a sum, summed across devices when sharded), and
     ``nonfinite_grad`` (1.0 when the update was skipped) and ``guarded_columns``.
 
     With ``mesh`` (from :func:`snnjax.train.data_mesh`) the step is data-parallel: the
