@@ -1,8 +1,9 @@
 """Benchmark: steady-state training throughput of the configs against a dense ANN yardstick.
 
 For each config this builds the real jitted train step exactly as :func:`snnjax.train.train`
-does (:func:`snnjax.train.prepare_data`, the ``max_input_events`` bound of
-:func:`snnjax.train.input_event_bound`, :func:`snnjax.train.build_model`,
+does (:func:`snnjax.train.prepare_data`, the input-event bounds of
+:func:`snnjax.train.input_event_bound` and :func:`snnjax.train.bounds.resolve_bounds`,
+:func:`snnjax.train.build_model`,
 :func:`snnjax.train.init_params`, :func:`snnjax.train.make_optimizer`,
 :func:`snnjax.train.make_train_step`, mini-batches of :func:`snnjax.data.batches` gathered
 from the encoded training split) and, in the same process, an equal-size ANN yardstick,
@@ -51,6 +52,7 @@ import snnjax
 from snnjax import cpu_kernel
 from snnjax.configs import get_config
 from snnjax.data import batches, num_batches
+from snnjax.train.bounds import resolve_bounds
 from snnjax.train import (
     TrainState,
     build_model,
@@ -242,7 +244,7 @@ def setup(name, args, which=("snn", "dense")):
     t0 = time.perf_counter()
     data = prepare_data(config, args.data_dir)
     prep_s = time.perf_counter() - t0
-    bound = input_event_bound(config, data)
+    bound, _ = resolve_bounds(config, data, input_event_bound(config, data))
     steps_per_epoch = num_batches(len(data.train), config.batch_size)
     out = {
         "config": config,
@@ -332,7 +334,7 @@ def bench_config(name, args):
         "sizes": list(sizes),
         "max_spikes": list(config.max_spikes),
         "loss": config.loss,
-        "max_input_events": bound,
+        "max_input_events": list(bound),
         "n_train": len(labels),
         "snn_samples_per_s": statistics.median(snn_sps),
         "dense_samples_per_s": statistics.median(dense_sps),

@@ -163,10 +163,10 @@ class Reporter:
             )
         later = run_info.get("input_event_bounds", [])[1:]
         if any(b is not None for b in later):
-            calibration = run_info.get("event_bound_calibration", {})
+            most = run_info.get("event_bound_calibration", {}).get("most_events")
             self.info(
-                f"input-event bounds of the later layers: {later} (most spikes of a sample "
-                f"into them at the start: {calibration.get('most_events', [None])[1:]})"
+                f"input-event bounds of the later layers: {later}"
+                + (f" (calibrated: most spikes of a sample into them {most[1:]})" if most else "")
             )
 
     def epoch(self, row: dict[str, Any], config: ExperimentConfig) -> None:

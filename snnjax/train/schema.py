@@ -47,7 +47,7 @@ class RunFileError(ValueError):
 # directories were first written go here (with a default), so older runs stay readable.
 # Every other field is required: snnjax train writes them all.
 CONFIG_OPTIONAL: frozenset[str] = frozenset(
-    {"count_temperature", "augment", "elastic_alpha", "elastic_sigma"}
+    {"count_temperature", "augment", "elastic_alpha", "elastic_sigma", "spike_input_events"}
 )
 
 # run.json (absent in runs of the first versions: then nothing is checked).
@@ -71,6 +71,8 @@ RUN_INFO_OPTIONAL = {
     "backend": "str",
     "data_dir": "str?",
     "data_files": "object[str]",
+    "input_event_bounds": "list",
+    "event_bound_calibration": "object",
 }
 
 # One row of metrics.jsonl as the training loop writes it (and reads back on resume).
@@ -124,6 +126,7 @@ RESULTS_OPTIONAL = {
     "dropped_spikes_per_sample": "object[number]",
     "input_overflow_per_sample": "object[number]",
     "max_input_events": "int?",
+    "input_event_bounds": "list",
     "n_train": "int",
     "n_validation": "int",
     "n_test": "int",

@@ -153,6 +153,7 @@ def summarise(
         "n_validation": run_info["n_validation"],
         "n_test": run_info["n_test"],
         "max_input_events": run_info["max_input_events"],
+        "input_event_bounds": run_info.get("input_event_bounds", [run_info["max_input_events"]]),
         "layer_names": run_info["layer_names"],
         "readout": run_info["readout"],
         "jax_version": run_info["jax_version"],
