@@ -52,7 +52,6 @@ import snnjax
 from snnjax import cpu_kernel
 from snnjax.configs import get_config
 from snnjax.data import batches, num_batches
-from snnjax.train.bounds import resolve_bounds
 from snnjax.train import (
     TrainState,
     build_model,
@@ -62,6 +61,7 @@ from snnjax.train import (
     make_train_step,
     prepare_data,
 )
+from snnjax.train.bounds import resolve_bounds
 
 try:  # python -m benchmarks.bench_train (from the repository root)
     from benchmarks.benchutil import (
