@@ -124,11 +124,15 @@ def test_calibration_is_deterministic_and_bounds_the_emitted_spikes():
     data = prepare_data(cfg)
     bounds, calibration = resolve_bounds(cfg, data, None)
     again, calibration2 = resolve_bounds(cfg, data, None)
-    assert bounds == again and calibration == calibration2
+    assert bounds == again
+    assert calibration == calibration2
     most = calibration["most_events"][1]
-    assert most > 0 and calibration["batches"] == 4
-    assert bounds[0] is None and bounds[1] == bound_for(most, 600)
-    assert bounds[1] >= 1.5 * most and bounds[1] & (bounds[1] - 1) == 0
+    assert most > 0
+    assert calibration["batches"] == 4
+    assert bounds[0] is None
+    assert bounds[1] == bound_for(most, 600)
+    assert bounds[1] >= 1.5 * most
+    assert bounds[1] & (bounds[1] - 1) == 0
     # explicit values pass through; nothing to calibrate
     assert resolve_bounds(_config("spike_input_events=7"), data, 5) == ((5, 7), {})
     assert resolve_bounds(_config(), data, None) == ((None, None), {})
@@ -142,7 +146,7 @@ def test_bounded_network_equals_unbounded_and_counts_overflow(backend):
     cfg = _config()
     data = prepare_data(cfg)
     x = jnp.asarray(data.train.times[:25])
-    labels = jnp.asarray(data.train.labels[:25])
+    weight = jnp.asarray(data.train.labels[:25], jnp.float32) + 1.0
     free = build_model(cfg, (None, None), backend)
     params = init_params(free, data.input_shape, cfg.seed)
 
@@ -152,7 +156,7 @@ def test_bounded_network_equals_unbounded_and_counts_overflow(backend):
         def loss(p):
             out = model.apply({"params": p}, x)
             kept = jnp.where(jnp.isfinite(out.times), out.times, 0.0)
-            return jnp.sum(kept * (labels[:, None, None] + 1.0)), out
+            return jnp.sum(kept * weight[:, None, None]), out
 
         (_, out), grads = jax.jit(jax.value_and_grad(loss, has_aux=True))(params)
         return out, grads
@@ -173,6 +177,7 @@ def test_bounded_network_equals_unbounded_and_counts_overflow(backend):
 # ------------------------------------------------------------ overflow -> the reaction
 
 
+@pytest.mark.standard_promotion  # optax's Adam promotes implicitly
 def test_training_grows_an_overflowing_bound_and_keeps_the_exact_result(tmp_path):
     messages = []
     free = train(_config("spike_input_events=none"), tmp_path / "free", log=lambda m: None)
@@ -186,6 +191,7 @@ def test_training_grows_an_overflowing_bound_and_keeps_the_exact_result(tmp_path
     assert free["test_accuracy"] == tight["test_accuracy"]
 
 
+@pytest.mark.standard_promotion  # optax's Adam promotes implicitly
 def test_auto_bound_is_recorded_and_resumed_with(tmp_path):
     cfg = _config("spike_input_events=auto", "epochs=2")
     assert train(cfg, tmp_path / "r", log=lambda m: None, stop_after=1) is None
@@ -199,6 +205,7 @@ def test_auto_bound_is_recorded_and_resumed_with(tmp_path):
     assert res["input_event_bounds"] == [None, 512]
 
 
+@pytest.mark.standard_promotion  # optax's Adam promotes implicitly
 def test_evaluation_regrows_a_bound_too_small_for_its_split(tmp_path):
     cfg = _config("spike_input_events=none")
     train(cfg, tmp_path / "r", log=lambda m: None)
