@@ -236,11 +236,13 @@ def bench_config_batch(name, args) -> int:
     return YINYANG_DEFAULT_BATCH if config.dataset == "yinyang" else config.batch_size
 
 
-def setup(name, args, which=("snn", "dense")):
+def setup(name, args, which=("snn", "dense"), backend=None, overrides=()):
     """Data, steps and initial states of config ``name``, exactly as ``snnjax.train.train``
-    wires the SNN step; ``which`` selects the models to build."""
+    wires the SNN step; ``which`` selects the models to build, ``backend`` the event
+    backend of the SNN (``None``: the default), ``overrides`` are ``key=value`` config
+    overrides."""
     bs = bench_config_batch(name, args)
-    config = dataclasses.replace(get_config(name), batch_size=bs)
+    config = dataclasses.replace(get_config(name, list(overrides)), batch_size=bs)
     t0 = time.perf_counter()
     data = prepare_data(config, args.data_dir)
     prep_s = time.perf_counter() - t0
@@ -256,7 +258,7 @@ def setup(name, args, which=("snn", "dense")):
         "labels": data.train.labels,
     }
     if "snn" in which:
-        model = build_model(config, bound)
+        model = build_model(config, bound, backend)
         optimizer = make_optimizer(config, steps_per_epoch)
         out["snn_step"] = make_train_step(model, config, optimizer)
         params = init_params(model, data.input_shape, config.seed)
