@@ -72,3 +72,61 @@ def test_bench_device_fails_clearly_without_data(tmp_path):
 
     with pytest.raises(SystemExit, match=r"MNIST IDX files are needed.*--data-dir"):
         bench_device.main(["--quick", "--data-dir", str(tmp_path / "nowhere")])
+
+
+def test_cost_model_counts_every_loop_trip():
+    """The trip counter of benchmarks/cost_model.py: a while loop of 7 trips with a scan of
+    3 inside is 7 + 21 sequential steps, and the results are the real ones."""
+    import jax
+    import jax.numpy as jnp
+
+    from benchmarks import cost_model
+
+    def fn(x):
+        def body(c):
+            i, v = c
+            v, _ = jax.lax.scan(lambda a, _: (a * 2.0, None), v, None, length=3)
+            return i + 1, v
+
+        return jax.lax.while_loop(lambda c: c[0] < 7, body, (jnp.int32(0), x))[1]
+
+    closed = jax.make_jaxpr(fn)(jnp.float32(1.0))
+    tally = cost_model.Tally()
+    (out,) = cost_model._eval(closed, [jnp.float32(1.0)], tally)
+    assert float(out) == 2.0**21
+    assert sorted(tally.trips.values()) == [7, 21]
+    result = cost_model.analyse(fn, jnp.float32(1.0))
+    assert result["steps"] == 28
+    assert result["low_ms"] <= result["high_ms"]
+
+
+def test_cost_model_counts_the_loop_backend_events():
+    """The loop backend's forward runs one outer trip per input event of the busiest
+    sample (and the backward as many)."""
+    import jax
+    import jax.numpy as jnp
+
+    import snnjax
+    from benchmarks import cost_model
+
+    times = jnp.array([[[0.01], [0.02], [jnp.inf]], [[0.03], [jnp.inf], [jnp.inf]]])
+    w = jnp.ones((3, 2), jnp.float32)
+
+    def fn(w, t):
+        out = snnjax.lif_layer(
+            t,
+            w,
+            snnjax.LIFParams(tau_syn=0.13, theta=10.0),
+            max_spikes=3,
+            t_max=0.2,
+            backend="loop",
+        )
+        return jnp.sum(jnp.where(jnp.isfinite(out.times), out.times, 0.0))
+
+    grad = jax.value_and_grad(fn, argnums=(0, 1))
+    closed = jax.make_jaxpr(grad)(w, times)
+    assert not cost_model.has_foreign_calls(closed)
+    result = cost_model.analyse(grad, w, times)
+    # forward and backward: one trip per event (2), no spike (0 inner trips); the spike
+    # errors' scan over the K = 3 slots
+    assert sorted(result["loops"]) == [0, 0, 2, 2, 3]
