@@ -175,6 +175,7 @@ def load_trained_run(
     from snnjax.configs import ConfigError
     from snnjax.readouts import get_readout
     from snnjax.train import RunDir, RunFileError, load_run, restore_run
+    from snnjax.train.bounds import recorded_bounds
     from snnjax.train.provenance import load_run_data
 
     if checkpoint not in ("last", "best"):
@@ -193,6 +194,11 @@ def load_trained_run(
     ds = getattr(data, split)
     if len(ds) == 0:
         raise ValueError(f"the {split!r} split of {run} is empty")
+    # Noise changes how many spikes a layer emits: lift the later layers' input-event
+    # bounds (a speed setting of training), keep the first layer's (exact, from the data).
+    bounds = recorded_bounds(run_info, config.n_spiking_layers)
+    if bounds is not None:
+        run_info = {**run_info, "input_event_bounds": [bounds[0]] + [None] * (len(bounds) - 1)}
     restored = restore_run(run, config, run_info, data, checkpoint)
     n = len(ds) if n_samples is None else min(int(n_samples), len(ds))
     files = RunDir(run)
