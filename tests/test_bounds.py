@@ -217,3 +217,29 @@ def test_evaluation_regrows_a_bound_too_small_for_its_split(tmp_path):
     assert again["accuracy"] == exact["accuracy"]
     assert again["spikes_per_sample"] == exact["spikes_per_sample"]
     assert sum(again["input_overflow_per_sample"].values()) == 0
+
+
+@pytest.mark.standard_promotion  # optax's Adam promotes implicitly
+def test_an_evaluation_that_overflows_is_done_again_with_larger_bounds(tmp_path, monkeypatch):
+    from snnjax.train import loop
+
+    real, calls = loop.evaluate, []
+
+    def evaluate_first_overflowing(*args, **kwargs):
+        result = real(*args, **kwargs)
+        calls.append(1)
+        if len(calls) == 1:  # the first evaluation reports an overflowing sample
+            result = {**result, "input_overflow_max": {"hidden1": 0.0, "output": 5.0}}
+        return result
+
+    monkeypatch.setattr(loop, "evaluate", evaluate_first_overflowing)
+    messages = []
+    cfg = _config("spike_input_events=auto")
+    res = train(cfg, tmp_path / "r", log=messages.append)
+    assert any("exceeded a layer's bound during evaluation" in m for m in messages), messages
+    assert not any("during training" in m for m in messages)
+    info = json.loads((tmp_path / "r" / "run.json").read_text())
+    calibrated = bound_for(info["event_bound_calibration"]["most_events"][1], 600)
+    grown = grown_bounds((None, calibrated), [0.0, 5.0], input_slots(cfg))
+    assert res["input_event_bounds"] == list(grown) == info["input_event_bounds"]
+    assert len(calls) == 4  # validation and test, twice
