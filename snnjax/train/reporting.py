@@ -63,7 +63,30 @@ def _epoch_warnings(row: dict[str, Any], config: ExperimentConfig) -> list[str]:
         warnings.append(
             f"all outputs silent for {row['train_silent_output_fraction']:.1%} of train samples"
         )
+    dead = _dead_output_warning(row)
+    if dead:
+        warnings.append(dead)
     return warnings
+
+
+def _dead_output_warning(row: dict[str, Any]) -> str | None:
+    """The warning for output neurons silent on every evaluated sample (``None`` if none).
+
+    A silent neuron gets no gradient (SPEC §4), and a sample whose label neuron is silent
+    adds none either: such a neuron does not come back, and when it is a class's output the
+    class is lost. The TTFS networks showed it as a collapse (``docs/results.md``, "MNIST at
+    the paper's epochs"); the Fast & Deep regulariser (``alpha``) keeps label neurons firing.
+    """
+    silent = (row.get("silent_neurons") or {}).values()
+    fraction = list(silent)[-1] if silent else 0.0
+    if fraction <= 0:
+        return None
+    split = row.get("silent_neurons_split") or "evaluated"
+    return (
+        f"DEAD OUTPUT NEURONS: {fraction:.0%} of the output layer never fires on the "
+        f"{split} samples (silent neurons get no gradient and do not recover; for TTFS "
+        "readouts raise alpha, the Fast & Deep regulariser)"
+    )
 
 
 def epoch_line(row: dict[str, Any], config: ExperimentConfig) -> tuple[str, bool]:
