@@ -71,6 +71,7 @@ class _State(NamedTuple):
     recheck: jax.Array  # bool: re-check interval m_own from z_own first
     m: jax.Array  # int32: interval of the last spike (recheck) or the first to search
     z_own: jax.Array  # z of the last spike in the frame of interval m
+    b_own: jax.Array  # b of interval m after its spikes (reset by each, as the loop does)
     t_ref: jax.Array  # frame of the accumulated reset
     reset: jax.Array  # accumulated reset R (b units, frame t_ref)
     count: jax.Array  # int32 spikes so far
@@ -137,6 +138,7 @@ class _Solved(NamedTuple):
     z: jax.Array
     x: jax.Array
     t: jax.Array
+    b_next: jax.Array  # b after this spike's reset
 
 
 def _at(x: jax.Array, m: jax.Array) -> jax.Array:
@@ -146,14 +148,19 @@ def _at(x: jax.Array, m: jax.Array) -> jax.Array:
     return jnp.take_along_axis(x, m[..., None], axis=2)[..., 0]
 
 
-def _solve(ly: _Layer, m: jax.Array, z_lo, t_ref: jax.Array, reset: jax.Array) -> _Solved:
-    """Closed-form crossing in interval ``m`` after ``z_lo``, the accumulated reset
-    ``reset`` (frame ``t_ref``) applied; the acceptance rules of the ``"loop"`` backend,
-    plus the clamp of a query-found crossing that rounds past the next input event."""
+def _b_after_resets(ly: _Layer, m: jax.Array, t_ref: jax.Array, reset: jax.Array):
+    """``b`` of interval ``m`` with the accumulated reset (frame ``t_ref``) subtracted."""
+    decay = jnp.exp(-jnp.where(reset > 0, _at(ly.iv.t_lo, m) - t_ref, 0.0) / ly.tau_mem)
+    return _at(ly.tab.b, m) - reset * decay
+
+
+def _solve(ly: _Layer, m: jax.Array, z_lo, b: jax.Array) -> _Solved:
+    """Closed-form crossing in interval ``m`` after ``z_lo`` given its ``b`` (resets
+    applied); the acceptance rules of the ``"loop"`` backend, plus the clamp of a
+    query-found crossing that rounds past the next input event."""
+    m = jnp.minimum(m, ly.tab.a.shape[2] - 1)
     t_lo, t_hi = _at(ly.iv.t_lo, m), _at(ly.iv.t_hi, m)
-    decay = jnp.exp(-jnp.where(reset > 0, t_lo - t_ref, 0.0) / ly.tau_mem)
     a = _at(ly.tab.a, m)
-    b = _at(ly.tab.b, m) - reset * decay
     z_hi = jnp.exp((t_hi - t_lo) / ly.tau_mem)
     z, x, ok = crossing_z(a, b, ly.c)
     after = z > z_lo
@@ -162,7 +169,7 @@ def _solve(ly: _Layer, m: jax.Array, z_lo, t_ref: jax.Array, reset: jax.Array) -
     lost = ok & ~after & (z_lo < z_hi) & (b > 2.0 * ly.c * z_lo)
     z = jnp.minimum(z, z_hi)
     t = jnp.clip(t_lo + ly.tau_mem * jnp.log(z), t_lo, t_hi)
-    return _Solved(spike, lost, z, x, t)
+    return _Solved(spike, lost, z, x, t, b - ly.kappa * z)
 
 
 def _search(ly: _Layer, start: jax.Array, t_ref: jax.Array, reset: jax.Array):
@@ -194,11 +201,11 @@ def _pick(which, first: _Solved, second: _Solved) -> _Solved:
 
 def _round(ly: _Layer, count_limit: int, s: _State) -> _State:
     """One round: every active neuron finds (at most) its next spike."""
-    own = _solve(ly, s.m, s.z_own, s.t_ref, s.reset)
+    own = _solve(ly, s.m, s.z_own, s.b_own)
     spike_own = s.active & s.recheck & own.spike
     start = jnp.where(s.recheck, s.m + 1, s.m)
     m_next, found = _search(ly, start, s.t_ref, s.reset)
-    nxt = _solve(ly, m_next, 1.0, s.t_ref, s.reset)
+    nxt = _solve(ly, m_next, 1.0, _b_after_resets(ly, m_next, s.t_ref, s.reset))
     tried = s.active & ~spike_own & found
     spike = spike_own | (tried & nxt.spike)
     m = jnp.where(spike_own, s.m, m_next)
@@ -213,6 +220,7 @@ def _round(ly: _Layer, count_limit: int, s: _State) -> _State:
         recheck=spike,
         m=jnp.where(spike, m, jnp.where(tried, m_next + 1, start)),
         z_own=jnp.where(spike, sol.z, s.z_own),
+        b_own=jnp.where(spike, sol.b_next, s.b_own),
         t_ref=jnp.where(spike, t_frame, s.t_ref),
         reset=jnp.where(spike, s.reset * decay + ly.kappa * sol.z, s.reset),
         count=count,
@@ -257,6 +265,7 @@ def forward_chunk(
         recheck=jnp.zeros(shape, bool),
         m=zeros,
         z_own=jnp.ones(shape, dtype),
+        b_own=jnp.zeros(shape, dtype),
         t_ref=jnp.zeros(shape, dtype),
         reset=jnp.zeros(shape, dtype),
         count=zeros,
