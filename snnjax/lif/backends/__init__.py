@@ -27,9 +27,9 @@ the old spellings ``cpu`` = ``ffi`` and ``xla`` = ``loop`` are accepted), ``"aut
 is unset. ``"auto"`` picks per platform *inside the traced program*
 (:func:`jax.lax.platform_dependent`): each backend restricted to some platforms
 (``"ffi"``: CPU; ``"parallel"``: GPU and TPU) runs there if it is available and supports
-the layer's dtype and parameters, and ``"loop"`` runs everywhere else. The platform is therefore the one the
-computation is lowered for (not ``jax.default_backend()`` at trace time), and only that
-branch is compiled.
+the layer's dtype and parameters, and ``"loop"`` runs everywhere else. The platform is
+therefore the one the computation is lowered for (not ``jax.default_backend()`` at trace
+time), and only that branch is compiled.
 
 Adding a backend: write a module that defines ``BACKEND = EventBackend(...)`` and add one
 line to ``REGISTRY`` in :mod:`snnjax.lif.backend_table`; the parametrised suite in

@@ -114,9 +114,7 @@ def forward_rounds(
 
     def chunk_fn(*args):
         w, (tau_syn, theta, delta_theta) = unpack(*args)
-        out = forward_chunk(
-            events, w, tau_syn, theta, delta_theta, t_max, max_spikes, count_limit
-        )
+        out = forward_chunk(events, w, tau_syn, theta, delta_theta, t_max, max_spikes, count_limit)
         return out.times, out.slope, out.event_index, out.n_spikes, out.n_unresolved, out.rounds
 
     chunk = neuron_chunk_size(batch, n_out, n_events, max_chunk_elements)
@@ -126,19 +124,33 @@ def forward_rounds(
     return make_event_forward(event_times, times, slope, index, count, unresolved), rounds
 
 
-def forward_events(events, weights, params, t_max, max_spikes, *,
-                   max_chunk_elements=MAX_CHUNK_ELEMENTS, count_limit=SPIKE_COUNT_LIMIT):
+def forward_events(
+    events,
+    weights,
+    params,
+    t_max,
+    max_spikes,
+    *,
+    max_chunk_elements=MAX_CHUNK_ELEMENTS,
+    count_limit=SPIKE_COUNT_LIMIT,
+):
     """The :attr:`EventBackend.forward` of this backend (arguments of
     :func:`forward_rounds`), an :class:`~snnjax.lif.forward.EventForward`."""
     out, _ = forward_rounds(
-        events, weights, params, t_max, max_spikes,
-        max_chunk_elements=max_chunk_elements, count_limit=count_limit,
+        events,
+        weights,
+        params,
+        t_max,
+        max_spikes,
+        max_chunk_elements=max_chunk_elements,
+        count_limit=count_limit,
     )
     return out
 
 
-def backward_events(events, weights, params, forward, cot_times, *,
-                    max_chunk_elements=MAX_CHUNK_ELEMENTS):
+def backward_events(
+    events, weights, params, forward, cot_times, *, max_chunk_elements=MAX_CHUNK_ELEMENTS
+):
     """Exact ``(d_event_times [B, E], d_weights [n_in, N])`` given ``dL/d spike_times``
     ``cot_times [B, N, K]`` (the :attr:`EventBackend.backward` of this backend)."""
     batch, n_events = events.times.shape

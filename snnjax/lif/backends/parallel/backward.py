@@ -64,8 +64,9 @@ def _at_events(values: jax.Array, event_index: jax.Array, n_events: int) -> jax.
     return jax.lax.fori_loop(0, k_slots, add, init)
 
 
-def backward_chunk(events, weights, tau_syn, theta, delta_theta, times, slope, frame_time,
-                   event_index, cot):
+def backward_chunk(
+    events, weights, tau_syn, theta, delta_theta, times, slope, frame_time, event_index, cot
+):
     """``(d_weights [n_in, n], d_event_times [B, E])`` of one chunk of ``n`` neurons.
 
     Args:
@@ -81,10 +82,15 @@ def backward_chunk(events, weights, tau_syn, theta, delta_theta, times, slope, f
     nxt = jnp.concatenate([event_times[:, 1:], event_times[:, -1:]], axis=1)
     dt = jnp.where(valid & jnp.isfinite(nxt), nxt - event_times, 0.0)[:, None, :]
     tau_syn3 = _neuron_param(tau_syn, 3)
-    u = decaying_sum(jnp.exp(-dt / tau_syn3), _at_events(d_a, event_index, n_events),
-                     axis=2, reverse=True)
-    v = decaying_sum(jnp.exp(-dt / (2.0 * tau_syn3)), _at_events(d_b, event_index, n_events),
-                     axis=2, reverse=True)
+    u = decaying_sum(
+        jnp.exp(-dt / tau_syn3), _at_events(d_a, event_index, n_events), axis=2, reverse=True
+    )
+    v = decaying_sum(
+        jnp.exp(-dt / (2.0 * tau_syn3)),
+        _at_events(d_b, event_index, n_events),
+        axis=2,
+        reverse=True,
+    )
     event_w = weights[source]  # [B, E, n]
     drive = jnp.moveaxis(u / tau_syn3 + v / (2.0 * tau_syn3), 1, 2)
     d_times = jnp.where(valid, jnp.sum(event_w * drive, axis=2), 0.0)

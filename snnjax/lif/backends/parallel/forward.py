@@ -254,9 +254,13 @@ def forward_chunk(
     event_w = jnp.where(valid[:, None, :], jnp.moveaxis(weights[source], 2, 1), 0.0)
     tau_mem3 = 2.0 * _neuron_param(tau_syn, 3)
     iv = intervals(event_times, t_max)
-    tab = table(event_times, event_w, _neuron_param(tau_syn, 3), _neuron_param(theta, 3) / tau_mem3, iv)
+    tab = table(
+        event_times, event_w, _neuron_param(tau_syn, 3), _neuron_param(theta, 3) / tau_mem3, iv
+    )
     tau_mem = 2.0 * _neuron_param(tau_syn, 2)
-    ly = _Layer(tab, iv, _neuron_param(theta, 2) / tau_mem, _neuron_param(delta_theta, 2) / tau_mem, tau_mem)
+    ly = _Layer(
+        tab, iv, _neuron_param(theta, 2) / tau_mem, _neuron_param(delta_theta, 2) / tau_mem, tau_mem
+    )
     shape = (event_times.shape[0], weights.shape[1])
     zeros = jnp.zeros(shape, jnp.int32)
     slots = shape + (max_spikes,)

@@ -42,9 +42,7 @@ def _segmented(left, right):
     return f1 | f2, jnp.where(f2, v2, v1 + v2)
 
 
-def segment_totals(
-    values: jax.Array, segment: jax.Array, n_segments: int
-) -> jax.Array:
+def segment_totals(values: jax.Array, segment: jax.Array, n_segments: int) -> jax.Array:
     """Deterministic ``segment_sum``: ``out[i] = sum of values[r]`` over rows ``r`` with
     ``segment[r] == i``.
 
