@@ -179,9 +179,8 @@ def _search(ly: _Layer, start: jax.Array, t_ref: jax.Array, reset: jax.Array):
     index = jnp.arange(n_events, dtype=jnp.int32)
     shift = (ly.iv.t_lo[:, None, :] - t_ref[..., None]) / ly.tau_mem[..., None]
     query = ly.tab.log_r_star + shift >= jnp.log(reset)[..., None]
-    hit = (index >= start[..., None]) & query
-    m = jnp.argmax(hit, axis=2).astype(jnp.int32)
-    return m, _at(hit, m)
+    first = jnp.min(jnp.where((index >= start[..., None]) & query, index, n_events), axis=2)
+    return jnp.minimum(first, n_events - 1), first < n_events
 
 
 def _record(s: _State, spike, sol: _Solved, m) -> tuple[jax.Array, jax.Array, jax.Array]:
