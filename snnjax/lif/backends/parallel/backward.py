@@ -8,8 +8,8 @@ Per neuron chunk (``[B, n, E]`` arrays):
    of its last causal event) added at that event, one slot ``k`` at a time (a scatter
    without collisions, hence deterministic);
 3. the running sums ``U`` (``tau_syn``) and ``V`` (``tau_mem``) of every event as reverse
-   linear recurrences (:func:`~snnjax.lif.backends.parallel.scan.decaying_sum`: parallel
-   scans, every factor a decay);
+   sums with exponential kernels (:func:`~snnjax.lif.backends.parallel.forward.exp_sum`:
+   blocked matmuls or parallel scans, every factor a decay);
 4. ``dL/dt_j = sum_i w_ji (U_ji / tau_syn + V_ji / tau_mem)`` with the weight rows gathered
    per event, and ``dL/dw_i = sum over the events j of source i of (U_j + V_j)`` by a
    deterministic segmented sum over the events sorted by source
@@ -25,8 +25,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from snnjax.lif.backends.parallel.forward import _neuron_param
-from snnjax.lif.backends.parallel.scan import decaying_sum, segment_totals
+from snnjax.lif.backends.parallel.forward import _neuron_param, exp_sum
+from snnjax.lif.backends.parallel.scan import segment_totals
 from snnjax.lif.grad import spike_errors
 
 __all__ = ["backward_chunk", "spike_partials"]
@@ -79,18 +79,9 @@ def backward_chunk(
     batch, n_events = event_times.shape
     d_a, d_b = spike_partials(cot, times, slope, frame_time, tau_syn, theta, delta_theta)
     valid = jnp.isfinite(event_times)
-    nxt = jnp.concatenate([event_times[:, 1:], event_times[:, -1:]], axis=1)
-    dt = jnp.where(valid & jnp.isfinite(nxt), nxt - event_times, 0.0)[:, None, :]
     tau_syn3 = _neuron_param(tau_syn, 3)
-    u = decaying_sum(
-        jnp.exp(-dt / tau_syn3), _at_events(d_a, event_index, n_events), axis=2, reverse=True
-    )
-    v = decaying_sum(
-        jnp.exp(-dt / (2.0 * tau_syn3)),
-        _at_events(d_b, event_index, n_events),
-        axis=2,
-        reverse=True,
-    )
+    u = exp_sum(event_times, _at_events(d_a, event_index, n_events), tau_syn3, reverse=True)
+    v = exp_sum(event_times, _at_events(d_b, event_index, n_events), 2.0 * tau_syn3, reverse=True)
     event_w = weights[source]  # [B, E, n]
     drive = jnp.moveaxis(u / tau_syn3 + v / (2.0 * tau_syn3), 1, 2)
     d_times = jnp.where(valid, jnp.sum(event_w * drive, axis=2), 0.0)

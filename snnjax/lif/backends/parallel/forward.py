@@ -2,8 +2,8 @@
 
 For every sample, neuron and input event ``m`` (all at once):
 
-* ``a_m``, ``b_m`` (SPEC §2, without resets) in the frame of event ``m``, by a linear
-  recurrence (:func:`~snnjax.lif.backends.parallel.scan.decaying_sum`; every factor is a
+* ``a_m``, ``b_m`` (SPEC §2, without resets) in the frame of event ``m``, as sums with
+  exponential kernels (:func:`exp_sum`: blocked matmuls; every factor is a
   decay ``<= 1``, so nothing overflows however long the simulation);
 * the largest accumulated reset ``R*_m`` (in ``b`` units, frame of event ``m``) for which
   the potential still reaches ``theta`` in interval ``m`` = ``(t_m, min(t_{m+1}, t_max)]``:
@@ -30,10 +30,10 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from snnjax.lif.backends.parallel.scan import decaying_sum
+from snnjax.lif.backends.parallel.scan import decaying_sum, exp_kernel_sum
 from snnjax.lif.crossing import crossing_z
 
-__all__ = ["ChunkForward", "forward_chunk", "intervals", "table"]
+__all__ = ["ChunkForward", "exp_sum", "forward_chunk", "intervals", "table"]
 
 
 class ChunkForward(NamedTuple):
@@ -100,6 +100,23 @@ def _min_barrier(a, c, z_lo, z_hi):
     return a / z + c * z
 
 
+def exp_sum(event_times, x, tau, *, reverse: bool = False) -> jax.Array:
+    """``sum_j x_j exp(-|t_m - t_j| / tau)`` over the events ``j`` at or before ``m``
+    (``reverse``: at or after), ``[B, n, E]``: blocked matmuls for a shared ``tau``
+    (:func:`~snnjax.lif.backends.parallel.scan.exp_kernel_sum`), a parallel scan of the
+    decays for per-neuron ``tau`` (``[1, n, 1]``)."""
+    if jnp.ndim(tau) == 0:
+        return exp_kernel_sum(event_times, x, tau, reverse=reverse)
+    valid = jnp.isfinite(event_times)
+    if reverse:
+        other = jnp.concatenate([event_times[:, 1:], event_times[:, -1:]], axis=1)
+        gap = jnp.where(valid & jnp.isfinite(other), other - event_times, 0.0)
+    else:
+        other = jnp.concatenate([event_times[:, :1], event_times[:, :-1]], axis=1)
+        gap = jnp.where(valid, event_times - other, 0.0)
+    return decaying_sum(jnp.exp(-gap[:, None, :] / tau), x, axis=2, reverse=reverse)
+
+
 def table(event_times, event_w, tau_syn, c, iv: _Intervals) -> _Table:
     """``a``, ``b`` and ``log R*`` for every (sample, neuron, event).
 
@@ -108,11 +125,8 @@ def table(event_times, event_w, tau_syn, c, iv: _Intervals) -> _Table:
         (0 on padding); tau_syn, c: scalars or ``[1, n, 1]``; iv: :func:`intervals`.
     """
     tau_mem = 2.0 * tau_syn
-    valid = jnp.isfinite(event_times)
-    prev = jnp.concatenate([event_times[:, :1], event_times[:, :-1]], axis=1)
-    dt = jnp.where(valid, event_times - prev, 0.0)[:, None, :]
-    a = decaying_sum(jnp.exp(-dt / tau_syn), event_w, axis=2)
-    b = decaying_sum(jnp.exp(-dt / tau_mem), event_w, axis=2)
+    a = exp_sum(event_times, event_w, tau_syn)
+    b = exp_sum(event_times, event_w, tau_mem)
     z_hi = jnp.exp((iv.t_hi - iv.t_lo)[:, None, :] / tau_mem)
     r_star = b - _min_barrier(a, c, 1.0, z_hi)
     reach = iv.open_[:, None, :] & (r_star >= 0)
