@@ -6,13 +6,14 @@ one computes everything per (sample, neuron, input event) at once:
 
 * **forward** (:mod:`~snnjax.lif.backends.parallel.forward`): the exponential sums ``a``,
   ``b`` of every event (blocked matmuls, or parallel scans for a per-neuron ``tau_syn``),
-  the largest reset ``R*_m`` each interval still reaches threshold with, then one *round* per spike: each neuron's next spike is the first
-  interval whose ``R*_m`` exceeds its accumulated reset (a threshold query over all events
-  at once), solved in closed form. The rounds are a ``while_loop`` that stops when no
-  neuron finds a further crossing: **sequential depth = the most spikes of any neuron + 1**
-  (spikes beyond the ``K`` slots are counted exactly, so a neuron with more than ``K``
-  spikes takes more rounds; the ``"loop"`` backend's counts and ``n_unresolved`` are
-  reproduced). Depth per layer call = rounds summed over the neuron chunks.
+  the largest reset ``R*_m`` each interval still reaches threshold with, then one *round*
+  per spike: each neuron's next spike is the first interval whose ``R*_m`` exceeds its
+  accumulated reset (a threshold query over all events at once), solved in closed form. The
+  rounds are a ``while_loop`` that stops when no neuron finds a further crossing:
+  **sequential depth = the most spikes of any neuron + 1** (spikes beyond the ``K`` slots
+  are counted exactly, so a neuron with more than ``K`` spikes takes more rounds; the
+  ``"loop"`` backend's counts and ``n_unresolved`` are reproduced). Depth per layer call =
+  rounds summed over the neuron chunks.
 * **backward** (:mod:`~snnjax.lif.backends.parallel.backward`): no sequential event loop;
   a scan over the ``K`` slots, reverse exponential sums over the events, and deterministic
   (sort + segmented scan) weight gradients: bitwise reproducible on every platform.
