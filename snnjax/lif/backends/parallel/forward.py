@@ -21,6 +21,10 @@ that a crossing the query found but that rounds past the next input event is cla
 that event instead of lost. The rounds go on (a ``while_loop``) until no neuron finds a
 further crossing, so spikes beyond the ``K`` buffer slots are counted exactly: the number
 of rounds is the most spikes of any neuron + 1 (plus one per rare rejected candidate).
+A ``while_loop`` rather than a ``fori_loop`` of ``K + 1`` rounds: a fixed ``K + 1`` would
+stop counting at the buffer (``n_spikes`` must count every spike, as the other backends
+do), and it would run ``K + 1`` rounds when the busiest neuron fires far fewer; the price
+is one scalar read back per round on accelerators.
 """
 
 from __future__ import annotations
