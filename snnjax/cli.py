@@ -256,8 +256,8 @@ def _add_backend_flag(parser: argparse.ArgumentParser) -> None:
         "--backend",
         choices=(AUTO, *backend_names()),
         help="event backend of the spiking layers: ffi (compiled C++, CPU), "
-        "loop (pure JAX, any platform) or auto (ffi on CPU, loop "
-        f"elsewhere); default: ${ENV_VAR}, else auto",
+        "loop (pure JAX, any platform), parallel (pure JAX, parallel in time) or auto "
+        f"(ffi on CPU, parallel on GPU/TPU); default: ${ENV_VAR}, else auto",
     )
 
 

@@ -10,7 +10,7 @@ Read in pipeline order:
 * :mod:`~snnjax.lif.grad`: the ``custom_vjp`` of the spike times (SPEC §4);
 * :mod:`~snnjax.lif.layer`: :func:`lif_layer`, the public functional layer;
 * :mod:`~snnjax.lif.backends`: the event backends that run the loop (``"ffi"``,
-  ``"loop"``), their interface :class:`EventBackend` and the automatic choice;
+  ``"loop"``, ``"parallel"``), their interface :class:`EventBackend` and the automatic choice;
 * :mod:`~snnjax.lif.reference`: the float64 NumPy oracle every backend is tested against.
 """
 

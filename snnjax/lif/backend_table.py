@@ -13,6 +13,7 @@ __all__ = ["AUTO", "ENV_ALIASES", "ENV_VAR", "PORTABLE", "REGISTRY", "backend_na
 REGISTRY: dict[str, str] = {
     "ffi": "snnjax.lif.backends.ffi",  # compiled C++ event loop (XLA FFI), CPU
     "loop": "snnjax.lif.backends.loop",  # pure-JAX event loop, any platform
+    "parallel": "snnjax.lif.backends.parallel",  # parallel in time, GPU/TPU default
 }
 #: The backend ``"auto"`` falls back to on platforms no restricted backend serves.
 PORTABLE = "loop"

@@ -76,11 +76,12 @@ def lif_layer(
         ``n_in * K_in`` slots). Smaller bounds make the layer faster when inputs are sparse;
         events that do not fit are counted in ``n_input_overflow``, never dropped silently.
       backend: the event backend (:mod:`snnjax.lif.backends`): ``"ffi"`` (compiled C++,
-        CPU), ``"loop"`` (pure JAX, any platform), ``"auto"``, an
+        CPU), ``"loop"`` (pure JAX event loop, any platform), ``"parallel"`` (pure JAX,
+        parallel in time, any platform), ``"auto"``, an
         :class:`~snnjax.lif.backends.EventBackend`, or ``None`` (default): the
         ``SNNJAX_KERNEL`` environment variable, else ``"auto"``, which runs ``"ffi"`` on
-        CPU (where it builds and ``tau_syn`` is a scalar) and ``"loop"`` elsewhere. All
-        backends compute the same spike times and gradients.
+        CPU (where it builds and ``tau_syn`` is a scalar), ``"parallel"`` on GPU and TPU
+        and ``"loop"`` elsewhere. All backends compute the same spike times and gradients.
 
     Returns:
       :class:`LayerOutput`. Zero-size dimensions (batch, ``n_in``, ``K_in`` or ``n_out``

@@ -199,6 +199,7 @@ def test_registry():
         assert hash(b) == hash(get_backend(name))  # static (jit, custom_vjp) argument
     assert get_backend("loop").platforms is None  # the portable fallback
     assert get_backend("ffi").platforms == ("cpu",)
+    assert get_backend("parallel").platforms == ("cuda", "rocm", "tpu")
 
 
 def test_unknown_backend_is_a_clear_error():
@@ -269,9 +270,13 @@ def test_unsupported_layer_is_an_error_for_a_named_backend():
     t, w = jnp.zeros((1, 2, 1)), jnp.ones((2, 2))
     with pytest.raises(ValueError, match="'ffi' event backend does not support"):
         snnjax.lif_layer(t, w, per_neuron, max_spikes=1, t_max=1.0, backend="ffi")
-    # the automatic choice falls back to the portable loop
-    assert resolve_backend("auto", jnp.float32, per_neuron) is get_backend("loop")
-    assert resolve_backend("auto", jnp.bfloat16, PARAMS) is get_backend("loop")
+    # the automatic choice falls back to the portable loop on CPU ("parallel" elsewhere)
+    for dtype, params in [(jnp.float32, per_neuron), (jnp.bfloat16, PARAMS)]:
+        auto = resolve_backend("auto", dtype, params)
+        assert auto is backends.by_platform(
+            get_backend("loop"), **dict.fromkeys(("cuda", "rocm", "tpu"), get_backend("parallel"))
+        )
+        assert backend_name("auto", platform="cpu", dtype=dtype, params=params) == "loop"
     out = snnjax.lif_layer(t, w, per_neuron, max_spikes=1, t_max=1.0, backend="auto")
     assert out.times.shape == (1, 2, 1)
 
@@ -282,11 +287,13 @@ def test_unsupported_layer_is_an_error_for_a_named_backend():
 
 
 @needs_ffi
-def test_auto_is_ffi_on_cpu_and_loop_elsewhere():
+def test_auto_is_ffi_on_cpu_and_parallel_on_accelerators():
     auto = resolve_backend("auto", jnp.float32, PARAMS)
     assert auto is resolve_backend("auto", jnp.float32, PARAMS)  # cached: one jit entry
     assert backend_name("auto", platform="cpu") == "ffi"
-    assert backend_name("auto", platform="gpu") == backend_name("auto", platform="tpu") == "loop"
+    for platform in ("gpu", "cuda", "rocm", "tpu"):
+        assert backend_name("auto", platform=platform) == "parallel", platform
+    assert backend_name("auto", platform="metal") == "loop"  # no restricted backend there
 
     def grads(t, w):
         return jax.grad(lambda t, w: _loss(t, w, 1.0, 5, "auto")[0], argnums=(0, 1))(t, w)

@@ -14,7 +14,11 @@ Registered backends (:func:`backend_names`):
   calls), CPU only, built with the system compiler on first use; float32/float64 and a
   scalar ``tau_syn``.
 * ``"loop"`` (:mod:`snnjax.lif.backends.loop`): the event loop in pure JAX
-  (``lax.while_loop``), any platform (the GPU/TPU path).
+  (``lax.while_loop`` over the input events), any platform (the portable fallback).
+* ``"parallel"`` (:mod:`snnjax.lif.backends.parallel`): pure JAX, parallel in time
+  (threshold queries over all events at once, sequential only in the spikes of a
+  neuron; a backward without an event loop), any platform; the automatic choice on GPU
+  (``cuda``, ``rocm``) and TPU.
 
 Choosing (:func:`resolve_backend`, called by :func:`snnjax.lif_layer`): ``backend`` is a
 registered name, an :class:`EventBackend`, ``"auto"`` or ``None``. ``None`` means the
@@ -22,10 +26,10 @@ default named by the environment variable ``SNNJAX_KERNEL`` (``auto``, ``ffi``, 
 the old spellings ``cpu`` = ``ffi`` and ``xla`` = ``loop`` are accepted), ``"auto"`` if it
 is unset. ``"auto"`` picks per platform *inside the traced program*
 (:func:`jax.lax.platform_dependent`): each backend restricted to some platforms
-(``"ffi"``: CPU) runs there if it is available and supports the layer's dtype and
-parameters, and ``"loop"`` runs everywhere else. The platform is therefore the one the
-computation is lowered for (not ``jax.default_backend()`` at trace time), and only that
-branch is compiled.
+(``"ffi"``: CPU; ``"parallel"``: GPU and TPU) runs there if it is available and supports
+the layer's dtype and parameters, and ``"loop"`` runs everywhere else. The platform is
+therefore the one the computation is lowered for (not ``jax.default_backend()`` at trace
+time), and only that branch is compiled.
 
 Adding a backend: write a module that defines ``BACKEND = EventBackend(...)`` and add one
 line to ``REGISTRY`` in :mod:`snnjax.lif.backend_table`; the parametrised suite in
@@ -286,8 +290,8 @@ def backend_name(
 
     Args:
       backend: as for :func:`resolve_backend`.
-      platform: a JAX platform (``"cpu"``, ``"gpu"``, ``"tpu"``, ...); default: that of
-        ``jax.default_backend()``.
+      platform: a JAX platform (``"cpu"``, ``"gpu"`` (= ``"cuda"``), ``"cuda"``,
+        ``"rocm"``, ``"tpu"``); default: that of ``jax.default_backend()``.
       dtype, params: the layer's (default: float32, scalar ``tau_syn``).
 
     Example:
@@ -301,6 +305,8 @@ def backend_name(
         return requested
     per_platform, default = _automatic(dtype, LIFParams() if params is None else params)
     platform = jax.default_backend() if platform is None else platform
+    if platform == "gpu":  # jax.default_backend()'s name; platform_dependent's are these
+        platform = "cuda" if "cuda" in per_platform else "rocm"
     return per_platform.get(platform, default).name
 
 

@@ -1,0 +1,175 @@
+"""What is specific to the ``"parallel"`` backend (the shared suite runs on it through the
+``backend`` fixture): its sequential depth, its chunked memory path, float32 spike counts
+equal to the event loop's on realistic layers, its count saturation and the guard of a
+grazing spike's gradient."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from helpers import float64, random_layer
+
+import snnjax
+from snnjax.lif.backends import get_backend, parallel
+from snnjax.lif.backends.parallel import backward, chunks, scan
+from snnjax.lif.events import sort_events
+
+PARAMS = snnjax.LIFParams(tau_syn=0.13, theta=1.0, delta_theta=1.0)
+
+
+def _events(times, t_max, dtype=jnp.float32):
+    times = jnp.asarray(times, dtype)
+    return sort_events(times, jnp.asarray(t_max, dtype), times.shape[1] * times.shape[2])[0]
+
+
+def _params(params, dtype):
+    return jax.tree_util.tree_map(lambda v: jnp.asarray(v, dtype), params)
+
+
+def test_rounds_are_the_most_spikes_plus_one():
+    """One input of growing weight drives 0, 1, ..., many spikes; the rounds are the most
+    spikes of any neuron + 1 also when they overflow the 3 buffer slots (counted)."""
+    weights = jnp.asarray([[0.0, 20.0, 40.0, 80.0, 300.0]], jnp.float32)
+    events = _events(np.zeros((2, 1, 1)), 2.0)
+    out, rounds = parallel.forward_rounds(
+        events, weights, _params(PARAMS, jnp.float32), jnp.asarray(2.0, jnp.float32), 3
+    )
+    counts = np.asarray(out.n_spikes)
+    assert counts[0, 0] == 0
+    assert counts[0, -1] > 3
+    assert len(set(counts[0])) == 5  # every neuron a different count
+    assert int(rounds) == counts.max() + 1
+    loop = get_backend("loop").forward(events, weights, _params(PARAMS, jnp.float32), 2.0, 3)
+    np.testing.assert_array_equal(out.n_spikes, loop.n_spikes)
+
+
+def test_rounds_on_random_layers():
+    rng = np.random.default_rng(5)
+    for _ in range(4):
+        lay = random_layer(rng, batch=6)
+        events = _events(lay.times, lay.t_max)
+        w = jnp.asarray(lay.weights, jnp.float32)
+        out, rounds = parallel.forward_rounds(
+            events, w, _params(lay.params, jnp.float32), jnp.asarray(lay.t_max, jnp.float32), 2
+        )
+        assert int(rounds) == int(np.max(out.n_spikes)) + 1
+
+
+@pytest.mark.parametrize("x64", [False, True])
+def test_chunked_equals_unchunked(x64):
+    """A budget of a few neurons per chunk (lax.map) gives the one-chunk result."""
+    rng = np.random.default_rng(11)
+    lay = random_layer(rng, batch=3, n_in=10, n_out=13)
+    per_neuron = snnjax.LIFParams(
+        tau_syn=lay.tau_syn * rng.uniform(0.8, 1.2, 13), theta=lay.theta, delta_theta=lay.theta
+    )
+    small = parallel.make_parallel_backend(3 * 40 * 4)  # E = 40 slots: 4 neurons per chunk
+    assert chunks.neuron_chunk_size(3, 13, 40, 3 * 40 * 4) == 4
+    with jax.enable_x64(x64):
+        dtype = jnp.float64 if x64 else jnp.float32
+        t, w = jnp.asarray(lay.times, dtype), jnp.asarray(lay.weights, dtype)
+        cot = jnp.asarray(rng.normal(size=(3, 13, 4)), dtype)
+        results = []
+        for backend in (get_backend("parallel"), small):
+
+            def loss(t, w, backend=backend):
+                out = snnjax.lif_layer(
+                    t, w, per_neuron, max_spikes=4, t_max=lay.t_max, backend=backend
+                )
+                return jnp.sum(jnp.where(jnp.isfinite(out.times), out.times * cot, 0.0)), out
+
+            results.append(jax.value_and_grad(loss, argnums=(0, 1), has_aux=True)(t, w))
+    (_, whole), (g_t, g_w) = results[0]
+    (_, chunked), (c_t, c_w) = results[1]
+    for a, b in zip(whole, chunked, strict=True):
+        np.testing.assert_array_equal(a, b)  # per-neuron work: bitwise equal
+    np.testing.assert_array_equal(g_w, c_w)
+    np.testing.assert_allclose(g_t, c_t, rtol=1e-5 if not x64 else 1e-12, atol=1e-6)
+    assert np.isfinite(whole.times).sum() > 20
+
+
+def test_float32_counts_equal_the_loop_on_realistic_layers():
+    """Random inputs 100 -> 50, K = 5, float32: identical spike counts (incl. beyond the
+    buffer) and unresolved counts, times within float32 rounding."""
+    rng = np.random.default_rng(2)
+    t = rng.uniform(0.0, 0.2, (8, 100, 2))
+    t[rng.random(t.shape) < 0.4] = np.inf
+    t = np.sort(t, axis=-1).astype(np.float32)
+    w = rng.normal(0.4, 1.0, (100, 50)).astype(np.float32)
+    params = snnjax.LIFParams(tau_syn=0.13, theta=1.0, delta_theta=1.0)
+    outs = [
+        snnjax.lif_layer(t, w, params, max_spikes=5, t_max=0.5, backend=b)
+        for b in ("loop", "parallel")
+    ]
+    np.testing.assert_array_equal(outs[0].n_dropped, outs[1].n_dropped)
+    np.testing.assert_array_equal(outs[0].n_unresolved, outs[1].n_unresolved)
+    finite = np.isfinite(outs[0].times)
+    np.testing.assert_array_equal(finite, np.isfinite(outs[1].times))
+    np.testing.assert_allclose(outs[1].times[finite], outs[0].times[finite], atol=1e-5)
+    assert finite.sum() > 1000
+    assert np.asarray(outs[0].n_dropped).sum() > 0
+
+
+def test_count_saturates():
+    """A neuron stops at ``count_limit`` spikes (as the loop backend's)."""
+    events = _events(np.zeros((1, 1, 1)), 1.0)
+    weights = jnp.asarray([[500.0]], jnp.float32)
+    out = parallel.forward_events(
+        events,
+        weights,
+        _params(PARAMS, jnp.float32),
+        jnp.asarray(1.0, jnp.float32),
+        2,
+        count_limit=7,
+    )
+    assert int(out.n_spikes[0, 0]) == 7
+
+
+def test_grazing_slope_zero_has_finite_partials():
+    """``x = 0`` (the discriminant rounded to zero) gets a floor, not an infinite gradient."""
+    shape = (1, 1, 2)
+    times = jnp.asarray([[[0.1, jnp.inf]]], jnp.float32)
+    d_a, d_b = backward.spike_partials(
+        jnp.ones(shape, jnp.float32),
+        times,
+        jnp.asarray([[[0.0, 1.0]]], jnp.float32),
+        jnp.zeros(shape, jnp.float32),
+        0.13,
+        1.0,
+        1.0,
+    )
+    assert np.isfinite(d_a).all()
+    assert np.isfinite(d_b).all()
+    assert abs(float(d_b[0, 0, 0])) > 100 * abs(float(2 * 0.13 / 1.0))  # x = 1: 0.26
+
+
+def test_segment_totals_equal_segment_sum():
+    rng = np.random.default_rng(0)
+    with float64():
+        values = jnp.asarray(rng.normal(size=(200, 3)))
+        segment = jnp.asarray(rng.integers(-1, 12, 200), jnp.int32)  # -1: ignored
+        got = scan.segment_totals(values, segment, 11)
+        want = jax.ops.segment_sum(
+            jnp.where((segment < 11)[:, None], values, 0.0),
+            jnp.where(segment >= 0, segment, 11),
+            12,
+        )[:11]
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_blocked_exponential_sums_equal_the_recurrence(reverse):
+    """The blocked-matmul sums (shared tau) equal the scanned recurrence (per-neuron tau
+    path), padding and rows without events included."""
+    rng = np.random.default_rng(1)
+    with float64():
+        t = np.sort(rng.uniform(0, 1, (3, 37)), axis=1)
+        t[:, 30:] = np.inf
+        t[2] = np.inf
+        x = rng.normal(size=(3, 4, 37))
+        x[:, :, 30:] = 0.0
+        t, x = jnp.asarray(t), jnp.asarray(x)
+        blocked = parallel.forward.exp_sum(t, x, jnp.asarray(0.3), reverse=reverse)
+        scanned = parallel.forward.exp_sum(t, x, jnp.full((1, 4, 1), 0.3), reverse=reverse)
+        np.testing.assert_allclose(blocked, scanned, rtol=1e-12, atol=1e-12)
+        assert np.abs(np.asarray(blocked)).max() > 1.0
