@@ -168,7 +168,12 @@ def test_bounded_network_equals_unbounded_and_counts_overflow(backend):
     for a, b in zip(out.layer_times, ref.layer_times, strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     for a, b in zip(jax.tree.leaves(grads), jax.tree.leaves(ref_grads), strict=True):
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+        if backend == "parallel":
+            # Its blocked sums over the event axis depend on the number of event slots,
+            # so the gradients agree to rounding, not bitwise (the spike times above do).
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
+        else:
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     assert int(jnp.sum(out.n_input_overflow[1])) == 0
     small, _ = run((None, emitted - 1))  # one event too few for the busiest sample
     assert int(jnp.max(small.n_input_overflow[1])) >= 1
