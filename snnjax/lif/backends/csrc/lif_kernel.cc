@@ -523,6 +523,150 @@ ffi::Error ScatterEvents(ffi::BufferR2<DT> d_event_times, ffi::BufferR2<ffi::S32
   return ffi::Error::Success();
 }
 
+
+// ---------------------------------------------------------------------------------------
+// Events of a "valid", stride-1 convolution (snnjax.nn.LIFConv): the event list of every
+// receptive field, built from one sort per image instead of one per patch. Each sample's
+// valid slots (t < t_max) are sorted once by (time, slot); the events of the patch at
+// output position (p, q) are the sorted image events with p <= h < p + kh and
+// q <= w < q + kw, in that order. For a fixed patch the image slot order (h, w, c, k) is
+// the patch slot order (di, dj, c, k), so each list equals the per-patch sort of the
+// gathered patch (SortEvents of conv_patches), source = patch row (di * kw + dj) * C + c.
+// ---------------------------------------------------------------------------------------
+
+// Spike trains of a batch of images [B, H, W, C, K] (an alias: the handler macros below
+// cannot take a template argument list with a comma).
+template <ffi::DataType DT>
+using ImageBuffer = ffi::Buffer<DT, 5>;
+
+// Geometry of one convolution: image [H, W, C, K], kernel [kh, kw], output [H', W'].
+struct ConvGeometry {
+  int64_t height, width, channels, k_in, kh, kw, out_h, out_w;
+  int64_t Positions() const { return out_h * out_w; }
+  int64_t Slots() const { return height * width * channels * k_in; }
+};
+
+// The events of every patch of one sample: times, sources and image slots [P, E] and the
+// number of valid events of each patch [P] (which may exceed E: overflow).
+template <typename T>
+struct PatchEvents {
+  T* times;
+  int32_t* source;
+  int32_t* slot;
+  int32_t* n_valid;
+  int64_t n_events;  // E
+};
+
+template <typename T>
+void ConvSample(const T* image, T t_max, const ConvGeometry& g, const PatchEvents<T>& out,
+                std::vector<std::pair<T, int32_t>>& events) {
+  const int64_t n_slots = g.Slots(), ck = g.channels * g.k_in, wck = g.width * ck;
+  events.clear();
+  for (int64_t j = 0; j < n_slots; ++j) {
+    if (image[j] < t_max) events.emplace_back(image[j], static_cast<int32_t>(j));
+  }
+  std::sort(events.begin(), events.end());
+  const int64_t n_pos = g.Positions(), n_events = out.n_events;
+  std::fill(out.n_valid, out.n_valid + n_pos, 0);
+  for (const auto& ev : events) {
+    const int64_t j = ev.second, h = j / wck, w = (j / ck) % g.width, c = (j % ck) / g.k_in;
+    const int64_t p_lo = std::max<int64_t>(0, h - g.kh + 1), p_hi = std::min(h, g.out_h - 1);
+    const int64_t q_lo = std::max<int64_t>(0, w - g.kw + 1), q_hi = std::min(w, g.out_w - 1);
+    for (int64_t p = p_lo; p <= p_hi; ++p) {
+      for (int64_t q = q_lo; q <= q_hi; ++q) {
+        const int64_t pos = p * g.out_w + q;
+        const int64_t n = out.n_valid[pos];
+        if (n < n_events) {
+          const int64_t at = pos * n_events + n;
+          out.times[at] = ev.first;
+          out.source[at] = static_cast<int32_t>(((h - p) * g.kw + (w - q)) * g.channels + c);
+          out.slot[at] = static_cast<int32_t>(j);
+        }
+        out.n_valid[pos] = static_cast<int32_t>(n + 1);  // n < n_slots <= INT32_MAX
+      }
+    }
+  }
+  const T inf = std::numeric_limits<T>::infinity();
+  for (int64_t pos = 0; pos < n_pos; ++pos) {
+    for (int64_t k = std::min<int64_t>(out.n_valid[pos], n_events); k < n_events; ++k) {
+      out.times[pos * n_events + k] = inf;
+      out.source[pos * n_events + k] = 0;
+      out.slot[pos * n_events + k] = -1;
+    }
+  }
+}
+
+// input_times [B, H, W, C, K] -> event_times, source, slot [B * H' * W', E], n_valid [B * H' * W'].
+template <ffi::DataType DT>
+ffi::Error ConvSortEvents(ImageBuffer<DT> input_times, ffi::BufferR0<DT> t_max_buf,
+                          int64_t kh, int64_t kw, ffi::ResultBufferR2<DT> event_times,
+                          ffi::ResultBufferR2<ffi::S32> source,
+                          ffi::ResultBufferR2<ffi::S32> slot,
+                          ffi::ResultBufferR1<ffi::S32> n_valid) {
+  using T = ffi::NativeType<DT>;
+  const auto dims = input_times.dimensions();
+  const ConvGeometry g{dims[1], dims[2], dims[3], dims[4], kh, kw, dims[1] - kh + 1,
+                       dims[2] - kw + 1};
+  const int64_t batch = dims[0], n_events = event_times->dimensions()[1];
+  if (kh < 1 || kw < 1 || g.out_h < 1 || g.out_w < 1 ||
+      event_times->dimensions()[0] != batch * g.Positions()) {
+    return ffi::Error::InvalidArgument("SnnjaxConvSortEvents: kernel and image do not fit");
+  }
+  if (g.Slots() > kInt32Max) {
+    return ffi::Error::InvalidArgument("SnnjaxConvSortEvents: more than 2**31 - 1 image slots");
+  }
+  const T t_max = t_max_buf.typed_data()[0];
+  const int64_t per_sample = g.Positions() * n_events;
+#pragma omp parallel
+  {
+    std::vector<std::pair<T, int32_t>> events;
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t s = 0; s < batch; ++s) {
+      const PatchEvents<T> out{event_times->typed_data() + s * per_sample,
+                               source->typed_data() + s * per_sample,
+                               slot->typed_data() + s * per_sample,
+                               n_valid->typed_data() + s * g.Positions(), n_events};
+      ConvSample<T>(input_times.typed_data() + s * g.Slots(), t_max, g, out, events);
+    }
+  }
+  return ffi::Error::Success();
+}
+
+// Transpose of ConvSortEvents: d_input_times [B, H, W, C, K] gets, at each image slot, the
+// sum of the cotangents of its events in every patch (patches added in position order).
+template <ffi::DataType DT>
+ffi::Error ConvScatterEvents(ffi::BufferR2<DT> d_event_times, ffi::BufferR2<ffi::S32> slot,
+                             ffi::Result<ImageBuffer<DT>> d_input_times) {
+  using T = ffi::NativeType<DT>;
+  const auto out_dims = d_input_times->dimensions();
+  const int64_t batch = out_dims[0];
+  const int64_t n_slots = out_dims[1] * out_dims[2] * out_dims[3] * out_dims[4];
+  const int64_t n_patches = d_event_times.dimensions()[0], n_events = d_event_times.dimensions()[1];
+  if (batch == 0 || n_patches % batch != 0) {
+    if (batch == 0 && n_patches == 0) return ffi::Error::Success();
+    return ffi::Error::InvalidArgument("SnnjaxConvScatterEvents: patches do not fit the batch");
+  }
+  const int64_t per_sample = (n_patches / batch) * n_events;
+  int32_t bad = 0;
+#pragma omp parallel for schedule(static) reduction(| : bad)
+  for (int64_t s = 0; s < batch; ++s) {
+    T* out = d_input_times->typed_data() + s * n_slots;
+    std::fill(out, out + n_slots, T(0));
+    const T* d = d_event_times.typed_data() + s * per_sample;
+    const int32_t* sl = slot.typed_data() + s * per_sample;
+    for (int64_t k = 0; k < per_sample; ++k) {
+      if (sl[k] < 0) continue;  // padding (each patch's list ends with it)
+      if (sl[k] < n_slots) {
+        out[sl[k]] += d[k];
+      } else {
+        bad = 1;
+      }
+    }
+  }
+  if (bad) return ffi::Error::InvalidArgument("SnnjaxConvScatterEvents: a slot is out of range");
+  return ffi::Error::Success();
+}
+
 }  // namespace
 
 // Handler symbols. The FFI binds arguments by position; the comments name them in the
@@ -588,6 +732,31 @@ SNNJAX_SORT(SnnjaxSortEventsF64, ffi::F64)
 
 SNNJAX_SCATTER(SnnjaxScatterEventsF32, ffi::F32)
 SNNJAX_SCATTER(SnnjaxScatterEventsF64, ffi::F64)
+
+#define SNNJAX_CONV_SORT(NAME, DT)                                               \
+  XLA_FFI_DEFINE_HANDLER_SYMBOL(NAME, ConvSortEvents<DT>,                        \
+                                ffi::Ffi::Bind()                                 \
+                                    .Arg<ImageBuffer<DT>>()         /* input_times */  \
+                                    .Arg<ffi::BufferR0<DT>>()       /* t_max */        \
+                                    .Attr<int64_t>("kh")                               \
+                                    .Attr<int64_t>("kw")                               \
+                                    .Ret<ffi::BufferR2<DT>>()       /* event_times */  \
+                                    .Ret<ffi::BufferR2<ffi::S32>>() /* source */       \
+                                    .Ret<ffi::BufferR2<ffi::S32>>() /* slot */         \
+                                    .Ret<ffi::BufferR1<ffi::S32>>() /* n_valid */);
+
+SNNJAX_CONV_SORT(SnnjaxConvSortEventsF32, ffi::F32)
+SNNJAX_CONV_SORT(SnnjaxConvSortEventsF64, ffi::F64)
+
+#define SNNJAX_CONV_SCATTER(NAME, DT)                                            \
+  XLA_FFI_DEFINE_HANDLER_SYMBOL(NAME, ConvScatterEvents<DT>,                     \
+                                ffi::Ffi::Bind()                                 \
+                                    .Arg<ffi::BufferR2<DT>>()       /* d_event_times */ \
+                                    .Arg<ffi::BufferR2<ffi::S32>>() /* slot */          \
+                                    .Ret<ImageBuffer<DT>>()         /* d_input_times */);
+
+SNNJAX_CONV_SCATTER(SnnjaxConvScatterEventsF32, ffi::F32)
+SNNJAX_CONV_SCATTER(SnnjaxConvScatterEventsF64, ffi::F64)
 
 // ---------------------------------------------------------------------------------------
 // Per-sample weight sets and constants: the batching rules of ffi.py (vmap over samples,
