@@ -72,16 +72,42 @@ struct SampleEvents {
 };
 
 // Layer constants shared by all samples (c = theta / tau_mem, kappa = delta_theta / tau_mem).
+// The forward's vectorised pass runs over n_lanes >= N neurons: weights rows of n_lanes
+// (zero beyond N) and c, kappa of n_lanes entries, so that no scalar remainder loop runs
+// (a neuron with zero weights never fires). The backward uses n_lanes = N.
 template <typename T>
 struct LayerParams {
-  const T* weights;  // [n_in, N]
-  const T* c;        // [N]
-  const T* kappa;    // [N]
+  const T* weights;  // [n_in, n_lanes]
+  const T* c;        // [n_lanes]
+  const T* kappa;    // [n_lanes]
   T tau_syn;
   T t_max;
   int64_t n_out;    // N
   int64_t k_slots;  // K
+  int64_t n_lanes;  // N rounded up to a whole number of SIMD vectors (forward), else N
 };
+
+// Neurons per SIMD vector of the forward pass (one 64-byte vector, e.g. AVX-512).
+template <typename T>
+constexpr int64_t kLanes = static_cast<int64_t>(64 / sizeof(T));
+
+template <typename T>
+int64_t PaddedCount(int64_t n_out) {
+  return (n_out + kLanes<T> - 1) / kLanes<T> * kLanes<T>;
+}
+
+// weights [n_sets * n_in, N] with rows of n_lanes (zero-padded) in `buffer`, or the
+// weights themselves when n_lanes == N.
+template <typename T>
+const T* PaddedWeights(const T* weights, int64_t n_rows, int64_t n_out, int64_t n_lanes,
+                       std::vector<T>& buffer) {
+  if (n_lanes == n_out) return weights;
+  buffer.assign(n_rows * n_lanes, T(0));
+  for (int64_t r = 0; r < n_rows; ++r) {
+    std::copy(weights + r * n_out, weights + (r + 1) * n_out, buffer.data() + r * n_lanes);
+  }
+  return buffer.data();
+}
 
 // The forward results of one sample: per neuron K slots, plus the spike count.
 template <typename T>
@@ -98,13 +124,13 @@ template <typename T>
 struct ForwardScratch {
   std::vector<T> a, b;        // [N] state in the frame of the current event
   std::vector<int32_t> flag;  // [N] neuron crosses in the current interval
-  explicit ForwardScratch(int64_t n_out) : a(n_out), b(n_out), flag(n_out) {}
+  explicit ForwardScratch(int64_t n_lanes) : a(n_lanes), b(n_lanes), flag(n_lanes) {}
 };
 
 template <typename T>
 void ForwardSample(const SampleEvents<T>& ev, const LayerParams<T>& p, const SpikeRecord<T>& out,
                    ForwardScratch<T>& scratch) {
-  const int64_t n_out = p.n_out, k_slots = p.k_slots;
+  const int64_t n_out = p.n_out, k_slots = p.k_slots, n_lanes = p.n_lanes;
   const T tau_syn = p.tau_syn;
   const T t_max = p.t_max;
   const T* t_ev = ev.times;
@@ -125,9 +151,11 @@ void ForwardSample(const SampleEvents<T>& ev, const LayerParams<T>& p, const Spi
     slope[i] = T(1);
     event_index[i] = -1;
   }
-  for (int64_t i = 0; i < n_out; ++i) {
+  for (int64_t i = 0; i < n_lanes; ++i) {
     a[i] = T(0);
     b[i] = T(0);
+  }
+  for (int64_t i = 0; i < n_out; ++i) {
     n_spikes[i] = 0;
     n_unresolved[i] = 0;
   }
@@ -137,7 +165,7 @@ void ForwardSample(const SampleEvents<T>& ev, const LayerParams<T>& p, const Spi
     const T dt = m > 0 ? t_m - t_ev[m - 1] : T(0);
     const T decay_syn = std::exp(-dt / tau_syn);
     const T decay_mem = std::exp(-dt / tau_mem);
-    const T* w = p.weights + static_cast<int64_t>(ev.source[m]) * n_out;
+    const T* w = p.weights + static_cast<int64_t>(ev.source[m]) * n_lanes;
     const T t_next = std::min(m + 1 < n_valid ? t_ev[m + 1] : inf, t_max);
     const bool open = t_next > t_m;
     const T z_hi = open ? std::exp((t_next - t_m) / tau_mem) : T(1);
@@ -148,7 +176,7 @@ void ForwardSample(const SampleEvents<T>& ev, const LayerParams<T>& p, const Spi
     int32_t any = 0;
     const int32_t open_i = open;
 #pragma omp simd reduction(| : any)
-    for (int64_t i = 0; i < n_out; ++i) {
+    for (int64_t i = 0; i < n_lanes; ++i) {
       const T ai = a[i] * decay_syn + w[i];
       const T bi = b[i] * decay_mem + w[i];
       a[i] = ai;
@@ -323,12 +351,13 @@ void BackwardSample(const SampleEvents<T>& ev, const LayerParams<T>& p,
 }
 
 // c = theta / tau_mem and kappa = delta_theta / tau_mem of every neuron.
+// (n_lanes >= n_out entries, zero beyond n_out.)
 template <typename T>
 void NeuronConstants(const T* theta, const T* delta_theta, T tau_syn, int64_t n_out,
-                     std::vector<T>& c, std::vector<T>& kappa) {
+                     std::vector<T>& c, std::vector<T>& kappa, int64_t n_lanes = -1) {
   const T tau_mem = T(2) * tau_syn;
-  c.resize(n_out);
-  kappa.resize(n_out);
+  c.assign(std::max(n_out, n_lanes), T(0));
+  kappa.assign(std::max(n_out, n_lanes), T(0));
   for (int64_t i = 0; i < n_out; ++i) {
     if (theta != nullptr) c[i] = theta[i] / tau_mem;
     kappa[i] = delta_theta[i] / tau_mem;
@@ -353,14 +382,16 @@ ffi::Error Forward(ffi::BufferR2<DT> event_times, ffi::BufferR2<ffi::S32> event_
                       weights.dimensions()[0])) {
     return ffi::Error::InvalidArgument("SnnjaxLifForward: an event source is not a weight row");
   }
-  std::vector<T> c, kappa;
+  const int64_t n_lanes = PaddedCount<T>(n_out);
+  std::vector<T> c, kappa, padded;
   NeuronConstants<T>(theta.typed_data(), delta_theta.typed_data(), tau_syn.typed_data()[0],
-                     n_out, c, kappa);
-  const LayerParams<T> params{weights.typed_data(), c.data(), kappa.data(),
-                              tau_syn.typed_data()[0], t_max.typed_data()[0], n_out, k_slots};
+                     n_out, c, kappa, n_lanes);
+  const T* w = PaddedWeights(weights.typed_data(), weights.dimensions()[0], n_out, n_lanes, padded);
+  const LayerParams<T> params{w,       c.data(), kappa.data(), tau_syn.typed_data()[0],
+                              t_max.typed_data()[0], n_out, k_slots, n_lanes};
 #pragma omp parallel
   {
-    ForwardScratch<T> scratch(n_out);
+    ForwardScratch<T> scratch(n_lanes);
 #pragma omp for schedule(dynamic, 1)
     for (int64_t s = 0; s < batch; ++s) {
       const int64_t off = s * n_out * k_slots;
@@ -398,7 +429,7 @@ ffi::Error Backward(ffi::BufferR2<DT> event_times, ffi::BufferR2<ffi::S32> event
   NeuronConstants<T>(nullptr, delta_theta.typed_data(), tau_syn.typed_data()[0], n_out, c,
                      kappa);
   const LayerParams<T> params{weights.typed_data(), c.data(), kappa.data(),
-                              tau_syn.typed_data()[0], T(0), n_out, k_slots};
+                              tau_syn.typed_data()[0], T(0), n_out, k_slots, n_out};
   // Stored spikes per neuron, in [0, K]; each one's last causal event must be an event.
   std::vector<int32_t> n_stored(batch * n_out);
   for (int64_t i = 0; i < batch * n_out; ++i) {
@@ -806,6 +837,7 @@ struct SampleLayers {
   const T* tau_syn;          // [B]
   const T* t_max;            // [B] (nullptr in the backward)
   int64_t n_events, set_size, n_out, k_slots;
+  int64_t n_lanes;  // weights rows and neuron constants of n_lanes >= N (see LayerParams)
 };
 
 // LayerParams of sample s (c, kappa: per-thread storage for its neuron constants).
@@ -814,9 +846,15 @@ LayerParams<T> SampleParams(const SampleLayers<T>& l, int64_t s, std::vector<T>&
                             std::vector<T>& kappa) {
   const int64_t n = l.n_out;
   NeuronConstants<T>(l.theta != nullptr ? l.theta + s * n : nullptr, l.delta_theta + s * n,
-                     l.tau_syn[s], n, c, kappa);
-  return LayerParams<T>{l.weights + l.w_index[s] * l.set_size, c.data(), kappa.data(),
-                        l.tau_syn[s], l.t_max != nullptr ? l.t_max[s] : T(0), n, l.k_slots};
+                     l.tau_syn[s], n, c, kappa, l.n_lanes);
+  return LayerParams<T>{l.weights + l.w_index[s] * l.set_size,
+                        c.data(),
+                        kappa.data(),
+                        l.tau_syn[s],
+                        l.t_max != nullptr ? l.t_max[s] : T(0),
+                        n,
+                        l.k_slots,
+                        l.n_lanes};
 }
 
 template <typename T>
@@ -833,7 +871,7 @@ void ForwardSamples(const SampleLayers<T>& l, int64_t batch, T* times, T* slope,
   const int64_t per_sample = l.n_out * l.k_slots;
 #pragma omp parallel
   {
-    ForwardScratch<T> scratch(l.n_out);
+    ForwardScratch<T> scratch(l.n_lanes);
     std::vector<T> c, kappa;
     std::vector<T> own_slope(slope == nullptr ? per_sample : 0);
     std::vector<int32_t> own_index(event_index == nullptr ? per_sample : 0);
@@ -867,12 +905,16 @@ ffi::Error ForwardIndexedCommon(ffi::BufferR2<DT>& event_times,
   if (ok.failure()) return ok;
   ok = CheckEvents(event_times, event_source, weights.dimensions()[1], times->dimensions()[2]);
   if (ok.failure()) return ok;
+  const int64_t n_in = weights.dimensions()[1], n_lanes = PaddedCount<T>(n_out);
+  std::vector<T> padded;
+  const T* w = PaddedWeights(weights.typed_data(), weights.dimensions()[0] * n_in, n_out,
+                             n_lanes, padded);
   const SampleLayers<T> layers{event_times.typed_data(), event_source.typed_data(),
-                               weights.typed_data(), w_index.typed_data(),
+                               w, w_index.typed_data(),
                                theta.typed_data(), delta_theta.typed_data(),
                                tau_syn.typed_data(), t_max.typed_data(),
-                               event_times.dimensions()[1], weights.dimensions()[1] * n_out,
-                               n_out, times->dimensions()[2]};
+                               event_times.dimensions()[1], n_in * n_lanes,
+                               n_out, times->dimensions()[2], n_lanes};
   ForwardSamples<T>(layers, batch, times->typed_data(), slope, event_index,
                     n_spikes->typed_data(), n_unresolved->typed_data());
   return ffi::Error::Success();
@@ -1014,7 +1056,7 @@ ffi::Error BackwardIndexed(ffi::BufferR2<DT> event_times, ffi::BufferR2<ffi::S32
                                weights.typed_data(), w_index.typed_data(), nullptr,
                                delta_theta.typed_data(), tau_syn.typed_data(), nullptr,
                                event_times.dimensions()[1], weights.dimensions()[1] * n_out,
-                               n_out, k_slots};
+                               n_out, k_slots, n_out};
   const SamplesSpikes<T> spikes{cot_times.typed_data(), times.typed_data(), slope.typed_data(),
                                 event_index.typed_data(), n_stored.data()};
   IndexedBackwardSamples<T>(layers, spikes, dw_index.typed_data(), batch, n_dw,
