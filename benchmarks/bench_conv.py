@@ -128,7 +128,8 @@ def main(argv=None):
     res = step_rounds(s, args.rounds, args.steps)
     (sw, sc), (cw, cc) = res["snn"], res["cnn"]
     print(f"train step, batch {s['bs']}: snnjax {sw:.1f} ms wall / {sc:.1f} ms CPU,")
-    print(f"  CNN {cw:.1f} ms wall / {cc:.1f} ms CPU; snnjax/CNN: wall {sw / cw:.1f}, CPU {sc / cc:.1f}")
+    print(f"  CNN {cw:.1f} ms wall / {cc:.1f} ms CPU;")
+    print(f"  snnjax / CNN: wall {sw / cw:.1f}, CPU {sc / cc:.1f}")
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
     return res
 
