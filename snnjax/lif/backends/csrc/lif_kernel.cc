@@ -285,6 +285,7 @@ void BackwardSample(const SampleEvents<T>& ev, const LayerParams<T>& p,
                     const SampleSpikes<T>& sp, T* d_weights, T* d_times,
                     BackwardScratch<T>& scratch) {
   const int64_t n_out = p.n_out, k_slots = p.k_slots, n_events = ev.n_events;
+  const int64_t n_lanes = p.n_lanes;  // weights and d_weights rows, vectorised loops
   const T tau_syn = p.tau_syn;
   const T* t_ev = ev.times;
   const int32_t* event_index = sp.event_index;
@@ -308,6 +309,12 @@ void BackwardSample(const SampleEvents<T>& ev, const LayerParams<T>& p,
     SpikeErrors<T>(t_ev, neuron, tau_mem, p.kappa[i], grad_a + i * k_slots,
                    grad_b + i * k_slots);
   }
+  for (int64_t i = n_out; i < n_lanes; ++i) {  // padding: no spikes, zero sums
+    u[i] = T(0);
+    v[i] = T(0);
+    pointer[i] = -1;
+    next_event[i] = -1;
+  }
   const T inv_tau_syn = T(1) / tau_syn, inv_tau_mem = T(1) / tau_mem;
   for (int64_t m = n_valid - 1; m >= 0; --m) {
     // Move the running sums from the frame of t_{m+1} to the frame of t_m, and find the
@@ -319,7 +326,7 @@ void BackwardSample(const SampleEvents<T>& ev, const LayerParams<T>& p,
     int32_t any = 0;
     const int32_t m32 = static_cast<int32_t>(m);
 #pragma omp simd reduction(| : any)
-    for (int64_t i = 0; i < n_out; ++i) {
+    for (int64_t i = 0; i < n_lanes; ++i) {
       u[i] *= decay_syn;
       v[i] *= decay_mem;
       any |= (next_event[i] == m32);
@@ -338,11 +345,11 @@ void BackwardSample(const SampleEvents<T>& ev, const LayerParams<T>& p,
       }
     }
     const int64_t s = ev.source[m];
-    const T* w = p.weights + s * n_out;
-    T* dw = d_weights + s * n_out;
+    const T* w = p.weights + s * n_lanes;
+    T* dw = d_weights + s * n_lanes;
     T g_t = T(0);
 #pragma omp simd reduction(+ : g_t)
-    for (int64_t i = 0; i < n_out; ++i) {
+    for (int64_t i = 0; i < n_lanes; ++i) {
       dw[i] += u[i] + v[i];
       g_t += w[i] * (u[i] * inv_tau_syn + v[i] * inv_tau_mem);
     }
@@ -425,11 +432,13 @@ ffi::Error Backward(ffi::BufferR2<DT> event_times, ffi::BufferR2<ffi::S32> event
                       n_in)) {
     return ffi::Error::InvalidArgument("SnnjaxLifBackward: an event source is not a weight row");
   }
-  std::vector<T> c, kappa;
+  const int64_t n_lanes = PaddedCount<T>(n_out);
+  std::vector<T> c, kappa, padded;
   NeuronConstants<T>(nullptr, delta_theta.typed_data(), tau_syn.typed_data()[0], n_out, c,
-                     kappa);
-  const LayerParams<T> params{weights.typed_data(), c.data(), kappa.data(),
-                              tau_syn.typed_data()[0], T(0), n_out, k_slots, n_out};
+                     kappa, n_lanes);
+  const T* w = PaddedWeights(weights.typed_data(), n_in, n_out, n_lanes, padded);
+  const LayerParams<T> params{w,     c.data(), kappa.data(), tau_syn.typed_data()[0],
+                              T(0), n_out,    k_slots,      n_lanes};
   // Stored spikes per neuron, in [0, K]; each one's last causal event must be an event.
   std::vector<int32_t> n_stored(batch * n_out);
   for (int64_t i = 0; i < batch * n_out; ++i) {
@@ -450,8 +459,8 @@ ffi::Error Backward(ffi::BufferR2<DT> event_times, ffi::BufferR2<ffi::S32> event
 #pragma omp parallel num_threads(n_threads)
   {
     std::vector<T>& dw = dw_thread[omp_get_thread_num()];
-    dw.assign(n_in * n_out, T(0));
-    BackwardScratch<T> scratch(n_out, k_slots);
+    dw.assign(n_in * n_lanes, T(0));  // rows of n_lanes (see LayerParams)
+    BackwardScratch<T> scratch(n_lanes, k_slots);
 #pragma omp for schedule(static)
     for (int64_t s = 0; s < batch; ++s) {
       const int64_t off = s * n_out * k_slots;
@@ -468,7 +477,9 @@ ffi::Error Backward(ffi::BufferR2<DT> event_times, ffi::BufferR2<ffi::S32> event
   std::fill(dw_out, dw_out + n_in * n_out, T(0));
   for (const auto& dw : dw_thread) {
     if (dw.empty()) continue;
-    for (int64_t i = 0; i < n_in * n_out; ++i) dw_out[i] += dw[i];
+    for (int64_t r = 0; r < n_in; ++r) {
+      for (int64_t i = 0; i < n_out; ++i) dw_out[r * n_out + i] += dw[r * n_lanes + i];
+    }
   }
   return ffi::Error::Success();
 }
