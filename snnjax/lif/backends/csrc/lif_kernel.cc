@@ -169,12 +169,20 @@ void ForwardSample(const SampleEvents<T>& ev, const LayerParams<T>& p, const Spi
     const T t_next = std::min(m + 1 < n_valid ? t_ev[m + 1] : inf, t_max);
     const bool open = t_next > t_m;
     const T z_hi = open ? std::exp((t_next - t_m) / tau_mem) : T(1);
-    // Vectorised pass: integrate the event and flag the neurons that cross in (t_m, t_next],
-    // or whose crossing lies within rounding of t_m (counted as unresolved below).
-    // (Branch-free so that it vectorises; a division by zero only yields inf/NaN here,
-    // which the comparisons reject.)
+    // Vectorised pass: integrate the event and flag the neurons that may cross in
+    // (t_m, t_next] or whose crossing may lie within rounding of t_m (the loop below
+    // decides each flagged neuron exactly, and does nothing for the others). The flag
+    // compares 2a with den = b + sqrt(disc) instead of z = 2a / den with 1 and z_hi, with
+    // a margin of 4 eps that covers the rounding of z (|fl(q) - q| <= eps/2 q): every
+    // neuron that z flags is flagged, without a vector division. (Branch-free so that it
+    // vectorises; inf/NaN only make comparisons false, or flag a neuron the exact
+    // loop then rejects.)
     int32_t any = 0;
     const int32_t open_i = open;
+    const T lo = T(1) - T(4) * std::numeric_limits<T>::epsilon();
+    const T hi = T(1) + T(4) * std::numeric_limits<T>::epsilon();
+    const T z_hi_up = z_hi * hi;
+    const int32_t later = z_hi > T(1);
 #pragma omp simd reduction(| : any)
     for (int64_t i = 0; i < n_lanes; ++i) {
       const T ai = a[i] * decay_syn + w[i];
@@ -182,10 +190,11 @@ void ForwardSample(const SampleEvents<T>& ev, const LayerParams<T>& p, const Spi
       a[i] = ai;
       b[i] = bi;
       const T disc = bi * bi - T(4) * ai * c[i];
-      const T z = T(2) * ai / (bi + std::sqrt(std::max(disc, T(0))));
+      const T two_a = T(2) * ai;
+      const T den = bi + std::sqrt(std::max(disc, T(0)));
       const int32_t f = open_i & (ai > T(0)) & (bi > T(0)) & (disc >= T(0)) &
-                        (((z > T(1)) & (z <= z_hi)) |
-                         (!(z > T(1)) & (bi > T(2) * c[i]) & (z_hi > T(1))));
+                        (((two_a > den * lo) & (two_a <= den * z_hi_up)) |
+                         ((two_a <= den * hi) & (bi > T(2) * c[i]) & later));
       flag[i] = f;
       any |= f;
     }
