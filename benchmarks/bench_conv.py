@@ -7,9 +7,11 @@ the process), which counts the work done and is much less sensitive to other pro
 1. Per layer of the network (real MNIST digits, the config's batch, initial weights):
    forward and forward + backward (a random cotangent on the emitted spikes) of each
    layer on its real input, jitted separately.
-2. The full train step (:func:`snnjax.train.make_train_step`, as ``bench_train``) and the
-   same-shape CNN yardstick of ``bench_train`` (same batch, same images, Adam), in
-   ``--rounds`` interleaved rounds of ``--steps`` steps each: medians and their ratio.
+2. The full train step (:func:`snnjax.train.make_train_step`, as ``bench_train``: with
+   the config's elastic augmentation of the inputs inside the step), the same step without
+   the augmentation, the augmentation alone, and the same-shape CNN yardstick of
+   ``bench_train`` (same batch, same undistorted images, Adam), in ``--rounds``
+   interleaved rounds of ``--steps`` steps each: medians and their ratios to the CNN.
 
     python -m benchmarks.bench_conv --data-dir ../shared/data/mnist
     python -m benchmarks.bench_conv --rounds 5 --steps 5 --no-layers
@@ -18,6 +20,7 @@ the process), which counts the work done and is much less sensitive to other pro
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import statistics
 import time
@@ -78,18 +81,14 @@ def layer_profile(model, params, x0, n: int) -> list[dict]:
     return rows
 
 
-def step_rounds(s, rounds: int, steps: int) -> dict:
-    """Interleaved rounds of SNN and CNN train steps: per-step (wall, CPU) medians."""
+def step_rounds(s, models, rounds: int, steps: int) -> dict:
+    """Interleaved rounds of train steps of ``models`` (name -> (step, state, inputs)):
+    per-step (wall, CPU) medians."""
     bs, labels = s["bs"], s["labels"]
-    snn_step, cnn_step = s["snn_step"], s["dense_step"]
-    snn_state, cnn_state = s["snn_state"], s["dense_state"]
-    times = {"snn": [], "cnn": []}
+    times = {name: [] for name in models}
     batch = 0
     for _ in range(rounds + 1):  # the first round compiles
-        for name, step, state, inputs in (
-            ("snn", snn_step, snn_state, s["times"]),
-            ("cnn", cnn_step, cnn_state, s["x"]),
-        ):
+        for name, (step, state, inputs) in models.items():
             for k in range(steps):
                 lo = ((batch + k) * bs) % (len(labels) - bs)
                 xb, lb = jnp.asarray(inputs[lo : lo + bs]), jnp.asarray(labels[lo : lo + bs])
@@ -100,6 +99,25 @@ def step_rounds(s, rounds: int, steps: int) -> dict:
         runs = runs[steps:]  # drop the compiling round
         out[name] = tuple(1e3 * statistics.median(r[i] for r in runs) for i in (0, 1))
     return out
+
+
+def unaugmented_step(s):
+    """The SNN train step of the config without its input augmentation (the CNN
+    yardstick trains on the undistorted images)."""
+    from snnjax.train import build_model, make_optimizer, make_train_step
+
+    config = dataclasses.replace(s["config"], augment=None)
+    model = build_model(config, s["bound"])
+    optimizer = make_optimizer(config, 1000)
+    return make_train_step(model, config, optimizer)
+
+
+def augmentation_only(s):
+    """The config's input augmentation alone, jitted (what the SNN step adds first)."""
+    from snnjax.train.step import make_input_augmentation
+
+    augment = make_input_augmentation(s["config"])
+    return jax.jit(lambda state, times, labels: augment(times, 0, state.step))
 
 
 def main(argv=None):
@@ -125,11 +143,23 @@ def main(argv=None):
                 f"| {r['layer']} | {r['in']} | {r['fwd'][0]:.1f} / {r['fwd'][1]:.1f} "
                 f"| {r['fwd_bwd'][0]:.1f} / {r['fwd_bwd'][1]:.1f} |"
             )
-    res = step_rounds(s, args.rounds, args.steps)
-    (sw, sc), (cw, cc) = res["snn"], res["cnn"]
-    print(f"train step, batch {s['bs']}: snnjax {sw:.1f} ms wall / {sc:.1f} ms CPU,")
-    print(f"  CNN {cw:.1f} ms wall / {cc:.1f} ms CPU;")
-    print(f"  snnjax / CNN: wall {sw / cw:.1f}, CPU {sc / cc:.1f}")
+    models = {
+        "snnjax (as trained: elastic augmentation in the step)": (
+            s["snn_step"],
+            s["snn_state"],
+            s["times"],
+        ),
+        "snnjax without augmentation": (unaugmented_step(s), s["snn_state"], s["times"]),
+        "augmentation alone": (augmentation_only(s), s["snn_state"], s["times"]),
+        "CNN (no augmentation)": (s["dense_step"], s["dense_state"], s["x"]),
+    }
+    res = step_rounds(s, models, args.rounds, args.steps)
+    cnn_wall, cnn_cpu = res["CNN (no augmentation)"]
+    print(f"train step, batch {s['bs']}, medians (wall / CPU ms, and / CNN):")
+    for name, (wall, cpu) in res.items():
+        print(
+            f"  {name}: {wall:.1f} / {cpu:.1f} ms ({wall / cnn_wall:.1f}x / {cpu / cnn_cpu:.1f}x)"
+        )
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
     return res
 
