@@ -199,7 +199,16 @@ void ForwardSample(const SampleEvents<T>& ev, const LayerParams<T>& p, const Spi
       any |= f;
     }
     if (!any) continue;
+    constexpr int64_t kBlock = kLanes<T>;  // n_lanes is a multiple: whole blocks of flags
     for (int64_t i = 0; i < n_out; ++i) {
+      if (i % kBlock == 0) {  // skip a vector of unflagged neurons at once
+        int32_t block = 0;
+        for (int64_t j = i; j < i + kBlock; ++j) block |= flag[j];
+        if (!block) {
+          i += kBlock - 1;
+          continue;
+        }
+      }
       if (!flag[i]) continue;
       T z_lo = T(1);
       T bi = b[i];
