@@ -13,6 +13,7 @@ import sys
 import pytest
 
 SCRIPTS = (
+    "bench_conv",
     "bench_layer",
     "bench_parallel",
     "bench_report",
