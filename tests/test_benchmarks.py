@@ -15,6 +15,7 @@ import pytest
 SCRIPTS = (
     "bench_bound",
     "bench_device",
+    "bench_conv",
     "bench_layer",
     "bench_parallel",
     "bench_report",

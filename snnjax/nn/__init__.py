@@ -11,8 +11,10 @@ The modules only hold parameters and call the functional core (:func:`snnjax.lif
 and the pure pooling function); they add no hidden scaling, state or computation:
 
 * :class:`LIFDense` — fully connected LIF layer, ``[B, n_in, K_in] -> LayerOutput``;
-* :class:`LIFConv` — "valid", stride-1 convolution of LIF neurons over gathered
-  receptive fields, ``[B, H, W, C, K_in] -> LayerOutput``;
+* :class:`LIFConv` — "valid", stride-1 convolution of LIF neurons,
+  ``[B, H, W, C, K_in] -> LayerOutput`` (functional form :func:`conv_lif_layer`: on CPU
+  the receptive fields' events come from one compiled sort per image, elsewhere from
+  gathered patches; :mod:`snnjax.nn.conv_events`);
 * :func:`spike_union_pool` / :class:`SpikeUnionPool` — 2x2 spike-union pooling;
 * :class:`Flatten` — ``[B, H, W, C, K] -> [B, H*W*C, K]``;
 * :class:`SpikingNetwork` — a chain returning every layer's trains and the dropped-spike
@@ -32,6 +34,7 @@ Example:
   (2, 2, 3)
 """
 
+from snnjax.nn.conv_events import conv_lif_layer
 from snnjax.nn.layers import (
     Initializer,
     LIFConv,
@@ -60,6 +63,7 @@ __all__ = [
     "NetworkOutput",
     "SpikeUnionPool",
     "SpikingNetwork",
+    "conv_lif_layer",
     "conv_patches",
     "is_spiking_layer",
     "make_conv_network",

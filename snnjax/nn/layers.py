@@ -8,16 +8,16 @@ axis, ``+inf`` = empty slot.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from snnjax._checks import is_int
 from snnjax.lif import EventBackend, LayerOutput, LIFParams, lif_layer
+from snnjax.nn.conv_events import _pair, conv_lif_layer, conv_patches
 
 __all__ = [
     "Initializer",
@@ -195,57 +195,17 @@ class LIFDense(nn.Module):
         )
 
 
-def _pair(v, name: str) -> tuple[int, int]:
-    if isinstance(v, (int, np.integer)):
-        v = (int(v), int(v))
-    v = tuple(int(s) for s in v)
-    if len(v) != 2 or min(v) < 1:
-        raise ValueError(f"{name} must be a positive int or a pair of them, got {v!r}")
-    return v
-
-
-def conv_patches(input_times: jax.Array, kernel_size: Sequence[int]) -> jax.Array:
-    """Receptive-field patches of a "valid", stride-1 convolution, by index gather.
-
-    No multiplication is involved (an identity-kernel convolution would turn ``inf * 0``
-    into NaN), and no output-channel factor: the result holds ``kh * kw`` copies of the
-    input.
-
-    Args:
-      input_times: ``[..., H, W, C, K]`` spike trains.
-      kernel_size: ``(kh, kw)``.
-
-    Returns:
-      ``[..., H - kh + 1, W - kw + 1, kh * kw * C, K]``; the patch axis is ordered
-      ``(di, dj, c)`` row-major, matching ``kernel.reshape(kh * kw * C, features)`` for a
-      kernel ``[kh, kw, C, features]``.
-    """
-    kh, kw = _pair(kernel_size, "kernel_size")
-    height, width, channels, k_in = input_times.shape[-4:]
-    out_h, out_w = height - kh + 1, width - kw + 1
-    if out_h < 1 or out_w < 1:
-        raise ValueError(f"kernel_size {(kh, kw)} is larger than the input image {(height, width)}")
-    rows = np.arange(out_h)[:, None] + np.arange(kh)[None, :]  # [H', kh]
-    cols = np.arange(out_w)[:, None] + np.arange(kw)[None, :]  # [W', kw]
-    # Gather rows then columns: [..., H', kh, W, C, K] -> [..., H', kh, W', kw, C, K].
-    lead = input_times.ndim - 4
-    x = jnp.take(input_times, rows.reshape(-1), axis=lead)
-    x = x.reshape(input_times.shape[:lead] + (out_h, kh, width, channels, k_in))
-    x = jnp.take(x, cols.reshape(-1), axis=lead + 2)
-    x = x.reshape(input_times.shape[:lead] + (out_h, kh, out_w, kw, channels, k_in))
-    # -> [..., H', W', kh, kw, C, K] -> [..., H', W', kh*kw*C, K].
-    x = jnp.moveaxis(x, lead + 1, lead + 2)
-    return x.reshape(input_times.shape[:lead] + (out_h, out_w, kh * kw * channels, k_in))
-
-
 class LIFConv(nn.Module):
     """2-D convolution of LIF neurons ("valid", stride 1) with exact spike times.
 
-    Every output position ``(p, q)`` is a dense LIF layer over its receptive field: the
-    patches ``[B, H', W', kh*kw*C, K_in]`` are gathered by index (:func:`conv_patches`) and
-    :func:`snnjax.lif_layer` is called once with ``(B, H', W')`` as leading batch
-    dimensions and the shared weights ``kernel.reshape(kh*kw*C, features)``. Memory grows
-    as ``B x H' x W' x kh*kw*C x K_in`` (the patches) plus the outputs, never as
+    Every output position ``(p, q)`` is a dense LIF layer over its receptive field with the
+    shared weights ``kernel.reshape(kh*kw*C, features)``
+    (:func:`snnjax.nn.conv_events.conv_lif_layer`): the same spike times and gradients as
+    :func:`snnjax.lif_layer` on the gathered patches (:func:`conv_patches`) with
+    ``(B, H', W')`` as batch dimensions. On CPU (``"ffi"`` backend) each image's events are
+    sorted once and every patch reads its events from them (no gather, no per-patch sort);
+    elsewhere the patches are gathered and sorted. Memory grows as ``B x H' x W' x E``
+    event slots (``E = kh*kw*C*K_in`` or ``max_input_events``) plus the outputs, never as
     ``B x n_in x n_out``; the weight gradient is accumulated in one buffer.
 
     Attributes:
@@ -307,14 +267,12 @@ class LIFConv(nn.Module):
         kernel = self.param(
             "kernel", self.kernel_init, (kh, kw, channels, self.features), self.param_dtype
         )
-        patches = conv_patches(input_times, (kh, kw))
-        out = lif_layer(
-            patches,
-            kernel.reshape(kh * kw * channels, self.features),
+        return conv_lif_layer(
+            input_times,
+            kernel,
             _lif_params(self),
             max_spikes=self.max_spikes,
             t_max=self.t_max,
             max_input_events=self.max_input_events,
             backend=self.backend,
         )
-        return out._replace(n_input_overflow=jnp.sum(out.n_input_overflow, axis=(-2, -1)))

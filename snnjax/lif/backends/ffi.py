@@ -41,6 +41,15 @@ Batching (``jax.vmap``). Three more calls take per-sample weight sets and parame
         w_index [B] i32, dw_index [B] i32, delta_theta [B, N], tau_syn [B], cot_times,
         times, slope, event_index, n_spikes) -> d_weights [S_out, n_in, N], d_event_times
 
+The event lists of a convolution's receptive fields (:mod:`snnjax.nn.conv_events`), from one
+sort per image::
+
+    SnnjaxConvSortEvents{F32,F64}(input_times [B, H, W, C, K], t_max [], kh, kw attributes)
+        -> event_times [B*H'*W', E], source [B*H'*W', E] i32, slot [B*H'*W', E] i32,
+           n_valid [B*H'*W'] i32
+    SnnjaxConvScatterEvents{F32,F64}(d_event_times [B*H'*W', E], slot)
+        -> d_input_times [B, H, W, C, K] (summed over the patches)
+
 Every call is wrapped in a ``jax.custom_batching.custom_vmap`` whose rule folds the vmapped
 axis into the kernel's batch: samples ``[V, B, ...] -> [V*B, ...]``, weights ``[V, S, ...]
 -> [V*S, ...]`` with set indices ``v*S + w_index``, parameters per sample once any is
@@ -144,6 +153,10 @@ _TARGETS = (
     "SnnjaxLifBackwardIndexedF64",
     "SnnjaxLifForwardTimesF32",
     "SnnjaxLifForwardTimesF64",
+    "SnnjaxConvSortEventsF32",
+    "SnnjaxConvSortEventsF64",
+    "SnnjaxConvScatterEventsF32",
+    "SnnjaxConvScatterEventsF64",
 )
 
 

@@ -72,16 +72,42 @@ struct SampleEvents {
 };
 
 // Layer constants shared by all samples (c = theta / tau_mem, kappa = delta_theta / tau_mem).
+// The forward's vectorised pass runs over n_lanes >= N neurons: weights rows of n_lanes
+// (zero beyond N) and c, kappa of n_lanes entries, so that no scalar remainder loop runs
+// (a neuron with zero weights never fires). The backward uses n_lanes = N.
 template <typename T>
 struct LayerParams {
-  const T* weights;  // [n_in, N]
-  const T* c;        // [N]
-  const T* kappa;    // [N]
+  const T* weights;  // [n_in, n_lanes]
+  const T* c;        // [n_lanes]
+  const T* kappa;    // [n_lanes]
   T tau_syn;
   T t_max;
   int64_t n_out;    // N
   int64_t k_slots;  // K
+  int64_t n_lanes;  // N rounded up to a whole number of SIMD vectors (forward), else N
 };
+
+// Neurons per SIMD vector of the forward pass (one 64-byte vector, e.g. AVX-512).
+template <typename T>
+constexpr int64_t kLanes = static_cast<int64_t>(64 / sizeof(T));
+
+template <typename T>
+int64_t PaddedCount(int64_t n_out) {
+  return (n_out + kLanes<T> - 1) / kLanes<T> * kLanes<T>;
+}
+
+// weights [n_sets * n_in, N] with rows of n_lanes (zero-padded) in `buffer`, or the
+// weights themselves when n_lanes == N.
+template <typename T>
+const T* PaddedWeights(const T* weights, int64_t n_rows, int64_t n_out, int64_t n_lanes,
+                       std::vector<T>& buffer) {
+  if (n_lanes == n_out) return weights;
+  buffer.assign(n_rows * n_lanes, T(0));
+  for (int64_t r = 0; r < n_rows; ++r) {
+    std::copy(weights + r * n_out, weights + (r + 1) * n_out, buffer.data() + r * n_lanes);
+  }
+  return buffer.data();
+}
 
 // The forward results of one sample: per neuron K slots, plus the spike count.
 template <typename T>
@@ -98,13 +124,13 @@ template <typename T>
 struct ForwardScratch {
   std::vector<T> a, b;        // [N] state in the frame of the current event
   std::vector<int32_t> flag;  // [N] neuron crosses in the current interval
-  explicit ForwardScratch(int64_t n_out) : a(n_out), b(n_out), flag(n_out) {}
+  explicit ForwardScratch(int64_t n_lanes) : a(n_lanes), b(n_lanes), flag(n_lanes) {}
 };
 
 template <typename T>
 void ForwardSample(const SampleEvents<T>& ev, const LayerParams<T>& p, const SpikeRecord<T>& out,
                    ForwardScratch<T>& scratch) {
-  const int64_t n_out = p.n_out, k_slots = p.k_slots;
+  const int64_t n_out = p.n_out, k_slots = p.k_slots, n_lanes = p.n_lanes;
   const T tau_syn = p.tau_syn;
   const T t_max = p.t_max;
   const T* t_ev = ev.times;
@@ -125,9 +151,11 @@ void ForwardSample(const SampleEvents<T>& ev, const LayerParams<T>& p, const Spi
     slope[i] = T(1);
     event_index[i] = -1;
   }
-  for (int64_t i = 0; i < n_out; ++i) {
+  for (int64_t i = 0; i < n_lanes; ++i) {
     a[i] = T(0);
     b[i] = T(0);
+  }
+  for (int64_t i = 0; i < n_out; ++i) {
     n_spikes[i] = 0;
     n_unresolved[i] = 0;
   }
@@ -137,32 +165,50 @@ void ForwardSample(const SampleEvents<T>& ev, const LayerParams<T>& p, const Spi
     const T dt = m > 0 ? t_m - t_ev[m - 1] : T(0);
     const T decay_syn = std::exp(-dt / tau_syn);
     const T decay_mem = std::exp(-dt / tau_mem);
-    const T* w = p.weights + static_cast<int64_t>(ev.source[m]) * n_out;
+    const T* w = p.weights + static_cast<int64_t>(ev.source[m]) * n_lanes;
     const T t_next = std::min(m + 1 < n_valid ? t_ev[m + 1] : inf, t_max);
     const bool open = t_next > t_m;
     const T z_hi = open ? std::exp((t_next - t_m) / tau_mem) : T(1);
-    // Vectorised pass: integrate the event and flag the neurons that cross in (t_m, t_next],
-    // or whose crossing lies within rounding of t_m (counted as unresolved below).
-    // (Branch-free so that it vectorises; a division by zero only yields inf/NaN here,
-    // which the comparisons reject.)
+    // Vectorised pass: integrate the event and flag the neurons that may cross in
+    // (t_m, t_next] or whose crossing may lie within rounding of t_m (the loop below
+    // decides each flagged neuron exactly, and does nothing for the others). The flag
+    // compares 2a with den = b + sqrt(disc) instead of z = 2a / den with 1 and z_hi, with
+    // a margin of 4 eps that covers the rounding of z (|fl(q) - q| <= eps/2 q): every
+    // neuron that z flags is flagged, without a vector division. (Branch-free so that it
+    // vectorises; inf/NaN only make comparisons false, or flag a neuron the exact
+    // loop then rejects.)
     int32_t any = 0;
     const int32_t open_i = open;
+    const T lo = T(1) - T(4) * std::numeric_limits<T>::epsilon();
+    const T hi = T(1) + T(4) * std::numeric_limits<T>::epsilon();
+    const T z_hi_up = z_hi * hi;
+    const int32_t later = z_hi > T(1);
 #pragma omp simd reduction(| : any)
-    for (int64_t i = 0; i < n_out; ++i) {
+    for (int64_t i = 0; i < n_lanes; ++i) {
       const T ai = a[i] * decay_syn + w[i];
       const T bi = b[i] * decay_mem + w[i];
       a[i] = ai;
       b[i] = bi;
       const T disc = bi * bi - T(4) * ai * c[i];
-      const T z = T(2) * ai / (bi + std::sqrt(std::max(disc, T(0))));
+      const T two_a = T(2) * ai;
+      const T den = bi + std::sqrt(std::max(disc, T(0)));
       const int32_t f = open_i & (ai > T(0)) & (bi > T(0)) & (disc >= T(0)) &
-                        (((z > T(1)) & (z <= z_hi)) |
-                         (!(z > T(1)) & (bi > T(2) * c[i]) & (z_hi > T(1))));
+                        (((two_a > den * lo) & (two_a <= den * z_hi_up)) |
+                         ((two_a <= den * hi) & (bi > T(2) * c[i]) & later));
       flag[i] = f;
       any |= f;
     }
     if (!any) continue;
+    constexpr int64_t kBlock = kLanes<T>;  // n_lanes is a multiple: whole blocks of flags
     for (int64_t i = 0; i < n_out; ++i) {
+      if (i % kBlock == 0) {  // skip a vector of unflagged neurons at once
+        int32_t block = 0;
+        for (int64_t j = i; j < i + kBlock; ++j) block |= flag[j];
+        if (!block) {
+          i += kBlock - 1;
+          continue;
+        }
+      }
       if (!flag[i]) continue;
       T z_lo = T(1);
       T bi = b[i];
@@ -257,6 +303,7 @@ void BackwardSample(const SampleEvents<T>& ev, const LayerParams<T>& p,
                     const SampleSpikes<T>& sp, T* d_weights, T* d_times,
                     BackwardScratch<T>& scratch) {
   const int64_t n_out = p.n_out, k_slots = p.k_slots, n_events = ev.n_events;
+  const int64_t n_lanes = p.n_lanes;  // weights and d_weights rows, vectorised loops
   const T tau_syn = p.tau_syn;
   const T* t_ev = ev.times;
   const int32_t* event_index = sp.event_index;
@@ -280,6 +327,12 @@ void BackwardSample(const SampleEvents<T>& ev, const LayerParams<T>& p,
     SpikeErrors<T>(t_ev, neuron, tau_mem, p.kappa[i], grad_a + i * k_slots,
                    grad_b + i * k_slots);
   }
+  for (int64_t i = n_out; i < n_lanes; ++i) {  // padding: no spikes, zero sums
+    u[i] = T(0);
+    v[i] = T(0);
+    pointer[i] = -1;
+    next_event[i] = -1;
+  }
   const T inv_tau_syn = T(1) / tau_syn, inv_tau_mem = T(1) / tau_mem;
   for (int64_t m = n_valid - 1; m >= 0; --m) {
     // Move the running sums from the frame of t_{m+1} to the frame of t_m, and find the
@@ -291,7 +344,7 @@ void BackwardSample(const SampleEvents<T>& ev, const LayerParams<T>& p,
     int32_t any = 0;
     const int32_t m32 = static_cast<int32_t>(m);
 #pragma omp simd reduction(| : any)
-    for (int64_t i = 0; i < n_out; ++i) {
+    for (int64_t i = 0; i < n_lanes; ++i) {
       u[i] *= decay_syn;
       v[i] *= decay_mem;
       any |= (next_event[i] == m32);
@@ -310,11 +363,11 @@ void BackwardSample(const SampleEvents<T>& ev, const LayerParams<T>& p,
       }
     }
     const int64_t s = ev.source[m];
-    const T* w = p.weights + s * n_out;
-    T* dw = d_weights + s * n_out;
+    const T* w = p.weights + s * n_lanes;
+    T* dw = d_weights + s * n_lanes;
     T g_t = T(0);
 #pragma omp simd reduction(+ : g_t)
-    for (int64_t i = 0; i < n_out; ++i) {
+    for (int64_t i = 0; i < n_lanes; ++i) {
       dw[i] += u[i] + v[i];
       g_t += w[i] * (u[i] * inv_tau_syn + v[i] * inv_tau_mem);
     }
@@ -323,12 +376,13 @@ void BackwardSample(const SampleEvents<T>& ev, const LayerParams<T>& p,
 }
 
 // c = theta / tau_mem and kappa = delta_theta / tau_mem of every neuron.
+// (n_lanes >= n_out entries, zero beyond n_out.)
 template <typename T>
 void NeuronConstants(const T* theta, const T* delta_theta, T tau_syn, int64_t n_out,
-                     std::vector<T>& c, std::vector<T>& kappa) {
+                     std::vector<T>& c, std::vector<T>& kappa, int64_t n_lanes = -1) {
   const T tau_mem = T(2) * tau_syn;
-  c.resize(n_out);
-  kappa.resize(n_out);
+  c.assign(std::max(n_out, n_lanes), T(0));
+  kappa.assign(std::max(n_out, n_lanes), T(0));
   for (int64_t i = 0; i < n_out; ++i) {
     if (theta != nullptr) c[i] = theta[i] / tau_mem;
     kappa[i] = delta_theta[i] / tau_mem;
@@ -353,14 +407,16 @@ ffi::Error Forward(ffi::BufferR2<DT> event_times, ffi::BufferR2<ffi::S32> event_
                       weights.dimensions()[0])) {
     return ffi::Error::InvalidArgument("SnnjaxLifForward: an event source is not a weight row");
   }
-  std::vector<T> c, kappa;
+  const int64_t n_lanes = PaddedCount<T>(n_out);
+  std::vector<T> c, kappa, padded;
   NeuronConstants<T>(theta.typed_data(), delta_theta.typed_data(), tau_syn.typed_data()[0],
-                     n_out, c, kappa);
-  const LayerParams<T> params{weights.typed_data(), c.data(), kappa.data(),
-                              tau_syn.typed_data()[0], t_max.typed_data()[0], n_out, k_slots};
+                     n_out, c, kappa, n_lanes);
+  const T* w = PaddedWeights(weights.typed_data(), weights.dimensions()[0], n_out, n_lanes, padded);
+  const LayerParams<T> params{w,       c.data(), kappa.data(), tau_syn.typed_data()[0],
+                              t_max.typed_data()[0], n_out, k_slots, n_lanes};
 #pragma omp parallel
   {
-    ForwardScratch<T> scratch(n_out);
+    ForwardScratch<T> scratch(n_lanes);
 #pragma omp for schedule(dynamic, 1)
     for (int64_t s = 0; s < batch; ++s) {
       const int64_t off = s * n_out * k_slots;
@@ -394,11 +450,13 @@ ffi::Error Backward(ffi::BufferR2<DT> event_times, ffi::BufferR2<ffi::S32> event
                       n_in)) {
     return ffi::Error::InvalidArgument("SnnjaxLifBackward: an event source is not a weight row");
   }
-  std::vector<T> c, kappa;
+  const int64_t n_lanes = PaddedCount<T>(n_out);
+  std::vector<T> c, kappa, padded;
   NeuronConstants<T>(nullptr, delta_theta.typed_data(), tau_syn.typed_data()[0], n_out, c,
-                     kappa);
-  const LayerParams<T> params{weights.typed_data(), c.data(), kappa.data(),
-                              tau_syn.typed_data()[0], T(0), n_out, k_slots};
+                     kappa, n_lanes);
+  const T* w = PaddedWeights(weights.typed_data(), n_in, n_out, n_lanes, padded);
+  const LayerParams<T> params{w,     c.data(), kappa.data(), tau_syn.typed_data()[0],
+                              T(0), n_out,    k_slots,      n_lanes};
   // Stored spikes per neuron, in [0, K]; each one's last causal event must be an event.
   std::vector<int32_t> n_stored(batch * n_out);
   for (int64_t i = 0; i < batch * n_out; ++i) {
@@ -419,8 +477,8 @@ ffi::Error Backward(ffi::BufferR2<DT> event_times, ffi::BufferR2<ffi::S32> event
 #pragma omp parallel num_threads(n_threads)
   {
     std::vector<T>& dw = dw_thread[omp_get_thread_num()];
-    dw.assign(n_in * n_out, T(0));
-    BackwardScratch<T> scratch(n_out, k_slots);
+    dw.assign(n_in * n_lanes, T(0));  // rows of n_lanes (see LayerParams)
+    BackwardScratch<T> scratch(n_lanes, k_slots);
 #pragma omp for schedule(static)
     for (int64_t s = 0; s < batch; ++s) {
       const int64_t off = s * n_out * k_slots;
@@ -437,7 +495,9 @@ ffi::Error Backward(ffi::BufferR2<DT> event_times, ffi::BufferR2<ffi::S32> event
   std::fill(dw_out, dw_out + n_in * n_out, T(0));
   for (const auto& dw : dw_thread) {
     if (dw.empty()) continue;
-    for (int64_t i = 0; i < n_in * n_out; ++i) dw_out[i] += dw[i];
+    for (int64_t r = 0; r < n_in; ++r) {
+      for (int64_t i = 0; i < n_out; ++i) dw_out[r * n_out + i] += dw[r * n_lanes + i];
+    }
   }
   return ffi::Error::Success();
 }
@@ -523,6 +583,150 @@ ffi::Error ScatterEvents(ffi::BufferR2<DT> d_event_times, ffi::BufferR2<ffi::S32
   return ffi::Error::Success();
 }
 
+
+// ---------------------------------------------------------------------------------------
+// Events of a "valid", stride-1 convolution (snnjax.nn.LIFConv): the event list of every
+// receptive field, built from one sort per image instead of one per patch. Each sample's
+// valid slots (t < t_max) are sorted once by (time, slot); the events of the patch at
+// output position (p, q) are the sorted image events with p <= h < p + kh and
+// q <= w < q + kw, in that order. For a fixed patch the image slot order (h, w, c, k) is
+// the patch slot order (di, dj, c, k), so each list equals the per-patch sort of the
+// gathered patch (SortEvents of conv_patches), source = patch row (di * kw + dj) * C + c.
+// ---------------------------------------------------------------------------------------
+
+// Spike trains of a batch of images [B, H, W, C, K] (an alias: the handler macros below
+// cannot take a template argument list with a comma).
+template <ffi::DataType DT>
+using ImageBuffer = ffi::Buffer<DT, 5>;
+
+// Geometry of one convolution: image [H, W, C, K], kernel [kh, kw], output [H', W'].
+struct ConvGeometry {
+  int64_t height, width, channels, k_in, kh, kw, out_h, out_w;
+  int64_t Positions() const { return out_h * out_w; }
+  int64_t Slots() const { return height * width * channels * k_in; }
+};
+
+// The events of every patch of one sample: times, sources and image slots [P, E] and the
+// number of valid events of each patch [P] (which may exceed E: overflow).
+template <typename T>
+struct PatchEvents {
+  T* times;
+  int32_t* source;
+  int32_t* slot;
+  int32_t* n_valid;
+  int64_t n_events;  // E
+};
+
+template <typename T>
+void ConvSample(const T* image, T t_max, const ConvGeometry& g, const PatchEvents<T>& out,
+                std::vector<std::pair<T, int32_t>>& events) {
+  const int64_t n_slots = g.Slots(), ck = g.channels * g.k_in, wck = g.width * ck;
+  events.clear();
+  for (int64_t j = 0; j < n_slots; ++j) {
+    if (image[j] < t_max) events.emplace_back(image[j], static_cast<int32_t>(j));
+  }
+  std::sort(events.begin(), events.end());
+  const int64_t n_pos = g.Positions(), n_events = out.n_events;
+  std::fill(out.n_valid, out.n_valid + n_pos, 0);
+  for (const auto& ev : events) {
+    const int64_t j = ev.second, h = j / wck, w = (j / ck) % g.width, c = (j % ck) / g.k_in;
+    const int64_t p_lo = std::max<int64_t>(0, h - g.kh + 1), p_hi = std::min(h, g.out_h - 1);
+    const int64_t q_lo = std::max<int64_t>(0, w - g.kw + 1), q_hi = std::min(w, g.out_w - 1);
+    for (int64_t p = p_lo; p <= p_hi; ++p) {
+      for (int64_t q = q_lo; q <= q_hi; ++q) {
+        const int64_t pos = p * g.out_w + q;
+        const int64_t n = out.n_valid[pos];
+        if (n < n_events) {
+          const int64_t at = pos * n_events + n;
+          out.times[at] = ev.first;
+          out.source[at] = static_cast<int32_t>(((h - p) * g.kw + (w - q)) * g.channels + c);
+          out.slot[at] = static_cast<int32_t>(j);
+        }
+        out.n_valid[pos] = static_cast<int32_t>(n + 1);  // n < n_slots <= INT32_MAX
+      }
+    }
+  }
+  const T inf = std::numeric_limits<T>::infinity();
+  for (int64_t pos = 0; pos < n_pos; ++pos) {
+    for (int64_t k = std::min<int64_t>(out.n_valid[pos], n_events); k < n_events; ++k) {
+      out.times[pos * n_events + k] = inf;
+      out.source[pos * n_events + k] = 0;
+      out.slot[pos * n_events + k] = -1;
+    }
+  }
+}
+
+// input_times [B, H, W, C, K] -> event_times, source, slot [B * H' * W', E], n_valid [B * H' * W'].
+template <ffi::DataType DT>
+ffi::Error ConvSortEvents(ImageBuffer<DT> input_times, ffi::BufferR0<DT> t_max_buf,
+                          int64_t kh, int64_t kw, ffi::ResultBufferR2<DT> event_times,
+                          ffi::ResultBufferR2<ffi::S32> source,
+                          ffi::ResultBufferR2<ffi::S32> slot,
+                          ffi::ResultBufferR1<ffi::S32> n_valid) {
+  using T = ffi::NativeType<DT>;
+  const auto dims = input_times.dimensions();
+  const ConvGeometry g{dims[1], dims[2], dims[3], dims[4], kh, kw, dims[1] - kh + 1,
+                       dims[2] - kw + 1};
+  const int64_t batch = dims[0], n_events = event_times->dimensions()[1];
+  if (kh < 1 || kw < 1 || g.out_h < 1 || g.out_w < 1 ||
+      event_times->dimensions()[0] != batch * g.Positions()) {
+    return ffi::Error::InvalidArgument("SnnjaxConvSortEvents: kernel and image do not fit");
+  }
+  if (g.Slots() > kInt32Max) {
+    return ffi::Error::InvalidArgument("SnnjaxConvSortEvents: more than 2**31 - 1 image slots");
+  }
+  const T t_max = t_max_buf.typed_data()[0];
+  const int64_t per_sample = g.Positions() * n_events;
+#pragma omp parallel
+  {
+    std::vector<std::pair<T, int32_t>> events;
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t s = 0; s < batch; ++s) {
+      const PatchEvents<T> out{event_times->typed_data() + s * per_sample,
+                               source->typed_data() + s * per_sample,
+                               slot->typed_data() + s * per_sample,
+                               n_valid->typed_data() + s * g.Positions(), n_events};
+      ConvSample<T>(input_times.typed_data() + s * g.Slots(), t_max, g, out, events);
+    }
+  }
+  return ffi::Error::Success();
+}
+
+// Transpose of ConvSortEvents: d_input_times [B, H, W, C, K] gets, at each image slot, the
+// sum of the cotangents of its events in every patch (patches added in position order).
+template <ffi::DataType DT>
+ffi::Error ConvScatterEvents(ffi::BufferR2<DT> d_event_times, ffi::BufferR2<ffi::S32> slot,
+                             ffi::Result<ImageBuffer<DT>> d_input_times) {
+  using T = ffi::NativeType<DT>;
+  const auto out_dims = d_input_times->dimensions();
+  const int64_t batch = out_dims[0];
+  const int64_t n_slots = out_dims[1] * out_dims[2] * out_dims[3] * out_dims[4];
+  const int64_t n_patches = d_event_times.dimensions()[0], n_events = d_event_times.dimensions()[1];
+  if (batch == 0 || n_patches % batch != 0) {
+    if (batch == 0 && n_patches == 0) return ffi::Error::Success();
+    return ffi::Error::InvalidArgument("SnnjaxConvScatterEvents: patches do not fit the batch");
+  }
+  const int64_t per_sample = (n_patches / batch) * n_events;
+  int32_t bad = 0;
+#pragma omp parallel for schedule(static) reduction(| : bad)
+  for (int64_t s = 0; s < batch; ++s) {
+    T* out = d_input_times->typed_data() + s * n_slots;
+    std::fill(out, out + n_slots, T(0));
+    const T* d = d_event_times.typed_data() + s * per_sample;
+    const int32_t* sl = slot.typed_data() + s * per_sample;
+    for (int64_t k = 0; k < per_sample; ++k) {
+      if (sl[k] < 0) continue;  // padding (each patch's list ends with it)
+      if (sl[k] < n_slots) {
+        out[sl[k]] += d[k];
+      } else {
+        bad = 1;
+      }
+    }
+  }
+  if (bad) return ffi::Error::InvalidArgument("SnnjaxConvScatterEvents: a slot is out of range");
+  return ffi::Error::Success();
+}
+
 }  // namespace
 
 // Handler symbols. The FFI binds arguments by position; the comments name them in the
@@ -589,6 +793,31 @@ SNNJAX_SORT(SnnjaxSortEventsF64, ffi::F64)
 SNNJAX_SCATTER(SnnjaxScatterEventsF32, ffi::F32)
 SNNJAX_SCATTER(SnnjaxScatterEventsF64, ffi::F64)
 
+#define SNNJAX_CONV_SORT(NAME, DT)                                               \
+  XLA_FFI_DEFINE_HANDLER_SYMBOL(NAME, ConvSortEvents<DT>,                        \
+                                ffi::Ffi::Bind()                                 \
+                                    .Arg<ImageBuffer<DT>>()         /* input_times */  \
+                                    .Arg<ffi::BufferR0<DT>>()       /* t_max */        \
+                                    .Attr<int64_t>("kh")                               \
+                                    .Attr<int64_t>("kw")                               \
+                                    .Ret<ffi::BufferR2<DT>>()       /* event_times */  \
+                                    .Ret<ffi::BufferR2<ffi::S32>>() /* source */       \
+                                    .Ret<ffi::BufferR2<ffi::S32>>() /* slot */         \
+                                    .Ret<ffi::BufferR1<ffi::S32>>() /* n_valid */);
+
+SNNJAX_CONV_SORT(SnnjaxConvSortEventsF32, ffi::F32)
+SNNJAX_CONV_SORT(SnnjaxConvSortEventsF64, ffi::F64)
+
+#define SNNJAX_CONV_SCATTER(NAME, DT)                                            \
+  XLA_FFI_DEFINE_HANDLER_SYMBOL(NAME, ConvScatterEvents<DT>,                     \
+                                ffi::Ffi::Bind()                                 \
+                                    .Arg<ffi::BufferR2<DT>>()       /* d_event_times */ \
+                                    .Arg<ffi::BufferR2<ffi::S32>>() /* slot */          \
+                                    .Ret<ImageBuffer<DT>>()         /* d_input_times */);
+
+SNNJAX_CONV_SCATTER(SnnjaxConvScatterEventsF32, ffi::F32)
+SNNJAX_CONV_SCATTER(SnnjaxConvScatterEventsF64, ffi::F64)
+
 // ---------------------------------------------------------------------------------------
 // Per-sample weight sets and constants: the batching rules of ffi.py (vmap over samples,
 // weights, e.g. noise seeds or ensembles, and parameters, folded into the kernel's batch).
@@ -637,6 +866,7 @@ struct SampleLayers {
   const T* tau_syn;          // [B]
   const T* t_max;            // [B] (nullptr in the backward)
   int64_t n_events, set_size, n_out, k_slots;
+  int64_t n_lanes;  // weights rows and neuron constants of n_lanes >= N (see LayerParams)
 };
 
 // LayerParams of sample s (c, kappa: per-thread storage for its neuron constants).
@@ -645,9 +875,15 @@ LayerParams<T> SampleParams(const SampleLayers<T>& l, int64_t s, std::vector<T>&
                             std::vector<T>& kappa) {
   const int64_t n = l.n_out;
   NeuronConstants<T>(l.theta != nullptr ? l.theta + s * n : nullptr, l.delta_theta + s * n,
-                     l.tau_syn[s], n, c, kappa);
-  return LayerParams<T>{l.weights + l.w_index[s] * l.set_size, c.data(), kappa.data(),
-                        l.tau_syn[s], l.t_max != nullptr ? l.t_max[s] : T(0), n, l.k_slots};
+                     l.tau_syn[s], n, c, kappa, l.n_lanes);
+  return LayerParams<T>{l.weights + l.w_index[s] * l.set_size,
+                        c.data(),
+                        kappa.data(),
+                        l.tau_syn[s],
+                        l.t_max != nullptr ? l.t_max[s] : T(0),
+                        n,
+                        l.k_slots,
+                        l.n_lanes};
 }
 
 template <typename T>
@@ -664,7 +900,7 @@ void ForwardSamples(const SampleLayers<T>& l, int64_t batch, T* times, T* slope,
   const int64_t per_sample = l.n_out * l.k_slots;
 #pragma omp parallel
   {
-    ForwardScratch<T> scratch(l.n_out);
+    ForwardScratch<T> scratch(l.n_lanes);
     std::vector<T> c, kappa;
     std::vector<T> own_slope(slope == nullptr ? per_sample : 0);
     std::vector<int32_t> own_index(event_index == nullptr ? per_sample : 0);
@@ -698,12 +934,16 @@ ffi::Error ForwardIndexedCommon(ffi::BufferR2<DT>& event_times,
   if (ok.failure()) return ok;
   ok = CheckEvents(event_times, event_source, weights.dimensions()[1], times->dimensions()[2]);
   if (ok.failure()) return ok;
+  const int64_t n_in = weights.dimensions()[1], n_lanes = PaddedCount<T>(n_out);
+  std::vector<T> padded;
+  const T* w = PaddedWeights(weights.typed_data(), weights.dimensions()[0] * n_in, n_out,
+                             n_lanes, padded);
   const SampleLayers<T> layers{event_times.typed_data(), event_source.typed_data(),
-                               weights.typed_data(), w_index.typed_data(),
+                               w, w_index.typed_data(),
                                theta.typed_data(), delta_theta.typed_data(),
                                tau_syn.typed_data(), t_max.typed_data(),
-                               event_times.dimensions()[1], weights.dimensions()[1] * n_out,
-                               n_out, times->dimensions()[2]};
+                               event_times.dimensions()[1], n_in * n_lanes,
+                               n_out, times->dimensions()[2], n_lanes};
   ForwardSamples<T>(layers, batch, times->typed_data(), slope, event_index,
                     n_spikes->typed_data(), n_unresolved->typed_data());
   return ffi::Error::Success();
@@ -845,7 +1085,7 @@ ffi::Error BackwardIndexed(ffi::BufferR2<DT> event_times, ffi::BufferR2<ffi::S32
                                weights.typed_data(), w_index.typed_data(), nullptr,
                                delta_theta.typed_data(), tau_syn.typed_data(), nullptr,
                                event_times.dimensions()[1], weights.dimensions()[1] * n_out,
-                               n_out, k_slots};
+                               n_out, k_slots, n_out};
   const SamplesSpikes<T> spikes{cot_times.typed_data(), times.typed_data(), slope.typed_data(),
                                 event_index.typed_data(), n_stored.data()};
   IndexedBackwardSamples<T>(layers, spikes, dw_index.typed_data(), batch, n_dw,
