@@ -395,7 +395,7 @@ def test_image_configs_learn(name, tmp_path):
     if not _have(cfg.dataset):
         pytest.skip(f"{cfg.dataset} IDX files not available")
     overrides, min_acc = IMAGE_SMOKE[name]
-    n_train = 600 if name == "mnist_conv" else 2000
+    n_train = 1200 if name == "mnist_conv" else 2000
     cfg = get_config(
         name,
         overrides
