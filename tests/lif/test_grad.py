@@ -236,25 +236,26 @@ def test_spike_errors_equal_the_sequential_recursion(x64):
 
 def test_spike_errors_saturate_past_the_float_range():
     """Products of the reset factors beyond float32 (grazing slopes, each factor ``1 +
-    kappa z / x ~ 1e13``) saturate: no ``0 * inf = nan``; every error the recursion keeps
-    within the float32 range is that recursion's, the others overflow as it does."""
-    shape = (1, 1, 12)
+    kappa z / x ~ 1e13``) saturate: a zero sum stays zero (no ``0 * inf = nan``; neuron 0,
+    the loss on its first spike only), and every error the recursion keeps within the
+    float32 range is that recursion's, the others overflow as it does (neuron 1)."""
+    shape = (1, 2, 12)
     times = np.full(shape, 0.01)
     cot = np.zeros(shape)
-    cot[0, 0, 9] = 1.0
+    cot[0, 0, 0] = 1.0
+    cot[0, 1, 9] = 1.0
     slope = np.full(shape, 1e-11)
     frame = np.zeros(shape)
     errors, _ = spike_errors(
         *(jnp.asarray(v, jnp.float32) for v in (cot, times, slope, frame)), 0.02, 50.0
     )
-    want = _spike_errors_sequential(cot, times, slope, frame, [0.02], [50.0])
     errors = np.asarray(errors)
-    assert not np.isnan(errors).any()
+    np.testing.assert_array_equal(errors[0, 0], cot[0, 0])
+    want = _spike_errors_sequential(cot, times, slope, frame, [0.02] * 2, [50.0] * 2)[0, 1]
     small = np.abs(want) < 1e30
-    assert small.sum() == 5  # slots 7-11
-    assert not small[..., :7].any()
-    np.testing.assert_allclose(errors[small], want[small], rtol=1e-5)
-    assert (np.abs(errors[~small]) > 1e30).all()
+    np.testing.assert_array_equal(np.flatnonzero(small), np.arange(7, 12))
+    np.testing.assert_allclose(errors[0, 1, small], want[small], rtol=1e-5)
+    assert (np.abs(errors[0, 1, ~small]) > 1e30).all()
 
 
 def test_reset_path_matters(x64):
