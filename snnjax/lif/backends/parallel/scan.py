@@ -1,9 +1,9 @@
 """Linear recurrences and segmented sums as parallel scans (no sequential loop).
 
 All are :func:`jax.lax.associative_scan` (depth ``log2`` of the length) with a fixed
-combination tree, plus at most one scatter whose targets are all distinct, so their
-results are bitwise reproducible on every platform (unlike a scatter-add with colliding
-targets, which uses atomics on GPU). None runs a sequential loop.
+combination tree (plus integer sorts), so their results are bitwise reproducible on every
+platform (unlike a scatter-add with colliding targets, which uses atomics on GPU). None
+runs a sequential loop.
 """
 
 from __future__ import annotations
@@ -82,9 +82,9 @@ def segment_totals(values: jax.Array, segment: jax.Array, n_segments: int) -> ja
     ``segment[r] == i``.
 
     Sorts the rows by segment (a stable integer sort), sums each run with a segmented
-    parallel scan (:func:`run_totals`) and writes the total at the end of every run to its
-    segment: one scatter whose targets are all distinct (no two writes collide, so no
-    atomics and no order dependence), no loop. Rows with a segment outside
+    parallel scan and reads the running sum at the end of every run, found by
+    :func:`jax.numpy.searchsorted` with ``method="sort"`` (integer sorts: no loop, unlike
+    the default ``"scan"`` method's ``log2 R`` trips). Rows with a segment outside
     ``[0, n_segments)`` are ignored.
 
     Args:
@@ -102,11 +102,12 @@ def segment_totals(values: jax.Array, segment: jax.Array, n_segments: int) -> ja
     order = jnp.argsort(segment, stable=True)
     keys = segment[order]
     rows = values[order]
-    totals, last = run_totals(rows, keys.reshape(keys.shape + (1,) * (rows.ndim - 1)), axis=0)
-    write = last.reshape(keys.shape) & (keys >= 0) & (keys < n_segments)
-    target = jnp.where(write, keys, n_segments)
-    out = jnp.zeros((n_segments,) + rows.shape[1:], rows.dtype)
-    return out.at[target].set(totals, mode="drop")
+    running, _ = run_totals(rows, keys.reshape(keys.shape + (1,) * (rows.ndim - 1)), axis=0)
+    ids = jnp.arange(n_segments, dtype=keys.dtype)
+    end = jnp.searchsorted(keys, ids, side="right", method="sort").astype(jnp.int32) - 1
+    hit = (end >= 0) & (keys[jnp.maximum(end, 0)] == ids)
+    hit = hit.reshape(hit.shape + (1,) * (rows.ndim - 1))
+    return jnp.where(hit, running[jnp.maximum(end, 0)], jnp.zeros((), rows.dtype))
 
 
 def _finite_times(times: jax.Array) -> jax.Array:
