@@ -196,6 +196,68 @@ def assembled_weight_grad(lay: Layer, cot, kappa):
     return grad
 
 
+def _spike_errors_sequential(cot, times, slope, frame, tau_mem, kappa):
+    """The recursion of :func:`snnjax.lif.grad.spike_errors` run slot by slot backwards
+    (NumPy): ``E_k = e_k + z_k S``, ``S += kappa E_k / x_k``, frames converted on the way."""
+    errors = np.zeros(times.shape)
+    for b, i in np.ndindex(times.shape[:2]):
+        s, t_next = 0.0, None
+        for k in reversed(range(times.shape[2])):
+            if not np.isfinite(times[b, i, k]):
+                continue
+            if t_next is not None:
+                s *= np.exp((frame[b, i, k] - t_next) / tau_mem[i])
+            z = np.exp((times[b, i, k] - frame[b, i, k]) / tau_mem[i])
+            errors[b, i, k] = cot[b, i, k] + z * s
+            s += kappa[i] * errors[b, i, k] / slope[b, i, k]
+            t_next = frame[b, i, k]
+    return errors
+
+
+def test_spike_errors_equal_the_sequential_recursion(x64):
+    """The parallel scan over the slots equals the slot-by-slot recursion to rounding,
+    with empty slots between stored spikes and per-neuron ``tau_mem``, ``kappa``."""
+    rng = np.random.default_rng(7)
+    shape = (3, 4, 9)
+    frame = np.cumsum(rng.choice([0.0, 0.0, 0.004, 0.01], size=shape), axis=-1)
+    times = frame + rng.uniform(0.0, 0.003, shape)
+    times[rng.uniform(size=shape) < 0.25] = np.inf  # gaps and empty tails
+    times[0, 0] = np.inf  # a neuron without spikes
+    slope = rng.uniform(0.05, 2.0, shape)
+    cot = rng.normal(size=shape)
+    tau_mem, kappa = rng.uniform(0.005, 0.02, 4), rng.uniform(0.5, 100.0, 4)
+    got, z = spike_errors(cot, times, slope, frame, tau_mem, kappa)
+    want = _spike_errors_sequential(cot, times, slope, frame, tau_mem, kappa)
+    assert (np.abs(want - np.where(np.isfinite(times), cot, 0.0)) > 1e-3).sum() >= 20
+    np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-13)
+    assert (np.asarray(got)[~np.isfinite(times)] == 0).all()
+    assert (np.asarray(z)[~np.isfinite(times)] == 1).all()
+
+
+def test_spike_errors_saturate_past_the_float_range():
+    """Products of the reset factors beyond float32 (grazing slopes, each factor ``1 +
+    kappa z / x ~ 1e13``) saturate: a zero sum stays zero (no ``0 * inf = nan``; neuron 0,
+    the loss on its first spike only), and every error the recursion keeps within the
+    float32 range is that recursion's, the others overflow as it does (neuron 1)."""
+    shape = (1, 2, 12)
+    times = np.full(shape, 0.01)
+    cot = np.zeros(shape)
+    cot[0, 0, 0] = 1.0
+    cot[0, 1, 9] = 1.0
+    slope = np.full(shape, 1e-11)
+    frame = np.zeros(shape)
+    errors, _ = spike_errors(
+        *(jnp.asarray(v, jnp.float32) for v in (cot, times, slope, frame)), 0.02, 50.0
+    )
+    errors = np.asarray(errors)
+    np.testing.assert_array_equal(errors[0, 0], cot[0, 0])
+    want = _spike_errors_sequential(cot, times, slope, frame, [0.02] * 2, [50.0] * 2)[0, 1]
+    small = np.abs(want) < 1e30
+    np.testing.assert_array_equal(np.flatnonzero(small), np.arange(7, 12))
+    np.testing.assert_allclose(errors[0, 1, small], want[small], rtol=1e-5)
+    assert (np.abs(errors[0, 1, ~small]) > 1e30).all()
+
+
 def test_reset_path_matters(x64):
     lay = _reset_neuron()
     ref_t, ref_d = reference(lay, K)

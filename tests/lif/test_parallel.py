@@ -173,3 +173,87 @@ def test_blocked_exponential_sums_equal_the_recurrence(reverse):
         scanned = parallel.forward.exp_sum(t, x, jnp.full((1, 4, 1), 0.3), reverse=reverse)
         np.testing.assert_allclose(blocked, scanned, rtol=1e-12, atol=1e-12)
         assert np.abs(np.asarray(blocked)).max() > 1.0
+
+
+def _at_events_slot_loop(values, event_index, n_events):
+    """The former formulation of :func:`backward.at_events`: one scatter-add per slot."""
+    batch, n_out, k_slots = values.shape
+    rows = jnp.arange(batch, dtype=jnp.int32)[:, None]
+    cols = jnp.arange(n_out, dtype=jnp.int32)[None, :]
+    target = jnp.where(event_index >= 0, event_index, n_events)
+
+    def add(k, acc):
+        return acc.at[rows, cols, target[..., k]].add(values[..., k], mode="drop")
+
+    init = jnp.zeros((batch, n_out, n_events), values.dtype)
+    return jax.lax.fori_loop(0, k_slots, add, init)
+
+
+def _slot_events(rng, shape, n_events):
+    """Event indices ``[B, n, K]`` as the forward leaves them: non-decreasing over the
+    stored spikes (often several per event), ``-1`` on the empty slots after them."""
+    steps = rng.choice([0, 0, 0, 1, 3], size=shape)  # mostly repeats: runs of shared events
+    index = np.minimum(
+        rng.integers(0, 4, shape[:2])[..., None] + np.cumsum(steps, -1), n_events - 1
+    )
+    n_stored = rng.integers(0, shape[2] + 1, shape[:2])
+    index = np.where(np.arange(shape[2]) < n_stored[..., None], index, -1)
+    index[0, 0] = 5  # every slot of one neuron on one event
+    index[0, 1] = -1  # a neuron without spikes
+    return jnp.asarray(index, jnp.int32)
+
+
+def test_at_events_equals_the_slot_loop():
+    """One segmented scan + one collision-free scatter gives the per-slot loop's sums:
+    bitwise where every partial sum is exact (integers), to rounding otherwise, with
+    several spikes sharing one causal event."""
+    rng = np.random.default_rng(3)
+    shape, n_events = (3, 5, 9), 12
+    index = _slot_events(rng, shape, n_events)
+    runs = np.asarray(index[..., 1:] == index[..., :-1]) & np.asarray(index[..., 1:] >= 0)
+    assert runs.sum() >= 20  # many slots share their event with the previous one
+    ints = jnp.asarray(rng.integers(-50, 50, shape), jnp.float32)
+    got = backward.at_events(ints, index, n_events)
+    np.testing.assert_array_equal(got, _at_events_slot_loop(ints, index, n_events))
+    assert float(got[0, 0, 5]) == float(ints[0, 0].sum())
+    assert not np.asarray(got[0, 1]).any()
+    with float64():
+        values = jnp.asarray(rng.normal(size=shape))
+        got = backward.at_events(values, index, n_events)
+        want = _at_events_slot_loop(values, index, n_events)
+        np.testing.assert_allclose(got, want, rtol=1e-14, atol=1e-15)
+
+
+def _loop_trips(fn, *args):
+    """``{primitive: [trips of each loop]}`` of ``fn(*args)``, counted by running its jaxpr
+    loop by loop (the counter of ``benchmarks/cost_model.py``)."""
+    from benchmarks import cost_model
+
+    closed = jax.make_jaxpr(fn)(*args)
+    tally = cost_model.Tally()
+    cost_model._eval(closed, jax.tree.leaves(args), tally)
+    trips = {}
+    for key, n in tally.trips.items():
+        loop = next(e for e in cost_model._walk(closed) if id(e) == key)
+        trips.setdefault(loop.primitive.name, []).append(n)
+    return trips
+
+
+def test_training_step_runs_only_the_rounds_sequentially():
+    """Forward + backward of a layer: the only sequential loop is the forward's rounds
+    (the most spikes of a neuron + 1); nothing loops over the ``K`` slots or the events."""
+    rng = np.random.default_rng(4)
+    lay = random_layer(rng, batch=3, n_in=10, k_in=2, n_out=5, tau_syn=0.01, theta=1.0)
+    params = _params(lay.params, jnp.float32)
+    times = jnp.asarray(lay.times, jnp.float32)
+    weights = jnp.asarray(lay.weights, jnp.float32)
+
+    def loss(w, t):
+        out = snnjax.lif_layer(t, w, params, max_spikes=6, t_max=lay.t_max, backend="parallel")
+        return jnp.sum(jnp.where(jnp.isfinite(out.times), out.times, 0.0))
+
+    trips = _loop_trips(jax.value_and_grad(loss, argnums=(0, 1)), weights, times)
+    events = _events(lay.times, lay.t_max)
+    _, rounds = parallel.forward_rounds(events, weights, params, lay.t_max, 6)
+    assert int(rounds) >= 3  # neurons fire several spikes
+    assert trips == {"while": [int(rounds)]}

@@ -14,9 +14,12 @@ one computes everything per (sample, neuron, input event) at once:
   are counted exactly, so a neuron with more than ``K`` spikes takes more rounds; the
   ``"loop"`` backend's counts and ``n_unresolved`` are reproduced). Depth per layer call =
   rounds summed over the neuron chunks.
-* **backward** (:mod:`~snnjax.lif.backends.parallel.backward`): no sequential event loop;
-  a scan over the ``K`` slots, reverse exponential sums over the events, and deterministic
-  (sort + segmented scan) weight gradients: bitwise reproducible on every platform.
+* **backward** (:mod:`~snnjax.lif.backends.parallel.backward`): no sequential loop at
+  all: parallel scans over the ``K`` slots (errors through the resets, the partials of
+  the spikes that share an event), one scatter to distinct targets, reverse exponential
+  sums over the events, and deterministic (sort + segmented scan) weight gradients:
+  bitwise reproducible on every platform. A training step's only sequential loop is the
+  forward's rounds.
 * **memory**: the ``[B, n, E]`` intermediates are bounded by processing the neurons in
   chunks of ``n`` (:func:`~snnjax.lif.backends.parallel.chunks.neuron_chunk_size`) with
   ``lax.map``: no such array exceeds ``max_chunk_elements`` elements

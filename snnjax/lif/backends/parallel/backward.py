@@ -3,10 +3,11 @@
 Per neuron chunk (``[B, n, E]`` arrays):
 
 1. the total error ``E_k`` of every stored spike through the resets of the later ones
-   (:func:`snnjax.lif.grad.spike_errors`, a scan over the ``K`` slots);
+   (:func:`snnjax.lif.grad.spike_errors`, a parallel scan over the ``K`` slots);
 2. each spike's ``dL/da = E_k tau_mem / (z_k x_k)`` and ``dL/db = -E_k tau_mem / x_k`` (frame
-   of its last causal event) added at that event, one slot ``k`` at a time (a scatter
-   without collisions, hence deterministic);
+   of its last causal event) added at that event (:func:`at_events`: summed over the
+   spikes that share the event by a segmented scan over the slots, then one scatter to
+   distinct targets, hence deterministic);
 3. the running sums ``U`` (``tau_syn``) and ``V`` (``tau_mem``) of every event as reverse
    sums with exponential kernels (:func:`~snnjax.lif.backends.parallel.forward.exp_sum`:
    blocked matmuls or parallel scans, every factor a decay);
@@ -26,10 +27,10 @@ import jax
 import jax.numpy as jnp
 
 from snnjax.lif.backends.parallel.forward import _neuron_param, exp_sum
-from snnjax.lif.backends.parallel.scan import segment_totals
+from snnjax.lif.backends.parallel.scan import run_totals, segment_totals
 from snnjax.lif.grad import spike_errors
 
-__all__ = ["backward_chunk", "spike_partials"]
+__all__ = ["at_events", "backward_chunk", "spike_partials"]
 
 
 def spike_partials(cot, times, slope, frame_time, tau_syn, theta, delta_theta):
@@ -47,21 +48,23 @@ def spike_partials(cot, times, slope, frame_time, tau_syn, theta, delta_theta):
     return errors * tau_mem3 / (z * x), -errors * tau_mem3 / x
 
 
-def _at_events(values: jax.Array, event_index: jax.Array, n_events: int) -> jax.Array:
+def at_events(values: jax.Array, event_index: jax.Array, n_events: int) -> jax.Array:
     """``[B, n, E]``: the sum of ``values [B, n, K]`` of the slots whose event is ``m``.
 
-    One scatter per slot ``k`` (every neuron writes one event: no two updates collide, so
-    the result does not depend on the order of the adds)."""
-    batch, n_out, k_slots = values.shape
-    rows = jnp.arange(batch, dtype=jnp.int32)[:, None]
-    cols = jnp.arange(n_out, dtype=jnp.int32)[None, :]
-    target = jnp.where(event_index >= 0, event_index, n_events)
-
-    def add(k, acc):
-        return acc.at[rows, cols, target[..., k]].add(values[..., k], mode="drop")
-
-    init = jnp.zeros((batch, n_out, n_events), values.dtype)
-    return jax.lax.fori_loop(0, k_slots, add, init)
+    The event index of a neuron's spikes is non-decreasing over its slots (empty slots,
+    ``-1``, last), so the slots that share an event are consecutive: their values are
+    summed per run (:func:`~snnjax.lif.backends.parallel.scan.run_totals`, a segmented
+    parallel scan over the ``K`` slots, depth ``log2 K``) and only the last slot of each
+    run writes, in one scatter: within a neuron every target is distinct (the other slots
+    write to the dropped index ``E``), so no two writes collide and the result does not
+    depend on their order (bitwise reproducible, no atomics; no loop over the slots)."""
+    batch, n_out, _ = values.shape
+    totals, last = run_totals(values, event_index, axis=2)
+    rows = jnp.arange(batch, dtype=jnp.int32)[:, None, None]
+    cols = jnp.arange(n_out, dtype=jnp.int32)[None, :, None]
+    target = jnp.where(last & (event_index >= 0), event_index, n_events)
+    out = jnp.zeros((batch, n_out, n_events), values.dtype)
+    return out.at[rows, cols, target].set(totals, mode="drop")
 
 
 def backward_chunk(
@@ -80,8 +83,8 @@ def backward_chunk(
     d_a, d_b = spike_partials(cot, times, slope, frame_time, tau_syn, theta, delta_theta)
     valid = jnp.isfinite(event_times)
     tau_syn3 = _neuron_param(tau_syn, 3)
-    u = exp_sum(event_times, _at_events(d_a, event_index, n_events), tau_syn3, reverse=True)
-    v = exp_sum(event_times, _at_events(d_b, event_index, n_events), 2.0 * tau_syn3, reverse=True)
+    u = exp_sum(event_times, at_events(d_a, event_index, n_events), tau_syn3, reverse=True)
+    v = exp_sum(event_times, at_events(d_b, event_index, n_events), 2.0 * tau_syn3, reverse=True)
     event_w = weights[source]  # [B, E, n]
     drive = jnp.moveaxis(u / tau_syn3 + v / (2.0 * tau_syn3), 1, 2)
     d_times = jnp.where(valid, jnp.sum(event_w * drive, axis=2), 0.0)

@@ -1,8 +1,9 @@
 """Linear recurrences and segmented sums as parallel scans (no sequential loop).
 
 All are :func:`jax.lax.associative_scan` (depth ``log2`` of the length) with a fixed
-combination tree, so their results are bitwise reproducible on every platform (unlike a
-scatter-add, which uses atomics on GPU).
+combination tree (plus integer sorts), so their results are bitwise reproducible on every
+platform (unlike a scatter-add with colliding targets, which uses atomics on GPU). None
+runs a sequential loop.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-__all__ = ["BLOCK", "decaying_sum", "exp_kernel_sum", "segment_totals"]
+__all__ = ["BLOCK", "decaying_sum", "exp_kernel_sum", "run_totals", "segment_totals"]
 
 BLOCK = 16
 """Events per block of :func:`exp_kernel_sum` (one small matmul per block)."""
@@ -45,13 +46,46 @@ def _segmented(left, right):
     return f1 | f2, jnp.where(f2, v2, v1 + v2)
 
 
+def run_totals(values: jax.Array, keys: jax.Array, *, axis: int) -> tuple[jax.Array, jax.Array]:
+    """Sums over the runs of equal consecutive ``keys`` along ``axis``.
+
+    A segmented :func:`jax.lax.associative_scan` (depth ``log2`` of the length, no loop).
+
+    Args:
+      values: ``[..., L, ...]``; keys: integers of the same number of dimensions,
+        broadcastable against ``values`` (its length ``L`` along ``axis``).
+
+    Returns:
+      ``(totals, last)``: at the last element of every run (``last`` true, of the shape of
+      ``keys``) the sum of the run's values; elsewhere a partial sum (to be ignored).
+
+    Example:
+      >>> totals, last = run_totals(jnp.array([1.0, 2.0, 4.0]), jnp.array([3, 3, 5]), axis=0)
+      >>> totals, last
+      (Array([1., 3., 4.], dtype=float32), Array([False,  True,  True], dtype=bool))
+    """
+    axis = axis % values.ndim
+    length = values.shape[axis]
+    head = jax.lax.slice_in_dim(keys, 0, length - 1, axis=axis)
+    tail = jax.lax.slice_in_dim(keys, 1, length, axis=axis)
+    edge = jnp.ones_like(jax.lax.slice_in_dim(keys, 0, 1, axis=axis), bool)
+    changes = head != tail
+    starts = jnp.concatenate([edge, changes], axis=axis)
+    last = jnp.concatenate([changes, edge], axis=axis)
+    starts = jnp.broadcast_to(starts, values.shape)
+    _, totals = jax.lax.associative_scan(_segmented, (starts, values), axis=axis)
+    return totals, last
+
+
 def segment_totals(values: jax.Array, segment: jax.Array, n_segments: int) -> jax.Array:
     """Deterministic ``segment_sum``: ``out[i] = sum of values[r]`` over rows ``r`` with
     ``segment[r] == i``.
 
     Sorts the rows by segment (a stable integer sort), sums each run with a segmented
-    parallel scan and reads the running sum at the end of every run. Rows with a segment
-    outside ``[0, n_segments)`` are ignored.
+    parallel scan and reads the running sum at the end of every run, found by
+    :func:`jax.numpy.searchsorted` with ``method="sort"`` (integer sorts: no loop, unlike
+    the default ``"scan"`` method's ``log2 R`` trips). Rows with a segment outside
+    ``[0, n_segments)`` are ignored.
 
     Args:
       values: ``[R, ...]``.
@@ -68,13 +102,9 @@ def segment_totals(values: jax.Array, segment: jax.Array, n_segments: int) -> ja
     order = jnp.argsort(segment, stable=True)
     keys = segment[order]
     rows = values[order]
-    starts = jnp.concatenate([jnp.ones((1,), bool), keys[1:] != keys[:-1]])
-    starts = starts.reshape(starts.shape + (1,) * (rows.ndim - 1))
-    _, running = jax.lax.associative_scan(
-        _segmented, (jnp.broadcast_to(starts, rows.shape), rows), axis=0
-    )
+    running, _ = run_totals(rows, keys.reshape(keys.shape + (1,) * (rows.ndim - 1)), axis=0)
     ids = jnp.arange(n_segments, dtype=keys.dtype)
-    end = jnp.searchsorted(keys, ids, side="right").astype(jnp.int32) - 1
+    end = jnp.searchsorted(keys, ids, side="right", method="sort").astype(jnp.int32) - 1
     hit = (end >= 0) & (keys[jnp.maximum(end, 0)] == ids)
     hit = hit.reshape(hit.shape + (1,) * (rows.ndim - 1))
     return jnp.where(hit, running[jnp.maximum(end, 0)], jnp.zeros((), rows.dtype))
