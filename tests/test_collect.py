@@ -53,3 +53,35 @@ def test_training_fragment_reads_each_runs_results(tmp_path):
         "1.5e+04",
     ]
     assert cells[9].startswith("idx:/usr/share/datasets/fashion-mnist")
+
+
+def test_training_fragment_counts_spikes_at_the_selected_epoch(tmp_path):
+    # A run that collapsed after its best epoch: results.json's spikes are of the final
+    # (silent) weights; the table shows the selected epoch's test spikes.
+    collect = _collect_module()
+    run = tmp_path / "run-b"
+    run.mkdir()
+    results = {
+        "config_name": "mnist_ttfs",
+        "epochs": 22,
+        "total_wall_time_s": 3600.0,
+        "best_epoch": 14,
+        "best_validation_accuracy": 0.9752,
+        "best_test_accuracy": 0.9754,
+        "spikes_per_sample_total": 656.2,
+        "dropped_spikes_per_sample": {"hidden1": 3000.0, "output": 0.0},
+        "data_source": "idx:../shared/data/mnist (md5 verified)",
+    }
+    (run / "results.json").write_text(json.dumps(results))
+    rows = [
+        {"epoch": 13, "test": {"spikes_per_sample": {"hidden1": 678.0, "output": 4.7}}},
+        {"epoch": 14, "test": {"spikes_per_sample": {"hidden1": 673.6, "output": 3.8}}},
+        {"epoch": 15, "test": {"spikes_per_sample": {"hidden1": 664.0, "output": 0.0}}},
+    ]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    report = tmp_path / "report"
+    report.mkdir()
+    (report / "report.md").write_text(f"# Trade-off report\n\nRuns: `run-b` = `{run}`\n")
+    row = collect.training_fragment(report).splitlines()[2]
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[7] == "677.4"

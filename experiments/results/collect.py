@@ -8,9 +8,9 @@ includes with ``--8<-- "docs/generated/results/NAME/<table>.md"``:
 * trade-off reports: ``seeds.md`` (mean ± std over training seeds, from ``table_seeds.csv``),
   ``runs.md`` (one row per run: accuracy, spikes, SynOps, decision time, robustness, from
   the per-run CSVs), ``training.md`` (one row per run from its ``results.json``: epochs,
-  wall time, best epoch, validation and test accuracy there, spikes and dropped spikes per
-  sample, data source) and the plots ``plot_seeds_*``, ``plot_accuracy_vs_spikes``,
-  ``plot_accuracy_vs_deadline``, ``plot_decision_times``;
+  wall time, best epoch, validation and test accuracy there, spikes per test sample at that
+  epoch, dropped spikes per sample, data source) and the plots ``plot_seeds_*``,
+  ``plot_accuracy_vs_spikes``, ``plot_accuracy_vs_deadline``, ``plot_decision_times``;
 * convergence reports: ``summary.md`` (from ``table_convergence_summary.csv``) and the
   ``solved`` heat maps.
 
@@ -133,6 +133,22 @@ def _run_dirs(report_dir: Path) -> dict[str, Path]:
     return {}
 
 
+def _best_epoch_spikes(run: Path, res: dict) -> float:
+    """Spikes per test sample at the validation-selected epoch (its ``metrics.jsonl`` row;
+    ``results.json``'s total, which is of the final weights, when the row lacks them): a
+    run that collapsed after its best epoch is described by the weights it is judged on."""
+    metrics = run / "metrics.jsonl"
+    rows = (
+        [json.loads(line) for line in metrics.read_text().splitlines()] if metrics.exists() else []
+    )
+    for row in rows:
+        if row.get("epoch") == res["best_epoch"] and (row.get("test") or {}).get(
+            "spikes_per_sample"
+        ):
+            return float(sum(row["test"]["spikes_per_sample"].values()))
+    return float(res["spikes_per_sample_total"])
+
+
 def training_fragment(report_dir: Path) -> str:
     """Markdown table ``run x training facts`` from each run's ``results.json``."""
     head = [
@@ -152,6 +168,7 @@ def training_fragment(report_dir: Path) -> str:
         path = run if run.is_absolute() else ROOT / run
         res = json.loads((path / "results.json").read_text())
         dropped = sum(res["dropped_spikes_per_sample"].values())
+        spikes = _best_epoch_spikes(path, res)
         body.append(
             [
                 name,
@@ -161,7 +178,7 @@ def training_fragment(report_dir: Path) -> str:
                 str(res["best_epoch"]),
                 _fmt(str(res["best_validation_accuracy"])),
                 _fmt(str(res["best_test_accuracy"])),
-                _fmt(str(res["spikes_per_sample_total"])),
+                _fmt(str(spikes)),
                 _fmt(str(dropped)),
                 res["data_source"],
             ]
