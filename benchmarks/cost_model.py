@@ -201,10 +201,21 @@ def _while(eqn, args, tally):
     return carry
 
 
+def _scan_operands(params, args) -> tuple[list, list, list]:
+    """``(consts, carry, xs)`` of a ``scan`` equation's operands: counted by ``num_consts``
+    and ``num_carry`` (jax <= 0.10) or split by the ``ft_in`` flat tree (jax 0.12)."""
+    if "num_consts" in params:
+        nc, ncar = params["num_consts"], params["num_carry"]
+        return list(args[:nc]), list(args[nc : nc + ncar]), list(args[nc + ncar :])
+    consts, carry, xs = params["ft_in"].update(list(args)).unpack()
+    return list(consts), list(carry), list(xs)
+
+
 def _scan(eqn, args, tally):
     p = eqn.params
-    nc, ncar, length = p["num_consts"], p["num_carry"], p["length"]
-    consts, carry, xs = args[:nc], list(args[nc : nc + ncar]), args[nc + ncar :]
+    length = p["length"]
+    consts, carry, xs = _scan_operands(p, args)
+    ncar = len(carry)
     ys = []
     body = _runner(p["jaxpr"], tally)
     for i in reversed(range(length)) if p["reverse"] else range(length):
