@@ -122,7 +122,12 @@ def test_vmap_over_weights_equals_loop(backend):
 
     batched = jax.jit(jax.vmap(f))(noise)
     looped = jnp.stack([jax.jit(f)(n) for n in noise])
-    np.testing.assert_array_equal(batched, looped)
+    if backend == "parallel":
+        # Its sums are matmuls, which XLA may accumulate in another order once batched
+        # (1 ulp apart on jax 0.12); the event loops are bitwise equal.
+        np.testing.assert_allclose(batched, looped, rtol=1e-6)
+    else:
+        np.testing.assert_array_equal(batched, looped)
 
 
 # --------------------------------------------------------------------------------------
