@@ -240,3 +240,14 @@ def shared_data_dir():
 
     default = Path(__file__).resolve().parents[2] / "shared" / "data"
     return Path(os.environ.get("SNNJAX_TEST_SHARED_DATA", default))
+
+
+def assert_backend_equal(backend: str, actual, expected, rtol: float = 1e-5) -> None:
+    """Equality of two results of ``backend`` computed two ways (batched vs looped, bounded
+    vs unbounded): bitwise for the event loops; to rounding (``rtol``) for
+    ``"parallel"``, whose sums are blocked matmuls over the event axis that XLA may
+    accumulate in another order once shapes or batching change."""
+    if backend == "parallel":
+        np.testing.assert_allclose(np.asarray(actual), np.asarray(expected), rtol=rtol, atol=1e-6)
+    else:
+        np.testing.assert_array_equal(np.asarray(actual), np.asarray(expected))

@@ -4,14 +4,12 @@ calibration, the bound respected, overflow detected and answered, results unchan
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import pytest
-from helpers import BACKENDS
+from helpers import BACKENDS, assert_backend_equal
 
 from snnjax.configs import ConfigError, config_from_dict, config_to_dict, get_config
 from snnjax.train import build_model, evaluate_run, init_params, prepare_data, train
@@ -166,18 +164,10 @@ def test_bounded_network_equals_unbounded_and_counts_overflow(backend):
     emitted = int(jnp.max(jnp.sum(jnp.isfinite(ref.layer_times[0]), axis=(1, 2))))
     assert 0 < emitted < 600
     out, grads = run((None, next_power_of_two(emitted)))
-    # The parallel backend's blocked sums over the event axis depend on the number of event
-    # slots, so its times and gradients agree to rounding (bitwise on some jax versions);
-    # the event loops' are bitwise equal.
-    same = (
-        functools.partial(np.testing.assert_allclose, rtol=1e-5, atol=1e-6)
-        if backend == "parallel"
-        else np.testing.assert_array_equal
-    )
     for a, b in zip(out.layer_times, ref.layer_times, strict=True):
-        same(np.asarray(a), np.asarray(b))
+        assert_backend_equal(backend, a, b)
     for a, b in zip(jax.tree.leaves(grads), jax.tree.leaves(ref_grads), strict=True):
-        same(np.asarray(a), np.asarray(b))
+        assert_backend_equal(backend, a, b)
     assert int(jnp.sum(out.n_input_overflow[1])) == 0
     small, _ = run((None, emitted - 1))  # one event too few for the busiest sample
     assert int(jnp.max(small.n_input_overflow[1])) >= 1

@@ -33,26 +33,17 @@ from snnjax._checks import is_int
 from snnjax.lif import EventBackend, LayerOutput, LIFParams
 from snnjax.lif.backends import backend_name, resolve_backend
 from snnjax.lif.backends import ffi as ffi_backend
+from snnjax.lif.backends.ffi import (
+    fold_batch,
+    kernel_suffix,
+    mask_batched_t_max,
+    unfold_batch,
+)
 from snnjax.lif.events import Events, event_capacity
 from snnjax.lif.grad import event_spike_times
 from snnjax.spikes import check_spike_times
 
 __all__ = ["compiled_conv_events", "conv_lif_layer", "gathered_conv_events"]
-
-
-def _fold(x: jax.Array, batched: bool, axis_size: int) -> jax.Array:
-    """``[V, B, ...]`` (or unbatched ``[B, ...]``, broadcast) as ``[V*B, ...]``."""
-    if not batched:
-        x = jnp.broadcast_to(x, (axis_size,) + x.shape)
-    return x.reshape((axis_size * x.shape[1],) + x.shape[2:])
-
-
-def _unfold(x: jax.Array, axis_size: int) -> jax.Array:
-    return x.reshape((axis_size, x.shape[0] // axis_size) + x.shape[1:])
-
-
-def _suffix(dtype) -> str:
-    return "F64" if np.dtype(dtype) == np.float64 else "F32"
 
 
 @functools.cache
@@ -70,19 +61,14 @@ def _sort_kernel(kh: int, kw: int, n_events: int):
             jax.ShapeDtypeStruct((rows, n_events), jnp.int32),  # slot (image slot)
             jax.ShapeDtypeStruct((rows,), jnp.int32),  # n_valid
         )
-        call = jax.ffi.ffi_call(f"SnnjaxConvSortEvents{_suffix(dtype)}", out_types)
+        call = jax.ffi.ffi_call(f"SnnjaxConvSortEvents{kernel_suffix(dtype)}", out_types)
         return tuple(call(input_times, t_max, kh=np.int64(kh), kw=np.int64(kw)))
 
     @sort.def_vmap
     def rule(axis_size, in_batched, input_times, t_max):
-        if in_batched[1]:  # a t_max per vmapped sample: mask the late slots, sort the rest
-            if not in_batched[0]:
-                input_times = jnp.broadcast_to(input_times, (axis_size,) + input_times.shape)
-            late = input_times >= t_max.reshape((axis_size,) + (1,) * (input_times.ndim - 1))
-            input_times = jnp.where(late, jnp.inf, input_times)
-            t_max = jnp.asarray(jnp.inf, input_times.dtype)
-        out = sort(_fold(input_times, any(in_batched), axis_size), t_max)
-        return tuple(_unfold(o, axis_size) for o in out), (True,) * 4
+        input_times, t_max = mask_batched_t_max(axis_size, in_batched, input_times, t_max)
+        out = sort(fold_batch(input_times, any(in_batched), axis_size), t_max)
+        return tuple(unfold_batch(o, axis_size) for o in out), (True,) * 4
 
     return sort
 
@@ -96,15 +82,18 @@ def _scatter_kernel(kh: int, kw: int, image: tuple[int, int, int, int]):
     def scatter(d_event_times, slot):
         shape = (d_event_times.shape[0] // positions,) + image
         out_type = jax.ShapeDtypeStruct(shape, d_event_times.dtype)
-        call = jax.ffi.ffi_call(f"SnnjaxConvScatterEvents{_suffix(d_event_times.dtype)}", out_type)
+        call = jax.ffi.ffi_call(
+            f"SnnjaxConvScatterEvents{kernel_suffix(d_event_times.dtype)}", out_type
+        )
         return call(d_event_times, slot)
 
     @scatter.def_vmap
     def rule(axis_size, in_batched, d_event_times, slot):
         folded = [
-            _fold(x, b, axis_size) for x, b in zip((d_event_times, slot), in_batched, strict=True)
+            fold_batch(x, b, axis_size)
+            for x, b in zip((d_event_times, slot), in_batched, strict=True)
         ]
-        return _unfold(scatter(*folded), axis_size), True
+        return unfold_batch(scatter(*folded), axis_size), True
 
     return scatter
 

@@ -77,10 +77,10 @@ def _dead_output_warning(row: dict[str, Any]) -> str | None:
     class is lost. The TTFS networks showed it as a collapse (``docs/results.md``, "MNIST at
     the paper's epochs"); the Fast & Deep regulariser (``alpha``) keeps label neurons firing.
     """
-    silent = (row.get("silent_neurons") or {}).values()
-    fraction = list(silent)[-1] if silent else 0.0
-    if fraction <= 0:
+    per_layer = list((row.get("silent_neurons") or {}).values())
+    if not per_layer or per_layer[-1] <= 0:  # the output layer is the last
         return None
+    fraction = per_layer[-1]
     split = row.get("silent_neurons_split") or "evaluated"
     return (
         f"DEAD OUTPUT NEURONS: {fraction:.0%} of the output layer never fires on the "

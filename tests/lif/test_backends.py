@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import BACKENDS
+from helpers import BACKENDS, assert_backend_equal
 
 import snnjax
 from snnjax.lif import backends
@@ -122,12 +122,7 @@ def test_vmap_over_weights_equals_loop(backend):
 
     batched = jax.jit(jax.vmap(f))(noise)
     looped = jnp.stack([jax.jit(f)(n) for n in noise])
-    if backend == "parallel":
-        # Its sums are matmuls, which XLA may accumulate in another order once batched
-        # (1 ulp apart on jax 0.12); the event loops are bitwise equal.
-        np.testing.assert_allclose(batched, looped, rtol=1e-6)
-    else:
-        np.testing.assert_array_equal(batched, looped)
+    assert_backend_equal(backend, batched, looped, rtol=1e-6)
 
 
 # --------------------------------------------------------------------------------------

@@ -103,11 +103,15 @@ __all__ = [
     "available",
     "backward",
     "build",
+    "fold_batch",
     "forward",
+    "kernel_suffix",
     "load",
+    "mask_batched_t_max",
     "sort_events",
     "spike_times",
     "supports",
+    "unfold_batch",
 ]
 
 _SOURCE = Path(__file__).parent / "csrc" / "lif_kernel.cc"
@@ -270,7 +274,8 @@ def _require() -> None:
         )
 
 
-def _suffix(dtype: DTypeLike) -> str:
+def kernel_suffix(dtype: DTypeLike) -> str:
+    """The custom-call name suffix of ``dtype`` (``"F32"``, ``"F64"``; else TypeError)."""
     dtype = np.dtype(dtype)
     if dtype == np.float32:
         return "F32"
@@ -297,20 +302,22 @@ def _scalar(value, dtype: DTypeLike) -> jax.Array:
 # --------------------------------------------------------------------------------------
 
 
-def _fold(x: jax.Array, batched: bool, axis_size: int) -> jax.Array:
-    """A per-sample array ``[V, B, ...]`` (or ``[B, ...]``, broadcast) as ``[V*B, ...]``."""
+def fold_batch(x: jax.Array, batched: bool, axis_size: int) -> jax.Array:
+    """A per-sample array ``[V, B, ...]`` (or ``[B, ...]``, broadcast) as ``[V*B, ...]``
+    (the vmapped axis ``V`` folded into a kernel's batch)."""
     if not batched:
         x = jnp.broadcast_to(x, (axis_size,) + x.shape)
-    return x.reshape((-1,) + x.shape[2:])
+    return x.reshape((axis_size * x.shape[1],) + x.shape[2:])
 
 
 def _fold_some(args, in_batched, axis_size: int, which) -> list[jax.Array]:
-    """:func:`_fold` of the per-sample arguments ``args[i]``, ``i in which``."""
-    return [_fold(args[i], in_batched[i], axis_size) for i in which]
+    """:func:`fold_batch` of the per-sample arguments ``args[i]``, ``i in which``."""
+    return [fold_batch(args[i], in_batched[i], axis_size) for i in which]
 
 
-def _unfold(x: jax.Array, axis_size: int) -> jax.Array:
-    return x.reshape((axis_size, -1) + x.shape[1:])
+def unfold_batch(x: jax.Array, axis_size: int) -> jax.Array:
+    """``[V*B, ...]`` back as ``[V, B, ...]`` (inverse of :func:`fold_batch`)."""
+    return x.reshape((axis_size, x.shape[0] // axis_size) + x.shape[1:])
 
 
 def _shifted_index(index: jax.Array, batched: bool, axis_size: int, n_sets: int) -> jax.Array:
@@ -327,7 +334,7 @@ def _fold_sets(weights, w_index, w_batched: bool, i_batched: bool, axis_size: in
         n_sets = weights.shape[1]
         index = _shifted_index(w_index, i_batched, axis_size, n_sets)
         return weights.reshape((-1,) + weights.shape[2:]), index
-    return weights, _fold(w_index, i_batched, axis_size)
+    return weights, fold_batch(w_index, i_batched, axis_size)
 
 
 def _fold_params(params, in_batched, axis_size: int, batch: int):
@@ -347,7 +354,7 @@ def _fold_params(params, in_batched, axis_size: int, batch: int):
             x = x[:, None] if batched else x[None, None]
             batched = True
             x = jnp.broadcast_to(x, (axis_size, batch) + x.shape[2:])
-        folded.append(_fold(x, batched, axis_size))
+        folded.append(fold_batch(x, batched, axis_size))
     return tuple(folded)
 
 
@@ -360,7 +367,25 @@ def _per_sample(params, batch: int):
 
 def _call(name: str, dtype: DTypeLike, out_types, *args):
     # No vmap_method: these calls are only reached through the custom_vmap rules below.
-    return jax.ffi.ffi_call(f"{name}{_suffix(dtype)}", out_types)(*args)
+    return jax.ffi.ffi_call(f"{name}{kernel_suffix(dtype)}", out_types)(*args)
+
+
+def mask_batched_t_max(axis_size: int, in_batched, input_times, t_max):
+    """The vmap rule's operands of an event sort when ``t_max`` may be vmapped.
+
+    A ``t_max`` per vmapped sample cannot be passed to one kernel call: the late slots of
+    each sample are masked to ``inf`` instead (they are no events), and the call gets
+    ``t_max = inf``. Unbatched ``t_max``: the operands unchanged.
+
+    Returns:
+      ``(input_times, t_max)``; ``input_times`` batched along axis 0 whenever ``t_max`` is.
+    """
+    if not in_batched[1]:
+        return input_times, t_max
+    if not in_batched[0]:
+        input_times = jnp.broadcast_to(input_times, (axis_size,) + input_times.shape)
+    late = input_times >= t_max.reshape((axis_size,) + (1,) * (input_times.ndim - 1))
+    return jnp.where(late, jnp.inf, input_times), jnp.asarray(jnp.inf, input_times.dtype)
 
 
 @functools.cache
@@ -380,14 +405,9 @@ def _sort_kernel(n_events: int):
 
     @sort.def_vmap
     def rule(axis_size, in_batched, input_times, t_max):
-        if in_batched[1]:  # a t_max per vmapped sample: mask the late slots, sort the rest
-            if not in_batched[0]:
-                input_times = jnp.broadcast_to(input_times, (axis_size,) + input_times.shape)
-            late = input_times >= t_max.reshape((axis_size,) + (1,) * (input_times.ndim - 1))
-            input_times = jnp.where(late, jnp.inf, input_times)
-            t_max = jnp.asarray(jnp.inf, input_times.dtype)
-        out = sort(_fold(input_times, any(in_batched), axis_size), t_max)
-        return tuple(_unfold(o, axis_size) for o in out), (True,) * 4
+        input_times, t_max = mask_batched_t_max(axis_size, in_batched, input_times, t_max)
+        out = sort(fold_batch(input_times, any(in_batched), axis_size), t_max)
+        return tuple(unfold_batch(o, axis_size) for o in out), (True,) * 4
 
     return sort
 
@@ -405,10 +425,11 @@ def _scatter_kernel(slots: tuple[int, int]):
     @scatter.def_vmap
     def rule(axis_size, in_batched, d_event_times, slot):
         folded = (
-            _fold(x, b, axis_size) for x, b in zip((d_event_times, slot), in_batched, strict=True)
+            fold_batch(x, b, axis_size)
+            for x, b in zip((d_event_times, slot), in_batched, strict=True)
         )
         out = scatter(*folded)
-        return _unfold(out, axis_size), True
+        return unfold_batch(out, axis_size), True
 
     return scatter
 
@@ -453,7 +474,7 @@ def _forward_kernel(max_spikes: int, full: bool = True):
         params = _fold_params(args[4:], in_batched[4:], axis_size, batch)
         per_sample = _fold_some(args, in_batched, axis_size, range(2))
         out = forward(*per_sample, weights, w_index, *params)
-        return tuple(_unfold(o, axis_size) for o in out), (True,) * len(out)
+        return tuple(unfold_batch(o, axis_size) for o in out), (True,) * len(out)
 
     return forward
 
@@ -493,7 +514,7 @@ def _backward_kernel(n_grad_sets: int):
         out = _backward_kernel(axis_size * n_grad_sets)(
             *folded[:2], weights, w_index, dw_index, *params, *folded[2:]
         )
-        return tuple(_unfold(o, axis_size) for o in out), (True, True)
+        return tuple(unfold_batch(o, axis_size) for o in out), (True, True)
 
     return backward
 
@@ -672,7 +693,7 @@ def _tangent_batch(args, dims):
     params = _fold_params(args[4:6], batched[4:6], axis_size, args[0].shape[-2])
     folded = _fold_some(args, batched, axis_size, (0, 1, 6, 7, 8, 9, 10))
     out = _TANGENT.bind(*folded[:2], weights, w_index, *params, *folded[2:], d_w)
-    return _unfold(out, axis_size), 0
+    return unfold_batch(out, axis_size), 0
 
 
 _TANGENT.def_impl(_tangent_impl)
