@@ -20,7 +20,6 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
-#include <memory>
 #include <vector>
 
 #include <omp.h>
@@ -161,50 +160,41 @@ void ForwardSample(const SampleEvents<T>& ev, const LayerParams<T>& p, const Spi
     n_unresolved[i] = 0;
   }
   const int64_t n_valid = CountValid(t_ev, ev.n_events);
-  // One exp per event: the decay to the next event gives this interval's z_hi = 1 / decay
-  // and, at the next event, both decays (tau_syn = tau_mem / 2: decay_syn = decay_mem^2).
-  T decay_to_next = T(1);
   for (int64_t m = 0; m < n_valid; ++m) {
     const T t_m = t_ev[m];
-    const T decay_mem = decay_to_next;
-    const T decay_syn = decay_mem * decay_mem;
+    const T dt = m > 0 ? t_m - t_ev[m - 1] : T(0);
+    const T decay_syn = std::exp(-dt / tau_syn);
+    const T decay_mem = std::exp(-dt / tau_mem);
     const T* w = p.weights + static_cast<int64_t>(ev.source[m]) * n_lanes;
-    const T t_after = m + 1 < n_valid ? t_ev[m + 1] : inf;
-    const T t_next = std::min(t_after, t_max);
+    const T t_next = std::min(m + 1 < n_valid ? t_ev[m + 1] : inf, t_max);
     const bool open = t_next > t_m;
-    const T decay_next = std::exp((t_m - t_next) / tau_mem);
-    const T z_hi = open ? T(1) / decay_next : T(1);
-    decay_to_next = t_next == t_after ? decay_next : std::exp((t_m - t_after) / tau_mem);
-    // Vectorised pass: integrate the event and flag every neuron whose first crossing may
-    // lie at or before t_next: the exact loop below decides each flagged neuron and does
-    // nothing for the others. With z = exp((t - t_m) / tau_mem) the potential reaches theta
-    // where g(z) = c z^2 - b z + a = 0; the first root z1 = 2a / (b + sqrt(disc)) lies in
-    // (1, z_hi] only if the vertex b / 2c lies after 1 and z1 <= z_hi, i.e. g(z_hi) <= 0 or
-    // the vertex lies at or before z_hi (with real roots). Tested without sqrt or division:
-    // z_hi and the vertex widened by 4 eps, g(z_hi) and disc by 16 eps of their magnitudes.
-    // That covers the loop's rounding of z, also at a grazing crossing (disc ~ 0), where z
-    // is only known to ~sqrt(eps) and g(z_hi) <= 16 eps (c z^2 + b z + a) holds within
-    // ~8 sqrt(eps) of the vertex; it also flags a crossing within rounding of t_m (z1 <= 1,
-    // counted as unresolved below). (Branch-free so that it vectorises; inf/NaN only make
-    // comparisons false, or flag a neuron the exact loop then rejects.)
+    const T z_hi = open ? std::exp((t_next - t_m) / tau_mem) : T(1);
+    // Vectorised pass: integrate the event and flag the neurons that may cross in
+    // (t_m, t_next] or whose crossing may lie within rounding of t_m (the loop below
+    // decides each flagged neuron exactly, and does nothing for the others). The flag
+    // compares 2a with den = b + sqrt(disc) instead of z = 2a / den with 1 and z_hi, with
+    // a margin of 4 eps that covers the rounding of z (|fl(q) - q| <= eps/2 q): every
+    // neuron that z flags is flagged, without a vector division. (Branch-free so that it
+    // vectorises; inf/NaN only make comparisons false, or flag a neuron the exact
+    // loop then rejects.)
     int32_t any = 0;
-    constexpr T kEps = std::numeric_limits<T>::epsilon();
-    const T z_up = z_hi * (T(1) + T(4) * kEps);
-    const T vertex_lo = T(2) * (T(1) - T(4) * kEps);
-    const int32_t later = open && z_hi > T(1);
+    const int32_t open_i = open;
+    const T lo = T(1) - T(4) * std::numeric_limits<T>::epsilon();
+    const T hi = T(1) + T(4) * std::numeric_limits<T>::epsilon();
+    const T z_hi_up = z_hi * hi;
+    const int32_t later = z_hi > T(1);
 #pragma omp simd reduction(| : any)
     for (int64_t i = 0; i < n_lanes; ++i) {
       const T ai = a[i] * decay_syn + w[i];
       const T bi = b[i] * decay_mem + w[i];
       a[i] = ai;
       b[i] = bi;
-      const T ci = c[i];
-      const T disc = bi * bi - T(4) * ai * ci;
-      const T g_hi = (ci * z_up - bi) * z_up + ai;
-      const T g_tol = T(16) * kEps * ((ci * z_up + bi) * z_up + ai);
-      const int32_t f = later & (ai > T(0)) & (bi > T(0)) & (bi > vertex_lo * ci) &
-                        ((g_hi <= g_tol) |
-                         ((disc >= -T(16) * kEps * bi * bi) & (bi <= T(2) * ci * z_up)));
+      const T disc = bi * bi - T(4) * ai * c[i];
+      const T two_a = T(2) * ai;
+      const T den = bi + std::sqrt(std::max(disc, T(0)));
+      const int32_t f = open_i & (ai > T(0)) & (bi > T(0)) & (disc >= T(0)) &
+                        (((two_a > den * lo) & (two_a <= den * z_hi_up)) |
+                         ((two_a <= den * hi) & (bi > T(2) * c[i]) & later));
       flag[i] = f;
       any |= f;
     }
@@ -296,59 +286,27 @@ struct SampleSpikes {
   const int32_t* n_stored;     // [N]
 };
 
-// Per-thread work space of the backward loop (sized for the lanes of one call).
+// Per-thread work space of the backward loop.
 template <typename T>
 struct BackwardScratch {
-  std::vector<T> u, v;                     // [lanes] running sums (tau_syn, tau_mem parts)
-  std::vector<int32_t> pointer;            // [lanes] next stored spike to absorb (-1: none)
-  std::vector<int32_t> next_event;         // [lanes] last causal event of that spike
-  std::vector<T> grad_a, grad_b;           // [lanes, K] dL/da, dL/db of each spike
-  std::vector<T> decay_syn, decay_mem;     // [E] (IndexedBackwardSample's own decays)
-  BackwardScratch(int64_t n_lanes, int64_t k_slots)
-      : u(n_lanes), v(n_lanes), pointer(n_lanes), next_event(n_lanes),
-        grad_a(n_lanes * k_slots), grad_b(n_lanes * k_slots) {}
-};
-
-// Decays between consecutive events of one sample, in the backward's direction:
-// decay[m] = exp(-(t_{m+1} - t_m) / tau) for m < n_valid - 1, and 1 for the last event.
-template <typename T>
-struct EventDecays {
-  const T* syn;  // [E] tau = tau_syn
-  const T* mem;  // [E] tau = tau_mem = 2 tau_syn
+  std::vector<T> u, v;                     // [N] running sums (tau_syn, tau_mem parts)
+  std::vector<int32_t> pointer;            // [N] next stored spike to absorb (-1: none)
+  std::vector<int32_t> next_event;         // [N] last causal event of that spike
+  std::vector<T> grad_a, grad_b;           // [N, K] dL/da, dL/db of each spike
+  BackwardScratch(int64_t n_out, int64_t k_slots)
+      : u(n_out), v(n_out), pointer(n_out), next_event(n_out), grad_a(n_out * k_slots),
+        grad_b(n_out * k_slots) {}
 };
 
 template <typename T>
-void ComputeEventDecays(const T* t_ev, int64_t n_valid, T tau_syn, T* syn, T* mem) {
-  const T tau_mem = T(2) * tau_syn;
-  for (int64_t m = 0; m < n_valid; ++m) {  // as the forward: tau_syn = tau_mem / 2
-    mem[m] = m + 1 < n_valid ? std::exp((t_ev[m] - t_ev[m + 1]) / tau_mem) : T(1);
-    syn[m] = mem[m] * mem[m];
-  }
-}
-
-// The neurons [lo, hi) that one backward pass handles (a block of lanes: hi may exceed N,
-// the lanes beyond N are padding with no spikes), and where their weight gradient goes:
-// row r of the block at dw + r * dw_stride (lane lo first).
-template <typename T>
-struct LaneBlock {
-  int64_t lo, hi;
-  T* dw;
-  int64_t dw_stride;
-};
-
-// Backward of one sample over the neurons of `block`: adds the weight gradient into
-// block.dw and the block's part of dL/d(event time) into d_times[m] (which the caller
-// zeroes; the blocks of a sample are added in block order).
-template <typename T>
-void BackwardSample(const SampleEvents<T>& ev, const EventDecays<T>& decays,
-                    const LayerParams<T>& p, const SampleSpikes<T>& sp,
-                    const LaneBlock<T>& block, T* d_times, BackwardScratch<T>& scratch) {
-  const int64_t k_slots = p.k_slots, n_lanes = p.n_lanes;  // n_lanes: weight rows' stride
-  const int64_t lo = block.lo, width = block.hi - block.lo;
-  const int64_t n_real = std::clamp<int64_t>(p.n_out - lo, 0, width);  // lanes with neurons
+void BackwardSample(const SampleEvents<T>& ev, const LayerParams<T>& p,
+                    const SampleSpikes<T>& sp, T* d_weights, T* d_times,
+                    BackwardScratch<T>& scratch) {
+  const int64_t n_out = p.n_out, k_slots = p.k_slots, n_events = ev.n_events;
+  const int64_t n_lanes = p.n_lanes;  // weights and d_weights rows, vectorised loops
   const T tau_syn = p.tau_syn;
   const T* t_ev = ev.times;
-  const int32_t* event_index = sp.event_index + lo * k_slots;
+  const int32_t* event_index = sp.event_index;
   T* u = scratch.u.data();
   T* v = scratch.v.data();
   int32_t* pointer = scratch.pointer.data();
@@ -356,72 +314,64 @@ void BackwardSample(const SampleEvents<T>& ev, const EventDecays<T>& decays,
   T* grad_a = scratch.grad_a.data();
   T* grad_b = scratch.grad_b.data();
   const T tau_mem = T(2) * tau_syn;
-  const int64_t n_valid = CountValid(t_ev, ev.n_events);
-  for (int64_t j = 0; j < n_real; ++j) {
-    const int64_t i = lo + j;
+  const int64_t n_valid = CountValid(t_ev, n_events);
+  for (int64_t m = 0; m < n_events; ++m) d_times[m] = T(0);
+  for (int64_t i = 0; i < n_out; ++i) {
     const int32_t n_stored = sp.n_stored[i];
-    u[j] = T(0);
-    v[j] = T(0);
-    pointer[j] = n_stored - 1;
-    next_event[j] = n_stored > 0 ? event_index[j * k_slots + n_stored - 1] : -1;
+    u[i] = T(0);
+    v[i] = T(0);
+    pointer[i] = n_stored - 1;
+    next_event[i] = n_stored > 0 ? event_index[i * k_slots + n_stored - 1] : -1;
     const NeuronSpikes<T> neuron{sp.cot + i * k_slots, sp.times + i * k_slots,
-                                 sp.slope + i * k_slots, event_index + j * k_slots, n_stored};
-    SpikeErrors<T>(t_ev, neuron, tau_mem, p.kappa[i], grad_a + j * k_slots,
-                   grad_b + j * k_slots);
+                                 sp.slope + i * k_slots, event_index + i * k_slots, n_stored};
+    SpikeErrors<T>(t_ev, neuron, tau_mem, p.kappa[i], grad_a + i * k_slots,
+                   grad_b + i * k_slots);
   }
-  for (int64_t j = n_real; j < width; ++j) {  // padding: no spikes, zero sums
-    u[j] = T(0);
-    v[j] = T(0);
-    pointer[j] = -1;
-    next_event[j] = -1;
+  for (int64_t i = n_out; i < n_lanes; ++i) {  // padding: no spikes, zero sums
+    u[i] = T(0);
+    v[i] = T(0);
+    pointer[i] = -1;
+    next_event[i] = -1;
   }
   const T inv_tau_syn = T(1) / tau_syn, inv_tau_mem = T(1) / tau_mem;
-  constexpr int64_t kBlock = kLanes<T>;
   for (int64_t m = n_valid - 1; m >= 0; --m) {
     // Move the running sums from the frame of t_{m+1} to the frame of t_m, and find the
-    // neurons with a spike whose last causal event is m (next_event[j] caches the event of
+    // neurons with a spike whose last causal event is m (next_event[i] caches the event of
     // each neuron's next unabsorbed spike; a neuron's spikes are contiguous in m).
-    const T decay_syn = decays.syn[m];
-    const T decay_mem = decays.mem[m];
+    const T dt = m + 1 < n_valid ? t_ev[m + 1] - t_ev[m] : T(0);
+    const T decay_syn = std::exp(-dt / tau_syn);
+    const T decay_mem = std::exp(-dt / tau_mem);
     int32_t any = 0;
     const int32_t m32 = static_cast<int32_t>(m);
 #pragma omp simd reduction(| : any)
-    for (int64_t j = 0; j < width; ++j) {
-      u[j] *= decay_syn;
-      v[j] *= decay_mem;
-      any |= (next_event[j] == m32);
+    for (int64_t i = 0; i < n_lanes; ++i) {
+      u[i] *= decay_syn;
+      v[i] *= decay_mem;
+      any |= (next_event[i] == m32);
     }
     if (any) {
-      for (int64_t j = 0; j < n_real; ++j) {
-        if (j % kBlock == 0 && j + kBlock <= n_real) {  // skip a vector of other neurons
-          int32_t hit = 0;
-          for (int64_t k = j; k < j + kBlock; ++k) hit |= (next_event[k] == m32);
-          if (!hit) {
-            j += kBlock - 1;
-            continue;
-          }
-        }
-        if (next_event[j] != m32) continue;
-        int32_t q = pointer[j];
-        while (q >= 0 && event_index[j * k_slots + q] == m32) {
-          u[j] += grad_a[j * k_slots + q];
-          v[j] += grad_b[j * k_slots + q];
+      for (int64_t i = 0; i < n_out; ++i) {
+        if (next_event[i] != m32) continue;
+        int32_t q = pointer[i];
+        while (q >= 0 && event_index[i * k_slots + q] == m32) {
+          u[i] += grad_a[i * k_slots + q];
+          v[i] += grad_b[i * k_slots + q];
           --q;
         }
-        pointer[j] = q;
-        next_event[j] = q >= 0 ? event_index[j * k_slots + q] : -1;
+        pointer[i] = q;
+        next_event[i] = q >= 0 ? event_index[i * k_slots + q] : -1;
       }
     }
-    const int64_t src = ev.source[m];
-    const T* w = p.weights + src * n_lanes + lo;
-    T* dw = block.dw + src * block.dw_stride;
+    const int64_t s = ev.source[m];
+    const T* w = p.weights + s * n_lanes;
+    T* dw = d_weights + s * n_lanes;
     T g_t = T(0);
 #pragma omp simd reduction(+ : g_t)
-    for (int64_t j = 0; j < width; ++j) {
-      dw[j] += u[j] + v[j];
-      g_t += w[j] * (u[j] * inv_tau_syn + v[j] * inv_tau_mem);
+    for (int64_t i = 0; i < n_lanes; ++i) {
+      dw[i] += u[i] + v[i];
+      g_t += w[i] * (u[i] * inv_tau_syn + v[i] * inv_tau_mem);
     }
-    d_times[m] += g_t;
+    d_times[m] = g_t;
   }
 }
 
@@ -482,119 +432,6 @@ ffi::Error Forward(ffi::BufferR2<DT> event_times, ffi::BufferR2<ffi::S32> event_
   return ffi::Error::Success();
 }
 
-// The sorted events of a batch: times and sources [B, E].
-template <typename T>
-struct EventsView {
-  const T* times;
-  const int32_t* source;
-  int64_t batch, n_events;
-  SampleEvents<T> Sample(int64_t s) const {
-    return {times + s * n_events, source + s * n_events, n_events};
-  }
-};
-
-// The forward results of a batch as the backward reads them: [B, N, K] (n_stored [B, N]).
-template <typename T>
-struct SamplesSpikes {
-  const T* cot;                // [B, N, K]
-  const T* times;              // [B, N, K]
-  const T* slope;              // [B, N, K]
-  const int32_t* event_index;  // [B, N, K]
-  const int32_t* n_stored;     // [B, N], clipped to K
-  SampleSpikes<T> Sample(int64_t s, int64_t n_out, int64_t k_slots) const {
-    const int64_t off = s * n_out * k_slots;
-    return {cot + off, times + off, slope + off, event_index + off, n_stored + s * n_out};
-  }
-};
-
-// A block of the backward's lanes is sized so that its rows of the weights and of the weight
-// gradient (2 n_in rows of the block's lanes) stay within this many bytes (half of a 2 MiB
-// L2 cache): every event adds into a gradient row, and a [784, 800] float32 gradient
-// (2.5 MB) streamed through L3 once per event was a third of the backward.
-constexpr int64_t kBackwardBlockBytes = int64_t{1} << 20;
-
-// Lanes per block: whole SIMD vectors, the blocks of (nearly) equal width.
-template <typename T>
-int64_t BackwardBlockLanes(int64_t n_in, int64_t n_lanes) {
-  const int64_t row_bytes = 2 * std::max<int64_t>(n_in, 1) * static_cast<int64_t>(sizeof(T));
-  const int64_t fit = std::max<int64_t>(kBackwardBlockBytes / row_bytes / kLanes<T>, 1);
-  const int64_t n_blocks = (n_lanes / kLanes<T> + fit - 1) / fit;
-  return (n_lanes / kLanes<T> + n_blocks - 1) / n_blocks * kLanes<T>;
-}
-
-// The weight and event-time gradients of a batch (params.n_lanes: padded lanes, whole
-// vectors). Work is split into blocks of lanes x groups of samples: each task runs its
-// samples in order over its lanes, adding their weight gradient into its own [n_in, lanes]
-// buffer; the groups' buffers are then added in group order, and the blocks' parts of
-// dL/d(event time) in block order. Bitwise reproducible for a given number of threads (which
-// sets the number of groups: enough tasks to keep every thread busy).
-template <typename T>
-void BlockedBackward(const EventsView<T>& events, const LayerParams<T>& params,
-                     const SamplesSpikes<T>& spikes, int64_t n_in, T* dw_out, T* dt_out) {
-  const int64_t batch = events.batch, n_events = events.n_events;
-  const int64_t n_out = params.n_out, n_lanes = params.n_lanes, k_slots = params.k_slots;
-  std::fill(dt_out, dt_out + batch * n_events, T(0));  // block 0's part goes here
-  if (n_lanes == 0 || batch == 0) {
-    std::fill(dw_out, dw_out + n_in * n_out, T(0));
-    return;
-  }
-  const int64_t block_lanes = BackwardBlockLanes<T>(n_in, n_lanes);
-  const int64_t n_blocks = (n_lanes + block_lanes - 1) / block_lanes;
-  const int n_threads = omp_get_max_threads();
-  const int64_t n_groups =
-      std::clamp<int64_t>((4 * n_threads + n_blocks - 1) / n_blocks, 1, std::max<int64_t>(batch, 1));
-  const int64_t n_tasks = n_blocks * n_groups;
-  // Decays between consecutive events of every sample, computed once for all blocks.
-  std::unique_ptr<T[]> decay_syn(new T[batch * n_events]), decay_mem(new T[batch * n_events]);
-  std::vector<int64_t> n_valid(batch);
-#pragma omp parallel for schedule(static)
-  for (int64_t s = 0; s < batch; ++s) {
-    const T* t_ev = events.times + s * n_events;
-    n_valid[s] = CountValid(t_ev, n_events);
-    ComputeEventDecays(t_ev, n_valid[s], params.tau_syn, decay_syn.get() + s * n_events,
-                       decay_mem.get() + s * n_events);
-  }
-  // Block 0 adds dL/dt into dt_out, block b > 0 into its own part.
-  std::vector<T> dt_parts((n_blocks - 1) * batch * n_events, T(0));
-  std::vector<std::vector<T>> dw_task(n_tasks);
-#pragma omp parallel
-  {
-    BackwardScratch<T> scratch(block_lanes, k_slots);
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t task = 0; task < n_tasks; ++task) {
-      const int64_t b = task / n_groups, g = task % n_groups;
-      const int64_t lo = b * block_lanes, hi = std::min(lo + block_lanes, n_lanes);
-      std::vector<T>& dw = dw_task[task];
-      dw.assign(n_in * (hi - lo), T(0));
-      const LaneBlock<T> block{lo, hi, dw.data(), hi - lo};
-      T* dt = b == 0 ? dt_out : dt_parts.data() + (b - 1) * batch * n_events;
-      for (int64_t s = g * batch / n_groups; s < (g + 1) * batch / n_groups; ++s) {
-        const EventDecays<T> decays{decay_syn.get() + s * n_events,
-                                    decay_mem.get() + s * n_events};
-        BackwardSample<T>(events.Sample(s), decays, params, spikes.Sample(s, n_out, k_slots),
-                          block, dt + s * n_events, scratch);
-      }
-    }
-  }
-#pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < n_in; ++r) {
-    for (int64_t b = 0; b < n_blocks; ++b) {
-      const int64_t lo = b * block_lanes, width = std::min(lo + block_lanes, n_lanes) - lo;
-      const int64_t n_real = std::clamp<int64_t>(n_out - lo, 0, width);
-      T* out = dw_out + r * n_out + lo;
-      for (int64_t j = 0; j < n_real; ++j) out[j] = T(0);
-      for (int64_t g = 0; g < n_groups; ++g) {
-        const T* dw = dw_task[b * n_groups + g].data() + r * width;
-        for (int64_t j = 0; j < n_real; ++j) out[j] += dw[j];
-      }
-    }
-  }
-  for (int64_t b = 1; b < n_blocks; ++b) {
-    const T* part = dt_parts.data() + (b - 1) * batch * n_events;
-    for (int64_t k = 0; k < batch * n_events; ++k) dt_out[k] += part[k];
-  }
-}
-
 template <ffi::DataType DT>
 ffi::Error Backward(ffi::BufferR2<DT> event_times, ffi::BufferR2<ffi::S32> event_source,
                     ffi::BufferR2<DT> weights, ffi::BufferR1<DT> delta_theta,
@@ -632,12 +469,36 @@ ffi::Error Backward(ffi::BufferR2<DT> event_times, ffi::BufferR2<ffi::S32> event
       }
     }
   }
-  const EventsView<T> events{event_times.typed_data(), event_source.typed_data(), batch,
-                             n_events};
-  const SamplesSpikes<T> spikes{cot_times.typed_data(), times.typed_data(), slope.typed_data(),
-                                event_index.typed_data(), n_stored.data()};
-  BlockedBackward<T>(events, params, spikes, n_in, d_weights->typed_data(),
-                     d_times->typed_data());
+  // Each thread accumulates the weight gradient of a fixed, contiguous block of samples
+  // (static schedule) in its own buffer; the buffers are then added in thread order, so the
+  // result is bitwise reproducible for a given number of threads.
+  const int n_threads = omp_get_max_threads();
+  std::vector<std::vector<T>> dw_thread(n_threads);
+#pragma omp parallel num_threads(n_threads)
+  {
+    std::vector<T>& dw = dw_thread[omp_get_thread_num()];
+    dw.assign(n_in * n_lanes, T(0));  // rows of n_lanes (see LayerParams)
+    BackwardScratch<T> scratch(n_lanes, k_slots);
+#pragma omp for schedule(static)
+    for (int64_t s = 0; s < batch; ++s) {
+      const int64_t off = s * n_out * k_slots;
+      const SampleEvents<T> ev{event_times.typed_data() + s * n_events,
+                               event_source.typed_data() + s * n_events, n_events};
+      const SampleSpikes<T> sp{cot_times.typed_data() + off, times.typed_data() + off,
+                               slope.typed_data() + off, event_index.typed_data() + off,
+                               n_stored.data() + s * n_out};
+      BackwardSample<T>(ev, params, sp, dw.data(), d_times->typed_data() + s * n_events,
+                        scratch);
+    }
+  }
+  T* dw_out = d_weights->typed_data();
+  std::fill(dw_out, dw_out + n_in * n_out, T(0));
+  for (const auto& dw : dw_thread) {
+    if (dw.empty()) continue;
+    for (int64_t r = 0; r < n_in; ++r) {
+      for (int64_t i = 0; i < n_out; ++i) dw_out[r * n_out + i] += dw[r * n_lanes + i];
+    }
+  }
   return ffi::Error::Success();
 }
 
@@ -1115,6 +976,16 @@ ffi::Error ForwardTimes(ffi::BufferR2<DT> event_times, ffi::BufferR2<ffi::S32> e
                                   n_spikes, n_unresolved);
 }
 
+// The forward results of every sample as the backward reads them.
+template <typename T>
+struct SamplesSpikes {
+  const T* cot;                // [B, N, K]
+  const T* times;              // [B, N, K]
+  const T* slope;              // [B, N, K]
+  const int32_t* event_index;  // [B, N, K]
+  const int32_t* n_stored;     // [B, N], clipped to K
+};
+
 // Per-thread work space of the indexed backward.
 template <typename T>
 struct IndexedBackwardScratch {
@@ -1127,18 +998,12 @@ struct IndexedBackwardScratch {
 template <typename T>
 void IndexedBackwardSample(const SampleLayers<T>& l, const SamplesSpikes<T>& sp, int64_t s,
                            T* dw, T* d_times, IndexedBackwardScratch<T>& scratch) {
+  const int64_t off = s * l.n_out * l.k_slots;
   const LayerParams<T> params = SampleParams(l, s, scratch.c, scratch.kappa);
-  const SampleEvents<T> ev = SampleEventsOf(l, s);
-  BackwardScratch<T>& loop = scratch.loop;
-  loop.decay_syn.resize(l.n_events);
-  loop.decay_mem.resize(l.n_events);
-  ComputeEventDecays(ev.times, CountValid(ev.times, ev.n_events), params.tau_syn,
-                     loop.decay_syn.data(), loop.decay_mem.data());
-  T* dt = d_times + s * l.n_events;
-  std::fill(dt, dt + l.n_events, T(0));
-  const LaneBlock<T> all{0, l.n_out, dw, l.n_out};
-  BackwardSample<T>(ev, {loop.decay_syn.data(), loop.decay_mem.data()}, params,
-                    sp.Sample(s, l.n_out, l.k_slots), all, dt, loop);
+  const SampleSpikes<T> spikes{sp.cot + off, sp.times + off, sp.slope + off,
+                               sp.event_index + off, sp.n_stored + s * l.n_out};
+  BackwardSample<T>(SampleEventsOf(l, s), params, spikes, dw, d_times + s * l.n_events,
+                    scratch.loop);
 }
 
 // The weight gradients: one thread per gradient set when there are enough sets (samples
