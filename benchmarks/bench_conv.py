@@ -15,6 +15,7 @@ the process), which counts the work done and is much less sensitive to other pro
 
     python -m benchmarks.bench_conv --data-dir ../shared/data/mnist
     python -m benchmarks.bench_conv --rounds 5 --steps 5 --no-layers
+    python -m benchmarks.bench_conv --markdown docs/generated/bench_conv.md
 """
 
 from __future__ import annotations
@@ -31,8 +32,10 @@ import numpy as np
 
 try:  # python -m benchmarks.bench_conv (from the repository root)
     from benchmarks import bench_train
+    from benchmarks.benchutil import command_line, machine_line, write_markdown
 except ModuleNotFoundError:  # python benchmarks/bench_conv.py
     import bench_train
+    from benchutil import command_line, machine_line, write_markdown
 
 
 def _timed(fn, *args) -> tuple[float, float]:
@@ -120,6 +123,33 @@ def augmentation_only(s):
     return jax.jit(lambda state, times, labels: augment(times, 0, state.step))
 
 
+def layer_table(rows: list[dict]) -> list[str]:
+    """Markdown rows of :func:`layer_profile`."""
+    return [
+        "| layer | input | fwd wall / CPU ms | fwd+bwd wall / CPU ms |",
+        "| --- | --- | ---: | ---: |",
+        *(
+            f"| {r['layer']} | {r['in']} | {r['fwd'][0]:.1f} / {r['fwd'][1]:.1f} "
+            f"| {r['fwd_bwd'][0]:.1f} / {r['fwd_bwd'][1]:.1f} |"
+            for r in rows
+        ),
+    ]
+
+
+def step_table(res: dict, cnn: str) -> list[str]:
+    """Markdown rows of :func:`step_rounds`, each with its ratio to the ``cnn`` entry."""
+    cnn_wall, cnn_cpu = res[cnn]
+    return [
+        "| train step | wall ms | CPU ms | / CNN (wall) | / CNN (CPU) |",
+        "| --- | ---: | ---: | ---: | ---: |",
+        *(
+            f"| {name} | {wall:.1f} | {cpu:.1f} | **{wall / cnn_wall:.1f}×** "
+            f"| {cpu / cnn_cpu:.1f}× |"
+            for name, (wall, cpu) in res.items()
+        ),
+    ]
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", default="../shared/data/mnist", help="MNIST IDX files")
@@ -127,22 +157,23 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=5, help="train steps per round and model")
     ap.add_argument("--calls", type=int, default=7, help="calls per layer timing (median)")
     ap.add_argument("--no-layers", action="store_true", help="skip the per-layer profile")
+    ap.add_argument("--markdown", default=None, metavar="PATH", help="write the tables here")
     args = ap.parse_args(argv)
+    command = command_line()
     setup_args = argparse.Namespace(batch_size=None, data_dir=args.data_dir)
     s = bench_train.setup("mnist_conv", setup_args)
-    print(f"load average at the start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    load_start = os.getloadavg()[0]
+    print(f"load average at the start: {load_start:.1f} on {os.cpu_count()} cores")
+    tables: list[str] = []
     if not args.no_layers:
         from snnjax.train import build_model
 
         model = build_model(s["config"], s["bound"])
         x0 = jnp.asarray(s["times"][: s["bs"]])
-        print("| layer | input | fwd wall / CPU ms | fwd+bwd wall / CPU ms |")
-        print("| --- | --- | ---: | ---: |")
-        for r in layer_profile(model, s["snn_state"].params, x0, args.calls):
-            print(
-                f"| {r['layer']} | {r['in']} | {r['fwd'][0]:.1f} / {r['fwd'][1]:.1f} "
-                f"| {r['fwd_bwd'][0]:.1f} / {r['fwd_bwd'][1]:.1f} |"
-            )
+        rows = layer_profile(model, s["snn_state"].params, x0, args.calls)
+        tables += layer_table(rows) + [""]
+        print("\n".join(layer_table(rows)))
+    cnn = "CNN (no augmentation)"
     models = {
         "snnjax (as trained: elastic augmentation in the step)": (
             s["snn_step"],
@@ -151,16 +182,28 @@ def main(argv=None):
         ),
         "snnjax without augmentation": (unaugmented_step(s), s["snn_state"], s["times"]),
         "augmentation alone": (augmentation_only(s), s["snn_state"], s["times"]),
-        "CNN (no augmentation)": (s["dense_step"], s["dense_state"], s["x"]),
+        cnn: (s["dense_step"], s["dense_state"], s["x"]),
     }
     res = step_rounds(s, models, args.rounds, args.steps)
-    cnn_wall, cnn_cpu = res["CNN (no augmentation)"]
-    print(f"train step, batch {s['bs']}, medians (wall / CPU ms, and / CNN):")
-    for name, (wall, cpu) in res.items():
-        print(
-            f"  {name}: {wall:.1f} / {cpu:.1f} ms ({wall / cnn_wall:.1f}x / {cpu / cnn_cpu:.1f}x)"
-        )
+    print(f"train step, batch {s['bs']}, medians:")
+    print("\n".join(step_table(res, cnn)))
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+    if args.markdown:
+        threads = os.environ.get("OMP_NUM_THREADS", "all cores")
+        write_markdown(
+            args.markdown,
+            machine_line(command),
+            tables + step_table(res, cnn),
+            [
+                f"`mnist_conv`, batch {s['bs']} of real MNIST digits, initial weights; "
+                f"medians of {args.calls} calls per layer and of {args.rounds} interleaved "
+                f"rounds of {args.steps} steps per model. CPU time is `time.process_time` "
+                f"(all threads); the kernel's OpenMP threads: {threads}; load average "
+                f"{load_start:.1f} at the start. The CNN yardstick (same shape, max pooling, "
+                "ReLU, Adam) trains on the same batches as floats, without augmentation; "
+                "compare it with the SNN step without augmentation (the same work).",
+            ],
+        )
     return res
 
 

@@ -155,8 +155,11 @@ def command_line() -> str:
         script = ["-m", spec.name]
     else:
         script = [os.path.relpath(sys.argv[0]) if sys.argv else "?"]
-    env = os.environ.get("SNNJAX_KERNEL")
-    prefix = f"SNNJAX_KERNEL={env} " if env else ""
+    prefix = "".join(
+        f"{name}={os.environ[name]} "
+        for name in ("SNNJAX_KERNEL", "OMP_NUM_THREADS")
+        if os.environ.get(name)
+    )
     return prefix + "python " + " ".join(shlex.quote(w) for w in [*script, *sys.argv[1:]])
 
 

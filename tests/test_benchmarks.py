@@ -45,6 +45,43 @@ def test_command_line_names_the_module(monkeypatch):
     assert benchutil.command_line().endswith("python -m benchmarks.bench_layer --rounds 3")
 
 
+def test_command_line_names_the_thread_setting(monkeypatch):
+    """A table measured with OMP_NUM_THREADS set says so in its command line."""
+    from benchmarks import benchutil
+
+    class _Main:
+        __spec__ = importlib.util.find_spec("benchmarks.bench_conv")
+
+    monkeypatch.setitem(sys.modules, "__main__", _Main)
+    monkeypatch.setattr(sys, "argv", ["bench_conv.py", "--rounds", "5"])
+    monkeypatch.delenv("SNNJAX_KERNEL", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert (
+        benchutil.command_line() == "OMP_NUM_THREADS=1 python -m benchmarks.bench_conv --rounds 5"
+    )
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert benchutil.command_line() == "python -m benchmarks.bench_conv --rounds 5"
+
+
+def test_bench_conv_tables_give_each_step_its_ratio_to_the_cnn():
+    from benchmarks import bench_conv
+
+    rows = [
+        {
+            "layer": "0 LIFConv",
+            "in": "(20, 28, 28, 1, 1), 2802 spikes",
+            "fwd": (5.0, 9.5),
+            "fwd_bwd": (7.5, 14.0),
+        }
+    ]
+    assert bench_conv.layer_table(rows)[2] == (
+        "| 0 LIFConv | (20, 28, 28, 1, 1), 2802 spikes | 5.0 / 9.5 | 7.5 / 14.0 |"
+    )
+    steps = bench_conv.step_table({"snn": (45.0, 80.0), "CNN": (4.5, 6.4)}, "CNN")
+    assert steps[2] == "| snn | 45.0 | 80.0 | **10.0×** | 12.5× |"
+    assert steps[3] == "| CNN | 4.5 | 6.4 | **1.0×** | 1.0× |"
+
+
 @pytest.mark.standard_promotion  # the train step: optax's Adam promotes implicitly
 def test_bench_device_quick_times_every_backend_here(tmp_path):
     """The device benchmark in its smallest mode (CPU here): every backend of the platform
