@@ -239,8 +239,7 @@ def test_sweep_vmap_equals_python_loop_and_level_zero_is_clean(tiny_net, kind):
     np.testing.assert_array_equal(res.per_seed, ref.per_seed)
     np.testing.assert_array_equal(res.n_input_overflow, ref.n_input_overflow)
     # The other ways of batching the seeds give the same draws and accuracies too (the
-    # default, "auto", is vmap on every platform; "map" was the CPU default before the
-    # compiled kernel batched under vmap: same numbers).
+    # default, "auto", is "map" on CPU and "vmap" elsewhere: same numbers).
     for other in {"input_jitter": ("fold", "vmap", "map")}.get(kind, ("vmap", "map")):
         alt = analysis.robustness_sweep(
             kind, net, params, x, y, LEVELS[kind], seed_mode=other, **kw
@@ -305,16 +304,26 @@ def test_perturbations():
         analysis.perturb_weights({"w": jnp.ones(2)}, 0.1, key)
 
 
-@pytest.mark.skipif("ffi" not in available_backends(), reason="no compiled CPU kernel")
-def test_default_seed_mode_is_one_batched_kernel_call_per_layer_on_cpu(tiny_net):
-    """No CPU special case: "auto" is vmap, and on CPU the vmapped weight-noise sweep runs
-    each layer's compiled kernel once for all seeds (weight sets folded into the kernel's
-    batch), not once per seed in a loop."""
-    net, params, x, y = tiny_net
+def test_auto_seed_mode_follows_the_platform_and_sizes_its_calls():
+    """ "auto" is lax.map on CPU (measured faster there) and vmap on accelerators; the
+    default batch holds ~1024 noisy samples per call for vmap/fold, 256 for map."""
+    assert robustness.AUTO_SEED_MODE == {"cpu": "map"}
+    expected = robustness.AUTO_SEED_MODE.get(jax.default_backend(), "vmap")
+    x = np.zeros((3, 2, 1), np.float32)
     resolved = robustness._check_sweep(
-        "weight_noise", net, "count", x, y, [0.1], 4, "auto", python_loop=False
+        "input_jitter", lambda p, t: t, "count", x, np.zeros(3, int), [0.1], 4, "auto", False
     )
-    assert resolved[-1] == "vmap"
+    assert resolved[-1] == expected
+    assert robustness._default_batch_size("vmap", 16) == 64
+    assert robustness._default_batch_size("fold", 5) == 205
+    assert robustness._default_batch_size("map", 16) == 256
+
+
+@pytest.mark.skipif("ffi" not in available_backends(), reason="no compiled CPU kernel")
+def test_vmap_seed_mode_is_one_batched_kernel_call_per_layer_on_cpu(tiny_net):
+    """seed_mode="vmap" on CPU runs each layer's compiled kernel once for all seeds (weight
+    sets folded into the kernel's batch), not once per seed in a loop."""
+    net, params, x, y = tiny_net
     compiled = robustness._compiled("weight_noise", net, "count", "vmap")
     keys = jax.random.split(jax.random.key(0), 4)
     idx = jnp.arange(x.shape[0])

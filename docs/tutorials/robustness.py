@@ -172,14 +172,14 @@ print(
 
 # %% [markdown]
 #
-# On the CPU, snnjax's compiled event kernel runs the seeds of a `vmap` one after the other
-# (its batching rule loops), and the batched activity of all seeds costs memory traffic, so
-# `vmap` is not faster than the loop there; the gain is on accelerators, where the pure-JAX
-# kernel is vectorised over `seeds x batch` samples. The sweep's `seed_mode` option chooses
-# how the seeds are batched (`"vmap"`, `"fold"` into the batch axis, or a sequential
-# `"map"`); the default `"auto"` picks `"map"` on the CPU (the fastest one-call mode there in
-# `benchmarks/bench_robustness.py`) and `"vmap"` elsewhere. All give the same
-# accuracies on the CPU kernel.
+# Under `vmap`, snnjax's compiled CPU kernel folds all seeds into one call (one weight set
+# per seed for weight noise), and on accelerators the pure-JAX kernels are vectorised over
+# `seeds x batch` samples. On the CPU that one big call is nevertheless slower than taking
+# the seeds one at a time: the activity and weight sets of every seed at once do not stay in
+# cache. The sweep's `seed_mode` option chooses how the seeds are batched (`"vmap"`,
+# `"fold"` into the batch axis, or a sequential `"map"`); the default `"auto"` picks `"map"`
+# on the CPU (measured fastest there with `benchmarks/bench_robustness.py`) and `"vmap"`
+# elsewhere. All give the same accuracies on the CPU kernel.
 #
 # ## Other kinds of noise
 #

@@ -13,7 +13,8 @@ Four perturbations, each a pure, jit-friendly function, and a sweep over noise l
 
 :func:`robustness_sweep` evaluates a trained network on a data set for every noise level and
 ``n_seeds`` noise seeds. All seeds are evaluated by **one** compiled function (no Python loop
-over seeds): by default ``jax.vmap`` of the per-seed evaluation over the seed keys; for input
+over seeds): ``jax.vmap`` of the per-seed evaluation over the seed keys (the default on
+accelerators) or ``lax.map`` over them (the default on CPU, measured faster there); for input
 and hidden noise ``seed_mode="fold"`` draws the noise with ``vmap`` and folds the seeds into
 the network's batch axis, and ``seed_mode="map"`` runs ``lax.map`` over the seeds. The level
 is a traced argument (no recompilation per level) and the data set is cut into chunks of
@@ -25,9 +26,10 @@ Speed (``benchmarks/bench_robustness.py``, ``benchmarks/bench_vmap.py``;
 ``docs/performance.md``). The cost is the event kernel itself. Every event backend batches
 under ``vmap``: the compiled CPU kernel folds the seeds (and samples) into its own batch and
 takes one weight set per seed (:mod:`snnjax.lif.backends.ffi`), the pure-JAX kernel is
-vectorised over them. So the default ``seed_mode="auto"`` is ``"vmap"`` on every platform;
-``"map"`` (``lax.map`` over the seeds) holds the activity of ``batch_size`` samples instead
-of ``S x batch_size`` when memory is short.
+vectorised over them. The default ``seed_mode="auto"`` is nevertheless ``"map"``
+(``lax.map`` over the seeds, one seed's activity at a time) on CPU, where it was measured
+faster than one ``vmap`` call over all seeds (its working set stays in cache;
+:data:`AUTO_SEED_MODE`), and ``"vmap"`` on accelerators, which want the large batch.
 
 Random numbers. Seed ``s`` uses key ``k_s = jax.random.split(key, n_seeds)[s]``. Input and
 hidden noise of sample ``i`` (its index in the data set) uses ``fold_in(k_s, i)``, so the
@@ -67,6 +69,8 @@ from snnjax.spikes import correct
 
 __all__ = [
     "KINDS",
+    "AUTO_SEED_MODE",
+    "SAMPLES_PER_CALL",
     "SEED_MODES",
     "RobustnessResult",
     "delete_spikes",
@@ -267,6 +271,21 @@ def _score(out, y, mask, readout: str):
 SEED_MODES = ("vmap", "fold", "map")
 """How :func:`robustness_sweep` evaluates the seeds inside its one compiled call."""
 
+AUTO_SEED_MODE = {"cpu": "map"}
+"""``seed_mode="auto"`` per JAX platform (``jax.default_backend()``); ``"vmap"`` elsewhere.
+On CPU the kernel batches all seeds into one call under ``vmap``, but ``lax.map`` over the
+seeds was measured faster on the 784-800-10 MNIST network (weight noise, 16 seeds: ~1.5x;
+input jitter: ~1.25x; ``docs/performance.md``, "Robustness sweep"): one seed at a time keeps
+the working set (a noisy weight set, the activity of one batch) in cache, where ``vmap``
+streams the weight sets and activity of every seed at once. Accelerators want the large
+batch."""
+
+SAMPLES_PER_CALL = {"map": 256}
+"""Default noisy samples per kernel call of each seed mode (``1024`` for the others): the
+default ``batch_size`` is this divided by the seeds evaluated together (all of them for
+``"vmap"`` and ``"fold"``, one for ``"map"``). ``"map"`` on CPU ran faster with larger
+batches (0.77 s at 256 vs 1.17 s at 64 per seed, same sweep); 256 bounds its memory."""
+
 
 def _jitted(kind: str, model, readout: str, mode: str):
     """Jitted ``f(params, x, y, mask, idx, level, keys) -> (correct [S], overflow [S])``
@@ -351,13 +370,15 @@ def robustness_sweep(
       key: ``jax.random`` key or int seed.
       readout: a registered readout name (:mod:`snnjax.readouts`): ``"count"``, ``"ttfs"``,
         ...
-      batch_size: data-set samples per compiled call; default ``ceil(1024 / S)`` (capped at
+      batch_size: data-set samples per compiled call; default ``ceil(1024 / S)`` for
+        ``"vmap"`` and ``"fold"``, 256 for ``"map"`` (:data:`SAMPLES_PER_CALL`; capped at
         ``N``). With ``seed_mode`` ``"vmap"`` or ``"fold"`` a call holds the activity of
         ``S x batch_size`` noisy samples at once (``"map"``: ``batch_size``). The result does
         not depend on it.
       seed_mode: how the one compiled call evaluates the ``S`` seeds:
 
-        * ``"auto"`` (default): ``"vmap"`` (on every platform; see the module docstring);
+        * ``"auto"`` (default): ``"map"`` on CPU, ``"vmap"`` elsewhere
+          (:data:`AUTO_SEED_MODE`; see the module docstring);
         * ``"vmap"``: ``jax.vmap`` of the per-seed evaluation over the seed keys;
         * ``"fold"`` (input and hidden noise only): the noise is drawn with ``vmap`` over the
           seeds and the seeds are folded into the batch axis, so the network runs once on
@@ -382,7 +403,7 @@ def robustness_sweep(
         kind, model, readout, input_times, labels, levels, n_seeds, seed_mode, python_loop
     )
     n = x.shape[0]
-    bsz = min(n, int(batch_size) if batch_size else math.ceil(1024 / n_seeds))
+    bsz = min(n, int(batch_size) if batch_size else _default_batch_size(seed_mode, n_seeds))
     keys = _seed_keys(key, n_seeds)
 
     single = _compiled(kind, model, readout, "loop")
@@ -422,6 +443,13 @@ def robustness_sweep(
     )
 
 
+def _default_batch_size(seed_mode: str, n_seeds: int) -> int:
+    """Data-set samples per compiled call when the caller gives none (see
+    :data:`SAMPLES_PER_CALL`)."""
+    together = 1 if seed_mode == "map" else n_seeds
+    return math.ceil(SAMPLES_PER_CALL.get(seed_mode, 1024) / together)
+
+
 def _check_sweep(
     kind, model, readout, input_times, labels, levels, n_seeds, seed_mode, python_loop
 ):
@@ -436,7 +464,7 @@ def _check_sweep(
     if seed_mode not in (*SEED_MODES, "auto"):
         raise ValueError(f"seed_mode must be 'auto' or one of {SEED_MODES}, got {seed_mode!r}")
     if seed_mode == "auto":
-        seed_mode = "vmap"
+        seed_mode = AUTO_SEED_MODE.get(jax.default_backend(), "vmap")
     if seed_mode == "fold" and kind == "weight_noise" and not python_loop:
         raise ValueError(
             "seed_mode='fold' needs the same weights for all seeds; use 'vmap' "
