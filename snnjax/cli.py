@@ -26,7 +26,6 @@ import sys
 import time
 from collections.abc import Sequence
 
-from snnjax import host_memory  # no JAX import
 from snnjax.configs import (
     CONFIGS,
     DEFAULT_CONFIG,
@@ -116,7 +115,6 @@ def _add_train_parser(sub) -> None:
         help="with --distributed: this process's index, 0 .. num_processes-1",
     )
     _add_backend_flag(p_train)
-    _add_host_memory_flag(p_train)
     p_train.add_argument(
         "--quiet",
         action="store_true",
@@ -137,7 +135,6 @@ def _add_eval_parser(sub) -> None:
     p_eval.add_argument("--split", choices=("test", "validation", "train"), default="test")
     p_eval.add_argument("--json", action="store_true", help="print the result as JSON")
     _add_backend_flag(p_eval)
-    _add_host_memory_flag(p_eval)
 
 
 def _add_configs_parser(sub) -> None:
@@ -212,7 +209,6 @@ def _add_tradeoffs_parser(sub) -> None:
     )
     p_trade.add_argument("--quiet", action="store_true", help="no progress messages or bars")
     _add_checkpoint_flag(p_trade)
-    _add_host_memory_flag(p_trade)
 
 
 def _add_convergence_parser(sub) -> None:
@@ -235,7 +231,6 @@ def _add_convergence_parser(sub) -> None:
         "--steps", type=int, default=None, help="gradient steps per run (default: the paper's 50)"
     )
     p_conv.add_argument("--seed", type=int, default=0, help="seed of the weight draws")
-    _add_host_memory_flag(p_conv)
 
 
 _RUN_DATA_DIR_HELP = (
@@ -253,16 +248,6 @@ def _add_checkpoint_flag(parser: argparse.ArgumentParser) -> None:
         default="best",
         help="best: the epoch of highest validation accuracy (the default; the last epoch "
         "if the run has no validation split); last: the last epoch",
-    )
-
-
-def _add_host_memory_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--system-malloc",
-        action="store_true",
-        help="keep the C library's default allocation policy; by default this command makes "
-        "glibc reuse large freed buffers instead of mapping fresh pages for every XLA call "
-        "(snnjax.host_memory: same results, faster large batches on CPU)",
     )
 
 
@@ -500,8 +485,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    if getattr(args, "system_malloc", True) is False:  # the commands that run networks
-        host_memory.reuse_large_buffers()
     try:
         if args.command == "configs":
             return _cmd_configs(args.show, args.overrides)

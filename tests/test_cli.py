@@ -172,38 +172,6 @@ def test_backend_flag(tmp_path, capsys):
     assert "invalid choice: 'fortran'" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(
-    ("argv", "applied"),
-    [
-        (["eval", "/nonexistent/run"], 1),
-        (["eval", "/nonexistent/run", "--system-malloc"], 0),
-        (["tradeoffs", "/nonexistent/run", "--out", "/nonexistent/report"], 1),
-        (["configs"], 0),
-        (["runs", "/nonexistent"], 0),
-    ],
-)
-def test_commands_that_run_networks_reuse_large_buffers(monkeypatch, capsys, argv, applied):
-    """train/eval/tradeoffs/convergence set the host-memory policy first (opt out with
-    --system-malloc); the commands that only read files leave it alone."""
-    calls = []
-    monkeypatch.setattr(
-        "snnjax.host_memory.reuse_large_buffers", lambda *a, **k: calls.append(a) or True
-    )
-    main(argv)
-    capsys.readouterr()
-    assert len(calls) == applied
-
-
-def test_run_json_records_the_host_memory_policy(tmp_path, capsys):
-    from snnjax import host_memory
-
-    run = tmp_path / "run"
-    assert main(["train", "--epochs", "1", "--out", str(run), "--quiet", *TINY]) == 0
-    recorded = json.loads((run / "run.json").read_text())["host_memory"]
-    assert recorded == host_memory.policy()
-    assert recorded.startswith("reuse large buffers") or not host_memory._glibc()
-
-
 def test_python_dash_m_snnjax_trains(tmp_path):
     """``python -m snnjax train`` (snnjax/__main__.py) runs the same command in a fresh process."""
     root = Path(__file__).resolve().parents[1]

@@ -45,7 +45,6 @@ import jax
 import jax.numpy as jnp
 
 import snnjax
-from snnjax import host_memory
 from snnjax.configs import ExperimentConfig, config_to_dict
 from snnjax.data import batches, get_dataset, num_batches
 from snnjax.lif.backends import EventBackend, backend_name, requested_backend
@@ -307,7 +306,6 @@ def _run_info(
         "device": describe_devices(mesh),
         "backend": backend_name(backend, platform=jax.devices()[0].platform),
         "data_parallel_devices": mesh_size(mesh) if mesh is not None else None,
-        "host_memory": host_memory.policy(),
     }
 
 

@@ -73,7 +73,6 @@ RUN_INFO_OPTIONAL = {
     "data_files": "object[str]",
     "input_event_bounds": "list",
     "event_bound_calibration": "object",
-    "host_memory": "str",
 }
 
 # One row of metrics.jsonl as the training loop writes it (and reads back on resume).
