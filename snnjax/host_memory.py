@@ -45,6 +45,7 @@ DEFAULT_TRIM_THRESHOLD = 2**30
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 
+
 def _glibc() -> ctypes.CDLL | None:
     """The C library when it is glibc with ``mallopt``, else ``None``."""
     if platform.libc_ver()[0] != "glibc":
