@@ -274,8 +274,8 @@ SEED_MODES = ("vmap", "fold", "map")
 AUTO_SEED_MODE = {"cpu": "map"}
 """``seed_mode="auto"`` per JAX platform (``jax.default_backend()``); ``"vmap"`` elsewhere.
 On CPU the kernel batches all seeds into one call under ``vmap``, but ``lax.map`` over the
-seeds was measured faster on the 784-800-10 MNIST network (weight noise, 16 seeds: ~1.5x;
-input jitter: ~1.25x; ``docs/performance.md``, "Robustness sweep"): one seed at a time keeps
+seeds was measured faster on the 784-800-10 MNIST network (weight noise, 16 seeds:
+1.5-2x; input jitter: 1.25x; ``docs/performance.md``, "Robustness sweep"): one seed at a time keeps
 the working set (a noisy weight set, the activity of one batch) in cache, where ``vmap``
 streams the weight sets and activity of every seed at once. Accelerators want the large
 batch."""
