@@ -7,7 +7,7 @@ call whose buffers are larger than that pays, **on every call**, a page fault an
 zero-fill for each 4 KiB page it touches. Large batches hit this: the spike records of the
 784 → 800 hidden layer evaluated for 16 noise seeds x 50 digits in one call are a
 77 MB array, and ``perf`` attributed ~20 % of that call to page faults
-(``docs/performance.md``, "Host memory").
+(``docs/performance.md``, section "vmap").
 
 :func:`reuse_large_buffers` raises glibc's mmap threshold (and its trim threshold, which
 would otherwise hand the freed top of the heap back) with ``mallopt``, so that such
