@@ -47,6 +47,7 @@ _SUBMODULES = frozenset(
         "data",
         "encoding",
         "grad",
+        "host_memory",
         "kernel",
         "layer",
         "lif",
