@@ -170,9 +170,9 @@ def main(argv=None):
 
         model = build_model(s["config"], s["bound"])
         x0 = jnp.asarray(s["times"][: s["bs"]])
-        rows = layer_profile(model, s["snn_state"].params, x0, args.calls)
-        tables += layer_table(rows) + [""]
-        print("\n".join(layer_table(rows)))
+        tables += layer_table(layer_profile(model, s["snn_state"].params, x0, args.calls))
+        print("\n".join(tables))
+        tables.append("")
     cnn = "CNN (no augmentation)"
     models = {
         "snnjax (as trained: elastic augmentation in the step)": (

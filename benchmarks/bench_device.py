@@ -82,7 +82,7 @@ def load_digits(data_dir: str | None, n: int) -> np.ndarray:
         ) from None
 
 
-def _layer_fns(n_in, n_out, theta, bound, backend):
+def _layer_fns(theta, bound, backend):
     """Jitted forward+backward (w.r.t. weights and input times) of one LIF layer."""
     params = snnjax.LIFParams(tau_syn=TAU_SYN, theta=theta)
 
@@ -124,7 +124,7 @@ def time_layers(cases: dict, backends: list[str], args) -> list[dict]:
     """Median forward+backward times of every layer on every backend and of its dense twin."""
     rows = []
     for layer, (x, w, theta, bound, dense_x) in cases.items():
-        fns = {b: (_layer_fns(w.shape[0], w.shape[1], theta, bound, b), x) for b in backends}
+        fns = {b: (_layer_fns(theta, bound, b), x) for b in backends}
         if dense_x is None:  # the dense twin of the output layer: one float per input
             dense_x = jnp.sum(jnp.isfinite(x), axis=-1).astype(jnp.float32)
         fns["dense"] = (_dense_fn(), dense_x)

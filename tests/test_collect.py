@@ -18,10 +18,26 @@ def _collect_module():
     return module
 
 
+def _report_of_one_run(tmp_path, name: str, results: dict, metrics_rows=()):
+    """A trade-off report directory naming one run directory that holds ``results`` (and
+    ``metrics_rows`` as its metrics.jsonl, when given)."""
+    run = tmp_path / name
+    run.mkdir()
+    (run / "results.json").write_text(json.dumps(results))
+    if metrics_rows:
+        (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in metrics_rows))
+    report = tmp_path / "report"
+    report.mkdir()
+    (report / "report.md").write_text(f"# Trade-off report\n\nRuns: `{name}` = `{run}`\n")
+    return report
+
+
+def _cells(row: str) -> list[str]:
+    return [c.strip() for c in row.strip("|").split("|")]
+
+
 def test_training_fragment_reads_each_runs_results(tmp_path):
     collect = _collect_module()
-    run = tmp_path / "run-a"
-    run.mkdir()
     results = {
         "config_name": "fashion_mnist",
         "epochs": 15,
@@ -33,14 +49,10 @@ def test_training_fragment_reads_each_runs_results(tmp_path):
         "dropped_spikes_per_sample": {"hidden1": 7000.0, "hidden2": 8000.0, "output": 0.0},
         "data_source": "idx:/usr/share/datasets/fashion-mnist (md5 verified)",
     }
-    (run / "results.json").write_text(json.dumps(results))
-    report = tmp_path / "report"
-    report.mkdir()
-    (report / "report.md").write_text(f"# Trade-off report\n\nRuns: `run-a` = `{run}`\n")
-    text = collect.training_fragment(report)
+    text = collect.training_fragment(_report_of_one_run(tmp_path, "run-a", results))
     header, _, row = text.splitlines()
     assert header.startswith("| run | config | epochs | wall time (h) | best epoch |")
-    cells = [c.strip() for c in row.strip("|").split("|")]
+    cells = _cells(row)
     assert cells[:9] == [
         "run-a",
         "`fashion_mnist`",
@@ -59,8 +71,6 @@ def test_training_fragment_counts_spikes_at_the_selected_epoch(tmp_path):
     # A run that collapsed after its best epoch: results.json's spikes are of the final
     # (silent) weights; the table shows the selected epoch's test spikes.
     collect = _collect_module()
-    run = tmp_path / "run-b"
-    run.mkdir()
     results = {
         "config_name": "mnist_ttfs",
         "epochs": 22,
@@ -72,16 +82,11 @@ def test_training_fragment_counts_spikes_at_the_selected_epoch(tmp_path):
         "dropped_spikes_per_sample": {"hidden1": 3000.0, "output": 0.0},
         "data_source": "idx:../shared/data/mnist (md5 verified)",
     }
-    (run / "results.json").write_text(json.dumps(results))
     rows = [
         {"epoch": 13, "test": {"spikes_per_sample": {"hidden1": 678.0, "output": 4.7}}},
         {"epoch": 14, "test": {"spikes_per_sample": {"hidden1": 673.6, "output": 3.8}}},
         {"epoch": 15, "test": {"spikes_per_sample": {"hidden1": 664.0, "output": 0.0}}},
     ]
-    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    report = tmp_path / "report"
-    report.mkdir()
-    (report / "report.md").write_text(f"# Trade-off report\n\nRuns: `run-b` = `{run}`\n")
+    report = _report_of_one_run(tmp_path, "run-b", results, rows)
     row = collect.training_fragment(report).splitlines()[2]
-    cells = [c.strip() for c in row.strip("|").split("|")]
-    assert cells[7] == "677.4"
+    assert _cells(row)[7] == "677.4"
