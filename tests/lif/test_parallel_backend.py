@@ -83,7 +83,10 @@ def test_chunked_equals_unchunked(x64):
     (_, chunked), (c_t, c_w) = results[1]
     for a, b in zip(whole, chunked, strict=True):
         np.testing.assert_array_equal(a, b)  # per-neuron work: bitwise equal
-    np.testing.assert_array_equal(g_w, c_w)
+    # The weight gradient sums over the batch and the events; XLA may order that sum
+    # differently for another chunk shape (jax 0.12.1, float64: 1 ulp on 6 of 130 entries).
+    eps = np.finfo(np.float64 if x64 else np.float32).eps
+    np.testing.assert_allclose(g_w, c_w, rtol=16 * eps, atol=16 * eps * np.abs(g_w).max())
     np.testing.assert_allclose(g_t, c_t, rtol=1e-5 if not x64 else 1e-12, atol=1e-6)
     assert np.isfinite(whole.times).sum() > 20
 
