@@ -161,6 +161,7 @@ FIELD_RULES: Mapping[str, FieldRule] = MappingProxyType(
         "max_input_events": FieldRule(integer=True, ge=1, optional=True),
         "grad_clip": FieldRule(gt=0, optional=True),
         "weight_grad_guard": FieldRule(gt=0, optional=True),
+        "weight_bump": FieldRule(gt=0, optional=True),
         "keep_checkpoints": _integer(ge=1),
         "elastic_alpha": _real(ge=0),
         "elastic_sigma": _real(gt=0),
@@ -261,6 +262,10 @@ class ExperimentConfig:
         every weight-gradient column (one output neuron) whose largest ``|dL/dw|``
         exceeds this bound. ``None`` (default) = off, the gradient stays exact. Costs a
         per-sample gradient (``vmap``).
+      weight_bump: Fast & Deep's weight bumping, for the output layer: in a batch where
+        an output neuron is silent on a sample of its own class, add this to each of its
+        incoming weights instead of the optimizer step (:mod:`snnjax.train.bump`).
+        ``None`` (default) = off.
       keep_checkpoints: how many per-epoch checkpoints to keep (the best one is kept
         separately).
       augment: training-input augmentation of image datasets: ``None`` (default, off) or
@@ -311,6 +316,7 @@ class ExperimentConfig:
     spike_input_events: tuple[int | str | None, ...] = ()
     grad_clip: float | None = None
     weight_grad_guard: float | None = None
+    weight_bump: float | None = None
     keep_checkpoints: int = 2
     augment: str | None = None
     elastic_alpha: float = 9.0

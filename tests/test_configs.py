@@ -46,6 +46,7 @@ BAD = [
     ("keep_checkpoints", "0", "an integer >= 1"),
     ("grad_clip", "nan", "a finite number > 0 or None"),
     ("weight_grad_guard", "-1", "a finite number > 0 or None"),
+    ("weight_bump", "0", "a finite number > 0 or None"),
     ("train_subset", "0", "an integer >= 1 or None"),
     ("seed", "-1", "an integer >= 0"),
 ]

@@ -41,3 +41,12 @@ def test_a_healthy_epoch_has_no_dead_neuron_warning():
     line, warned = epoch_line(_row(0.0), get_config("mnist_ttfs"))
     assert not warned
     assert "DEAD" not in line
+
+
+def test_bumped_steps_are_reported_in_the_epoch_line():
+    row = _row(0.0)
+    line, _ = epoch_line(row, get_config("mnist_ttfs"))
+    assert "bumped" not in line  # rows of runs without weight bumping
+    for n, text in ((1, "1 step bumped"), (3, "3 steps bumped")):
+        line, _ = epoch_line({**row, "weight_bump_steps": n}, get_config("mnist_ttfs"))
+        assert f"{text} the weights of silent label neurons" in line

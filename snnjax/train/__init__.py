@@ -30,6 +30,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from snnjax.train.bump import bump_silent_label_weights
     from snnjax.train.checkpoint import CheckpointError, RunCheckpoints
     from snnjax.train.data import DataSplits, SpikeDataset, prepare_data
     from snnjax.train.evaluation import evaluate
@@ -65,6 +66,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
 # Each public name and the module that defines it, imported on first access: reading a
 # run directory (snnjax runs, RunDir) needs no JAX, Flax, Optax or Orbax.
 _WHERE = {
+    "bump_silent_label_weights": "bump",
     "CheckpointError": "checkpoint",
     "RunCheckpoints": "checkpoint",
     "DataSplits": "data",
@@ -113,6 +115,7 @@ __all__ = [
     "SpikeDataset",
     "TrainState",
     "build_model",
+    "bump_silent_label_weights",
     "check_batch_size",
     "data_mesh",
     "describe_devices",

@@ -59,6 +59,12 @@ def _epoch_warnings(row: dict[str, Any], config: ExperimentConfig) -> list[str]:
         warnings.append(
             f"{row['nonfinite_grad_steps']} steps with non-finite gradients were skipped"
         )
+    n_bumped = row.get("weight_bump_steps", 0)
+    if n_bumped:
+        warnings.append(
+            f"{n_bumped} step{'s' if n_bumped > 1 else ''} bumped the weights of silent "
+            "label neurons instead of the optimizer step"
+        )
     if row["train_silent_output_fraction"] > 0:
         warnings.append(
             f"all outputs silent for {row['train_silent_output_fraction']:.1%} of train samples"

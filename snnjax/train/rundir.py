@@ -259,7 +259,9 @@ class RunDir:
         previous = 0
         for lineno, row in rows:
             where = f"{self.metrics_path}, line {lineno}"
-            schema.check_fields(row, required, where, schema.METRICS_ROW)
+            schema.check_fields(
+                row, required, where, {**schema.METRICS_ROW, **schema.METRICS_ROW_OPTIONAL}
+            )
             if row["epoch"] <= previous:
                 raise RunFileError(
                     f"{where}: field 'epoch' must be >= 1 and larger than the "

@@ -32,6 +32,7 @@ __all__ = [
     "matches",
     "CONFIG_OPTIONAL",
     "METRICS_ROW",
+    "METRICS_ROW_OPTIONAL",
     "RESULTS",
     "RUN_INFO",
 ]
@@ -47,7 +48,14 @@ class RunFileError(ValueError):
 # directories were first written go here (with a default), so older runs stay readable.
 # Every other field is required: snnjax train writes them all.
 CONFIG_OPTIONAL: frozenset[str] = frozenset(
-    {"count_temperature", "augment", "elastic_alpha", "elastic_sigma", "spike_input_events"}
+    {
+        "count_temperature",
+        "augment",
+        "elastic_alpha",
+        "elastic_sigma",
+        "spike_input_events",
+        "weight_bump",
+    }
 )
 
 # run.json (absent in runs of the first versions: then nothing is checked).
@@ -100,6 +108,8 @@ METRICS_ROW = {
     "validation": "object?",
     "test": "object?",
 }
+# Fields of a metrics.jsonl row that rows of older versions lack (checked when present).
+METRICS_ROW_OPTIONAL = {"weight_bump_steps": "int"}
 
 # results.json: the fields its readers rely on (the others are checked when present).
 RESULTS = {

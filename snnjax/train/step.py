@@ -7,8 +7,9 @@ correct predictions, spikes, dropped spikes, input overflow per spiking layer) s
 epoch loop can accumulate them on the device without a host sync per step.
 
 Nothing is hidden: a step whose gradient is not finite is **skipped and counted**
-(``nonfinite_grad_steps`` in the metrics), and the optional weight-gradient guard reports
-how many weight columns it zeroed.
+(``nonfinite_grad_steps`` in the metrics), the optional weight-gradient guard reports
+how many weight columns it zeroed, and optional weight bumping (:mod:`snnjax.train.bump`)
+how many steps it took instead of the optimizer's.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from snnjax import spikes
 from snnjax.configs import ExperimentConfig
 from snnjax.data.augment import augmentation_key, elastic_deform_spike_times
 from snnjax.data.registry import get_dataset
-from snnjax.nn import SpikingNetwork
+from snnjax.nn import LIFDense, SpikingNetwork
 from snnjax.readouts import get_readout
+from snnjax.train import bump
 from snnjax.train.model import spiking_layer_indices
 from snnjax.train.parallel import DATA_AXIS, check_batch_size, one_step_in_flight
 
@@ -204,8 +206,10 @@ def make_train_step(
     ``metrics`` holds batch sums: ``n, correct, silent_outputs, label_silent, loss_sum,
     loss_finite`` (scalars), ``spikes, dropped, overflow`` (``[n_spiking_layers]``),
     ``overflow_max`` (``[n_spiking_layers]``, the most input events of one sample that did
-    not fit its layer's bound: a maximum, not a sum, summed across devices when sharded), and
-    ``nonfinite_grad`` (1.0 when the update was skipped) and ``guarded_columns``.
+    not fit its layer's bound: a maximum, not a sum, summed across devices when sharded),
+    ``nonfinite_grad`` (1.0 when the update was skipped), ``guarded_columns`` and
+    ``weight_bump`` (1.0 when ``config.weight_bump`` bumped silent label neurons instead
+    of the optimizer step: :mod:`snnjax.train.bump`).
 
     With ``mesh`` (from :func:`snnjax.train.data_mesh`) the step is data-parallel: the
     batch is split over the mesh's ``"data"`` axis (``B`` must be divisible by its size,
@@ -225,6 +229,8 @@ def make_train_step(
     """
     local_grads = _make_local_grads(model, config)
     update = _make_update(optimizer)
+    if config.weight_bump is not None:
+        update = bump.with_weight_bump(update, config.weight_bump, _output_key(model))
     augment = make_input_augmentation(config)
     if mesh is None:
         if augment is None:
@@ -242,6 +248,21 @@ def make_train_step(
 
         return augmented_step
     return _data_parallel_step(local_grads, update, augment, config.seed, mesh)
+
+
+def _output_key(model: SpikingNetwork) -> str:
+    """The ``params`` entry of the output layer, which weight bumping changes.
+
+    Raises:
+      ValueError: the output layer is not a :class:`snnjax.nn.LIFDense`.
+    """
+    index = spiking_layer_indices(model)[-1]
+    if not isinstance(model.layers[index], LIFDense):
+        raise ValueError(
+            "weight_bump needs a LIFDense output layer, got "
+            f"{type(model.layers[index]).__name__}: set weight_bump=None"
+        )
+    return f"layers_{index}"
 
 
 def _make_local_grads(model: SpikingNetwork, config: ExperimentConfig):
@@ -274,6 +295,8 @@ def _make_local_grads(model: SpikingNetwork, config: ExperimentConfig):
         grads, (out, per_sample), n_zeroed = grads_and_aux(params, times, labels)
         stats = _batch_stats(out, per_sample, labels, predict, spiking)
         stats["guarded_columns"] = n_zeroed
+        if config.weight_bump is not None:
+            stats[bump.SILENT_BY_CLASS] = bump.label_silent_by_class(out.times, labels)
         return grads, stats
 
     return local_grads
@@ -295,6 +318,7 @@ def _make_update(optimizer: optax.GradientTransformation):
         metrics = {k: v for k, v in stats.items() if k != "guarded_columns"}
         metrics["nonfinite_grad"] = 1.0 - finite.astype(jnp.float32)
         metrics["guarded_columns"] = stats["guarded_columns"]
+        metrics["weight_bump"] = jnp.float32(0.0)  # (set by snnjax.train.bump when on)
         return TrainState(params, opt_state, state.step + 1), metrics
 
     return update

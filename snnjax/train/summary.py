@@ -83,6 +83,7 @@ def epoch_row(
         "input_overflow_per_sample": per_layer(names, sums["overflow"] / n),
         "nonfinite_grad_steps": int(sums["nonfinite_grad"]),
         "guarded_weight_columns": int(sums["guarded_columns"]),
+        "weight_bump_steps": int(sums["weight_bump"]),
         "lr": lr,
         "wall_time_s": timing.wall,
         "train_time_s": timing.train,
