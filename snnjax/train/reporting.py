@@ -81,7 +81,7 @@ def _dead_output_warning(row: dict[str, Any]) -> str | None:
     A silent neuron gets no gradient (SPEC §4), and a sample whose label neuron is silent
     adds none either: such a neuron does not come back, and when it is a class's output the
     class is lost. The TTFS networks showed it as a collapse (``docs/results.md``, "MNIST at
-    the paper's epochs"); the Fast & Deep regulariser (``alpha``) keeps label neurons firing.
+    the paper's epochs"); weight bumping (``weight_bump``) prevented it there.
     """
     per_layer = list((row.get("silent_neurons") or {}).values())
     if not per_layer or per_layer[-1] <= 0:  # the output layer is the last
@@ -91,7 +91,8 @@ def _dead_output_warning(row: dict[str, Any]) -> str | None:
     return (
         f"DEAD OUTPUT NEURONS: {fraction:.0%} of the output layer never fires on the "
         f"{split} samples (silent neurons get no gradient and do not recover; for TTFS "
-        "readouts raise alpha, the Fast & Deep regulariser)"
+        "readouts set weight_bump, e.g. 0.005, or raise alpha, the Fast & Deep "
+        "regulariser)"
     )
 
 
