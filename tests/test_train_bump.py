@@ -111,3 +111,15 @@ def test_a_silent_label_neuron_is_bumped_instead_of_the_optimizer_step(data):
 def test_weight_bump_is_validated():
     with pytest.raises(ValueError, match="weight_bump"):
         get_config("yinyang_ttfs", ["weight_bump=0"])
+
+
+def test_a_missing_output_kernel_is_an_error_not_a_silent_no_op():
+    from snnjax.train.bump import with_weight_bump
+
+    def update(state, grads, stats):
+        return state, {}
+
+    state = TrainState({"layers_0": {"kernel": jnp.zeros((2, 3))}}, (), jnp.int32(0))
+    bumped = with_weight_bump(update, 0.1, "layers_7")
+    with pytest.raises(ValueError, match="layers_7/kernel"):
+        bumped(state, None, {"label_silent_by_class": jnp.ones(3)})

@@ -82,13 +82,17 @@ def with_weight_bump(update: Callable, bump: float, output_key: str) -> Callable
         silent = stats.pop(SILENT_BY_CLASS)
         stepped, metrics = update(state, grads, stats)
         bumping = jnp.any(silent > 0)
-        target = (output_key, "kernel")
+        target, found = (output_key, "kernel"), []
 
         def bump_leaf(path, leaf):
-            names = tuple(getattr(k, "key", getattr(k, "name", k)) for k in path)
-            return bump_silent_label_weights(leaf, silent, bump) if names == target else leaf
+            if tuple(getattr(k, "key", getattr(k, "name", k)) for k in path) != target:
+                return leaf
+            found.append(path)
+            return bump_silent_label_weights(leaf, silent, bump)
 
         params = jax.tree_util.tree_map_with_path(bump_leaf, state.params)
+        if not found:  # (at trace time) never bump nothing silently
+            raise ValueError(f"weight_bump: the params have no {output_key}/kernel to bump")
 
         def keep(bumped, taken):
             return jax.tree.map(lambda b, t: jnp.where(bumping, b, t), bumped, taken)
